@@ -1,0 +1,517 @@
+/**
+ * The in-memory storage driver: the reference semantics of the driver
+ * interface, in one process, with no durability.
+ *
+ * @module
+ */
+import { MinHeap } from "../../lib/_heap.ts";
+import {
+  type Claim,
+  type ClaimOptions,
+  type ConsumedSignal,
+  decodeCursor,
+  type Driver,
+  type DriverNotice,
+  encodeCursor,
+  isFinished,
+  type Lease,
+  type LeaseState,
+  type NewRun,
+  type RunFilter,
+  signalRowData,
+  type StepRow,
+  type StoredEvent,
+  type StoredHistoryItem,
+  type StoredRun,
+  type StoredRunPage,
+  type WriteBatch,
+} from "../../lib/driver.ts";
+import {
+  CancelledError,
+  InvalidStateError,
+  LeaseLostError,
+  RunNotFoundError,
+  toErrorInfo,
+} from "../../lib/errors.ts";
+
+interface InboxEntry {
+  seq: number;
+  name: string;
+  payload: string | undefined;
+  consumed: boolean;
+}
+
+interface MemoryRun {
+  run: StoredRun;
+  steps: Map<string, StepRow & { seq: number }>;
+  events: (StoredEvent & { seq: number })[];
+  inbox: InboxEntry[];
+}
+
+interface DueEntry {
+  id: string;
+  dueAt: number;
+}
+
+function copyRun(run: StoredRun): StoredRun {
+  const copy = { ...run, labels: { ...run.labels } };
+  if (run.waitingFor) copy.waitingFor = [...run.waitingFor];
+  return copy;
+}
+
+/**
+ * Keeps runs in memory: the reference semantics of the driver interface, in
+ * one process. `LocalRunner` uses it; an `Engine` can too, for tests.
+ *
+ * @example
+ * ```ts
+ * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("inc").step("inc", (n) => n + 1);
+ * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf] });
+ * await using worker = engine.worker();
+ * await worker.start();
+ * const run = await engine.start(wf, 1);
+ * console.log(await run.result()); // 2
+ * ```
+ */
+export class MemoryDriver implements Driver {
+  /** The driver kind. */
+  readonly kind: string = "memory";
+  /** Memory is never shared with other processes, so notices are complete. */
+  readonly shared: boolean = false;
+  #runs = new Map<string, MemoryRun>();
+  #due = new Map<string, MinHeap<DueEntry>>();
+  #listeners = new Set<(notice: DriverNotice) => void>();
+  #seq = 0;
+  #closed = false;
+
+  #check(): void {
+    if (this.#closed) {
+      throw new InvalidStateError("Cannot use a closed MemoryDriver: create a new one");
+    }
+  }
+
+  #notify(type: DriverNotice["type"], runId?: string): void {
+    const notice: DriverNotice = runId === undefined ? { type } : { type, runId };
+    for (const listener of this.#listeners) listener(notice);
+  }
+
+  #schedule(run: StoredRun): void {
+    if (run.dueAt === undefined) return;
+    let heap = this.#due.get(run.workflow);
+    if (!heap) this.#due.set(run.workflow, heap = new MinHeap());
+    heap.push(run.dueAt, { id: run.id, dueAt: run.dueAt });
+  }
+
+  /** Drops stale entries from the top of a heap; returns the top live entry. */
+  #top(heap: MinHeap<DueEntry>): DueEntry | undefined {
+    for (;;) {
+      const entry = heap.peek();
+      if (!entry) return undefined;
+      const run = this.#runs.get(entry.id)?.run;
+      if (run && run.dueAt === entry.dueAt && !isFinished(run.status)) return entry;
+      heap.pop();
+    }
+  }
+
+  #fenced(lease: Lease): MemoryRun {
+    const stored = this.#runs.get(lease.runId);
+    if (
+      !stored || stored.run.leaseToken !== lease.token || stored.run.status !== "running" ||
+      stored.run.leaseOwner === undefined
+    ) {
+      throw new LeaseLostError(lease.runId);
+    }
+    return stored;
+  }
+
+  #get(runId: string): MemoryRun {
+    const stored = this.#runs.get(runId);
+    if (!stored) throw new RunNotFoundError(runId);
+    return stored;
+  }
+
+  /** Nothing to migrate in memory. */
+  migrate(): Promise<void> {
+    this.#check();
+    return Promise.resolve();
+  }
+
+  /** Drops everything; later calls throw `InvalidStateError`. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#runs.clear();
+    this.#due.clear();
+    this.#listeners.clear();
+    return Promise.resolve();
+  }
+
+  /** Same as {@linkcode MemoryDriver.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Stores a new pending run, or returns the existing one with that id. */
+  createRun(newRun: NewRun, now: number): Promise<{ run: StoredRun; created: boolean }> {
+    this.#check();
+    const existing = this.#runs.get(newRun.id);
+    if (existing) return Promise.resolve({ run: copyRun(existing.run), created: false });
+    const run: StoredRun = {
+      id: newRun.id,
+      workflow: newRun.workflow,
+      version: newRun.version,
+      planHash: newRun.planHash,
+      status: "pending",
+      labels: { ...newRun.labels },
+      createdAt: now,
+      updatedAt: now,
+      dueAt: newRun.dueAt,
+      leaseToken: 0,
+    };
+    if (newRun.input !== undefined) run.input = newRun.input;
+    this.#runs.set(run.id, {
+      run,
+      steps: new Map(),
+      events: [{ type: "run.created", at: now, seq: ++this.#seq }],
+      inbox: [],
+    });
+    this.#schedule(run);
+    this.#notify("runnable", run.id);
+    return Promise.resolve({ run: copyRun(run), created: true });
+  }
+
+  /** Reads a run. */
+  getRun(runId: string): Promise<StoredRun | undefined> {
+    this.#check();
+    const stored = this.#runs.get(runId);
+    return Promise.resolve(stored ? copyRun(stored.run) : undefined);
+  }
+
+  /** Lists runs newest first. */
+  listRuns(filter: RunFilter): Promise<StoredRunPage> {
+    this.#check();
+    const statuses = filter.status === undefined
+      ? undefined
+      : Array.isArray(filter.status)
+      ? filter.status
+      : [filter.status];
+    const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    const limit = filter.limit ?? 100;
+    const matches: StoredRun[] = [];
+    for (const { run } of this.#runs.values()) {
+      if (statuses && !statuses.includes(run.status)) continue;
+      if (filter.workflow !== undefined && run.workflow !== filter.workflow) continue;
+      if (filter.labels) {
+        const labels = filter.labels;
+        if (!Object.keys(labels).every((k) => run.labels[k] === labels[k])) continue;
+      }
+      if (
+        after &&
+        !(run.createdAt < after[0] || (run.createdAt === after[0] && run.id < after[1]))
+      ) continue;
+      matches.push(run);
+    }
+    matches.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const runs = matches.slice(0, limit).map(copyRun);
+    const page: StoredRunPage = { runs };
+    if (matches.length > limit) {
+      const last = runs[runs.length - 1]!;
+      page.nextCursor = encodeCursor(last.createdAt, last.id);
+    }
+    return Promise.resolve(page);
+  }
+
+  /** The run's events and checkpoint rows with their write order. */
+  history(runId: string): Promise<StoredHistoryItem[]> {
+    this.#check();
+    const stored = this.#get(runId);
+    const items: StoredHistoryItem[] = [];
+    for (const event of stored.events) items.push({ source: "event", seq: event.seq, event });
+    for (const row of stored.steps.values()) items.push({ source: "step", seq: row.seq, row });
+    return Promise.resolve(items);
+  }
+
+  /** Claims due runs in due order. */
+  claimRuns(options: ClaimOptions): Promise<Claim[]> {
+    this.#check();
+    const claims: Claim[] = [];
+    while (claims.length < options.limit) {
+      let best: DueEntry | undefined;
+      let bestHeap: MinHeap<DueEntry> | undefined;
+      for (const workflow of options.workflows) {
+        const heap = this.#due.get(workflow);
+        const top = heap && this.#top(heap);
+        if (top && top.dueAt <= options.now && (!best || top.dueAt < best.dueAt)) {
+          best = top;
+          bestHeap = heap;
+        }
+      }
+      if (!best || !bestHeap) break;
+      bestHeap.pop();
+      const stored = this.#runs.get(best.id)!;
+      const run = stored.run;
+      const previousStatus = run.status;
+      run.status = "running";
+      run.leaseToken++;
+      run.leaseOwner = options.workerId;
+      run.dueAt = options.now + options.leaseMs;
+      delete run.waitingFor;
+      if (previousStatus === "pending") {
+        run.updatedAt = options.now;
+        stored.events.push({ type: "run.started", at: options.now, seq: ++this.#seq });
+      }
+      this.#schedule(run);
+      claims.push({
+        run: copyRun(run),
+        lease: { runId: run.id, token: run.leaseToken },
+        previousStatus,
+      });
+    }
+    return Promise.resolve(claims);
+  }
+
+  /** The earliest due time among runs of these workflows. */
+  nextDueAt(workflows: readonly string[]): Promise<number | undefined> {
+    this.#check();
+    let next: number | undefined;
+    for (const workflow of workflows) {
+      const heap = this.#due.get(workflow);
+      const top = heap && this.#top(heap);
+      if (top && (next === undefined || top.dueAt < next)) next = top.dueAt;
+    }
+    return Promise.resolve(next);
+  }
+
+  /** Extends the leases still held. */
+  extendLeases(leases: readonly Lease[], now: number, leaseMs: number): Promise<LeaseState[]> {
+    this.#check();
+    return Promise.resolve(leases.map((lease) => {
+      const stored = this.#runs.get(lease.runId);
+      const signals = stored?.inbox.some((entry) => !entry.consumed) ?? false;
+      if (!stored || stored.run.status === "cancelled") {
+        return { runId: lease.runId, state: "cancelled", signals };
+      }
+      const run = stored.run;
+      if (run.leaseToken !== lease.token || run.status !== "running" || !run.leaseOwner) {
+        return { runId: lease.runId, state: "lost", signals };
+      }
+      run.dueAt = now + leaseMs;
+      this.#schedule(run);
+      return { runId: lease.runId, state: "held", signals };
+    }));
+  }
+
+  /** Reads checkpoint rows by key. */
+  readSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRow>> {
+    this.#check();
+    const rows = new Map<string, StepRow>();
+    const steps = this.#runs.get(runId)?.steps;
+    if (steps) {
+      for (const key of keys) {
+        const row = steps.get(key);
+        if (row) rows.set(key, row);
+      }
+    }
+    return Promise.resolve(rows);
+  }
+
+  #apply(stored: MemoryRun, batch: WriteBatch, now: number): void {
+    if (batch.steps) {
+      for (const row of batch.steps) {
+        if (stored.steps.get(row.key)?.state === "done") continue;
+        stored.steps.set(row.key, { ...row, seq: ++this.#seq });
+      }
+    }
+    if (batch.events) {
+      for (const event of batch.events) stored.events.push({ ...event, seq: ++this.#seq });
+    }
+    const transition = batch.run;
+    if (!transition) return;
+    const run = stored.run;
+    run.updatedAt = now;
+    delete run.leaseOwner;
+    switch (transition.status) {
+      case "sleeping":
+      case "waiting": {
+        run.status = transition.status;
+        const names = transition.waitingFor;
+        if (names && names.length > 0) {
+          run.waitingFor = [...names];
+          const ready = stored.inbox.some((entry) => !entry.consumed && names.includes(entry.name));
+          if (ready) run.dueAt = now;
+          else if (transition.dueAt === undefined) delete run.dueAt;
+          else run.dueAt = transition.dueAt;
+        } else if (transition.dueAt === undefined) delete run.dueAt;
+        else run.dueAt = transition.dueAt;
+        this.#schedule(run);
+        if (run.dueAt !== undefined && run.dueAt <= now) this.#notify("runnable", run.id);
+        return;
+      }
+      case "completed":
+        run.status = "completed";
+        if (transition.output !== undefined) run.output = transition.output;
+        delete run.dueAt;
+        this.#notify("finished", run.id);
+        return;
+      case "failed":
+        run.status = "failed";
+        run.error = transition.error;
+        delete run.dueAt;
+        this.#notify("finished", run.id);
+        return;
+      case "running":
+        run.dueAt = now;
+        this.#schedule(run);
+        this.#notify("runnable", run.id);
+        return;
+    }
+  }
+
+  /** Writes a batch under a lease. */
+  write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
+    try {
+      this.#check();
+      this.#apply(this.#fenced(lease), batch, now);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Takes the oldest matching signal from the inbox and records it. */
+  consumeSignal(
+    lease: Lease,
+    names: readonly string[],
+    row: StepRow,
+    batch: WriteBatch,
+    now: number,
+  ): Promise<ConsumedSignal | undefined> {
+    try {
+      this.#check();
+      const stored = this.#fenced(lease);
+      const entry = stored.inbox.find((e) => !e.consumed && names.includes(e.name));
+      if (entry) {
+        entry.consumed = true;
+        const data = signalRowData(entry.name, entry.payload);
+        stored.steps.set(row.key, { ...row, data, seq: ++this.#seq });
+      }
+      this.#apply(stored, batch, now);
+      if (!entry) return Promise.resolve(undefined);
+      const consumed: ConsumedSignal = { name: entry.name };
+      if (entry.payload !== undefined) consumed.payload = entry.payload;
+      return Promise.resolve(consumed);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Puts a signal in the inbox and wakes a run waiting for it. */
+  sendSignal(runId: string, name: string, payload: string | undefined, now: number): Promise<void> {
+    try {
+      this.#check();
+      const stored = this.#get(runId);
+      const run = stored.run;
+      if (isFinished(run.status)) {
+        throw new InvalidStateError(
+          `Cannot signal run '${runId}' as it is ${run.status}: signal only unfinished runs`,
+        );
+      }
+      stored.inbox.push({ seq: ++this.#seq, name, payload, consumed: false });
+      const detail = signalRowData(name, payload);
+      stored.events.push({ type: "signal.received", at: now, detail, seq: ++this.#seq });
+      if (run.status === "waiting" && run.waitingFor?.includes(name)) {
+        run.dueAt = now;
+        this.#schedule(run);
+        this.#notify("runnable", runId);
+      }
+      this.#notify("signal", runId);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Cancels an unfinished run and revokes its lease. */
+  cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun> {
+    try {
+      this.#check();
+      const stored = this.#get(runId);
+      const run = stored.run;
+      if (isFinished(run.status)) {
+        throw new InvalidStateError(
+          `Cannot cancel run '${runId}' as it is ${run.status}: cancel only unfinished runs`,
+        );
+      }
+      run.status = "cancelled";
+      run.error = toErrorInfo(new CancelledError(runId, reason));
+      delete run.error.stack;
+      run.leaseToken++;
+      delete run.leaseOwner;
+      delete run.dueAt;
+      delete run.waitingFor;
+      run.updatedAt = now;
+      const detail = reason === undefined ? undefined : JSON.stringify({ reason });
+      const event: StoredEvent & { seq: number } = {
+        type: "run.cancelled",
+        at: now,
+        seq: ++this.#seq,
+      };
+      if (detail) event.detail = detail;
+      stored.events.push(event);
+      this.#notify("cancelled", runId);
+      this.#notify("finished", runId);
+      return Promise.resolve(copyRun(run));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Makes a failed run claimable again from its failed step. */
+  retryRun(runId: string, now: number): Promise<StoredRun> {
+    try {
+      this.#check();
+      const stored = this.#get(runId);
+      const run = stored.run;
+      if (run.status !== "failed") {
+        throw new InvalidStateError(
+          `Cannot retry run '${runId}' as it is ${run.status}: retry only failed runs`,
+        );
+      }
+      const failedStep = run.error?.step;
+      if (failedStep !== undefined && stored.steps.get(failedStep)?.state === "pending") {
+        stored.steps.delete(failedStep);
+      }
+      run.status = "pending";
+      delete run.error;
+      run.dueAt = now;
+      run.updatedAt = now;
+      stored.events.push({ type: "run.retried", at: now, seq: ++this.#seq });
+      this.#schedule(run);
+      this.#notify("runnable", runId);
+      return Promise.resolve(copyRun(run));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Deletes finished runs last updated before a time. */
+  purge(finishedBefore: number): Promise<number> {
+    this.#check();
+    let count = 0;
+    for (const [id, { run }] of this.#runs) {
+      if (isFinished(run.status) && run.updatedAt < finishedBefore) {
+        this.#runs.delete(id);
+        count++;
+      }
+    }
+    return Promise.resolve(count);
+  }
+
+  /** Registers a listener for changes. */
+  subscribe(listener: (notice: DriverNotice) => void): () => void {
+    this.#check();
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

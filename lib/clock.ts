@@ -1,0 +1,332 @@
+/**
+ * Time is injected: engine code reads the time and sets timers only through a
+ * {@linkcode Clock}. Three clocks ship: the real one, a virtual one that skips
+ * idle time, and a {@linkcode ManualClock} that tests move by hand.
+ *
+ * @module
+ */
+import { MinHeap } from "./_heap.ts";
+import { type Duration, parseDuration } from "./duration.ts";
+
+/** A timer set on a {@linkcode Clock}. */
+export interface ClockTimer {
+  /** Stops the timer; calling it after the timer fired does nothing. */
+  cancel(): void;
+}
+
+/**
+ * The source of time for runners, engines and workers.
+ *
+ * @example A clock that is always at the epoch and never fires
+ * ```ts
+ * import type { Clock } from "@sluice/sluice";
+ *
+ * const frozen: Clock = { now: () => 0, setTimer: () => ({ cancel() {} }) };
+ * console.log(frozen.now());
+ * ```
+ */
+export interface Clock {
+  /** The current time in epoch milliseconds. */
+  now(): number;
+  /**
+   * Calls `callback` once the clock reaches `at` (epoch milliseconds).
+   *
+   * @param at When to fire.
+   * @param callback What to call.
+   */
+  setTimer(at: number, callback: () => void): ClockTimer;
+}
+
+/** @internal Runners report work in flight so simulated clocks know when they are idle. */
+export const clockActivity: unique symbol = Symbol("sluice.clockActivity");
+/** @internal Releases a simulated clock's own real timers. */
+export const clockDispose: unique symbol = Symbol("sluice.clockDispose");
+
+/** @internal A clock that wants to know when work is in flight. */
+export interface ActivityAwareClock extends Clock {
+  [clockActivity]?(delta: number): void;
+  [clockDispose]?(): void;
+}
+
+const MAX_TIMEOUT = 2_147_483_647;
+
+/**
+ * The wall clock: `Date.now()` and `setTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { realClock } from "@sluice/sluice";
+ *
+ * const timer = realClock.setTimer(realClock.now() + 10, () => console.log("fired"));
+ * timer.cancel();
+ * ```
+ */
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimer(at: number, callback: () => void): ClockTimer {
+    let handle: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      const delay = at - Date.now();
+      if (delay > MAX_TIMEOUT) {
+        handle = setTimeout(arm, MAX_TIMEOUT);
+      } else {
+        handle = setTimeout(() => {
+          handle = undefined;
+          callback();
+        }, Math.max(0, delay));
+      }
+    };
+    arm();
+    return {
+      cancel() {
+        if (handle !== undefined) clearTimeout(handle);
+        handle = undefined;
+      },
+    };
+  },
+};
+
+interface TimerEntry {
+  at: number;
+  callback: () => void;
+  cancelled: boolean;
+}
+
+/** How long in-flight work may show no activity before a simulated clock assumes it waits on the clock. */
+const QUIET_MS = 25;
+
+/** The timers and the count of work in flight behind the simulated clocks. */
+class TimerQueue {
+  readonly timers: MinHeap<TimerEntry> = new MinHeap();
+  busy = 0;
+  #activity = 0;
+  #watchers: (() => void)[] = [];
+  #onChange: () => void;
+  #onIdle: () => void;
+
+  constructor(onChange: () => void, onIdle: () => void) {
+    this.#onChange = onChange;
+    this.#onIdle = onIdle;
+  }
+
+  add(at: number, callback: () => void): ClockTimer {
+    const entry: TimerEntry = { at, callback, cancelled: false };
+    this.timers.push(at, entry);
+    this.#bump();
+    this.#onChange();
+    return {
+      cancel: () => {
+        entry.cancelled = true;
+      },
+    };
+  }
+
+  activity(delta: number): void {
+    this.busy += delta;
+    this.#bump();
+    if (this.busy === 0) this.#onIdle();
+  }
+
+  #bump(): void {
+    this.#activity++;
+    if (this.#watchers.length === 0) return;
+    const watchers = this.#watchers;
+    this.#watchers = [];
+    for (const wake of watchers) wake();
+  }
+
+  /** The earliest live timer's time, dropping cancelled ones. */
+  next(): number | undefined {
+    for (;;) {
+      const top = this.timers.peek();
+      if (top === undefined) return undefined;
+      if (!top.cancelled) return top.at;
+      this.timers.pop();
+    }
+  }
+
+  /** Fires every live timer due at or before `now`, in due order. */
+  fireDue(now: number): void {
+    for (;;) {
+      const top = this.timers.peek();
+      if (top === undefined || top.at > now) return;
+      this.timers.pop();
+      if (top.cancelled) continue;
+      top.cancelled = true;
+      this.#bump();
+      top.callback();
+    }
+  }
+
+  /**
+   * Resolves once no work is in flight (checked again after a macrotask turn),
+   * or once work in flight has shown no activity for a short real-time while:
+   * such work waits on the clock (a step timeout, say), so time must move on.
+   */
+  async settle(): Promise<void> {
+    for (;;) {
+      if (this.busy === 0) {
+        await new Promise<void>((resolve) => setTimeout(resolve, 0));
+        if (this.busy === 0) return;
+        continue;
+      }
+      const seen = this.#activity;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, QUIET_MS);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#watchers.push(done);
+      });
+      if (this.#activity === seen && this.busy > 0) return;
+    }
+  }
+}
+
+/**
+ * A clock that moves only when a test calls {@linkcode ManualClock.advance},
+ * so hours of timers run in milliseconds with no real waits.
+ *
+ * @example Advance a day in one call
+ * ```ts
+ * import { LocalRunner, ManualClock, workflow } from "@sluice/sluice";
+ *
+ * const clock = new ManualClock(new Date("2030-01-01T00:00:00Z"));
+ * const wf = workflow<number>("nap").sleep("nap", "1d").step("done", (n) => n + 1);
+ * await using runner = new LocalRunner({ clock });
+ * const run = await runner.start(wf, 1);
+ * await clock.advance("1d");
+ * console.log(await run.result()); // 2
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+  #queue = new TimerQueue(() => {}, () => {});
+
+  /**
+   * Creates a clock standing still at `start`.
+   *
+   * @param start The initial time (a `Date` or epoch milliseconds); default now.
+   */
+  constructor(start?: Date | number) {
+    const at = start === undefined ? Date.now() : start instanceof Date ? start.getTime() : start;
+    if (typeof at !== "number" || !Number.isFinite(at)) {
+      throw new RangeError(`Cannot start a ManualClock at ${String(start)}: use a valid Date`);
+    }
+    this.#now = at;
+  }
+
+  /** The clock's current time in epoch milliseconds. */
+  now(): number {
+    return this.#now;
+  }
+
+  /**
+   * Calls `callback` once {@linkcode ManualClock.advance} reaches `at`.
+   *
+   * @param at When to fire (epoch milliseconds).
+   * @param callback What to call.
+   */
+  setTimer(at: number, callback: () => void): ClockTimer {
+    return this.#queue.add(at, callback);
+  }
+
+  /** @ignore */
+  [clockActivity](delta: number): void {
+    this.#queue.activity(delta);
+  }
+
+  /**
+   * Moves the clock forward. Resolves once every timer due by the new time has
+   * fired, in due order, and the work it released has settled. Work that shows
+   * no activity for 25ms of real time is taken to wait on this clock (a step
+   * timeout, say), and time moves on.
+   *
+   * @param duration How far to move, e.g. `"1h"` or `500`.
+   */
+  async advance(duration: Duration): Promise<void> {
+    const target = this.#now + parseDuration(duration, "advance duration");
+    const queue = this.#queue;
+    await queue.settle();
+    for (;;) {
+      const next = queue.next();
+      if (next === undefined || next > target) break;
+      this.#now = Math.max(this.#now, next);
+      queue.fireDue(this.#now);
+      await queue.settle();
+    }
+    this.#now = target;
+    await queue.settle();
+  }
+}
+
+/**
+ * The clock behind `clock: "virtual"`: real time while work runs, and a jump to
+ * the next timer whenever nothing runs.
+ */
+export class VirtualClock implements ActivityAwareClock {
+  #offset = 0;
+  #realTimer: ReturnType<typeof setTimeout> | undefined;
+  #realTimerAt = Infinity;
+  #jumpCheck: ReturnType<typeof setTimeout> | undefined;
+  #queue: TimerQueue = new TimerQueue(() => this.#changed(), () => this.#scheduleJumpCheck());
+
+  /** Real time plus every jump made so far. */
+  now(): number {
+    return Date.now() + this.#offset;
+  }
+
+  /** Fires at `at`, in real time or at a jump. */
+  setTimer(at: number, callback: () => void): ClockTimer {
+    return this.#queue.add(at, callback);
+  }
+
+  [clockActivity](delta: number): void {
+    this.#queue.activity(delta);
+  }
+
+  [clockDispose](): void {
+    this.#queue.timers.clear();
+    if (this.#realTimer !== undefined) clearTimeout(this.#realTimer);
+    if (this.#jumpCheck !== undefined) clearTimeout(this.#jumpCheck);
+    this.#realTimer = this.#jumpCheck = undefined;
+    this.#realTimerAt = Infinity;
+  }
+
+  #changed(): void {
+    this.#armRealTimer();
+    if (this.#queue.busy === 0) this.#scheduleJumpCheck();
+  }
+
+  #armRealTimer(): void {
+    const next = this.#queue.next();
+    if (next === this.#realTimerAt) return;
+    if (this.#realTimer !== undefined) clearTimeout(this.#realTimer);
+    this.#realTimer = undefined;
+    this.#realTimerAt = next ?? Infinity;
+    if (next === undefined) return;
+    this.#realTimer = setTimeout(() => {
+      this.#realTimer = undefined;
+      this.#realTimerAt = Infinity;
+      this.#queue.fireDue(this.now());
+      this.#armRealTimer();
+    }, Math.min(MAX_TIMEOUT, Math.max(0, next - this.now())));
+  }
+
+  #scheduleJumpCheck(): void {
+    if (this.#jumpCheck !== undefined || this.#queue.next() === undefined) return;
+    this.#jumpCheck = setTimeout(() => {
+      this.#jumpCheck = undefined;
+      const queue = this.#queue;
+      if (queue.busy > 0) return;
+      const next = queue.next();
+      if (next === undefined) return;
+      const now = this.now();
+      if (next > now) this.#offset += next - now;
+      queue.fireDue(this.now());
+      this.#armRealTimer();
+      if (queue.busy === 0) this.#scheduleJumpCheck();
+    }, 0);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * A length of time: milliseconds, or a string such as `"250ms"`, `"5s"`,
+ * `"10m"`, `"2h"`, `"1d"` or `"1h30m"`.
+ */
+export type Duration = number | string;
+
+const units: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
+
+/**
+ * Converts a {@linkcode Duration} to milliseconds.
+ *
+ * @param duration Milliseconds, or a string such as `"1h30m"`.
+ * @param what What the duration is for, quoted in error messages.
+ * @returns The duration in whole milliseconds.
+ * @throws {TypeError} When it is neither a number nor a string.
+ * @throws {RangeError} When it is negative, not finite, or cannot be parsed.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "@sluice/sluice";
+ *
+ * console.log(parseDuration("1h30m")); // 5400000
+ * console.log(parseDuration(250)); // 250
+ * ```
+ */
+export function parseDuration(duration: Duration, what = "duration"): number {
+  if (typeof duration === "number") {
+    if (!Number.isFinite(duration) || duration < 0) {
+      throw new RangeError(
+        `Cannot use ${what} ${duration}: it must be a finite number of milliseconds, 0 or more`,
+      );
+    }
+    return Math.round(duration);
+  }
+  if (typeof duration !== "string") {
+    throw new TypeError(
+      `Cannot use ${what} of type ${typeof duration}: use milliseconds or a string such as '5s'`,
+    );
+  }
+  const text = duration.trim();
+  let total = 0;
+  let index = 0;
+  part.lastIndex = 0;
+  while (index < text.length) {
+    part.lastIndex = index;
+    const match = part.exec(text);
+    if (!match) break;
+    total += Number(match[1]) * units[match[2]!]!;
+    index = part.lastIndex;
+  }
+  if (text.length === 0 || index !== text.length) {
+    throw new RangeError(
+      `Cannot parse ${what} '${duration}': use milliseconds or a string such as '250ms', '5s', '10m', '2h', '1d' or '1h30m'`,
+    );
+  }
+  return Math.round(total);
+}

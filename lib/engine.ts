@@ -1,0 +1,224 @@
+import type { Workflow } from "./builder.ts";
+import { type Clock, realClock } from "./clock.ts";
+import type { Driver } from "./driver.ts";
+import {
+  type HistoryEvent,
+  type ListOptions,
+  type RunHandle,
+  type RunPage,
+  type RunRecord,
+  Runtime,
+  type RuntimeOptions,
+  type StartOptions,
+} from "./runtime.ts";
+import { Worker, type WorkerOptions } from "./worker.ts";
+
+/** Options of {@linkcode Engine}. */
+export interface EngineOptions extends RuntimeOptions {
+  /** The storage driver; the engine owns it and closes it on `close()`. */
+  driver: Driver;
+  /**
+   * The clock.
+   * @default {realClock}
+   */
+  clock?: Clock;
+}
+
+/**
+ * The durable client: starts, signals, cancels, inspects and retries runs
+ * stored by a driver, and makes workers that execute them. Any number of
+ * engines and workers in any number of processes may share one SQLite file or
+ * one PostgreSQL database.
+ *
+ * @example
+ * ```ts
+ * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
+ *
+ * const order = workflow<{ qty: number }>("order")
+ *   .step("price", (o) => o.qty * 3)
+ *   .waitForSignal<boolean>("approval", "approved")
+ *   .step("done", (ok) => (ok ? "shipped" : "dropped"));
+ *
+ * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [order] });
+ * await using worker = engine.worker();
+ * await worker.start();
+ * const run = await engine.start(order, { qty: 2 }, { id: "order-1" });
+ * await engine.signal("order-1", "approved", true);
+ * console.log(await run.result()); // "shipped"
+ * ```
+ */
+export class Engine implements AsyncDisposable {
+  readonly #rt: Runtime;
+  readonly #workers = new Set<Worker>();
+  #closing: Promise<void> | undefined;
+
+  /**
+   * Creates an engine over a driver.
+   *
+   * @param options The driver, workflows and the rest.
+   */
+  constructor(options: EngineOptions) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot create an Engine without options: pass { driver, workflows }");
+    }
+    const driver = options.driver;
+    if (
+      typeof driver !== "object" || driver === null ||
+      typeof (driver as Driver).claimRuns !== "function"
+    ) {
+      throw new TypeError("Cannot create an Engine without a 'driver': pass a storage driver");
+    }
+    this.#rt = new Runtime("Engine", driver, options.clock ?? realClock, options);
+  }
+
+  /** The storage driver. */
+  get driver(): Driver {
+    return this.#rt.driver;
+  }
+
+  /**
+   * Registers another workflow (version) after construction.
+   *
+   * @param wf The workflow.
+   */
+  // deno-lint-ignore no-explicit-any
+  register(wf: Workflow<any, any>): void {
+    this.#rt.check();
+    this.#rt.register(wf);
+  }
+
+  /**
+   * Starts a run; with an `id` that exists, returns the existing run.
+   *
+   * @param wf The workflow (registered on the fly) or a registered name (newest version).
+   * @param input The workflow input (JSON plus Date).
+   * @param options Run id, labels, delayed start.
+   * @returns A handle; the run exists durably when it resolves.
+   */
+  start<In, Out>(
+    wf: Workflow<In, Out> | string,
+    input: In,
+    options?: StartOptions,
+  ): Promise<RunHandle<Out>> {
+    return this.#rt.start(wf, input, options);
+  }
+
+  /**
+   * A handle on an existing run.
+   *
+   * @param runId The run id.
+   */
+  handle<Out = unknown>(runId: string): RunHandle<Out> {
+    return this.#rt.handle<Out>(runId);
+  }
+
+  /**
+   * Sends a signal; it waits in the run's inbox until a matching wait takes it.
+   *
+   * @param runId The run.
+   * @param name The signal name.
+   * @param payload The payload (JSON plus Date).
+   */
+  signal(runId: string, name: string, payload?: unknown): Promise<void> {
+    return this.#rt.signal(runId, name, payload);
+  }
+
+  /**
+   * Cancels a run at once: steps in flight see `ctx.signal` abort.
+   *
+   * @param runId The run.
+   * @param reason Why.
+   */
+  cancel(runId: string, reason?: string): Promise<void> {
+    return this.#rt.cancel(runId, reason);
+  }
+
+  /**
+   * Reads a run; throws `RunNotFoundError` for an unknown id.
+   *
+   * @param runId The run.
+   */
+  get(runId: string): Promise<RunRecord> {
+    return this.#rt.get(runId);
+  }
+
+  /**
+   * Lists runs, newest first, a page at a time.
+   *
+   * @param options Filters and paging.
+   */
+  list(options?: ListOptions): Promise<RunPage> {
+    return this.#rt.list(options);
+  }
+
+  /**
+   * The ordered events of a run.
+   *
+   * @param runId The run.
+   */
+  history(runId: string): Promise<HistoryEvent[]> {
+    return this.#rt.history(runId);
+  }
+
+  /**
+   * Waits for a run's output; rejects with `WorkflowFailedError` (whose
+   * `cause` is the step error) or `CancelledError`.
+   *
+   * @param runId The run.
+   */
+  result<Out = unknown>(runId: string): Promise<Out> {
+    return this.#rt.result(runId) as Promise<Out>;
+  }
+
+  /**
+   * Resumes a failed run from the failed step (completed steps are kept).
+   *
+   * @param runId The run.
+   */
+  retry(runId: string): Promise<void> {
+    return this.#rt.retry(runId);
+  }
+
+  /**
+   * Deletes finished runs (with their history) last updated before a time.
+   *
+   * @param options The cut-off.
+   * @returns How many runs were deleted.
+   */
+  purge(options: { finishedBefore: Date | number }): Promise<number> {
+    return this.#rt.purge(options);
+  }
+
+  /**
+   * Makes a worker that executes runs of this engine's workflows.
+   *
+   * @param options Concurrency, lease and poll settings.
+   */
+  worker(options?: WorkerOptions): Worker {
+    this.#rt.check();
+    const worker = new Worker(this.#rt, options);
+    this.#workers.add(worker);
+    return worker;
+  }
+
+  /**
+   * Stops every worker gracefully, closes the driver and runs dependency
+   * cleanups (last in, first out).
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await Promise.all([...this.#workers].map((w) => w.stop()));
+        await this.#rt.close();
+      } finally {
+        await this.#rt.driver.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode Engine.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,529 @@
+/**
+ * The error taxonomy of Sluice. Every domain error extends {@linkcode SluiceError}
+ * and carries a stable string `code`; whether an error may be retried is data
+ * (`nonRetryable`), never a class check.
+ *
+ * @module
+ */
+
+/** Options accepted by every {@linkcode SluiceError} constructor. */
+export interface SluiceErrorOptions {
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error Sluice raises on purpose.
+ *
+ * @example Tell Sluice errors apart by code
+ * ```ts
+ * import { RunNotFoundError, SluiceError } from "@sluice/sluice";
+ *
+ * const error: unknown = new RunNotFoundError("r-1");
+ * if (error instanceof SluiceError) console.log(error.code); // "RUN_NOT_FOUND"
+ * ```
+ */
+export class SluiceError extends Error {
+  /** A stable, machine-readable code such as `"RUN_NOT_FOUND"`. */
+  readonly code: string;
+  /** When true, a step that throws this error is not retried. */
+  readonly nonRetryable: boolean = false;
+
+  /**
+   * Creates an error with a code and a message.
+   *
+   * @param code The stable error code.
+   * @param message A sentence-case message that says what to do.
+   * @param options The cause, when there is one.
+   */
+  constructor(code: string, message: string, options?: SluiceErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A workflow name (or name and version) is not registered with the runner or engine.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowNotFoundError } from "@sluice/sluice";
+ *
+ * const error = new WorkflowNotFoundError("billing");
+ * console.log(error.code); // "WORKFLOW_NOT_FOUND"
+ * ```
+ */
+export class WorkflowNotFoundError extends SluiceError {
+  /** The workflow name that was looked up. */
+  readonly workflow: string;
+  /**
+   * Creates the error.
+   *
+   * @param workflow The unknown workflow name.
+   * @param detail Extra explanation appended to the message.
+   */
+  constructor(workflow: string, detail = "") {
+    super(
+      "WORKFLOW_NOT_FOUND",
+      `Cannot find workflow '${workflow}'${detail}: register it in the 'workflows' option`,
+    );
+    this.workflow = workflow;
+  }
+}
+
+/**
+ * No run has the given id.
+ *
+ * @example
+ * ```ts
+ * import { RunNotFoundError } from "@sluice/sluice";
+ *
+ * console.log(new RunNotFoundError("r-1").message);
+ * ```
+ */
+export class RunNotFoundError extends SluiceError {
+  /** The run id that was looked up. */
+  readonly runId: string;
+  /**
+   * Creates the error.
+   *
+   * @param runId The unknown run id.
+   */
+  constructor(runId: string) {
+    super("RUN_NOT_FOUND", `Cannot find run '${runId}': check the id, or whether it was purged`);
+    this.runId = runId;
+  }
+}
+
+/**
+ * The operation does not fit the current state, e.g. a signal to a finished run,
+ * or any call on a closed engine.
+ *
+ * @example
+ * ```ts
+ * import { InvalidStateError } from "@sluice/sluice";
+ *
+ * const error = new InvalidStateError("Cannot signal run 'r-1' as it is completed");
+ * console.log(error.code); // "INVALID_STATE"
+ * ```
+ */
+export class InvalidStateError extends SluiceError {
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and what to do.
+   */
+  constructor(message: string) {
+    super("INVALID_STATE", message);
+  }
+}
+
+/**
+ * A run id is already taken by a run of another workflow.
+ *
+ * @example
+ * ```ts
+ * import { DuplicateRunError } from "@sluice/sluice";
+ *
+ * console.log(new DuplicateRunError("r-1", "billing", "shipping").code); // "DUPLICATE_RUN"
+ * ```
+ */
+export class DuplicateRunError extends SluiceError {
+  /** The contested run id. */
+  readonly runId: string;
+  /**
+   * Creates the error.
+   *
+   * @param runId The run id.
+   * @param existing The workflow of the existing run.
+   * @param requested The workflow that was asked for.
+   */
+  constructor(runId: string, existing: string, requested: string) {
+    super(
+      "DUPLICATE_RUN",
+      `Cannot start run '${runId}' of workflow '${requested}' as the id belongs to a run of workflow '${existing}': use another id`,
+    );
+    this.runId = runId;
+  }
+}
+
+/**
+ * A run's plan hash is not registered, so it cannot be resumed safely.
+ *
+ * @example
+ * ```ts
+ * import { PlanMismatchError } from "@sluice/sluice";
+ *
+ * console.log(new PlanMismatchError("r-1", "billing", "1", "abc").code); // "PLAN_MISMATCH"
+ * ```
+ */
+export class PlanMismatchError extends SluiceError {
+  /** Always true: retrying cannot help. */
+  override readonly nonRetryable = true;
+  /** The plan hash the run was started with. */
+  readonly planHash: string;
+  /**
+   * Creates the error.
+   *
+   * @param runId The run that cannot resume.
+   * @param workflow Its workflow name.
+   * @param version Its workflow version.
+   * @param planHash Its plan hash.
+   */
+  constructor(runId: string, workflow: string, version: string, planHash: string) {
+    super(
+      "PLAN_MISMATCH",
+      `Cannot resume run '${runId}' as workflow '${workflow}' version '${version}' with plan hash '${planHash}' is not registered: register that version alongside the new one, then retry the run`,
+    );
+    this.planHash = planHash;
+  }
+}
+
+/**
+ * A run failed; `cause` carries the step error (name, message and stack), also
+ * when another process recorded it.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, WorkflowFailedError, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("fails").step("boom", () => {
+ *   throw new Error("boom");
+ * });
+ * await using runner = new LocalRunner();
+ * try {
+ *   await runner.run(wf, 1);
+ * } catch (error) {
+ *   if (error instanceof WorkflowFailedError) console.log((error.cause as Error).message);
+ * }
+ * ```
+ */
+export class WorkflowFailedError extends SluiceError {
+  /** The failed run's id. */
+  readonly runId: string;
+  /** The step key where the run failed, when a step failed. */
+  readonly step: string | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param runId The failed run.
+   * @param workflow Its workflow name.
+   * @param cause The step error.
+   * @param step The step key that failed.
+   */
+  constructor(runId: string, workflow: string, cause: unknown, step?: string) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      "WORKFLOW_FAILED",
+      `Run '${runId}' of workflow '${workflow}' failed${
+        step ? ` at step '${step}'` : ""
+      }: ${reason}`,
+      { cause },
+    );
+    this.runId = runId;
+    this.step = step;
+  }
+}
+
+/**
+ * A step attempt ran past its `timeout`.
+ *
+ * @example
+ * ```ts
+ * import { StepTimeoutError } from "@sluice/sluice";
+ *
+ * console.log(new StepTimeoutError("charge", 5000).code); // "STEP_TIMEOUT"
+ * ```
+ */
+export class StepTimeoutError extends SluiceError {
+  /**
+   * Creates the error.
+   *
+   * @param step The step key.
+   * @param timeoutMs The timeout that elapsed.
+   */
+  constructor(step: string, timeoutMs: number) {
+    super(
+      "STEP_TIMEOUT",
+      `Step '${step}' timed out after ${timeoutMs}ms: raise its 'timeout' or make it honour ctx.signal`,
+    );
+  }
+}
+
+/**
+ * A `waitForSignal` without `onTimeout` reached its timeout.
+ *
+ * @example
+ * ```ts
+ * import { SignalTimeoutError } from "@sluice/sluice";
+ *
+ * console.log(new SignalTimeoutError("approval", ["approved"]).code); // "SIGNAL_TIMEOUT"
+ * ```
+ */
+export class SignalTimeoutError extends SluiceError {
+  /** Always true: retrying cannot help. */
+  override readonly nonRetryable = true;
+  /**
+   * Creates the error.
+   *
+   * @param step The wait's step key.
+   * @param signals The signal names it waited for.
+   */
+  constructor(step: string, signals: readonly string[]) {
+    super(
+      "SIGNAL_TIMEOUT",
+      `Step '${step}' timed out waiting for signal ${
+        signals.map((s) => `'${s}'`).join(" or ")
+      }: send it sooner, raise 'timeout' or add 'onTimeout'`,
+    );
+  }
+}
+
+/**
+ * A run was cancelled; in-flight steps see it as `ctx.signal.reason`.
+ *
+ * @example
+ * ```ts
+ * import { CancelledError } from "@sluice/sluice";
+ *
+ * console.log(new CancelledError("r-1", "user asked").message);
+ * ```
+ */
+export class CancelledError extends SluiceError {
+  /** Always true: retrying cannot help. */
+  override readonly nonRetryable = true;
+  /** The reason given to `cancel()`. */
+  readonly reason: string | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param runId The cancelled run.
+   * @param reason Why it was cancelled.
+   */
+  constructor(runId: string, reason?: string) {
+    super("CANCELLED", `Run '${runId}' was cancelled${reason ? `: ${reason}` : ""}`);
+    this.reason = reason;
+  }
+}
+
+/**
+ * A worker lost its lease on a run (it paused too long, or another worker took
+ * the run over); its writes are refused.
+ *
+ * @example
+ * ```ts
+ * import { LeaseLostError } from "@sluice/sluice";
+ *
+ * console.log(new LeaseLostError("r-1").code); // "LEASE_LOST"
+ * ```
+ */
+export class LeaseLostError extends SluiceError {
+  /**
+   * Creates the error.
+   *
+   * @param runId The run whose lease was lost.
+   */
+  constructor(runId: string) {
+    super(
+      "LEASE_LOST",
+      `Lost the lease on run '${runId}': another worker owns it now, so this worker's writes are refused`,
+    );
+  }
+}
+
+/**
+ * A value is not JSON plus `Date` (functions, class instances, cycles, `BigInt`,
+ * symbols, non-finite numbers).
+ *
+ * @example
+ * ```ts
+ * import { SerializationError } from "@sluice/sluice";
+ *
+ * console.log(new SerializationError("the output of step 'a'", "a function at $.f").code);
+ * ```
+ */
+export class SerializationError extends SluiceError {
+  /** Always true: retrying cannot help. */
+  override readonly nonRetryable = true;
+  /**
+   * Creates the error.
+   *
+   * @param what Which value, e.g. "the output of step 'charge'".
+   * @param problem What is wrong with it and where.
+   */
+  constructor(what: string, problem: string) {
+    super(
+      "SERIALIZATION",
+      `Cannot store ${what} as it holds ${problem}: return only JSON values and Dates`,
+    );
+  }
+}
+
+/**
+ * A value is larger than the configured limit (1 MiB by default).
+ *
+ * @example
+ * ```ts
+ * import { PayloadTooLargeError } from "@sluice/sluice";
+ *
+ * console.log(new PayloadTooLargeError("the input", 2_000_000, 1_048_576).code);
+ * ```
+ */
+export class PayloadTooLargeError extends SluiceError {
+  /** Always true: retrying cannot help. */
+  override readonly nonRetryable = true;
+  /**
+   * Creates the error.
+   *
+   * @param what Which value.
+   * @param size Its encoded size in bytes.
+   * @param limit The limit in bytes.
+   */
+  constructor(what: string, size: number, limit: number) {
+    super(
+      "PAYLOAD_TOO_LARGE",
+      `Cannot store ${what} as it is ${size} bytes, over the limit of ${limit} bytes: store large data elsewhere and pass a reference`,
+    );
+  }
+}
+
+/**
+ * Thrown by a step to stop its retries at once.
+ *
+ * @example
+ * ```ts
+ * import { NonRetryableError, workflow } from "@sluice/sluice";
+ *
+ * workflow<string>("charge").step("charge", (card) => {
+ *   if (card === "") throw new NonRetryableError("The card number is empty");
+ *   return card;
+ * }, { retry: { maxAttempts: 5 } });
+ * ```
+ */
+export class NonRetryableError extends SluiceError {
+  /** Always true: retrying cannot help. */
+  override readonly nonRetryable = true;
+  /**
+   * Creates the error.
+   *
+   * @param message Why retrying cannot help.
+   * @param options The cause, when there is one.
+   */
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super("NON_RETRYABLE", message, options);
+  }
+}
+
+/**
+ * The storage backend failed (unreachable database, I/O error). Credentials are
+ * never part of the message.
+ *
+ * @example
+ * ```ts
+ * import { StorageError } from "@sluice/sluice";
+ *
+ * console.log(new StorageError("Cannot reach the database").code); // "STORAGE"
+ * ```
+ */
+export class StorageError extends SluiceError {
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, without secrets.
+   * @param options The cause, when there is one.
+   */
+  constructor(message: string, options?: SluiceErrorOptions) {
+    super("STORAGE", message, options);
+  }
+}
+
+/** A stored, process-independent description of an error. */
+export interface ErrorInfo {
+  /** The error's `name`, e.g. `"TypeError"`. */
+  name: string;
+  /** The error's message. */
+  message: string;
+  /** The Sluice error code, when it is a {@linkcode SluiceError}. */
+  code?: string;
+  /** The stack trace, when there is one. */
+  stack?: string;
+  /** The step key where it happened. */
+  step?: string;
+  /** The cause, one level deep. */
+  cause?: ErrorInfo;
+}
+
+const errorClasses: Record<string, { prototype: SluiceError }> = {
+  WORKFLOW_NOT_FOUND: WorkflowNotFoundError,
+  RUN_NOT_FOUND: RunNotFoundError,
+  INVALID_STATE: InvalidStateError,
+  DUPLICATE_RUN: DuplicateRunError,
+  PLAN_MISMATCH: PlanMismatchError,
+  WORKFLOW_FAILED: WorkflowFailedError,
+  STEP_TIMEOUT: StepTimeoutError,
+  SIGNAL_TIMEOUT: SignalTimeoutError,
+  CANCELLED: CancelledError,
+  LEASE_LOST: LeaseLostError,
+  SERIALIZATION: SerializationError,
+  PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+  NON_RETRYABLE: NonRetryableError,
+  STORAGE: StorageError,
+};
+
+/** Describes any thrown value as plain data that can be stored. */
+export function toErrorInfo(error: unknown, step?: string, depth = 0): ErrorInfo {
+  const info: ErrorInfo = error instanceof Error
+    ? { name: error.name, message: error.message }
+    : { name: "Error", message: typeof error === "string" ? error : safeString(error) };
+  if (error instanceof SluiceError) info.code = error.code;
+  if (error instanceof Error && error.stack) info.stack = error.stack;
+  if (step !== undefined) info.step = step;
+  if (error instanceof Error && error.cause !== undefined && depth < 3) {
+    info.cause = toErrorInfo(error.cause, undefined, depth + 1);
+  }
+  return info;
+}
+
+function safeString(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Rebuilds an error from stored data; Sluice errors come back as instances of
+ * their class, other errors as `Error` with the original name, message and stack.
+ */
+export function fromErrorInfo(info: ErrorInfo): Error {
+  const cls = info.code ? errorClasses[info.code] : undefined;
+  const error: Error = cls ? Object.create(cls.prototype) : new Error(info.message);
+  Object.defineProperty(error, "message", {
+    value: info.message,
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(error, "name", { value: info.name, writable: true, configurable: true });
+  if (cls) Object.defineProperty(error, "code", { value: info.code, enumerable: true });
+  Object.defineProperty(error, "stack", {
+    value: info.stack ?? `${info.name}: ${info.message}`,
+    writable: true,
+    configurable: true,
+  });
+  if (info.cause) {
+    Object.defineProperty(error, "cause", {
+      value: fromErrorInfo(info.cause),
+      writable: true,
+      configurable: true,
+    });
+  }
+  return error;
+}
+
+/** Whether a thrown value asks not to be retried (data, not class sniffing). */
+export function isNonRetryable(error: unknown): boolean {
+  return typeof error === "object" && error !== null &&
+    (error as { nonRetryable?: unknown }).nonRetryable === true;
+}

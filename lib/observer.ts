@@ -1,0 +1,348 @@
+/**
+ * Observers: hooks called as runs and steps progress, in the process that does
+ * the work. An observer that throws is logged and otherwise ignored.
+ *
+ * @module
+ */
+import type { Logger } from "./logger.ts";
+
+/** Fields shared by every observer event. */
+export interface RunEvent {
+  /** The run id. */
+  runId: string;
+  /** The workflow name. */
+  workflow: string;
+  /** The workflow version. */
+  version: string;
+  /** When it happened, on the engine clock. */
+  at: Date;
+}
+
+/** A run completed. */
+export interface RunCompletedEvent extends RunEvent {
+  /** The run's output. */
+  output: unknown;
+}
+
+/** A run failed. */
+export interface RunFailedEvent extends RunEvent {
+  /** The error (the step error, or why the run could not go on). */
+  error: Error;
+  /** The step key that failed, when a step failed. */
+  step?: string;
+}
+
+/** A run was cancelled. */
+export interface RunCancelledEvent extends RunEvent {
+  /** The reason given. */
+  reason?: string;
+}
+
+/** A run suspended on a timer or a signal. */
+export interface RunWaitingEvent extends RunEvent {
+  /** `sleeping` (timers only) or `waiting` (signals). */
+  status: "sleeping" | "waiting";
+  /** When it wakes, if a timer is set. */
+  wakeAt?: Date;
+  /** The signals it waits for. */
+  signals?: string[];
+}
+
+/** A step attempt started. */
+export interface StepEvent extends RunEvent {
+  /** The step key. */
+  step: string;
+  /** The attempt number, from 1. */
+  attempt: number;
+}
+
+/** A step attempt completed. */
+export interface StepCompletedEvent extends StepEvent {
+  /** How long the attempt took, in ms. */
+  durationMs: number;
+  /** The step's output. */
+  output: unknown;
+}
+
+/** A step attempt failed. */
+export interface StepFailedEvent extends StepEvent {
+  /** How long the attempt took, in ms. */
+  durationMs: number;
+  /** What it threw. */
+  error: unknown;
+  /** Whether another attempt will follow. */
+  willRetry: boolean;
+}
+
+/** A retry of a step was scheduled. */
+export interface StepRetriedEvent extends StepEvent {
+  /** The wait before the next attempt, in ms. */
+  delayMs: number;
+  /** When the next attempt is due. */
+  wakeAt: Date;
+}
+
+/** A signal was sent to a run. */
+export interface SignalEvent extends RunEvent {
+  /** The signal name. */
+  signal: string;
+  /** Its payload. */
+  payload: unknown;
+}
+
+/**
+ * Hooks called as runs and steps progress. Every hook is optional.
+ *
+ * @example Count completed steps
+ * ```ts
+ * import { LocalRunner, type Observer, workflow } from "@sluice/sluice";
+ *
+ * let steps = 0;
+ * const counter: Observer = { onStepCompleted: () => void steps++ };
+ * await using runner = new LocalRunner({ observers: [counter] });
+ * await runner.run(workflow<number>("w").step("a", (n) => n).step("b", (n) => n), 1);
+ * console.log(steps); // 2
+ * ```
+ */
+export interface Observer {
+  /** A run began executing for the first time. */
+  onRunStarted?(event: RunEvent): void;
+  /** A run completed. */
+  onRunCompleted?(event: RunCompletedEvent): void;
+  /** A run failed. */
+  onRunFailed?(event: RunFailedEvent): void;
+  /** A run was cancelled. */
+  onRunCancelled?(event: RunCancelledEvent): void;
+  /** A run suspended on a timer or signal. */
+  onRunWaiting?(event: RunWaitingEvent): void;
+  /** A step attempt started. */
+  onStepStarted?(event: StepEvent): void;
+  /** A step attempt completed. */
+  onStepCompleted?(event: StepCompletedEvent): void;
+  /** A step attempt failed. */
+  onStepFailed?(event: StepFailedEvent): void;
+  /** A retry was scheduled. */
+  onStepRetried?(event: StepRetriedEvent): void;
+  /** A signal was sent to a run. */
+  onSignalReceived?(event: SignalEvent): void;
+}
+
+/** The hook names of {@linkcode Observer}. */
+export type ObserverHook = keyof Observer;
+
+/**
+ * Logs every run and step event through a {@linkcode Logger}: run events at
+ * `info`, step events at `debug`, failures at `warn` and `error`.
+ *
+ * @example
+ * ```ts
+ * import { consoleLogger, LocalRunner, LoggingObserver } from "@sluice/sluice";
+ *
+ * await using runner = new LocalRunner({
+ *   observers: [new LoggingObserver(consoleLogger("info"))],
+ * });
+ * ```
+ */
+export class LoggingObserver implements Observer {
+  #log: Logger;
+
+  /**
+   * Creates an observer that logs through `logger`.
+   *
+   * @param logger Where to log.
+   */
+  constructor(logger: Logger) {
+    this.#log = logger;
+  }
+
+  /** Logs at info. */
+  onRunStarted(e: RunEvent): void {
+    this.#log.info(`run ${e.runId} of ${e.workflow} started`, { runId: e.runId });
+  }
+  /** Logs at info. */
+  onRunCompleted(e: RunCompletedEvent): void {
+    this.#log.info(`run ${e.runId} of ${e.workflow} completed`, { runId: e.runId });
+  }
+  /** Logs at error. */
+  onRunFailed(e: RunFailedEvent): void {
+    this.#log.error(`run ${e.runId} of ${e.workflow} failed: ${e.error.message}`, {
+      runId: e.runId,
+      step: e.step,
+    });
+  }
+  /** Logs at info. */
+  onRunCancelled(e: RunCancelledEvent): void {
+    this.#log.info(`run ${e.runId} of ${e.workflow} cancelled`, {
+      runId: e.runId,
+      reason: e.reason,
+    });
+  }
+  /** Logs at info. */
+  onRunWaiting(e: RunWaitingEvent): void {
+    this.#log.info(`run ${e.runId} of ${e.workflow} is ${e.status}`, {
+      runId: e.runId,
+      wakeAt: e.wakeAt?.toISOString(),
+      signals: e.signals,
+    });
+  }
+  /** Logs at debug. */
+  onStepStarted(e: StepEvent): void {
+    this.#log.debug(`step ${e.step} attempt ${e.attempt} started`, { runId: e.runId });
+  }
+  /** Logs at debug. */
+  onStepCompleted(e: StepCompletedEvent): void {
+    this.#log.debug(`step ${e.step} completed in ${e.durationMs}ms`, { runId: e.runId });
+  }
+  /** Logs at warn. */
+  onStepFailed(e: StepFailedEvent): void {
+    const message = e.error instanceof Error ? e.error.message : String(e.error);
+    this.#log.warn(`step ${e.step} attempt ${e.attempt} failed: ${message}`, {
+      runId: e.runId,
+      willRetry: e.willRetry,
+    });
+  }
+  /** Logs at info. */
+  onStepRetried(e: StepRetriedEvent): void {
+    this.#log.info(`step ${e.step} retries in ${e.delayMs}ms`, { runId: e.runId });
+  }
+  /** Logs at info. */
+  onSignalReceived(e: SignalEvent): void {
+    this.#log.info(`run ${e.runId} received signal ${e.signal}`, { runId: e.runId });
+  }
+}
+
+/** Duration statistics in milliseconds. */
+export interface DurationStats {
+  /** How many were measured. */
+  count: number;
+  /** Mean duration. */
+  mean: number;
+  /** Median (of the most recent samples). */
+  p50: number;
+  /** 99th percentile (of the most recent samples). */
+  p99: number;
+}
+
+/** What {@linkcode MetricsObserver.snapshot} returns. */
+export interface MetricsSnapshot {
+  /** Counts of run events by resulting status. */
+  runs: {
+    started: number;
+    completed: number;
+    failed: number;
+    cancelled: number;
+    waiting: number;
+    sleeping: number;
+  };
+  /** Counts of step attempts. */
+  steps: { started: number; completed: number; failed: number; retried: number };
+  /** Durations of completed step attempts, all steps together. */
+  stepDurations: DurationStats;
+  /** Durations by workflow and step key (iteration indexes folded to `#*`). */
+  stepDurationsByStep: Record<string, DurationStats>;
+}
+
+const SAMPLES = 2048;
+
+class Durations {
+  count = 0;
+  total = 0;
+  samples: number[] = [];
+  #next = 0;
+
+  add(ms: number): void {
+    this.count++;
+    this.total += ms;
+    if (this.samples.length < SAMPLES) this.samples.push(ms);
+    else {
+      this.samples[this.#next] = ms;
+      this.#next = (this.#next + 1) % SAMPLES;
+    }
+  }
+
+  stats(): DurationStats {
+    const sorted = [...this.samples].sort((a, b) => a - b);
+    const at = (q: number) =>
+      sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return {
+      count: this.count,
+      mean: this.count === 0 ? 0 : this.total / this.count,
+      p50: at(0.5),
+      p99: at(0.99),
+    };
+  }
+}
+
+/**
+ * Counts run and step events and measures step durations in memory.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, MetricsObserver, workflow } from "@sluice/sluice";
+ *
+ * const metrics = new MetricsObserver();
+ * await using runner = new LocalRunner({ observers: [metrics] });
+ * await runner.run(workflow<number>("w").step("a", (n) => n + 1), 1);
+ * console.log(metrics.snapshot().runs.completed); // 1
+ * ```
+ */
+export class MetricsObserver implements Observer {
+  #runs = { started: 0, completed: 0, failed: 0, cancelled: 0, waiting: 0, sleeping: 0 };
+  #steps = { started: 0, completed: 0, failed: 0, retried: 0 };
+  #all = new Durations();
+  #byStep = new Map<string, Durations>();
+
+  /** Counts a started run. */
+  onRunStarted(): void {
+    this.#runs.started++;
+  }
+  /** Counts a completed run. */
+  onRunCompleted(): void {
+    this.#runs.completed++;
+  }
+  /** Counts a failed run. */
+  onRunFailed(): void {
+    this.#runs.failed++;
+  }
+  /** Counts a cancelled run. */
+  onRunCancelled(): void {
+    this.#runs.cancelled++;
+  }
+  /** Counts a suspension. */
+  onRunWaiting(e: RunWaitingEvent): void {
+    this.#runs[e.status]++;
+  }
+  /** Counts a started attempt. */
+  onStepStarted(): void {
+    this.#steps.started++;
+  }
+  /** Counts a completed attempt and records its duration. */
+  onStepCompleted(e: StepCompletedEvent): void {
+    this.#steps.completed++;
+    this.#all.add(e.durationMs);
+    const key = `${e.workflow}:${e.step.replace(/#\d+/g, "#*")}`;
+    let durations = this.#byStep.get(key);
+    if (!durations) this.#byStep.set(key, durations = new Durations());
+    durations.add(e.durationMs);
+  }
+  /** Counts a failed attempt. */
+  onStepFailed(): void {
+    this.#steps.failed++;
+  }
+  /** Counts a scheduled retry. */
+  onStepRetried(): void {
+    this.#steps.retried++;
+  }
+
+  /** The counts and duration statistics so far. */
+  snapshot(): MetricsSnapshot {
+    const byStep: Record<string, DurationStats> = {};
+    for (const [key, durations] of this.#byStep) byStep[key] = durations.stats();
+    return {
+      runs: { ...this.#runs },
+      steps: { ...this.#steps },
+      stepDurations: this.#all.stats(),
+      stepDurationsByStep: byStep,
+    };
+  }
+}

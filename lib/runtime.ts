@@ -1,0 +1,638 @@
+/**
+ * The machinery shared by `LocalRunner` and `Engine`: the workflow registry,
+ * value checks, run records, history, results, and the driver notices that
+ * wake workers and result waiters.
+ *
+ * @module
+ */
+import { type AnyWorkflow, Workflow, workflowNodes } from "./builder.ts";
+import type { RtNode } from "./builder.ts";
+import type { Clock } from "./clock.ts";
+import { DepsScope } from "./deps.ts";
+import {
+  decodeCursor,
+  type Driver,
+  type DriverNotice,
+  isFinished,
+  type RunStatus,
+  type StoredHistoryItem,
+  type StoredRun,
+} from "./driver.ts";
+import {
+  type ErrorInfo,
+  fromErrorInfo,
+  InvalidStateError,
+  RunNotFoundError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from "./errors.ts";
+import { DuplicateRunError } from "./errors.ts";
+import type { Host, Middleware } from "./interpreter.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import type { Observer, ObserverHook } from "./observer.ts";
+import { decodeValue, DEFAULT_MAX_PAYLOAD_BYTES, encodeValue } from "./values.ts";
+
+/** A run as `get` and `list` return it. */
+export interface RunRecord {
+  /** The run id. */
+  id: string;
+  /** Workflow name. */
+  workflow: string;
+  /** Workflow version the run started with. */
+  version: string;
+  /** Plan hash the run started with. */
+  planHash: string;
+  /** Current status. */
+  status: RunStatus;
+  /** The workflow input. */
+  input: unknown;
+  /** The output, once completed. */
+  output?: unknown;
+  /** The error, once failed or cancelled. */
+  error?: ErrorInfo;
+  /** Labels given at start. */
+  labels: Record<string, string>;
+  /** When the run was created. */
+  createdAt: Date;
+  /** When its status last changed. */
+  updatedAt: Date;
+  /** When a sleeping or waiting run wakes (timer or signal timeout). */
+  wakeAt?: Date;
+  /** The signals a waiting run waits for. */
+  waitingFor?: string[];
+}
+
+/** A page of runs, newest first. */
+export interface RunPage {
+  /** The runs. */
+  runs: RunRecord[];
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** Filters of `list`. */
+export interface ListOptions {
+  /** Only runs in this status (or these statuses). */
+  status?: RunStatus | RunStatus[];
+  /** Only runs of this workflow. */
+  workflow?: string;
+  /** Only runs carrying all these labels. */
+  labels?: Record<string, string>;
+  /**
+   * Page size, 1 to 1000.
+   * @default {100}
+   */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One entry of a run's history. */
+export interface HistoryEvent {
+  /** What happened. */
+  type:
+    | "run.created"
+    | "run.started"
+    | "step.started"
+    | "step.completed"
+    | "step.failed"
+    | "step.retried"
+    | "run.sleeping"
+    | "run.waiting"
+    | "signal.received"
+    | "run.completed"
+    | "run.failed"
+    | "run.cancelled"
+    | "run.retried";
+  /** When. */
+  at: Date;
+  /** The step key concerned. */
+  step?: string;
+  /** The attempt concerned. */
+  attempt?: number;
+  /** A step's output (`step.completed`). */
+  output?: unknown;
+  /** The error (`step.failed`, `run.failed`). */
+  error?: ErrorInfo;
+  /** When the run or step wakes (`run.sleeping`, `run.waiting`, `step.retried`). */
+  wakeAt?: Date;
+  /** The signals waited for (`run.waiting`). */
+  signals?: string[];
+  /** The signal name (`signal.received`). */
+  signal?: string;
+  /** The signal payload (`signal.received`). */
+  payload?: unknown;
+  /** The cancel reason (`run.cancelled`). */
+  reason?: string;
+}
+
+/** Options of `start`. */
+export interface StartOptions {
+  /** The run id; starting again with an existing id returns the existing run. */
+  id?: string;
+  /** Labels to filter runs by. */
+  labels?: Record<string, string>;
+  /** Delays the first step durably until this time. */
+  startAt?: Date | number;
+}
+
+/**
+ * A started run.
+ *
+ * @typeParam Out The workflow output type.
+ */
+export interface RunHandle<Out> {
+  /** The run id. */
+  readonly id: string;
+  /** Resolves with the output; rejects with `WorkflowFailedError` or `CancelledError`. */
+  result(): Promise<Out>;
+  /** The current status. */
+  status(): Promise<RunStatus>;
+  /** Sends a signal to the run. */
+  signal(name: string, payload?: unknown): Promise<void>;
+  /** Cancels the run. */
+  cancel(reason?: string): Promise<void>;
+}
+
+/** Options shared by `LocalRunner` and `Engine`. */
+export interface RuntimeOptions {
+  /** Workflows this runner or engine can run (several versions may share a name). */
+  // deno-lint-ignore no-explicit-any
+  workflows?: readonly Workflow<any, any>[];
+  /** Injected dependencies: plain values, or `resource()` entries. */
+  deps?: Record<string, unknown>;
+  /** Observers of runs and steps. */
+  observers?: readonly Observer[];
+  /**
+   * The logger.
+   * @default {silentLogger}
+   */
+  logger?: Logger;
+  /** Middleware wrapping every step execution, outermost first. */
+  middleware?: readonly Middleware[];
+  /**
+   * Size limit of each stored value, in bytes.
+   * @default {1048576}
+   */
+  maxPayloadBytes?: number;
+}
+
+const ID = /^[\x21-\x7e]{1,255}$/;
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? `'${value}'` : `of type ${typeof value}`;
+}
+
+/** Checks a run id argument. */
+export function checkRunId(runId: unknown): asserts runId is string {
+  if (typeof runId !== "string" || !ID.test(runId)) {
+    throw new TypeError(
+      `Cannot use run id ${
+        describe(runId)
+      }: ids are 1 to 255 printable ASCII characters without spaces`,
+    );
+  }
+}
+
+function checkLabels(labels: unknown, what: string): Record<string, string> {
+  if (labels === undefined) return {};
+  if (typeof labels !== "object" || labels === null || Array.isArray(labels)) {
+    throw new TypeError(`Cannot use ${what} ${describe(labels)}: pass an object of strings`);
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(labels)) {
+    if (key.length === 0 || key.length > 128 || typeof value !== "string" || value.length > 512) {
+      throw new TypeError(
+        `Cannot use label '${key}' in ${what}: keys are 1 to 128 characters and values strings of up to 512`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+function toTimestamp(value: unknown, what: string): number {
+  const at = value instanceof Date ? value.getTime() : value;
+  if (typeof at !== "number" || !Number.isFinite(at)) {
+    throw new TypeError(
+      `Cannot use ${what} ${String(value)}: pass a valid Date or epoch milliseconds`,
+    );
+  }
+  return at;
+}
+
+/** Converts a stored run to a public record. */
+export function toRunRecord(run: StoredRun): RunRecord {
+  const record: RunRecord = {
+    id: run.id,
+    workflow: run.workflow,
+    version: run.version,
+    planHash: run.planHash,
+    status: run.status,
+    input: decodeValue(run.input),
+    labels: run.labels,
+    createdAt: new Date(run.createdAt),
+    updatedAt: new Date(run.updatedAt),
+  };
+  if (run.output !== undefined) record.output = decodeValue(run.output);
+  if (run.error !== undefined) record.error = run.error;
+  if ((run.status === "sleeping" || run.status === "waiting") && run.dueAt !== undefined) {
+    record.wakeAt = new Date(run.dueAt);
+  }
+  if (run.status === "waiting" && run.waitingFor) record.waitingFor = run.waitingFor;
+  return record;
+}
+
+/** Turns stored events and checkpoint rows into an ordered history. */
+export function toHistory(items: readonly StoredHistoryItem[]): HistoryEvent[] {
+  const entries: { at: number; seq: number; event: HistoryEvent }[] = [];
+  for (const item of items) {
+    if (item.source === "event") {
+      const stored = item.event;
+      const event: HistoryEvent = { type: stored.type, at: new Date(stored.at) };
+      if (stored.step !== undefined) event.step = stored.step;
+      if (stored.attempt !== undefined) event.attempt = stored.attempt;
+      if (stored.detail !== undefined) {
+        const detail = decodeValue(stored.detail) as Record<string, unknown>;
+        for (const [key, value] of Object.entries(detail)) {
+          if (key === "wakeAt" && typeof value === "number") event.wakeAt = new Date(value);
+          else if (key !== "delayMs") (event as unknown as Record<string, unknown>)[key] = value;
+        }
+      }
+      entries.push({ at: stored.at, seq: item.seq, event });
+      continue;
+    }
+    const row = item.row;
+    if (row.state !== "done" || (row.kind !== "step" && row.kind !== "wait")) continue;
+    const at = row.finishedAt ?? 0;
+    const started = row.startedAt ?? at;
+    const base: Omit<HistoryEvent, "type" | "at"> = { step: row.key };
+    if (row.attempt !== undefined) base.attempt = row.attempt;
+    entries.push({
+      at: started,
+      seq: item.seq - 0.5,
+      event: { type: "step.started", at: new Date(started), ...base },
+    });
+    const completed: HistoryEvent = { type: "step.completed", at: new Date(at), ...base };
+    if (row.data !== undefined) completed.output = decodeValue(row.data);
+    entries.push({ at, seq: item.seq, event: completed });
+  }
+  entries.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  return entries.map((entry) => entry.event);
+}
+
+/** The state shared by a LocalRunner or an Engine and its workers. */
+export class Runtime implements Host {
+  readonly driver: Driver;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly maxPayloadBytes: number;
+  readonly deps: DepsScope;
+  readonly middleware: readonly Middleware[];
+  readonly overrides: Map<unknown, (...args: never[]) => unknown> = new Map();
+  readonly observers: readonly Observer[];
+  readonly #versions = new Map<string, AnyWorkflow[]>();
+  readonly #byHash = new Map<string, Map<string, AnyWorkflow>>();
+  #workflowNames: string[] = [];
+  readonly #listeners = new Set<(notice: DriverNotice) => void>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+  readonly #owner: string;
+
+  constructor(owner: string, driver: Driver, clock: Clock, options: RuntimeOptions) {
+    this.#owner = owner;
+    this.driver = driver;
+    this.clock = clock;
+    this.logger = options.logger ?? silentLogger;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if (!Number.isInteger(this.maxPayloadBytes) || this.maxPayloadBytes < 1) {
+      throw new RangeError(
+        `Cannot use 'maxPayloadBytes' ${this.maxPayloadBytes}: it must be a positive integer`,
+      );
+    }
+    this.deps = new DepsScope(options.deps);
+    this.middleware = [...(options.middleware ?? [])];
+    for (const m of this.middleware) {
+      if (typeof m !== "function") {
+        throw new TypeError("Cannot use middleware that is not a function");
+      }
+    }
+    this.observers = [...(options.observers ?? [])];
+    if (options.workflows !== undefined) {
+      if (!Array.isArray(options.workflows)) {
+        throw new TypeError(`Cannot use 'workflows' ${describe(options.workflows)}: pass an array`);
+      }
+      for (const wf of options.workflows) this.register(wf);
+    }
+    this.#unsubscribe = driver.subscribe((notice) => this.#dispatch(notice));
+  }
+
+  /** Throws when closed. */
+  check(): void {
+    if (this.#closed) {
+      throw new InvalidStateError(`Cannot use a closed ${this.#owner}: create a new one`);
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Names of registered workflows, for claims. */
+  get workflowNames(): readonly string[] {
+    return this.#workflowNames;
+  }
+
+  emit<K extends ObserverHook>(hook: K, event: Parameters<NonNullable<Observer[K]>>[0]): void {
+    for (const observer of this.observers) {
+      const fn = observer[hook] as ((e: typeof event) => void) | undefined;
+      if (!fn) continue;
+      try {
+        fn.call(observer, event);
+      } catch (error) {
+        this.logger.warn(`observer hook ${hook} threw`, {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+  }
+
+  /** Adds a workflow version; the same name and version must keep the same plan. */
+  register(wf: AnyWorkflow): void {
+    if (!(wf instanceof Workflow)) {
+      throw new TypeError(`Cannot register ${describe(wf)}: pass a workflow built with workflow()`);
+    }
+    if (!wf.name) {
+      throw new TypeError("Cannot register an anonymous flow(): build it with workflow(name)");
+    }
+    const versions = this.#versions.get(wf.name) ?? [];
+    const sameVersion = versions.find((v) => v.version === wf.version);
+    if (sameVersion) {
+      if (sameVersion.planHash !== wf.planHash) {
+        throw new TypeError(
+          `Cannot register workflow '${wf.name}' version '${wf.version}' twice with different plans: give the changed workflow a new version`,
+        );
+      }
+      return;
+    }
+    versions.push(wf);
+    this.#versions.set(wf.name, versions);
+    let hashes = this.#byHash.get(wf.name);
+    if (!hashes) this.#byHash.set(wf.name, hashes = new Map());
+    if (!hashes.has(wf.planHash)) hashes.set(wf.planHash, wf);
+    this.#workflowNames = [...this.#versions.keys()];
+  }
+
+  /** The registered workflow that matches a run's plan hash. */
+  nodesFor(run: StoredRun): readonly RtNode[] | undefined {
+    const wf = this.#byHash.get(run.workflow)?.get(run.planHash);
+    return wf ? workflowNodes(wf) : undefined;
+  }
+
+  #resolve(wf: unknown): AnyWorkflow {
+    if (typeof wf === "string") {
+      const versions = this.#versions.get(wf);
+      if (!versions) throw new WorkflowNotFoundError(wf);
+      return versions[versions.length - 1]!;
+    }
+    if (!(wf instanceof Workflow)) {
+      throw new TypeError(
+        `Cannot start ${describe(wf)}: pass a workflow built with workflow() or a registered name`,
+      );
+    }
+    this.register(wf);
+    return wf;
+  }
+
+  // ---- notices ---------------------------------------------------------------
+
+  /** Listens to driver notices (workers use it). */
+  listen(listener: (notice: DriverNotice) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #dispatch(notice: DriverNotice): void {
+    for (const listener of this.#listeners) listener(notice);
+    if (notice.type === "finished" && notice.runId !== undefined) {
+      this.#wakeWaiters(notice.runId);
+    } else if (notice.type === "changed") {
+      for (const runId of [...this.#waiters.keys()]) this.#wakeWaiters(runId);
+    }
+  }
+
+  #wakeWaiters(runId: string): void {
+    const waiters = this.#waiters.get(runId);
+    if (!waiters) return;
+    this.#waiters.delete(runId);
+    for (const wake of waiters) wake();
+  }
+
+  // ---- operations ---------------------------------------------------------------
+
+  async start<In, Out>(
+    wf: Workflow<In, Out> | string,
+    input: In,
+    options?: StartOptions,
+  ): Promise<RunHandle<Out>> {
+    this.check();
+    const workflow = this.#resolve(wf);
+    if (options !== undefined && (typeof options !== "object" || options === null)) {
+      throw new TypeError(`Cannot use start options ${describe(options)}: pass an object`);
+    }
+    const id = options?.id ?? crypto.randomUUID();
+    checkRunId(id);
+    const labels = checkLabels(options?.labels, "the labels of a run");
+    const now = this.clock.now();
+    const dueAt = options?.startAt === undefined ? now : toTimestamp(options.startAt, "'startAt'");
+    const encoded = encodeValue(
+      input,
+      `the input of workflow '${workflow.name}'`,
+      this.maxPayloadBytes,
+    );
+    const { run, created } = await this.driver.createRun({
+      id,
+      workflow: workflow.name,
+      version: workflow.version,
+      planHash: workflow.planHash,
+      ...(encoded === undefined ? {} : { input: encoded }),
+      labels,
+      dueAt,
+    }, now);
+    if (!created && run.workflow !== workflow.name) {
+      throw new DuplicateRunError(id, run.workflow, workflow.name);
+    }
+    return this.handle<Out>(run.id);
+  }
+
+  handle<Out>(id: string): RunHandle<Out> {
+    return {
+      id,
+      result: () => this.result(id) as Promise<Out>,
+      status: async () => (await this.get(id)).status,
+      signal: (name, payload) => this.signal(id, name, payload),
+      cancel: (reason) => this.cancel(id, reason),
+    };
+  }
+
+  async signal(runId: string, name: string, payload?: unknown): Promise<void> {
+    this.check();
+    checkRunId(runId);
+    if (typeof name !== "string" || !/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/.test(name)) {
+      throw new TypeError(
+        `Cannot send signal ${
+          describe(name)
+        }: signal names start with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'`,
+      );
+    }
+    const encoded = encodeValue(payload, `the payload of signal '${name}'`, this.maxPayloadBytes);
+    const now = this.clock.now();
+    await this.driver.sendSignal(runId, name, encoded, now);
+    if (this.observers.length) {
+      const run = await this.driver.getRun(runId);
+      if (run) {
+        this.emit("onSignalReceived", {
+          runId,
+          workflow: run.workflow,
+          version: run.version,
+          at: new Date(now),
+          signal: name,
+          payload,
+        });
+      }
+    }
+  }
+
+  async cancel(runId: string, reason?: string): Promise<void> {
+    this.check();
+    checkRunId(runId);
+    if (reason !== undefined && (typeof reason !== "string" || reason.length > 1000)) {
+      throw new TypeError(
+        `Cannot cancel with reason ${describe(reason)}: pass a string of up to 1000 characters`,
+      );
+    }
+    const now = this.clock.now();
+    const run = await this.driver.cancelRun(runId, reason, now);
+    if (this.observers.length) {
+      const event: Parameters<NonNullable<Observer["onRunCancelled"]>>[0] = {
+        runId,
+        workflow: run.workflow,
+        version: run.version,
+        at: new Date(now),
+      };
+      if (reason !== undefined) event.reason = reason;
+      this.emit("onRunCancelled", event);
+    }
+  }
+
+  async get(runId: string): Promise<RunRecord> {
+    this.check();
+    checkRunId(runId);
+    const run = await this.driver.getRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    return toRunRecord(run);
+  }
+
+  async list(options: ListOptions = {}): Promise<RunPage> {
+    this.check();
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(`Cannot list with ${describe(options)}: pass an options object`);
+    }
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new RangeError(`Cannot list ${String(limit)} runs a page: use 1 to 1000`);
+    }
+    const statuses = options.status === undefined
+      ? []
+      : Array.isArray(options.status)
+      ? options.status
+      : [options.status];
+    const known = ["pending", "running", "sleeping", "waiting", "completed", "failed", "cancelled"];
+    for (const status of statuses) {
+      if (!known.includes(status)) {
+        throw new TypeError(
+          `Cannot list runs with status ${describe(status)}: use one of ${known.join(", ")}`,
+        );
+      }
+    }
+    if (options.workflow !== undefined && typeof options.workflow !== "string") {
+      throw new TypeError(`Cannot list runs of workflow ${describe(options.workflow)}`);
+    }
+    if (options.cursor !== undefined) decodeCursor(options.cursor);
+    const labels = options.labels === undefined
+      ? undefined
+      : checkLabels(options.labels, "the label filter");
+    const page = await this.driver.listRuns({ ...options, limit, ...(labels ? { labels } : {}) });
+    const out: RunPage = { runs: page.runs.map(toRunRecord) };
+    if (page.nextCursor !== undefined) out.nextCursor = page.nextCursor;
+    return out;
+  }
+
+  async history(runId: string): Promise<HistoryEvent[]> {
+    this.check();
+    checkRunId(runId);
+    if (!(await this.driver.getRun(runId))) throw new RunNotFoundError(runId);
+    return toHistory(await this.driver.history(runId));
+  }
+
+  /** Waits for a run to finish. */
+  async result(runId: string): Promise<unknown> {
+    this.check();
+    checkRunId(runId);
+    for (;;) {
+      const run = await this.driver.getRun(runId);
+      if (!run) throw new RunNotFoundError(runId);
+      if (run.status === "completed") return decodeValue(run.output);
+      if (run.status === "failed" || run.status === "cancelled") {
+        const cause = run.error ? fromErrorInfo(run.error) : new Error("unknown error");
+        if (run.status === "cancelled") throw cause;
+        throw new WorkflowFailedError(run.id, run.workflow, cause, run.error?.step);
+      }
+      await this.#waitForChange(runId);
+      this.check();
+    }
+  }
+
+  #waitForChange(runId: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const wake = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        this.#waiters.get(runId)?.delete(wake);
+        resolve();
+      };
+      let set = this.#waiters.get(runId);
+      if (!set) this.#waiters.set(runId, set = new Set());
+      set.add(wake);
+      if (this.driver.shared) timer = setTimeout(wake, 250);
+    });
+  }
+
+  async retry(runId: string): Promise<void> {
+    this.check();
+    checkRunId(runId);
+    await this.driver.retryRun(runId, this.clock.now());
+  }
+
+  async purge(options: { finishedBefore: Date | number }): Promise<number> {
+    this.check();
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot purge without options: pass { finishedBefore }");
+    }
+    return await this.driver.purge(toTimestamp(options.finishedBefore, "'finishedBefore'"));
+  }
+
+  /** Releases the driver subscription, wakes result waiters, runs cleanups. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    for (const runId of [...this.#waiters.keys()]) this.#wakeWaiters(runId);
+    await this.deps.close();
+  }
+}
+
+/** Whether a status is final (re-exported for the runners). */
+export { isFinished };

@@ -1,0 +1,347 @@
+/**
+ * Workers claim due runs from the driver, execute them under a lease, keep the
+ * lease alive with heartbeats, and wake on driver notices, on the next due
+ * timer, and (for drivers that cannot report other processes' changes) on a
+ * poll interval. Idle workers do not busy-poll.
+ *
+ * @module
+ */
+import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock.ts";
+import type { Claim, DriverNotice, Lease } from "./driver.ts";
+import { type Duration, parseDuration } from "./duration.ts";
+import { CancelledError, LeaseLostError, PlanMismatchError, toErrorInfo } from "./errors.ts";
+import { Activation } from "./interpreter.ts";
+import type { Runtime } from "./runtime.ts";
+
+/** Options of `engine.worker()`. */
+export interface WorkerOptions {
+  /**
+   * Most runs executed at once.
+   * @default {10}
+   */
+  concurrency?: number;
+  /**
+   * Lease length; a worker that stops heartbeating loses its runs after it.
+   * @default {30000}
+   */
+  leaseMs?: Duration;
+  /**
+   * How often to look for work made by other processes when the driver cannot
+   * report it (SQLite and PostgreSQL still poll at this pace as a safety net).
+   * @default {1000}
+   */
+  pollInterval?: Duration;
+  /**
+   * The worker id recorded as lease owner.
+   * @default {a random id}
+   */
+  id?: string;
+}
+
+/**
+ * Executes runs: claims due runs, runs them under a lease with heartbeats, and
+ * hands them back on `stop()`. Make one with `engine.worker()`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("echo").step("echo", (s) => s);
+ * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf] });
+ * await using worker = engine.worker({ concurrency: 4 });
+ * await worker.start();
+ * console.log(await (await engine.start(wf, "hi")).result()); // "hi"
+ * ```
+ */
+export class Worker implements AsyncDisposable {
+  /** The worker id, recorded as the lease owner of the runs it holds. */
+  readonly id: string;
+  readonly #rt: Runtime;
+  readonly #concurrency: number;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #active = new Map<string, { activation: Activation; done: Promise<void> }>();
+  #started = false;
+  #stopping = false;
+  #polling = false;
+  #pollAgain = false;
+  #failures = 0;
+  #dueTimer: ClockTimer | undefined;
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #heartbeatTimer: ClockTimer | undefined;
+  #unlisten: (() => void) | undefined;
+  #idle: (() => void) | undefined;
+
+  /** @ignore Use `engine.worker()`. */
+  constructor(runtime: Runtime, options: WorkerOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot create a worker with options that are not an object");
+    }
+    this.#rt = runtime;
+    const concurrency = options.concurrency ?? 10;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(
+        `Cannot use 'concurrency' ${String(concurrency)}: it must be an integer of at least 1`,
+      );
+    }
+    this.#concurrency = concurrency;
+    this.#leaseMs = parseDuration(options.leaseMs ?? 30_000, "'leaseMs'");
+    if (this.#leaseMs < 100) {
+      throw new RangeError(`Cannot use 'leaseMs' ${this.#leaseMs}: it must be at least 100ms`);
+    }
+    this.#pollMs = parseDuration(options.pollInterval ?? 1_000, "'pollInterval'");
+    if (this.#pollMs < 10) {
+      throw new RangeError(`Cannot use 'pollInterval' ${this.#pollMs}: it must be at least 10ms`);
+    }
+    const id = options.id ?? `worker-${crypto.randomUUID().slice(0, 8)}`;
+    if (typeof id !== "string" || id.length === 0 || id.length > 128) {
+      throw new TypeError("Cannot use a worker 'id' that is not a string of 1 to 128 characters");
+    }
+    this.id = id;
+  }
+
+  /** Whether the worker is started and not stopping. */
+  get running(): boolean {
+    return this.#started && !this.#stopping;
+  }
+
+  /** How many runs the worker is executing now. */
+  get activeRuns(): number {
+    return this.#active.size;
+  }
+
+  #busy(delta: number): void {
+    (this.#rt.clock as ActivityAwareClock)[clockActivity]?.(delta);
+  }
+
+  /** Starts claiming runs; resolves once the worker is polling. */
+  start(): Promise<void> {
+    this.#rt.check();
+    if (this.#started) return Promise.resolve();
+    this.#started = true;
+    this.#stopping = false;
+    this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
+    this.#requestPoll();
+    return Promise.resolve();
+  }
+
+  /**
+   * Stops gracefully: no new claims; steps in flight finish and their runs are
+   * handed back (claimable at once by another worker). Resolves when done.
+   */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#stopping = true;
+    this.#unlisten?.();
+    this.#unlisten = undefined;
+    this.#dueTimer?.cancel();
+    this.#dueTimer = undefined;
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
+    for (const { activation } of this.#active.values()) activation.stop();
+    while (this.#active.size > 0 || this.#polling) {
+      await new Promise<void>((resolve) => this.#idle = resolve);
+    }
+    this.#heartbeatTimer?.cancel();
+    this.#heartbeatTimer = undefined;
+    this.#started = false;
+  }
+
+  /** Same as {@linkcode Worker.stop}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  #onNotice(notice: DriverNotice): void {
+    switch (notice.type) {
+      case "runnable":
+        this.#requestPoll();
+        return;
+      case "signal":
+        if (notice.runId !== undefined) this.#active.get(notice.runId)?.activation.signalArrived();
+        return;
+      case "cancelled":
+        if (notice.runId !== undefined) {
+          this.#active.get(notice.runId)?.activation.abort(new CancelledError(notice.runId));
+        }
+        return;
+      case "changed":
+        for (const { activation } of this.#active.values()) activation.signalArrived();
+        this.#requestPoll();
+        return;
+      case "finished":
+        return;
+    }
+  }
+
+  #requestPoll(): void {
+    if (!this.#started || this.#stopping || this.#rt.closed) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    this.#polling = true;
+    this.#busy(1);
+    queueMicrotask(() => void this.#poll());
+  }
+
+  async #poll(): Promise<void> {
+    const rt = this.#rt;
+    try {
+      do {
+        this.#pollAgain = false;
+        let claimedAll = false;
+        while (!this.#stopping && this.#active.size < this.#concurrency) {
+          const limit = Math.min(this.#concurrency - this.#active.size, 256);
+          const claims = await rt.driver.claimRuns({
+            workerId: this.id,
+            now: rt.clock.now(),
+            leaseMs: this.#leaseMs,
+            limit,
+            workflows: rt.workflowNames,
+          });
+          for (const claim of claims) this.#launch(claim);
+          claimedAll = claims.length === limit;
+          if (!claimedAll) break;
+        }
+        if (!this.#stopping && !claimedAll) await this.#armTimers();
+      } while (this.#pollAgain && !this.#stopping);
+      this.#failures = 0;
+    } catch (error) {
+      this.#failures++;
+      rt.logger.warn(`worker ${this.id} cannot poll for runs`, {
+        error: error instanceof Error ? error.message : String(error),
+        failures: this.#failures,
+      });
+      if (!this.#stopping && !rt.closed) {
+        this.#armPollTimer(Math.min(this.#pollMs * 2 ** Math.min(this.#failures, 5), 30_000));
+      }
+    } finally {
+      this.#polling = false;
+      if (this.#pollAgain && !this.#stopping) {
+        this.#pollAgain = false;
+        this.#requestPoll();
+      }
+      this.#busy(-1);
+      this.#idle?.();
+    }
+  }
+
+  /** Arms the due timer (next run due, on the engine clock) and the safety poll. */
+  async #armTimers(): Promise<void> {
+    const rt = this.#rt;
+    if (this.#active.size >= this.#concurrency) return;
+    const next = await rt.driver.nextDueAt(rt.workflowNames);
+    if (this.#stopping) return;
+    this.#dueTimer?.cancel();
+    this.#dueTimer = undefined;
+    if (next !== undefined) {
+      if (next <= rt.clock.now()) this.#armPollTimer(Math.min(this.#pollMs, 50));
+      else this.#dueTimer = rt.clock.setTimer(next, () => this.#requestPoll());
+    }
+    if (rt.driver.shared) this.#armPollTimer(this.#pollMs);
+  }
+
+  #armPollTimer(ms: number): void {
+    if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      this.#requestPoll();
+    }, ms);
+  }
+
+  #launch(claim: Claim): void {
+    const rt = this.#rt;
+    const nodes = rt.nodesFor(claim.run);
+    const runId = claim.run.id;
+    if (!nodes) {
+      const error = new PlanMismatchError(
+        runId,
+        claim.run.workflow,
+        claim.run.version,
+        claim.run.planHash,
+      );
+      const info = toErrorInfo(error);
+      const now = rt.clock.now();
+      rt.driver.write(claim.lease, {
+        events: [{ type: "run.failed", at: now, detail: JSON.stringify({ error: info }) }],
+        run: { status: "failed", error: info },
+      }, now).catch((e) => rt.logger.warn(`cannot fail run ${runId}: ${String(e)}`));
+      rt.logger.error(error.message);
+      return;
+    }
+    const activation: Activation = new Activation(
+      rt,
+      claim,
+      nodes,
+      (): Promise<void> => this.#heartbeatOne(activation),
+    );
+    if (claim.previousStatus === "pending" && rt.observers.length) {
+      rt.emit("onRunStarted", {
+        runId,
+        workflow: claim.run.workflow,
+        version: claim.run.version,
+        at: new Date(rt.clock.now()),
+      });
+    }
+    this.#busy(1);
+    const done = activation.execute().finally(() => {
+      this.#active.delete(runId);
+      if (this.#active.size === 0) {
+        this.#heartbeatTimer?.cancel();
+        this.#heartbeatTimer = undefined;
+      }
+      this.#requestPoll();
+      this.#busy(-1);
+      this.#idle?.();
+    });
+    this.#active.set(runId, { activation, done });
+    this.#armHeartbeat();
+  }
+
+  #armHeartbeat(): void {
+    if (this.#heartbeatTimer !== undefined) return;
+    const clock = this.#rt.clock;
+    this.#heartbeatTimer = clock.setTimer(clock.now() + this.#leaseMs / 3, () => {
+      this.#heartbeatTimer = undefined;
+      void this.#heartbeatAll().finally(() => {
+        if (this.#active.size > 0) this.#armHeartbeat();
+      });
+    });
+  }
+
+  async #heartbeatAll(): Promise<void> {
+    const rt = this.#rt;
+    const leases: Lease[] = [...this.#active.values()].map((a) => a.activation.lease);
+    if (leases.length === 0) return;
+    try {
+      const states = await rt.driver.extendLeases(leases, rt.clock.now(), this.#leaseMs);
+      for (const state of states) {
+        const activation = this.#active.get(state.runId)?.activation;
+        if (!activation) continue;
+        if (state.state === "lost") activation.abort(new LeaseLostError(state.runId));
+        else if (state.state === "cancelled") activation.abort(new CancelledError(state.runId));
+        else if (state.signals) activation.signalArrived();
+      }
+    } catch (error) {
+      rt.logger.warn(`worker ${this.id} cannot extend its leases`, {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  async #heartbeatOne(activation: Activation): Promise<void> {
+    const rt = this.#rt;
+    const [state] = await rt.driver.extendLeases(
+      [activation.lease],
+      rt.clock.now(),
+      this.#leaseMs,
+    );
+    if (state?.state === "held") return;
+    const error = state?.state === "cancelled"
+      ? new CancelledError(activation.runId)
+      : new LeaseLostError(activation.runId);
+    activation.abort(error);
+    throw error;
+  }
+}

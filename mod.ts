@@ -1,0 +1,151 @@
+/**
+ * Sluice: durable workflows for TypeScript.
+ *
+ * A fluent builder compiles a workflow into a deterministic, JSON-serializable
+ * plan. The same plan runs in-process under a {@linkcode LocalRunner} (tests,
+ * scripts) or under durable workers ({@linkcode Engine}, {@linkcode Worker})
+ * against a storage driver: {@linkcode MemoryDriver} here, `SqliteDriver` in
+ * `@sluice/sluice/sqlite` and `PostgresDriver` in `@sluice/sluice/postgres`.
+ *
+ * @example
+ * ```ts
+ * import { flow, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const onboard = workflow<{ email: string }>("onboard-user")
+ *   .step("createAccount", (input) => ({ userId: input.email.split("@")[0]! }))
+ *   .parallel("prepare", {
+ *     profile: (v) => ({ tier: v.userId === "ada" ? "gold" : "basic" }),
+ *     settings: () => ({ theme: "dark" }),
+ *   })
+ *   .if(
+ *     "vip",
+ *     (v) => v.profile.tier === "gold",
+ *     flow<{ profile: { tier: string } }>().step("gift", () => "gift sent"),
+ *   )
+ *   .sleep("coolDown", "1h")
+ *   .step("finish", (v) => ({ done: true, last: v }));
+ *
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * console.log(await runner.run(onboard, { email: "ada@example.com" }));
+ * ```
+ *
+ * @module
+ */
+export {
+  type AnySignal,
+  type Branch,
+  type BranchOutput,
+  defineStep,
+  type Deps,
+  type Flow,
+  flow,
+  type MapOptions,
+  type ParallelOptions,
+  type RetryOptions,
+  type StepContext,
+  type StepDef,
+  type StepFn,
+  type StepOptions,
+  type WaitOptions,
+  type WhileOptions,
+  Workflow,
+  workflow,
+  type WorkflowOptions,
+} from "./lib/builder.ts";
+export type {
+  Plan,
+  PlanBranch,
+  PlanFlow,
+  PlanIf,
+  PlanLoop,
+  PlanMap,
+  PlanNode,
+  PlanParallel,
+  PlanRetry,
+  PlanSleep,
+  PlanSleepUntil,
+  PlanStep,
+  PlanWait,
+  PlanWhile,
+} from "./lib/plan.ts";
+export { type Duration, parseDuration } from "./lib/duration.ts";
+export { type Clock, type ClockTimer, ManualClock, realClock } from "./lib/clock.ts";
+export { type Resource, resource, type ResourceScope } from "./lib/deps.ts";
+export type { Middleware } from "./lib/interpreter.ts";
+export { LocalRunner, type LocalRunnerOptions } from "./lib/local_runner.ts";
+export { Engine, type EngineOptions } from "./lib/engine.ts";
+export { Worker, type WorkerOptions } from "./lib/worker.ts";
+export type {
+  HistoryEvent,
+  ListOptions,
+  RunHandle,
+  RunPage,
+  RunRecord,
+  RuntimeOptions,
+  StartOptions,
+} from "./lib/runtime.ts";
+export { MemoryDriver } from "./drivers/memory/mod.ts";
+export type {
+  Claim,
+  ClaimOptions,
+  ConsumedSignal,
+  Driver,
+  DriverNotice,
+  HistoryEventType,
+  Lease,
+  LeaseState,
+  NewRun,
+  RunFilter,
+  RunStatus,
+  RunTransition,
+  StepRow,
+  StoredEvent,
+  StoredHistoryItem,
+  StoredRun,
+  StoredRunPage,
+  WriteBatch,
+} from "./lib/driver.ts";
+export {
+  CancelledError,
+  DuplicateRunError,
+  type ErrorInfo,
+  InvalidStateError,
+  LeaseLostError,
+  NonRetryableError,
+  PayloadTooLargeError,
+  PlanMismatchError,
+  RunNotFoundError,
+  SerializationError,
+  SignalTimeoutError,
+  SluiceError,
+  type SluiceErrorOptions,
+  StepTimeoutError,
+  StorageError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from "./lib/errors.ts";
+export {
+  type DurationStats,
+  LoggingObserver,
+  MetricsObserver,
+  type MetricsSnapshot,
+  type Observer,
+  type ObserverHook,
+  type RunCancelledEvent,
+  type RunCompletedEvent,
+  type RunEvent,
+  type RunFailedEvent,
+  type RunWaitingEvent,
+  type SignalEvent,
+  type StepCompletedEvent,
+  type StepEvent,
+  type StepFailedEvent,
+  type StepRetriedEvent,
+} from "./lib/observer.ts";
+export {
+  consoleLogger,
+  type LogAttributes,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./lib/logger.ts";

@@ -1,0 +1,106 @@
+// Type-level behaviour of the builder. This file is type-checked by `deno test`
+// and `deno check`; every `@ts-expect-error` must stay an error.
+import { defineStep, flow, type StepContext, workflow } from "@sluice/sluice";
+import assert from "node:assert/strict";
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true
+  : false;
+function expectType<T>(_value: T): void {}
+function assertType<_T extends true>(): void {}
+
+Deno.test("types flow from step to step", () => {
+  const wf = workflow<{ email: string }>("types-chain")
+    .step("a", (input) => input.email.length)
+    .step("b", async (n) => ({ doubled: n * 2 }))
+    .step("c", (v) => v.doubled.toFixed(0));
+  assertType<Equal<typeof wf.types, ((input: { email: string }) => string) | undefined>>();
+  assert.equal(wf.plan.nodes.length, 3);
+});
+
+Deno.test("a step that expects the wrong input type does not compile", () => {
+  const base = workflow<number>("types-wrong").step("a", (n) => n + 1);
+  // @ts-expect-error the value is a number, not a string
+  base.step("b", (s: string) => s.toUpperCase());
+  // @ts-expect-error a defined step must accept the value flowing in
+  base.step(defineStep("c", (s: { name: string }) => s.name));
+  assert.ok(base);
+});
+
+Deno.test("ctx.input is the workflow input; unknown in a sub-flow", () => {
+  workflow<{ id: number }>("types-ctx").step("a", (_v, ctx) => {
+    expectType<number>(ctx.input.id);
+    return 1;
+  });
+  flow<number>().step("b", (_v, ctx) => {
+    assertType<Equal<typeof ctx, StepContext<unknown>>>();
+    return 1;
+  });
+});
+
+Deno.test("parallel gives a tuple for an array and a record for an object", () => {
+  const tuple = workflow<number>("types-tuple").parallel("p", [
+    (n) => n + 1,
+    (n) => String(n),
+    flow<number>().step("x", (n) => n > 0),
+  ]);
+  assertType<
+    Equal<typeof tuple.types, ((input: number) => [number, string, boolean]) | undefined>
+  >();
+  const record = workflow<number>("types-record").parallel("p", {
+    a: (n) => n * 2,
+    b: async () => "s",
+  });
+  assertType<
+    Equal<typeof record.types, ((input: number) => { a: number; b: string }) | undefined>
+  >();
+});
+
+Deno.test("a sub-flow for a narrower input fits where a wider value flows in", () => {
+  const gift = flow<{ tier: string }>().step("gift", (v) => v.tier === "gold");
+  const wf = workflow<{ tier: string; name: string }>("types-narrow").if(
+    "vip",
+    (v) => v.tier === "gold",
+    gift,
+  );
+  assertType<
+    Equal<
+      typeof wf.types,
+      ((input: { tier: string; name: string }) =>
+        | boolean
+        | { tier: string; name: string }) | undefined
+    >
+  >();
+  // @ts-expect-error a sub-flow that needs a field the value lacks does not fit
+  workflow<{ name: string }>("types-missing").if("vip", () => true, gift);
+});
+
+Deno.test("if with both branches gives the union of their outputs", () => {
+  const wf = workflow<number>("types-if").if(
+    "sign",
+    (n) => n > 0,
+    () => "positive" as const,
+    () => 0 as const,
+  );
+  assertType<Equal<typeof wf.types, ((input: number) => "positive" | 0) | undefined>>();
+});
+
+Deno.test("map, loop, while, sleeps and waits keep precise types", () => {
+  const wf = workflow<string[]>("types-more")
+    .map("lengths", (words) => words, (w) => w.length)
+    .step("sum", (lengths) => lengths.reduce((a, b) => a + b, 0))
+    .loop("thrice", 3, (n) => n + 1)
+    .while("grow", (n) => n < 100, (n) => n * 2)
+    .sleep("pause", "1s")
+    .sleepUntil("later", (n) => n)
+    .waitForSignal<{ ok: boolean }>("approval", "approved")
+    .step("ok", (p) => p.ok)
+    .waitForAnySignal<string, "yes" | "no">("decision", ["yes", "no"]);
+  assertType<
+    Equal<
+      typeof wf.types,
+      ((input: string[]) => { signal: "yes" | "no"; payload: string }) | undefined
+    >
+  >();
+  // @ts-expect-error a loop body must return the loop value's type
+  workflow<number>("types-loop").loop("bad", 2, (n) => String(n));
+});
