@@ -154,6 +154,11 @@ function childLogger(logger: Logger, base: LogAttributes): Logger {
   };
 }
 
+/** Describes a step's output for error messages. */
+function stepOutput(key: string): string {
+  return `the output of step '${key}'`;
+}
+
 /** Converts a sleepUntil target to epoch milliseconds. */
 function toTime(value: unknown, key: string): number {
   const at = value instanceof Date ? value.getTime() : value;
@@ -378,7 +383,7 @@ export class Activation {
   /** Writes one completed step row, with whatever is queued. */
   #record(row: StepRow): Promise<void> {
     if (this.#pending.size === 0 && this.#pendingEvents.length === 0) {
-      return this.host.driver.write(this.lease, { steps: [row] }, this.host.clock.now());
+      return this.host.driver.write(this.lease, { steps: [row] }, row.finishedAt!);
     }
     return this.#commit([], undefined, row);
   }
@@ -669,7 +674,7 @@ export class Activation {
       }
       let data: string | undefined;
       try {
-        data = encodeValue(output, `the output of step '${key}'`, host.maxPayloadBytes);
+        data = encodeValue(output, () => stepOutput(key), host.maxPayloadBytes);
       } catch (error) {
         this.#pendingEvents.push({
           type: "step.failed",
@@ -721,9 +726,14 @@ export class Activation {
     }
     const ctx = new Ctx(this, key, attempt, controller ? controller.signal : scope);
     const middleware = host.middleware;
-    let invoke: () => Promise<unknown> = middleware.length === 0
-      ? () => fn(value, ctx)
-      : () => Promise.resolve(fn(value, ctx));
+    if (middleware.length === 0 && timeoutMs === undefined && this.#span === undefined) {
+      try {
+        return Promise.resolve(fn(value, ctx));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    let invoke: () => Promise<unknown> = () => Promise.resolve(fn(value, ctx));
     for (let i = middleware.length - 1; i >= 0; i--) {
       const outer = middleware[i]!;
       const inner = invoke;

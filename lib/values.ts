@@ -20,20 +20,40 @@ const ESCAPE = "$esc";
  * @param limit The size limit in bytes.
  * @returns The encoded text, or `undefined` for `undefined`.
  */
-export function encodeValue(value: unknown, what: string, limit: number): string | undefined {
+export function encodeValue(
+  value: unknown,
+  what: string | (() => string),
+  limit: number,
+): string | undefined {
   if (value === undefined) return undefined;
   let text: string;
-  if (value === null || typeof value === "boolean" || typeof value === "string") {
-    text = JSON.stringify(value);
-  } else {
-    const needsTransform = check(value, "$", what, []);
-    text = JSON.stringify(needsTransform ? transform(value) : value);
+  switch (typeof value) {
+    case "boolean":
+    case "string":
+      text = JSON.stringify(value);
+      break;
+    case "number":
+      if (!Number.isFinite(value)) {
+        throw new SerializationError(label(what), `the non-finite number ${value} at $`);
+      }
+      text = JSON.stringify(value);
+      break;
+    default:
+      if (value === null) text = "null";
+      else {
+        const needsTransform = check(value, "$", what, []);
+        text = JSON.stringify(needsTransform ? transform(value) : value);
+      }
   }
   if (text.length * 3 > limit) {
     const size = new TextEncoder().encode(text).byteLength;
-    if (size > limit) throw new PayloadTooLargeError(what, size, limit);
+    if (size > limit) throw new PayloadTooLargeError(label(what), size, limit);
   }
   return text;
+}
+
+function label(what: string | (() => string)): string {
+  return typeof what === "string" ? what : what();
 }
 
 /** Decodes text written by {@linkcode encodeValue}. */
@@ -61,7 +81,12 @@ function isMarker(value: Record<string, unknown>): boolean {
 }
 
 /** Returns whether the value holds a Date or a marker-shaped object. */
-function check(value: unknown, path: string, what: string, stack: object[]): boolean {
+function check(
+  value: unknown,
+  path: string,
+  what: string | (() => string),
+  stack: object[],
+): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -69,25 +94,25 @@ function check(value: unknown, path: string, what: string, stack: object[]): boo
       return false;
     case "number":
       if (!Number.isFinite(value)) {
-        throw new SerializationError(what, `the non-finite number ${value} at ${path}`);
+        throw new SerializationError(label(what), `the non-finite number ${value} at ${path}`);
       }
       return false;
     case "bigint":
-      throw new SerializationError(what, `a BigInt at ${path}`);
+      throw new SerializationError(label(what), `a BigInt at ${path}`);
     case "symbol":
-      throw new SerializationError(what, `a symbol at ${path}`);
+      throw new SerializationError(label(what), `a symbol at ${path}`);
     case "function":
-      throw new SerializationError(what, `a function at ${path}`);
+      throw new SerializationError(label(what), `a function at ${path}`);
   }
   if (value === null) return false;
   const object = value as object;
   if (object instanceof Date) {
     if (Number.isNaN(object.getTime())) {
-      throw new SerializationError(what, `an invalid Date at ${path}`);
+      throw new SerializationError(label(what), `an invalid Date at ${path}`);
     }
     return true;
   }
-  if (stack.includes(object)) throw new SerializationError(what, `a cycle at ${path}`);
+  if (stack.includes(object)) throw new SerializationError(label(what), `a cycle at ${path}`);
   let needsTransform = false;
   stack.push(object);
   if (Array.isArray(object)) {
@@ -101,11 +126,11 @@ function check(value: unknown, path: string, what: string, stack: object[]): boo
       if (check(record[key], `${path}.${key}`, what, stack)) needsTransform = true;
     }
     if (Object.getOwnPropertySymbols(record).length > 0) {
-      throw new SerializationError(what, `a symbol key at ${path}`);
+      throw new SerializationError(label(what), `a symbol key at ${path}`);
     }
   } else {
     const name = (object as { constructor?: { name?: string } }).constructor?.name ?? "unknown";
-    throw new SerializationError(what, `an instance of ${name} at ${path}`);
+    throw new SerializationError(label(what), `an instance of ${name} at ${path}`);
   }
   stack.pop();
   return needsTransform;

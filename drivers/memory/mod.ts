@@ -35,7 +35,6 @@ import {
 } from "../../lib/errors.ts";
 
 interface InboxEntry {
-  seq: number;
   name: string;
   payload: string | undefined;
   consumed: boolean;
@@ -43,9 +42,15 @@ interface InboxEntry {
 
 interface MemoryRun {
   run: StoredRun;
-  steps: Map<string, StepRow & { seq: number }>;
-  events: (StoredEvent & { seq: number })[];
+  /** The latest row of each step key. */
+  steps: Map<string, StepRow>;
+  /** Every row and event, in write order (the index orders the history). */
+  log: (StepRow | StoredEvent)[];
   inbox: InboxEntry[];
+}
+
+function isEvent(entry: StepRow | StoredEvent): entry is StoredEvent {
+  return "type" in entry;
 }
 
 interface DueEntry {
@@ -83,7 +88,6 @@ export class MemoryDriver implements Driver {
   #runs = new Map<string, MemoryRun>();
   #due = new Map<string, MinHeap<DueEntry>>();
   #listeners = new Set<(notice: DriverNotice) => void>();
-  #seq = 0;
   #closed = false;
 
   #check(): void {
@@ -173,7 +177,7 @@ export class MemoryDriver implements Driver {
     this.#runs.set(run.id, {
       run,
       steps: new Map(),
-      events: [{ type: "run.created", at: now, seq: ++this.#seq }],
+      log: [{ type: "run.created", at: now }],
       inbox: [],
     });
     this.#schedule(run);
@@ -225,10 +229,10 @@ export class MemoryDriver implements Driver {
   /** The run's events and checkpoint rows with their write order. */
   history(runId: string): Promise<StoredHistoryItem[]> {
     this.#check();
-    const stored = this.#get(runId);
-    const items: StoredHistoryItem[] = [];
-    for (const event of stored.events) items.push({ source: "event", seq: event.seq, event });
-    for (const row of stored.steps.values()) items.push({ source: "step", seq: row.seq, row });
+    const log = this.#get(runId).log;
+    const items: StoredHistoryItem[] = log.map((entry, seq) =>
+      isEvent(entry) ? { source: "event", seq, event: entry } : { source: "step", seq, row: entry }
+    );
     return Promise.resolve(items);
   }
 
@@ -259,7 +263,7 @@ export class MemoryDriver implements Driver {
       delete run.waitingFor;
       if (previousStatus === "pending") {
         run.updatedAt = options.now;
-        stored.events.push({ type: "run.started", at: options.now, seq: ++this.#seq });
+        stored.log.push({ type: "run.started", at: options.now });
       }
       this.#schedule(run);
       claims.push({
@@ -317,15 +321,16 @@ export class MemoryDriver implements Driver {
   }
 
   #apply(stored: MemoryRun, batch: WriteBatch, now: number): void {
-    if (batch.steps) {
-      for (const row of batch.steps) {
+    const steps = batch.steps;
+    if (steps) {
+      for (let i = 0; i < steps.length; i++) {
+        const row = steps[i]!;
         if (stored.steps.get(row.key)?.state === "done") continue;
-        stored.steps.set(row.key, { ...row, seq: ++this.#seq });
+        stored.steps.set(row.key, row);
+        stored.log.push(row);
       }
     }
-    if (batch.events) {
-      for (const event of batch.events) stored.events.push({ ...event, seq: ++this.#seq });
-    }
+    if (batch.events) { for (const event of batch.events) stored.log.push(event); }
     const transition = batch.run;
     if (!transition) return;
     const run = stored.run;
@@ -393,8 +398,9 @@ export class MemoryDriver implements Driver {
       const entry = stored.inbox.find((e) => !e.consumed && names.includes(e.name));
       if (entry) {
         entry.consumed = true;
-        const data = signalRowData(entry.name, entry.payload);
-        stored.steps.set(row.key, { ...row, data, seq: ++this.#seq });
+        const done: StepRow = { ...row, data: signalRowData(entry.name, entry.payload) };
+        stored.steps.set(row.key, done);
+        stored.log.push(done);
       }
       this.#apply(stored, batch, now);
       if (!entry) return Promise.resolve(undefined);
@@ -417,9 +423,9 @@ export class MemoryDriver implements Driver {
           `Cannot signal run '${runId}' as it is ${run.status}: signal only unfinished runs`,
         );
       }
-      stored.inbox.push({ seq: ++this.#seq, name, payload, consumed: false });
+      stored.inbox.push({ name, payload, consumed: false });
       const detail = signalRowData(name, payload);
-      stored.events.push({ type: "signal.received", at: now, detail, seq: ++this.#seq });
+      stored.log.push({ type: "signal.received", at: now, detail });
       if (run.status === "waiting" && run.waitingFor?.includes(name)) {
         run.dueAt = now;
         this.#schedule(run);
@@ -452,13 +458,9 @@ export class MemoryDriver implements Driver {
       delete run.waitingFor;
       run.updatedAt = now;
       const detail = reason === undefined ? undefined : JSON.stringify({ reason });
-      const event: StoredEvent & { seq: number } = {
-        type: "run.cancelled",
-        at: now,
-        seq: ++this.#seq,
-      };
+      const event: StoredEvent = { type: "run.cancelled", at: now };
       if (detail) event.detail = detail;
-      stored.events.push(event);
+      stored.log.push(event);
       this.#notify("cancelled", runId);
       this.#notify("finished", runId);
       return Promise.resolve(copyRun(run));
@@ -486,7 +488,7 @@ export class MemoryDriver implements Driver {
       delete run.error;
       run.dueAt = now;
       run.updatedAt = now;
-      stored.events.push({ type: "run.retried", at: now, seq: ++this.#seq });
+      stored.log.push({ type: "run.retried", at: now });
       this.#schedule(run);
       this.#notify("runnable", runId);
       return Promise.resolve(copyRun(run));
