@@ -1,0 +1,25 @@
+/**
+ * `deno task bench [memory|sqlite|postgres ...]`: runs the benchmark scenarios
+ * of SPEC §6 and prints one table. Every figure comes with a baseline measured
+ * in the same run on the same machine; ratios are what count.
+ */
+import type { Row } from "./_harness.ts";
+import { printTable } from "./_harness.ts";
+import { memoryScenarios } from "./memory.ts";
+
+const groups: Record<string, () => Promise<Row[]>> = {
+  memory: memoryScenarios,
+};
+
+const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(groups);
+const rows: Row[] = [];
+for (const name of wanted) {
+  const run = groups[name];
+  if (!run) {
+    console.error(`Unknown benchmark group '${name}': use ${Object.keys(groups).join(", ")}`);
+    Deno.exit(2);
+  }
+  console.error(`running ${name} scenarios…`);
+  rows.push(...await run());
+}
+printTable(rows);

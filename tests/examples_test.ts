@@ -1,0 +1,70 @@
+// The examples run as written: as modules under a LocalRunner, and as programs.
+import assert from "node:assert/strict";
+import { LocalRunner, ManualClock } from "@sluice/sluice";
+import { approval } from "../examples/approval.ts";
+import { charge, flakyPaymentApi } from "../examples/retries.ts";
+import { crawl } from "../examples/fan_out.ts";
+import { hello } from "../examples/hello.ts";
+
+async function runExample(file: string): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", file],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return stdout;
+}
+
+Deno.test("approval example: a manager's decision completes the run", async () => {
+  await using runner = new LocalRunner({ clock: "virtual" });
+  const run = await runner.start(approval, { id: "e-9", amount: 300, requester: "ada" });
+  await runner.signal(run.id, "decision", { approved: true, by: "grace" });
+  assert.deepEqual(await run.result(), { expense: "e-9", status: "approved", by: "grace" });
+});
+
+Deno.test("approval example: no decision within three days rejects the expense", async () => {
+  const clock = new ManualClock(0);
+  await using runner = new LocalRunner({ clock });
+  const run = await runner.start(approval, { id: "e-10", amount: 20, requester: "alan" });
+  await clock.advance("2d");
+  assert.equal((await runner.get(run.id)).status, "waiting");
+  await clock.advance("1d");
+  assert.deepEqual(await run.result(), { expense: "e-10", status: "rejected", by: "timeout" });
+});
+
+Deno.test("retries example: two failures, then success after 1s and 2s backoffs", async () => {
+  const clock = new ManualClock(0);
+  await using runner = new LocalRunner({ clock, deps: { pay: flakyPaymentApi() } });
+  const run = await runner.start(charge, { amount: 42 });
+  await clock.advance("999ms");
+  assert.equal((await runner.get(run.id)).status, "sleeping");
+  await clock.advance("1ms");
+  await clock.advance("1999ms");
+  assert.equal((await runner.get(run.id)).status, "sleeping");
+  await clock.advance("1ms");
+  assert.match(String(await run.result()), /^Sent receipt-.*-42$/);
+  const failures = (await runner.history(run.id)).filter((e) => e.type === "step.failed");
+  assert.deepEqual(failures.map((e) => e.attempt), [1, 2]);
+});
+
+Deno.test("fan-out example: map then parallel summary", async () => {
+  await using runner = new LocalRunner();
+  const summary = await runner.run(crawl, { urls: ["ab", "abcd", "a"] });
+  assert.deepEqual(summary, { total: 70, largest: 40, pages: 3 });
+});
+
+Deno.test("hello example: greets, decorates, sleeps and waits for approval", async () => {
+  await using runner = new LocalRunner({ clock: "virtual" });
+  const run = await runner.start(hello, { name: "Ada" });
+  await runner.signal(run.id, "approved", { by: "Grace" });
+  assert.equal(await run.result(), "Ada approved by Grace");
+});
+
+Deno.test("every example runs as a program", async () => {
+  assert.match(await runExample("examples/approval.ts"), /e-2 .*rejected.*timeout/s);
+  assert.match(await runExample("examples/retries.ts"), /step\.failed +charge attempt 2/);
+  assert.match(await runExample("examples/fan_out.ts"), /pages: 4/);
+});
