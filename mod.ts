@@ -39,6 +39,7 @@ export {
   type Deps,
   type Flow,
   flow,
+  type FlowRef,
   type MapOptions,
   type ParallelOptions,
   type RetryOptions,

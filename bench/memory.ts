@@ -38,6 +38,7 @@ async function perUnit(
 
 /** One plain `await` of a resolved async function, in microseconds. */
 async function awaitBaseline(): Promise<number> {
+  // deno-lint-ignore require-await
   const step = async (v: number) => v;
   const samples = await time(
     async () => {

@@ -16,16 +16,24 @@ import {
 } from "./plan.ts";
 
 /**
- * Dependencies injected into every step as `ctx.deps`. Augment it to type your
- * own dependencies:
+ * Dependencies injected into every step as `ctx.deps`. Augment it in your own
+ * module to type your dependencies:
  *
- * @example
- * ```ts
+ * ```ts ignore
  * declare module "@sluice/sluice" {
  *   interface Deps {
  *     greeting: string;
  *   }
  * }
+ * ```
+ *
+ * @example Read a dependency
+ * ```ts
+ * import { LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("greet").step("greet", (name, ctx) => `${ctx.deps.greeting}, ${name}`);
+ * await using runner = new LocalRunner({ deps: { greeting: "Hello" } });
+ * console.log(await runner.run(wf, "Ada")); // "Hello, Ada"
  * ```
  */
 // deno-lint-ignore no-empty-interface
@@ -207,12 +215,21 @@ export interface WhileOptions {
   maxIterations?: number;
 }
 
-/** Options of `waitForSignal` and `waitForAnySignal`. */
-export interface WaitOptions<V, P> {
+/**
+ * Options of `waitForSignal` and `waitForAnySignal`.
+ *
+ * @typeParam V The value flowing in.
+ * @typeParam P The output.
+ * @typeParam In The workflow input type.
+ */
+export interface WaitOptions<V, P, In = unknown> {
   /** How long to wait; default forever. */
   timeout?: Duration;
-  /** Called with the value when the timeout fires; its result becomes the output. */
-  onTimeout?: (value: V) => P | Promise<P>;
+  /**
+   * Called with the value (and the workflow input) when the timeout fires; its
+   * result becomes the output.
+   */
+  onTimeout?: (value: V, input: In) => P | Promise<P>;
 }
 
 /** What `waitForAnySignal` produces: which signal arrived, and its payload. */
@@ -242,6 +259,8 @@ type AnyFn = (...args: any[]) => any;
 export interface RtStep {
   kind: "step";
   name: string;
+  /** True when the name is a label made up by the builder (`then`, `body`, `0`). */
+  label?: boolean;
   fn: AnyFn;
   def?: StepDef<unknown, unknown>;
   retry?: PlanRetry;
@@ -327,6 +346,13 @@ function checkOptionsObject(value: unknown, what: string): Record<string, unknow
 
 function compileRetry(retry: unknown, where: string): PlanRetry | undefined {
   const options = checkOptionsObject(retry, `retry options of ${where}`);
+  for (const key of Object.keys(options)) {
+    if (!["maxAttempts", "initialDelay", "backoff", "maxDelay", "jitter"].includes(key)) {
+      throw new TypeError(
+        `Cannot use retry option '${key}' on ${where}: use maxAttempts, initialDelay, backoff, maxDelay or jitter`,
+      );
+    }
+  }
   const maxAttempts = options.maxAttempts === undefined
     ? 1
     : checkInteger(options.maxAttempts, `'maxAttempts' of ${where}`, 1);
@@ -565,8 +591,12 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
     return new Workflow(this.name, this.version, [...this.#nodes, node]);
   }
 
-  #branch(branch: unknown, label: string, what: string): RtBranch {
-    if (typeof branch === "function") return { kind: "step", name: label, fn: branch as AnyFn };
+  #branch(branch: unknown, label: string, what: string, named = false): RtBranch {
+    if (typeof branch === "function") {
+      const step: RtStep = { kind: "step", name: label, fn: branch as AnyFn };
+      if (!named) step.label = true;
+      return step;
+    }
     if (branch instanceof Workflow) return { kind: "flow", name: label, nodes: branch.#nodes };
     if (isStepDef(branch)) {
       const options = branch.options
@@ -634,7 +664,9 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
 
   /**
    * Takes `then` when `cond` holds, otherwise `otherwise` (or passes the value
-   * through when there is none).
+   * through when there is none). Like every function of the plan (conditions,
+   * counts, items, wake times, `onTimeout`), `cond` receives the value and the
+   * workflow input.
    *
    * @example
    * ```ts
@@ -646,7 +678,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    */
   if<T>(
     name: string,
-    cond: (value: Out) => boolean | Promise<boolean>,
+    cond: (value: Out, input: Input) => boolean | Promise<boolean>,
     then: Branch<Out, T>,
   ): Workflow<In, Out | T, Input>;
   /**
@@ -654,7 +686,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    */
   if<T, E>(
     name: string,
-    cond: (value: Out) => boolean | Promise<boolean>,
+    cond: (value: Out, input: Input) => boolean | Promise<boolean>,
     then: Branch<Out, T>,
     otherwise: Branch<Out, E>,
   ): Workflow<In, T | E, Input>;
@@ -708,7 +740,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
         shape: "record",
         branches: Object.entries(branches).map(([label, b]) => {
           checkName(label, `the branches of ${where}`);
-          return this.#branch(b, label, `branch '${label}' of ${where}`);
+          return this.#branch(b, label, `branch '${label}' of ${where}`, true);
         }),
       };
     } else {
@@ -732,10 +764,10 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * workflow<number>("count").loop("thrice", 3, (n) => n + 1); // 0 -> 3
    * ```
    */
-  loop(
+  loop<B extends Branch<Out, Out>>(
     name: string,
-    times: number | ((value: Out) => number),
-    body: Branch<Out, Out>,
+    times: number | ((value: Out, input: Input) => number),
+    body: B,
   ): Workflow<In, Out, Input> {
     checkName(name, this.#where());
     const count = typeof times === "function"
@@ -760,10 +792,10 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * workflow<number>("grow").while("small", (n) => n < 100, (n) => n * 2, { maxIterations: 50 });
    * ```
    */
-  while(
+  while<B extends Branch<Out, Out>>(
     name: string,
-    cond: (value: Out) => boolean | Promise<boolean>,
-    body: Branch<Out, Out>,
+    cond: (value: Out, input: Input) => boolean | Promise<boolean>,
+    body: B,
     options?: WhileOptions,
   ): Workflow<In, Out, Input> {
     checkName(name, this.#where());
@@ -794,7 +826,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    */
   map<I, R>(
     name: string,
-    items: (value: Out) => readonly I[] | Promise<readonly I[]>,
+    items: (value: Out, input: Input) => readonly I[] | Promise<readonly I[]>,
     body: Branch<I, R>,
     options?: MapOptions,
   ): Workflow<In, R[], Input> {
@@ -841,7 +873,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    */
   sleepUntil(
     name: string,
-    at: Date | number | ((value: Out) => Date | number | Promise<Date | number>),
+    at: Date | number | ((value: Out, input: Input) => Date | number | Promise<Date | number>),
   ): Workflow<In, Out, Input> {
     checkName(name, this.#where());
     let when: number | AnyFn;
@@ -880,7 +912,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   waitForSignal<P = unknown>(
     name: string,
     signal: string,
-    options?: WaitOptions<Out, P>,
+    options?: WaitOptions<Out, P, Input>,
   ): Workflow<In, P, Input> {
     checkName(name, this.#where());
     checkName(signal, `the signal of wait '${name}'`);
@@ -903,7 +935,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   waitForAnySignal<P = unknown, const S extends string = string>(
     name: string,
     signals: readonly S[],
-    options?: WaitOptions<Out, AnySignal<S, P>>,
+    options?: WaitOptions<Out, AnySignal<S, P>, Input>,
   ): Workflow<In, AnySignal<S, P>, Input> {
     checkName(name, this.#where());
     if (!Array.isArray(signals) || signals.length === 0) {

@@ -231,6 +231,8 @@ export interface DriverNotice {
   type: "runnable" | "signal" | "cancelled" | "finished" | "changed";
   /** The run concerned (absent for `changed`). */
   runId?: string;
+  /** The reason given to a cancel, when known (`cancelled`). */
+  reason?: string;
 }
 
 /** Options of `claimRuns`. */

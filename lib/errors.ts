@@ -474,15 +474,20 @@ const errorClasses: Record<string, { prototype: SluiceError }> = {
 /** Describes any thrown value as plain data that can be stored. */
 export function toErrorInfo(error: unknown, step?: string, depth = 0): ErrorInfo {
   const info: ErrorInfo = error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { name: "Error", message: typeof error === "string" ? error : safeString(error) };
+    ? { name: clean(error.name), message: clean(error.message) }
+    : { name: "Error", message: clean(typeof error === "string" ? error : safeString(error)) };
   if (error instanceof SluiceError) info.code = error.code;
-  if (error instanceof Error && error.stack) info.stack = error.stack;
+  if (error instanceof Error && error.stack) info.stack = clean(error.stack);
   if (step !== undefined) info.step = step;
   if (error instanceof Error && error.cause !== undefined && depth < 3) {
     info.cause = toErrorInfo(error.cause, undefined, depth + 1);
   }
   return info;
+}
+
+/** Stored error text never holds NUL (some databases cannot store it). */
+function clean(text: string): string {
+  return String(text).replaceAll("\0", "\uFFFD");
 }
 
 function safeString(value: unknown): string {

@@ -20,6 +20,7 @@ import {
   LeaseLostError,
   SignalTimeoutError,
   StepTimeoutError,
+  StorageError,
   toErrorInfo,
 } from "./errors.ts";
 import type { LogAttributes, Logger } from "./logger.ts";
@@ -190,6 +191,8 @@ export class Activation {
   #suspended = false;
   #suspendAt: number | undefined;
   #suspendSignals = new Set<string>();
+  /** Counts signal arrivals, so a wait can tell one came after it read the inbox. */
+  #signalEpoch = 0;
   #stopping = false;
   #span: Span | undefined;
   /** Extends this run's lease now; rejects when it is lost. */
@@ -227,6 +230,7 @@ export class Activation {
 
   /** A signal reached the run's inbox: waiting branches look again. */
   signalArrived(): void {
+    this.#signalEpoch++;
     for (const waiter of [...this.#waiters]) {
       if (waiter.signals) this.#wake(waiter);
     }
@@ -253,13 +257,18 @@ export class Activation {
     try {
       const ready = host.deps.ready();
       if (ready) await ready;
-      const output = await this.#seq(
-        this.#nodes,
-        this.input,
-        "",
-        !this.#fresh,
-        this.#controller.signal,
-      );
+      const signal = this.#controller.signal;
+      const walk = this.#seq(this.#nodes, this.input, "", !this.#fresh, signal);
+      // A cancelled (or taken over) run ends at once, even when a step ignores
+      // ctx.signal: its late result could not be written anyway.
+      walk.catch(() => {});
+      const output = await Promise.race([
+        walk,
+        new Promise<never>((_, reject) => {
+          if (signal.aborted) reject(signal.reason);
+          else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+      ]);
       let data: string | undefined;
       try {
         data = encodeValue(output, "the output of the run", host.maxPayloadBytes);
@@ -317,6 +326,16 @@ export class Activation {
       }
       if (this.aborted || error instanceof LeaseLostError) {
         host.logger.debug(`run ${this.runId} stopped: ${String(this.#controller.signal.reason)}`);
+        return undefined;
+      }
+      if (error instanceof StorageError) {
+        // The storage failed (e.g. a database restart), not the run: hand the
+        // run back if the storage is reachable again, else let its lease
+        // expire; either way another activation resumes it.
+        host.logger.warn(`run ${this.runId}: storage failed, the run will resume`, {
+          error: error.message,
+        });
+        await this.#commit([], { status: "running" }).catch(() => {});
         return undefined;
       }
       const failure = error instanceof StepFailure ? error : new StepFailure(error, "");
@@ -400,10 +419,13 @@ export class Activation {
     }
   }
 
-  /** Calls a user function of the plan (condition, items, count), failing the node on error. */
+  /**
+   * Calls a user function of the plan (condition, count, items, wake time,
+   * onTimeout) with the value and the workflow input, failing the node on error.
+   */
   async #call(key: string, fn: AnyFn, value: unknown): Promise<unknown> {
     try {
-      return await fn(value);
+      return await fn(value, this.input);
     } catch (error) {
       throw new StepFailure(error, key);
     }
@@ -427,7 +449,11 @@ export class Activation {
     until: number | undefined,
     signals: readonly string[] | undefined,
     scope: AbortSignal,
+    epoch: number = this.#signalEpoch,
   ): Promise<void> {
+    // A signal that arrived after the caller read the inbox found no waiter
+    // to wake: return so the caller reads the inbox again.
+    if (signals !== undefined && epoch !== this.#signalEpoch) return;
     if (this.#running === 1 && this.#waiters.size === 0) {
       this.#noteSuspend(until, signals);
       throw SUSPEND;
@@ -437,6 +463,7 @@ export class Activation {
     if (this.#stopping) throw STOP;
     if (this.#suspended) throw SUSPEND;
     if (until !== undefined && until <= this.host.clock.now()) return;
+    if (signals !== undefined && epoch !== this.#signalEpoch) return;
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         until,
@@ -639,7 +666,7 @@ export class Activation {
           at: now,
           step: key,
           attempt,
-          detail: JSON.stringify({ error: toErrorInfo(error) }),
+          detail: JSON.stringify({ error: toErrorInfo(error), startedAt }),
         });
         if (final) throw new StepFailure(error, key);
         const delay = retryDelay(retry, failures);
@@ -714,7 +741,8 @@ export class Activation {
     const overrides = host.overrides;
     const fn: AnyFn = overrides.size === 0
       ? node.fn
-      : overrides.get(node.def) ?? overrides.get(key) ?? overrides.get(node.name) ?? node.fn;
+      : overrides.get(node.def) ?? overrides.get(key) ??
+        (node.label ? undefined : overrides.get(node.name)) ?? node.fn;
     const timeoutMs = node.timeoutMs;
     let controller: AbortController | undefined;
     let onScopeAbort: (() => void) | undefined;
@@ -1015,9 +1043,13 @@ export class Activation {
         }
         started.then((v) => settle(index, true, v), (e) => settle(index, false, e));
       };
-      this.#running--;
       const initial = Math.min(limit, count);
       for (let i = 0; i < initial; i++) launch();
+      // The parent stops counting as running only once every child counts, so
+      // a child that waits at once does not take itself for the only runner
+      // (and suspend the run without noting its siblings' timers and signals).
+      this.#running--;
+      if (this.#running === 0 && this.#waiters.size > 0 && !this.#suspended) this.#suspendAll();
     });
   }
 
@@ -1079,6 +1111,7 @@ export class Activation {
     for (;;) {
       if (scope.aborted) throw scope.reason;
       const batch = this.#takeBatch();
+      const epoch = this.#signalEpoch;
       const done: StepRow = {
         key,
         kind: "wait",
@@ -1115,7 +1148,7 @@ export class Activation {
           startedAt,
         });
       }
-      await this.#waitFor(until, node.signals, scope);
+      await this.#waitFor(until, node.signals, scope, epoch);
     }
   }
 }

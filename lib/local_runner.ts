@@ -78,7 +78,11 @@ export class LocalRunner implements AsyncDisposable {
     this.#worker = new Worker(this.#rt, {
       concurrency: 1_000_000,
       id: "local",
-      leaseMs: 60_000,
+      // One worker in one process: no other worker can take a run over, so the
+      // lease only needs to outlast the steps. A long lease means rare
+      // heartbeats, so a ManualClock advanced by days past a step in flight
+      // does not stop for hundreds of heartbeats.
+      leaseMs: 30 * 86_400_000,
     });
   }
 

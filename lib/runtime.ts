@@ -206,6 +206,14 @@ function checkLabels(labels: unknown, what: string): Record<string, string> {
         `Cannot use label '${key}' in ${what}: keys are 1 to 128 characters and values strings of up to 512`,
       );
     }
+    // deno-lint-ignore no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(key + value)) {
+      throw new TypeError(
+        `Cannot use label '${
+          JSON.stringify(key).slice(1, -1)
+        }' in ${what}: labels cannot hold control characters`,
+      );
+    }
     out[key] = value;
   }
   return out;
@@ -256,7 +264,12 @@ export function toHistory(items: readonly StoredHistoryItem[]): HistoryEvent[] {
         const detail = decodeValue(stored.detail) as Record<string, unknown>;
         for (const [key, value] of Object.entries(detail)) {
           if (key === "wakeAt" && typeof value === "number") event.wakeAt = new Date(value);
-          else if (key !== "delayMs") (event as unknown as Record<string, unknown>)[key] = value;
+          else if (key === "startedAt" && typeof value === "number") {
+            const started: HistoryEvent = { type: "step.started", at: new Date(value) };
+            if (event.step !== undefined) started.step = event.step;
+            if (event.attempt !== undefined) started.attempt = event.attempt;
+            entries.push({ at: value, seq: item.seq - 0.5, event: started });
+          } else if (key !== "delayMs") (event as unknown as Record<string, unknown>)[key] = value;
         }
       }
       entries.push({ at: stored.at, seq: item.seq, event });
@@ -296,6 +309,8 @@ export class Runtime implements Host {
   #workflowNames: string[] = [];
   readonly #listeners = new Set<(notice: DriverNotice) => void>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Counts `finished` and `changed` notices, so a waiter can tell it missed one. */
+  #changes = 0;
   #unsubscribe: (() => void) | undefined;
   #closed = false;
   readonly #owner: string;
@@ -416,8 +431,10 @@ export class Runtime implements Host {
   #dispatch(notice: DriverNotice): void {
     for (const listener of this.#listeners) listener(notice);
     if (notice.type === "finished" && notice.runId !== undefined) {
+      this.#changes++;
       this.#wakeWaiters(notice.runId);
     } else if (notice.type === "changed") {
+      this.#changes++;
       for (const runId of [...this.#waiters.keys()]) this.#wakeWaiters(runId);
     }
   }
@@ -581,6 +598,9 @@ export class Runtime implements Host {
     this.check();
     checkRunId(runId);
     for (;;) {
+      // A run may finish while getRun() is pending: its notice then finds no
+      // waiter, so compare the notice count before waiting.
+      const changes = this.#changes;
       const run = await this.driver.getRun(runId);
       if (!run) throw new RunNotFoundError(runId);
       if (run.status === "completed") return decodeValue(run.output);
@@ -589,7 +609,7 @@ export class Runtime implements Host {
         if (run.status === "cancelled") throw cause;
         throw new WorkflowFailedError(run.id, run.workflow, cause, run.error?.step);
       }
-      await this.#waitForChange(runId);
+      if (changes === this.#changes) await this.#waitForChange(runId);
       this.check();
     }
   }

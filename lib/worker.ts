@@ -162,7 +162,9 @@ export class Worker implements AsyncDisposable {
         return;
       case "cancelled":
         if (notice.runId !== undefined) {
-          this.#active.get(notice.runId)?.activation.abort(new CancelledError(notice.runId));
+          this.#active.get(notice.runId)?.activation.abort(
+            new CancelledError(notice.runId, notice.reason),
+          );
         }
         return;
       case "changed":
@@ -285,8 +287,9 @@ export class Worker implements AsyncDisposable {
       });
     }
     this.#busy(1);
+    this.#active.get(runId)?.activation.abort(new LeaseLostError(runId));
     const done = activation.execute().finally(() => {
-      this.#active.delete(runId);
+      if (this.#active.get(runId)?.activation === activation) this.#active.delete(runId);
       if (this.#active.size === 0) {
         this.#heartbeatTimer?.cancel();
         this.#heartbeatTimer = undefined;

@@ -1,6 +1,6 @@
 // Type-level behaviour of the builder. This file is type-checked by `deno test`
 // and `deno check`; every `@ts-expect-error` must stay an error.
-import { defineStep, flow, type StepContext, workflow } from "@sluice/sluice";
+import { defineStep, flow, type StepContext, type Workflow, workflow } from "@sluice/sluice";
 import assert from "node:assert/strict";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true
@@ -11,7 +11,7 @@ function assertType<_T extends true>(): void {}
 Deno.test("types flow from step to step", () => {
   const wf = workflow<{ email: string }>("types-chain")
     .step("a", (input) => input.email.length)
-    .step("b", async (n) => ({ doubled: n * 2 }))
+    .step("b", (n) => Promise.resolve({ doubled: n * 2 }))
     .step("c", (v) => v.doubled.toFixed(0));
   assertType<Equal<typeof wf.types, ((input: { email: string }) => string) | undefined>>();
   assert.equal(wf.plan.nodes.length, 3);
@@ -48,7 +48,7 @@ Deno.test("parallel gives a tuple for an array and a record for an object", () =
   >();
   const record = workflow<number>("types-record").parallel("p", {
     a: (n) => n * 2,
-    b: async () => "s",
+    b: () => Promise.resolve("s"),
   });
   assertType<
     Equal<typeof record.types, ((input: number) => { a: number; b: string }) | undefined>
@@ -103,4 +103,15 @@ Deno.test("map, loop, while, sleeps and waits keep precise types", () => {
   >();
   // @ts-expect-error a loop body must return the loop value's type
   workflow<number>("types-loop").loop("bad", 2, (n) => String(n));
+});
+
+Deno.test("a workflow fits where a wider output type is expected", () => {
+  const wf = workflow<number>("types-wider").step("a", (n) => n + 1).loop("l", 2, (n) => n * 2)
+    .while("w", (n) => n < 10, (n) => n + 1);
+  const wider: Workflow<number, unknown, number> = wf;
+  const list: Workflow<number, unknown, number>[] = [wf, workflow<number>("types-other")];
+  assert.equal(wider.name, "types-wider");
+  assert.equal(list.length, 2);
+  // @ts-expect-error the loop body must still map the value to its own type
+  wf.loop("bad", 1, (n) => `${n}`);
 });

@@ -91,13 +91,16 @@ export class MemoryDriver implements Driver {
   #closed = false;
 
   #check(): void {
-    if (this.#closed) {
-      throw new InvalidStateError("Cannot use a closed MemoryDriver: create a new one");
-    }
+    if (this.#closed) throw this.#closedError();
   }
 
-  #notify(type: DriverNotice["type"], runId?: string): void {
+  #closedError(): InvalidStateError {
+    return new InvalidStateError("Cannot use a closed MemoryDriver: create a new one");
+  }
+
+  #notify(type: DriverNotice["type"], runId?: string, reason?: string): void {
     const notice: DriverNotice = runId === undefined ? { type } : { type, runId };
+    if (reason !== undefined) notice.reason = reason;
     for (const listener of this.#listeners) listener(notice);
   }
 
@@ -138,7 +141,7 @@ export class MemoryDriver implements Driver {
 
   /** Nothing to migrate in memory. */
   migrate(): Promise<void> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     return Promise.resolve();
   }
 
@@ -158,7 +161,7 @@ export class MemoryDriver implements Driver {
 
   /** Stores a new pending run, or returns the existing one with that id. */
   createRun(newRun: NewRun, now: number): Promise<{ run: StoredRun; created: boolean }> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     const existing = this.#runs.get(newRun.id);
     if (existing) return Promise.resolve({ run: copyRun(existing.run), created: false });
     const run: StoredRun = {
@@ -187,14 +190,14 @@ export class MemoryDriver implements Driver {
 
   /** Reads a run. */
   getRun(runId: string): Promise<StoredRun | undefined> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     const stored = this.#runs.get(runId);
     return Promise.resolve(stored ? copyRun(stored.run) : undefined);
   }
 
   /** Lists runs newest first. */
   listRuns(filter: RunFilter): Promise<StoredRunPage> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     const statuses = filter.status === undefined
       ? undefined
       : Array.isArray(filter.status)
@@ -228,17 +231,23 @@ export class MemoryDriver implements Driver {
 
   /** The run's events and checkpoint rows with their write order. */
   history(runId: string): Promise<StoredHistoryItem[]> {
-    this.#check();
-    const log = this.#get(runId).log;
-    const items: StoredHistoryItem[] = log.map((entry, seq) =>
-      isEvent(entry) ? { source: "event", seq, event: entry } : { source: "step", seq, row: entry }
-    );
-    return Promise.resolve(items);
+    try {
+      this.#check();
+      const log = this.#get(runId).log;
+      const items: StoredHistoryItem[] = log.map((entry, seq) =>
+        isEvent(entry)
+          ? { source: "event", seq, event: entry }
+          : { source: "step", seq, row: entry }
+      );
+      return Promise.resolve(items);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Claims due runs in due order. */
   claimRuns(options: ClaimOptions): Promise<Claim[]> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     const claims: Claim[] = [];
     while (claims.length < options.limit) {
       let best: DueEntry | undefined;
@@ -277,7 +286,7 @@ export class MemoryDriver implements Driver {
 
   /** The earliest due time among runs of these workflows. */
   nextDueAt(workflows: readonly string[]): Promise<number | undefined> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     let next: number | undefined;
     for (const workflow of workflows) {
       const heap = this.#due.get(workflow);
@@ -289,7 +298,7 @@ export class MemoryDriver implements Driver {
 
   /** Extends the leases still held. */
   extendLeases(leases: readonly Lease[], now: number, leaseMs: number): Promise<LeaseState[]> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     return Promise.resolve(leases.map((lease) => {
       const stored = this.#runs.get(lease.runId);
       const signals = stored?.inbox.some((entry) => !entry.consumed) ?? false;
@@ -308,7 +317,7 @@ export class MemoryDriver implements Driver {
 
   /** Reads checkpoint rows by key. */
   readSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRow>> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     const rows = new Map<string, StepRow>();
     const steps = this.#runs.get(runId)?.steps;
     if (steps) {
@@ -461,7 +470,7 @@ export class MemoryDriver implements Driver {
       const event: StoredEvent = { type: "run.cancelled", at: now };
       if (detail) event.detail = detail;
       stored.log.push(event);
-      this.#notify("cancelled", runId);
+      this.#notify("cancelled", runId, reason);
       this.#notify("finished", runId);
       return Promise.resolve(copyRun(run));
     } catch (error) {
@@ -499,7 +508,7 @@ export class MemoryDriver implements Driver {
 
   /** Deletes finished runs last updated before a time. */
   purge(finishedBefore: number): Promise<number> {
-    this.#check();
+    if (this.#closed) return Promise.reject(this.#closedError());
     let count = 0;
     for (const [id, { run }] of this.#runs) {
       if (isFinished(run.status) && run.updatedAt < finishedBefore) {
