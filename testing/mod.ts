@@ -14,3 +14,8 @@
  * @module
  */
 export { ManualClock } from "../lib/clock.ts";
+export {
+  CONFORMANCE_CASES,
+  type ConformanceOptions,
+  testDriverConformance,
+} from "./conformance.ts";

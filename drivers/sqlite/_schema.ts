@@ -1,0 +1,136 @@
+/**
+ * The versioned schema of the SQLite driver. The version lives in
+ * `PRAGMA user_version`; migrations run under `BEGIN IMMEDIATE`, so when
+ * several processes open a new file at once, one applies them and the others
+ * find the work done.
+ *
+ * Tables (every per-run table is keyed by the run's integer `rid`, which keeps
+ * keys short and the fenced lookup a single rowid search):
+ *
+ * - `runs`: one row per run. `due_at` orders claims (partial index);
+ *   `journal_from` is set while a lease holder may have rows in the journal
+ *   that are not yet folded into `steps` / `events`.
+ * - `journal`: every checkpoint row and history event, keyed by `seq` (its
+ *   rowid: the global write order that orders each run's history). A worker
+ *   appends its rows here with one fenced statement per write; rows of many
+ *   runs land on the same B-tree pages, which is what makes group commit pay.
+ * - `steps`: the per-run index of checkpoint rows, `(rid, key)` → the `seq` of
+ *   the row in force (and its state, for "a done row is never replaced").
+ *   A worker's rows are indexed ("folded") when the run suspends, finishes,
+ *   hands its lease back or heartbeats, or after many rows; a row replaced
+ *   by a newer one is deleted from the journal then.
+ * - `events`: the per-run index of history events, `(rid, seq)`.
+ * - `signals`: each run's inbox per `(rid, seq)`, in send order.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { StorageError } from "../../lib/errors.ts";
+
+/** Every migration, in order; migration `i` brings the schema to version `i + 1`. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE runs (
+    rid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    workflow TEXT NOT NULL,
+    version TEXT NOT NULL,
+    plan_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    due_at INTEGER,
+    waiting_for TEXT,
+    lease_token INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    journal_from INTEGER,
+    input TEXT,
+    output TEXT,
+    error TEXT
+  );
+  CREATE INDEX runs_due ON runs (due_at, workflow) WHERE due_at IS NOT NULL;
+  CREATE INDEX runs_created ON runs (created_at, id);
+  CREATE INDEX runs_finished ON runs (updated_at)
+    WHERE status IN ('completed', 'failed', 'cancelled');
+
+  CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,
+    rid INTEGER NOT NULL,
+    key TEXT,
+    kind TEXT,
+    state TEXT,
+    data TEXT,
+    attempt INTEGER,
+    started_at INTEGER,
+    at INTEGER,
+    step TEXT
+  );
+
+  CREATE TABLE steps (
+    rid INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (rid, key)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER steps_superseded AFTER UPDATE OF seq ON steps WHEN OLD.seq <> NEW.seq
+  BEGIN
+    DELETE FROM journal WHERE seq = OLD.seq;
+  END;
+
+  CREATE TABLE events (
+    rid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (rid, seq)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE signals (
+    rid INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    payload TEXT,
+    PRIMARY KEY (rid, seq)
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** The schema version this code writes. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/** Reads `PRAGMA user_version`. */
+export function schemaVersion(db: DatabaseSync): number {
+  const row = db.prepare("PRAGMA user_version").get() as { user_version: number } | undefined;
+  return row?.user_version ?? 0;
+}
+
+function checkNotNewer(version: number, path: string): void {
+  if (version > SCHEMA_VERSION) {
+    throw new StorageError(
+      `Cannot use SQLite database '${path}' with schema version ${version}: this Sluice knows versions up to ${SCHEMA_VERSION}, so upgrade Sluice`,
+    );
+  }
+}
+
+/**
+ * Brings the schema up to {@linkcode SCHEMA_VERSION}. Safe when several
+ * connections (in several processes) do it at once: the version is read and
+ * the migrations applied inside one `BEGIN IMMEDIATE` transaction.
+ */
+export function migrateSchema(db: DatabaseSync, path: string): void {
+  const seen = schemaVersion(db);
+  checkNotNewer(seen, path);
+  if (seen === SCHEMA_VERSION) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const version = schemaVersion(db);
+    checkNotNewer(version, path);
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]!);
+    // PRAGMA takes no bound parameters; the value is a constant of this module.
+    if (version < SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION | 0}`);
+    db.exec("COMMIT");
+  } catch (error) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw error;
+  }
+}

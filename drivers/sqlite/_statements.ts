@@ -1,0 +1,274 @@
+/**
+ * The SQL of the SQLite driver, prepared once per connection. Every value is a
+ * bound parameter; no SQL text is ever built from a value.
+ *
+ * @module
+ */
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+
+/** The columns of `runs` that make a `StoredRun`. */
+const RUN_COLUMNS =
+  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error";
+
+/** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
+const FENCE =
+  "EXISTS (SELECT 1 FROM runs WHERE rid = ?1 AND lease_token = ?2 AND status = 'running' AND lease_owner IS NOT NULL)";
+
+/** The journal columns written for a row or an event, in binding order. */
+const JOURNAL_COLUMNS = "rid, key, kind, state, data, attempt, started_at, at, step";
+
+/** How many journal items one fenced multi-row INSERT takes at most. */
+export const MAX_ITEMS_PER_INSERT = 4;
+
+/** The hot path: one checkpoint row (`?3` … `?9`), fenced. */
+const JOURNAL_ROW =
+  `INSERT INTO journal (${JOURNAL_COLUMNS}) SELECT ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL WHERE ${FENCE}`;
+
+/** `items` rows or events of 8 values each (`?3` on), fenced, in order. */
+function journalInsert(items: number): string {
+  const selects: string[] = [];
+  for (let i = 0; i < items; i++) {
+    const params: string[] = [];
+    for (let c = 0; c < 8; c++) params.push(`?${3 + i * 8 + c}`);
+    selects.push(`SELECT ?1, ${params.join(", ")} WHERE ${FENCE}`);
+  }
+  return `INSERT INTO journal (${JOURNAL_COLUMNS}) ${selects.join(" UNION ALL ")}`;
+}
+
+/** Indexes checkpoint rows in write order; a `done` row in force is never replaced. */
+function indexSteps(where: string): string {
+  return `INSERT INTO steps (rid, key, state, seq)
+    SELECT rid, key, state, seq FROM journal WHERE ${where} AND key IS NOT NULL ORDER BY seq
+    ON CONFLICT (rid, key) DO UPDATE SET state = excluded.state, seq = excluded.seq
+    WHERE steps.state = 'pending'`;
+}
+
+function indexEvents(where: string): string {
+  return `INSERT OR IGNORE INTO events (rid, seq)
+    SELECT rid, seq FROM journal WHERE ${where} AND key IS NULL AND kind IS NOT NULL`;
+}
+
+/** Deletes journal rows that lost to a `done` row in force. */
+function dropRejected(where: string): string {
+  return `DELETE FROM journal WHERE ${where} AND key IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM steps WHERE steps.rid = journal.rid AND steps.key = journal.key
+      AND steps.seq = journal.seq)`;
+}
+
+const BY_LIST = "seq IN (SELECT value FROM json_each(?1))";
+const BY_RANGE = "seq >= ?1 AND rid = ?2";
+
+/** A checkpoint row in force, joined from its index entry. */
+const STEP_COLUMNS =
+  "s.key, j.kind, s.state, j.data, j.attempt, j.started_at, j.at AS finished_at, s.seq";
+
+/** The prepared statements of one connection. */
+export class Statements {
+  readonly begin: StatementSync;
+  readonly commit: StatementSync;
+  readonly rollback: StatementSync;
+  readonly beginRead: StatementSync;
+  readonly savepoint: StatementSync;
+  readonly release: StatementSync;
+  readonly rollbackTo: StatementSync;
+  readonly dataVersion: StatementSync;
+
+  readonly insertRun: StatementSync;
+  readonly getRun: StatementSync;
+  readonly fence: StatementSync;
+  readonly listRuns: StatementSync;
+  readonly claimCandidates: StatementSync;
+  readonly claimRun: StatementSync;
+  readonly nextDue: StatementSync;
+  readonly extendLease: StatementSync;
+  readonly runState: StatementSync;
+  readonly setJournalFrom: StatementSync;
+  readonly transition: StatementSync;
+  readonly setDue: StatementSync;
+  readonly cancelRun: StatementSync;
+  readonly retryRun: StatementSync;
+  readonly dropPendingRow: StatementSync;
+  readonly dropPendingIndex: StatementSync;
+
+  /** One checkpoint row, fenced: the hot path. */
+  readonly journalRow: StatementSync;
+  /** Journal inserts for 1 … MAX_ITEMS_PER_INSERT rows or events. */
+  readonly journalInsert: StatementSync[];
+  /** An event written outside a lease (create, claim, signal, cancel, retry). */
+  readonly journalEvent: StatementSync;
+  readonly indexEvent: StatementSync;
+  readonly indexStepsByList: StatementSync;
+  readonly indexEventsByList: StatementSync;
+  readonly dropRejectedByList: StatementSync;
+  readonly dropByList: StatementSync;
+  readonly indexStepsFrom: StatementSync;
+  readonly indexEventsFrom: StatementSync;
+  readonly dropRejectedFrom: StatementSync;
+  readonly journalFrom: StatementSync;
+
+  readonly stepOne: StatementSync;
+  readonly stepMany: StatementSync;
+  readonly stepsOfRun: StatementSync;
+  readonly eventsOfRun: StatementSync;
+
+  readonly insertSignal: StatementSync;
+  readonly firstSignal: StatementSync;
+  readonly deleteSignal: StatementSync;
+  readonly hasSignal: StatementSync;
+  readonly hasSignalNamed: StatementSync;
+
+  readonly purgeStepRows: StatementSync;
+  readonly purgeEventRows: StatementSync;
+  readonly purgeSteps: StatementSync;
+  readonly purgeEvents: StatementSync;
+  readonly purgeSignals: StatementSync;
+  readonly purgeRuns: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    const p = (sql: string) => db.prepare(sql);
+    this.begin = p("BEGIN IMMEDIATE");
+    this.commit = p("COMMIT");
+    this.rollback = p("ROLLBACK");
+    this.beginRead = p("BEGIN");
+    this.savepoint = p("SAVEPOINT sluice_write");
+    this.release = p("RELEASE sluice_write");
+    this.rollbackTo = p("ROLLBACK TO sluice_write");
+    this.dataVersion = p("PRAGMA data_version");
+
+    this.insertRun = p(
+      `INSERT INTO runs (id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, lease_token, input)
+       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, 0, ?8) ON CONFLICT (id) DO NOTHING
+       RETURNING rid`,
+    );
+    this.getRun = p(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?1`);
+    this.fence = p(
+      "SELECT rid, lease_token, status, lease_owner, journal_from FROM runs WHERE id = ?1",
+    );
+    this.listRuns = p(
+      `SELECT ${RUN_COLUMNS} FROM runs
+       WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+         AND (?2 IS NULL OR workflow = ?2)
+         AND (?3 IS NULL OR NOT EXISTS (
+           SELECT 1 FROM json_each(?3) AS wanted WHERE NOT EXISTS (
+             SELECT 1 FROM json_each(runs.labels) AS label
+             WHERE label.key = wanted.key AND label.value = wanted.value)))
+         AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
+       ORDER BY created_at DESC, id DESC LIMIT ?6`,
+    );
+    this.claimCandidates = p(
+      `SELECT rid, id, status, journal_from FROM runs
+       WHERE due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
+       ORDER BY due_at LIMIT ?3`,
+    );
+    this.claimRun = p(
+      `UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?2,
+         due_at = ?3, waiting_for = NULL,
+         updated_at = CASE WHEN status = 'pending' THEN ?4 ELSE updated_at END,
+         journal_from = (SELECT coalesce(max(seq), 0) + 1 FROM journal)
+       WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
+    );
+    this.nextDue = p(
+      `SELECT due_at FROM runs
+       WHERE due_at IS NOT NULL AND workflow IN (SELECT value FROM json_each(?1))
+       ORDER BY due_at LIMIT 1`,
+    );
+    this.extendLease = p(
+      `UPDATE runs SET due_at = ?3
+       WHERE id = ?1 AND lease_token = ?2 AND status = 'running' AND lease_owner IS NOT NULL
+       RETURNING rid`,
+    );
+    this.runState = p(
+      "SELECT rid, status, waiting_for, error, journal_from FROM runs WHERE id = ?1",
+    );
+    this.setJournalFrom = p(
+      "UPDATE runs SET journal_from = (SELECT coalesce(max(seq), 0) + 1 FROM journal) WHERE rid = ?1",
+    );
+    this.transition = p(
+      `UPDATE runs SET status = ?2, updated_at = ?3, lease_owner = NULL, journal_from = NULL,
+         due_at = ?4, waiting_for = ?5, output = coalesce(?6, output), error = coalesce(?7, error)
+       WHERE rid = ?1`,
+    );
+    this.setDue = p("UPDATE runs SET due_at = ?2 WHERE rid = ?1");
+    this.cancelRun = p(
+      `UPDATE runs SET status = 'cancelled', error = ?2, lease_token = lease_token + 1,
+         lease_owner = NULL, due_at = NULL, waiting_for = NULL, updated_at = ?3, journal_from = NULL
+       WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
+    );
+    this.retryRun = p(
+      `UPDATE runs SET status = 'pending', error = NULL, due_at = ?2, updated_at = ?2
+       WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
+    );
+    this.dropPendingRow = p(
+      `DELETE FROM journal WHERE seq = (
+         SELECT seq FROM steps WHERE rid = ?1 AND key = ?2 AND state = 'pending')`,
+    );
+    this.dropPendingIndex = p(
+      "DELETE FROM steps WHERE rid = ?1 AND key = ?2 AND state = 'pending'",
+    );
+
+    this.journalRow = p(JOURNAL_ROW);
+    this.journalInsert = [];
+    for (let n = 1; n <= MAX_ITEMS_PER_INSERT; n++) this.journalInsert.push(p(journalInsert(n)));
+    this.journalEvent = p(
+      "INSERT INTO journal (rid, kind, at, data) VALUES (?1, ?2, ?3, ?4)",
+    );
+    this.indexEvent = p("INSERT INTO events (rid, seq) VALUES (?1, ?2)");
+    this.indexStepsByList = p(indexSteps(BY_LIST));
+    this.indexEventsByList = p(indexEvents(BY_LIST));
+    this.dropRejectedByList = p(dropRejected(BY_LIST));
+    this.dropByList = p(`DELETE FROM journal WHERE ${BY_LIST}`);
+    this.indexStepsFrom = p(indexSteps(BY_RANGE));
+    this.indexEventsFrom = p(indexEvents(BY_RANGE));
+    this.dropRejectedFrom = p(dropRejected(BY_RANGE));
+    this.journalFrom = p(
+      `SELECT seq, key, kind, state, data, attempt, started_at, at, step FROM journal
+       WHERE ${BY_RANGE} AND kind IS NOT NULL ORDER BY seq`,
+    );
+
+    this.stepOne = p(
+      `SELECT ${STEP_COLUMNS} FROM steps AS s JOIN journal AS j ON j.seq = s.seq
+       WHERE s.rid = ?1 AND s.key = ?2`,
+    );
+    this.stepMany = p(
+      `SELECT ${STEP_COLUMNS} FROM steps AS s JOIN journal AS j ON j.seq = s.seq
+       WHERE s.rid = ?1 AND s.key IN (SELECT value FROM json_each(?2))`,
+    );
+    this.stepsOfRun = p(
+      `SELECT ${STEP_COLUMNS} FROM steps AS s JOIN journal AS j ON j.seq = s.seq
+       WHERE s.rid = ?1`,
+    );
+    this.eventsOfRun = p(
+      `SELECT j.seq, j.kind AS type, j.at, j.step, j.attempt, j.data AS detail
+       FROM events AS e JOIN journal AS j ON j.seq = e.seq WHERE e.rid = ?1 ORDER BY e.seq`,
+    );
+
+    this.insertSignal = p(
+      "INSERT INTO signals (rid, seq, name, payload) VALUES (?1, ?2, ?3, ?4)",
+    );
+    this.firstSignal = p(
+      `SELECT seq, name, payload FROM signals
+       WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2)) ORDER BY seq LIMIT 1`,
+    );
+    this.deleteSignal = p("DELETE FROM signals WHERE rid = ?1 AND seq = ?2");
+    this.hasSignal = p("SELECT 1 AS found FROM signals WHERE rid = ?1 LIMIT 1");
+    this.hasSignalNamed = p(
+      `SELECT 1 AS found FROM signals
+       WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2)) LIMIT 1`,
+    );
+
+    const finished =
+      "SELECT rid FROM runs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1";
+    this.purgeStepRows = p(
+      `DELETE FROM journal WHERE seq IN (SELECT seq FROM steps WHERE rid IN (${finished}))`,
+    );
+    this.purgeEventRows = p(
+      `DELETE FROM journal WHERE seq IN (SELECT seq FROM events WHERE rid IN (${finished}))`,
+    );
+    this.purgeSteps = p(`DELETE FROM steps WHERE rid IN (${finished})`);
+    this.purgeEvents = p(`DELETE FROM events WHERE rid IN (${finished})`);
+    this.purgeSignals = p(`DELETE FROM signals WHERE rid IN (${finished})`);
+    this.purgeRuns = p(
+      "DELETE FROM runs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1",
+    );
+  }
+}
