@@ -1,0 +1,519 @@
+/**
+ * The PostgreSQL schema (versioned migrations) and every statement the driver
+ * runs. Identifiers are the validated schema name, double-quoted; every value
+ * is a bound parameter (`$n`).
+ *
+ * @module
+ */
+
+/** Schema names the driver accepts: a plain lower-case identifier. */
+export const SCHEMA_NAME: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Statuses after which a run never changes (but for a retry). */
+const FINISHED = "('completed', 'failed', 'cancelled')";
+
+/** One schema migration. */
+export interface Migration {
+  /** Increasing version number. */
+  version: number;
+  /** A short description. */
+  name: string;
+  /** The DDL statements. */
+  statements: string[];
+}
+
+/** The migrations of schema `s` (already quoted), oldest first. */
+export function migrations(s: string): Migration[] {
+  return [{
+    version: 1,
+    name: "runs, steps, events, signals",
+    statements: [
+      `CREATE TABLE ${s}.runs (
+        id text COLLATE "C" PRIMARY KEY,
+        workflow text COLLATE "C" NOT NULL,
+        version text NOT NULL,
+        plan_hash text NOT NULL,
+        status text NOT NULL,
+        input text,
+        output text,
+        error text,
+        labels jsonb NOT NULL DEFAULT '{}',
+        created_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        due_at bigint,
+        waiting_for text[],
+        inbox text[] NOT NULL DEFAULT '{}',
+        lease_token bigint NOT NULL DEFAULT 0,
+        lease_owner text
+      )`,
+      `CREATE INDEX runs_due ON ${s}.runs (due_at, id) WHERE due_at IS NOT NULL`,
+      `CREATE INDEX runs_created ON ${s}.runs (created_at DESC, id DESC)`,
+      `CREATE INDEX runs_finished ON ${s}.runs (updated_at) WHERE status IN ${FINISHED}`,
+      `CREATE TABLE ${s}.steps (
+        run_id text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        kind text NOT NULL,
+        state text NOT NULL,
+        data text,
+        attempt integer,
+        started_at bigint,
+        finished_at bigint,
+        seq bigint NOT NULL,
+        pos integer NOT NULL,
+        PRIMARY KEY (run_id, key)
+      )`,
+      `CREATE TABLE ${s}.events (
+        run_id text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        pos integer NOT NULL,
+        type text NOT NULL,
+        at bigint NOT NULL,
+        step text,
+        attempt integer,
+        detail text,
+        PRIMARY KEY (run_id, seq, pos)
+      )`,
+      `CREATE TABLE ${s}.signals (
+        id bigserial PRIMARY KEY,
+        run_id text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        payload text
+      )`,
+      `CREATE INDEX signals_run ON ${s}.signals (run_id, id)`,
+      `CREATE SEQUENCE ${s}.history_seq`,
+    ],
+  }];
+}
+
+/** The columns of a run, as `rowToRun` reads them (table alias `r`). */
+const RUN = `r.id, r.workflow, r.version, r.plan_hash, r.status, r.input, r.output, r.error,
+  r.labels::text AS labels, r.created_at::float8 AS created_at,
+  r.updated_at::float8 AS updated_at, r.due_at::float8 AS due_at, r.waiting_for,
+  r.lease_token::float8 AS lease_token, r.lease_owner`;
+
+/** The columns of the same run once a CTE returned them. */
+const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error, labels,
+  created_at, updated_at, due_at, waiting_for, lease_token, lease_owner`;
+
+const HELD = "r.status = 'running' AND r.lease_owner IS NOT NULL";
+
+const STEP_UPSERT = `ON CONFLICT (run_id, key) DO UPDATE SET kind = excluded.kind,
+  state = excluded.state, data = excluded.data, attempt = excluded.attempt,
+  started_at = excluded.started_at, finished_at = excluded.finished_at,
+  seq = excluded.seq, pos = excluded.pos
+  WHERE t.state <> 'done'`;
+
+const STEP_COLUMNS = "(run_id, key, kind, state, data, attempt, started_at, finished_at, seq, pos)";
+const EVENT_COLUMNS = "(run_id, seq, pos, type, at, step, attempt, detail)";
+
+/** Every statement of the driver, for schema `s` (already quoted). */
+export function statements(s: string): Statements {
+  const seq = `nextval('${s}.history_seq')`;
+  /** Steps of one fenced write: arrays from `$first`, joined to `fence` (with `id`). */
+  const stepRows = (first: number, fence: string) => {
+    const p = (i: number) => `$${first + i}`;
+    return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+      SELECT ${fence}.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
+        sq.seq, b.pos
+      FROM unnest(${p(0)}::text[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[],
+        ${p(4)}::int4[], ${p(5)}::int8[], ${p(6)}::int8[], ${p(7)}::int4[])
+        AS b(key, kind, state, data, attempt, started_at, finished_at, pos)
+      CROSS JOIN ${fence} CROSS JOIN sq
+      ${STEP_UPSERT}`;
+  };
+  const eventRows = (first: number, fence: string) => {
+    const p = (i: number) => `$${first + i}`;
+    return `INSERT INTO ${s}.events ${EVENT_COLUMNS}
+      SELECT ${fence}.id, sq.seq, e.pos, e.type, e.at, e.step, e.attempt, e.detail
+      FROM unnest(${p(0)}::text[], ${p(1)}::int8[], ${p(2)}::text[], ${p(3)}::int4[],
+        ${p(4)}::text[], ${p(5)}::int4[]) AS e(type, at, step, attempt, detail, pos)
+      CROSS JOIN ${fence} CROSS JOIN sq`;
+  };
+  /**
+   * A run transition: `up` is the fenced UPDATE, then rows, events and the
+   * notice. Parameters: $1 run id, $2 token, $3 now, $4-$11 steps, $12-$17
+   * events, $18 channel, $19 payload, then the transition's own from $20.
+   */
+  const transition = (set: string, notifyWhen: string) =>
+    `WITH up AS (
+      UPDATE ${s}.runs AS r SET ${set}, lease_owner = NULL, updated_at = $3::int8
+      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
+      RETURNING r.id, r.due_at
+    ),
+    sq AS (SELECT ${seq} AS seq),
+    st AS (${stepRows(4, "up")}),
+    ev AS (${eventRows(12, "up")}),
+    n AS (SELECT pg_notify($18, $19) FROM up WHERE ${notifyWhen})
+    SELECT up.due_at::float8 AS due_at, (SELECT count(*) FROM n)::int AS notified FROM up`;
+
+  return {
+    lockMigrations: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
+    inspect: `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text) AS has_schema,
+      to_regclass($2::text) IS NOT NULL AS has_table`,
+    createSchema: `CREATE SCHEMA ${s}`,
+    createMigrations: `CREATE TABLE ${s}.sluice_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`,
+    currentVersion: `SELECT coalesce(max(version), 0)::int AS version FROM ${s}.sluice_migrations`,
+    recordMigration:
+      `INSERT INTO ${s}.sluice_migrations (version, name) VALUES ($1::int4, $2::text)`,
+
+    createRuns: `WITH b AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+          $6::text[], $7::int8[], $8::int8[])
+          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now, ord)
+      ),
+      ins AS (
+        INSERT INTO ${s}.runs AS r
+          (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at)
+        SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at
+        FROM b ORDER BY ord
+        ON CONFLICT (id) DO NOTHING
+        RETURNING ${RUN}
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
+        SELECT id, ${seq}, 0, 'run.created', created_at::int8 FROM ins
+      ),
+      n AS (SELECT pg_notify($9, $10) FROM (SELECT 1 FROM ins LIMIT 1) AS one)
+      SELECT true AS created, ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
+      UNION ALL
+      SELECT false, ${RUN}, 0 FROM ${s}.runs r
+      WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`,
+
+    getRun: `SELECT ${RUN} FROM ${s}.runs r WHERE r.id = $1`,
+    runStatus: `SELECT r.status FROM ${s}.runs r WHERE r.id = $1`,
+
+    history: `SELECT 'step' AS source, seq, pos, key, kind, state, data, attempt,
+        started_at::float8 AS started_at, finished_at::float8 AS finished_at,
+        NULL::text AS type, NULL::float8 AS at, NULL::text AS step, NULL::text AS detail
+      FROM ${s}.steps WHERE run_id = $1
+      UNION ALL
+      SELECT 'event', seq, pos, NULL, NULL, NULL, NULL, attempt, NULL, NULL,
+        type, at::float8, step, detail
+      FROM ${s}.events WHERE run_id = $1
+      ORDER BY seq, pos`,
+
+    claimRuns: `WITH due AS (
+        SELECT r.id, r.status, r.due_at FROM ${s}.runs r
+        WHERE r.due_at <= $1::int8 AND r.workflow = ANY($2::text[])
+        ORDER BY r.due_at, r.id
+        LIMIT $3::int4
+        FOR UPDATE SKIP LOCKED
+      ),
+      up AS (
+        UPDATE ${s}.runs AS r SET status = 'running', lease_token = r.lease_token + 1,
+          lease_owner = $4::text, due_at = $1::int8 + $5::int8, waiting_for = NULL,
+          updated_at = CASE WHEN due.status = 'pending' THEN $1::int8 ELSE r.updated_at END
+        FROM due WHERE r.id = due.id
+        RETURNING ${RUN}, due.status AS previous_status, due.due_at AS previous_due_at
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
+        SELECT id, ${seq}, 0, 'run.started', $1::int8 FROM up WHERE previous_status = 'pending'
+      )
+      SELECT * FROM up ORDER BY previous_due_at, id`,
+
+    nextDueAt: `SELECT min(r.due_at)::float8 AS due_at FROM ${s}.runs r
+      WHERE r.due_at IS NOT NULL AND r.workflow = ANY($1::text[])`,
+
+    extendLeases: `WITH b AS (
+        SELECT * FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS b(run_id, token, ord)
+      ),
+      lk AS (
+        SELECT b.ord, r.id, r.status, (r.lease_token = b.token AND ${HELD}) AS held,
+          cardinality(r.inbox) > 0 AS signals
+        FROM ${s}.runs r JOIN b ON r.id = b.run_id
+        ORDER BY r.id
+        FOR UPDATE OF r
+      ),
+      up AS (
+        UPDATE ${s}.runs AS r SET due_at = $3::int8
+        WHERE r.id IN (SELECT lk.id FROM lk WHERE lk.held)
+      )
+      SELECT b.run_id, lk.status, coalesce(lk.held, false) AS held,
+        coalesce(lk.signals, false) AS signals
+      FROM b LEFT JOIN lk ON lk.ord = b.ord
+      ORDER BY b.ord`,
+
+    readSteps: `SELECT key, kind, state, data, attempt, started_at::float8 AS started_at,
+        finished_at::float8 AS finished_at
+      FROM ${s}.steps WHERE run_id = $1 AND key = ANY($2::text[])`,
+
+    suspend: transition(
+      `status = $20::text,
+        waiting_for = CASE WHEN cardinality($21::text[]) > 0 THEN $21::text[] END,
+        due_at = CASE WHEN r.inbox && $21::text[] THEN $3::int8 ELSE $22::int8 END`,
+      "up.due_at <= $3::int8",
+    ),
+    complete: transition(
+      "status = 'completed', output = $20::text, due_at = NULL, waiting_for = NULL",
+      "true",
+    ),
+    fail: transition(
+      "status = 'failed', error = $20::text, due_at = NULL, waiting_for = NULL",
+      "true",
+    ),
+    release: transition("due_at = $3::int8", "true"),
+
+    consumeSignal: `WITH lk AS (
+        SELECT r.id FROM ${s}.runs r
+        WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
+        FOR UPDATE
+      ),
+      sig AS (
+        DELETE FROM ${s}.signals g WHERE g.id = (
+          SELECT g2.id FROM ${s}.signals g2
+          WHERE g2.run_id = $1 AND g2.name = ANY($3::text[]) AND EXISTS (SELECT 1 FROM lk)
+          ORDER BY g2.id LIMIT 1
+        )
+        RETURNING g.name, g.payload
+      ),
+      inb AS (
+        UPDATE ${s}.runs AS r
+        SET inbox = r.inbox[1:array_position(r.inbox, sig.name) - 1]
+          || r.inbox[array_position(r.inbox, sig.name) + 1:]
+        FROM sig WHERE r.id = $1
+      ),
+      sq AS (SELECT ${seq} AS seq),
+      done AS (
+        INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+        SELECT $1, $4::text, $5::text, 'done',
+          '{"signal":' || to_json(sig.name)::text || coalesce(',"payload":' || sig.payload, '') || '}',
+          $6::int4, $7::int8, $8::int8, sq.seq, 0
+        FROM sig CROSS JOIN sq
+        ${STEP_UPSERT}
+      ),
+      st AS (${stepRows(9, "lk")}),
+      ev AS (${eventRows(17, "lk")})
+      SELECT (SELECT count(*) FROM lk)::int AS held, sig.name, sig.payload
+      FROM (SELECT 1) AS one LEFT JOIN sig ON true`,
+
+    sendSignal: `WITH up AS (
+        UPDATE ${s}.runs AS r SET inbox = array_append(r.inbox, $2::text),
+          due_at = CASE WHEN r.status = 'waiting' AND $2::text = ANY(r.waiting_for)
+            THEN $4::int8 ELSE r.due_at END
+        WHERE r.id = $1 AND r.status NOT IN ${FINISHED}
+        RETURNING r.id, (r.status = 'waiting' AND $2::text = ANY(r.waiting_for)) AS woke
+      ),
+      ins AS (INSERT INTO ${s}.signals (run_id, name, payload) SELECT $1, $2::text, $3::text FROM up),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
+        SELECT $1, ${seq}, 0, 'signal.received', $4::int8, $5::text FROM up
+      ),
+      n AS (SELECT pg_notify($6, CASE WHEN up.woke THEN $7 ELSE $8 END) FROM up)
+      SELECT up.woke, (SELECT count(*) FROM n)::int AS notified FROM up`,
+
+    cancelRun: `WITH up AS (
+        UPDATE ${s}.runs AS r SET status = 'cancelled', error = $2::text,
+          lease_token = r.lease_token + 1, lease_owner = NULL, due_at = NULL, waiting_for = NULL,
+          updated_at = $3::int8
+        WHERE r.id = $1 AND r.status NOT IN ${FINISHED}
+        RETURNING ${RUN}
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
+        SELECT $1, ${seq}, 0, 'run.cancelled', $3::int8, $4::text FROM up
+      ),
+      n AS (SELECT pg_notify($5, $6) FROM up)
+      SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
+
+    retryRun: `WITH old AS (
+        SELECT r.id, r.error FROM ${s}.runs r WHERE r.id = $1 AND r.status = 'failed' FOR UPDATE
+      ),
+      up AS (
+        UPDATE ${s}.runs AS r SET status = 'pending', error = NULL, due_at = $2::int8,
+          updated_at = $2::int8
+        FROM old WHERE r.id = old.id
+        RETURNING ${RUN}
+      ),
+      del AS (
+        DELETE FROM ${s}.steps t USING old
+        WHERE t.run_id = old.id AND t.key = (old.error::jsonb ->> 'step') AND t.state = 'pending'
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
+        SELECT $1, ${seq}, 0, 'run.retried', $2::int8 FROM up
+      ),
+      n AS (SELECT pg_notify($3, $4) FROM up)
+      SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
+
+    purge: `WITH del AS (
+        DELETE FROM ${s}.runs r WHERE r.status IN ${FINISHED} AND r.updated_at < $1::int8
+        RETURNING r.id
+      ),
+      st AS (DELETE FROM ${s}.steps t USING del WHERE t.run_id = del.id),
+      ev AS (DELETE FROM ${s}.events e USING del WHERE e.run_id = del.id),
+      sg AS (DELETE FROM ${s}.signals g USING del WHERE g.run_id = del.id)
+      SELECT count(*)::int AS count FROM del`,
+
+    listRuns: `SELECT ${RUN} FROM ${s}.runs r`,
+    leaseHeld: `SELECT 1 AS held FROM ${s}.runs r
+      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}`,
+  };
+}
+
+/** The statements of {@linkcode statements}. */
+export interface Statements {
+  lockMigrations: string;
+  inspect: string;
+  createSchema: string;
+  createMigrations: string;
+  currentVersion: string;
+  recordMigration: string;
+  createRuns: string;
+  getRun: string;
+  runStatus: string;
+  history: string;
+  claimRuns: string;
+  nextDueAt: string;
+  extendLeases: string;
+  readSteps: string;
+  suspend: string;
+  complete: string;
+  fail: string;
+  release: string;
+  consumeSignal: string;
+  sendSignal: string;
+  cancelRun: string;
+  retryRun: string;
+  purge: string;
+  listRuns: string;
+  leaseHeld: string;
+}
+
+/** The shape of a fenced write without a run transition. */
+export interface WriteShape {
+  /** Several leases (runs) in one statement. */
+  multi: boolean;
+  /** No step row, one (scalar parameters), or several (arrays). */
+  steps: "none" | "one" | "many";
+  /** Whether there are events. */
+  events: boolean;
+  /**
+   * With `multi`: every lease is of another run and has step rows, and there
+   * are no events, so a plain INSERT returning the run ids can be used.
+   */
+  direct?: boolean;
+}
+
+/**
+ * A fenced write of checkpoint rows and events for one lease or several,
+ * specialized to its shape (scalar parameters are cheaper than arrays).
+ *
+ * Parameters, in order: the lease (`$1` run id, `$2` token; with `multi`,
+ * arrays of both), then the steps (one: key, kind, state, data, attempt,
+ * started_at, finished_at, pos; many: the same as arrays, preceded by an
+ * array of lease numbers with `multi`), then the events (arrays: lease
+ * numbers with `multi`, type, at, step, attempt, detail, pos). The statement
+ * returns the 1-based number (`w`) of every lease still held.
+ */
+export function writeStatement(s: string, shape: WriteShape): string {
+  let n = 0;
+  const p = (type: string) => `$${++n}::${type}`;
+  if (shape.multi && shape.direct) {
+    // Several runs' checkpoint rows, each run once: one INSERT ... SELECT whose
+    // source is the fenced run rows; it returns the run of every row written.
+    return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+      SELECT lk.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
+        (SELECT nextval('${s}.history_seq')), b.pos
+      FROM (
+        SELECT l.w, r.id FROM ${s}.runs r
+        JOIN unnest(${p("text[]")}, ${p("int8[]")}) WITH ORDINALITY AS l(run_id, token, w)
+          ON r.id = l.run_id AND r.lease_token = l.token
+        WHERE ${HELD}
+        ORDER BY r.id
+        FOR SHARE OF r
+      ) AS lk
+      JOIN unnest(${p("int8[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")},
+        ${p("int4[]")}, ${p("int8[]")}, ${p("int8[]")}, ${p("int4[]")})
+        AS b(w, key, kind, state, data, attempt, started_at, finished_at, pos) ON b.w = lk.w
+      ${STEP_UPSERT}
+      RETURNING t.run_id`;
+  }
+  if (!shape.multi && !shape.events && shape.steps !== "none") {
+    // The hot path (one run's checkpoint rows): a plain INSERT ... SELECT whose
+    // source is the fenced run row. It returns no row both when the lease is
+    // lost and when every row hit a done row; `leaseHeld` tells them apart.
+    const run = `(SELECT r.id FROM ${s}.runs r
+        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${HELD}
+        FOR SHARE) AS lk`;
+    const seq = `(SELECT nextval('${s}.history_seq'))`;
+    if (shape.steps === "one") {
+      return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+        SELECT lk.id, ${p("text")}, ${p("text")}, ${p("text")}, ${p("text")}, ${p("int4")},
+          ${p("int8")}, ${p("int8")}, ${seq}, ${p("int4")}
+        FROM ${run}
+        ${STEP_UPSERT}
+        RETURNING 1::int AS w`;
+    }
+    return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+      SELECT lk.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
+        ${seq}, b.pos
+      FROM ${run}
+      CROSS JOIN unnest(${p("text[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")},
+        ${p("int4[]")}, ${p("int8[]")}, ${p("int8[]")}, ${p("int4[]")})
+        AS b(key, kind, state, data, attempt, started_at, finished_at, pos)
+      ${STEP_UPSERT}
+      RETURNING 1::int AS w`;
+  }
+  const ctes: string[] = [];
+  if (shape.multi) {
+    ctes.push(`l AS (
+        SELECT * FROM unnest(${p("text[]")}, ${p("int8[]")}) WITH ORDINALITY AS l(run_id, token, w)
+      )`);
+    ctes.push(`lk AS (
+        SELECT l.w, r.id FROM ${s}.runs r JOIN l ON r.id = l.run_id AND r.lease_token = l.token
+        WHERE ${HELD}
+        ORDER BY r.id
+        FOR SHARE OF r
+      )`);
+  } else {
+    ctes.push(`lk AS (
+        SELECT 1::int8 AS w, r.id FROM ${s}.runs r
+        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${HELD}
+        FOR SHARE
+      )`);
+  }
+  if (shape.steps !== "none" || shape.events) {
+    ctes.push(`sq AS (SELECT nextval('${s}.history_seq') AS seq)`);
+  }
+  if (shape.steps === "one") {
+    ctes.push(`st AS (
+        INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+        SELECT lk.id, ${p("text")}, ${p("text")}, ${p("text")}, ${p("text")}, ${p("int4")},
+          ${p("int8")}, ${p("int8")}, sq.seq, ${p("int4")}
+        FROM lk CROSS JOIN sq
+        ${STEP_UPSERT}
+      )`);
+  } else if (shape.steps === "many") {
+    const w = shape.multi ? `${p("int8[]")}, ` : "";
+    ctes.push(`st AS (
+        INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+        SELECT lk.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
+          sq.seq, b.pos
+        FROM unnest(${w}${p("text[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")},
+          ${p("int4[]")}, ${p("int8[]")}, ${p("int8[]")}, ${p("int4[]")})
+          AS b(${
+      shape.multi ? "w, " : ""
+    }key, kind, state, data, attempt, started_at, finished_at, pos)
+        ${shape.multi ? "JOIN lk ON lk.w = b.w" : "CROSS JOIN lk"} CROSS JOIN sq
+        ${STEP_UPSERT}
+      )`);
+  }
+  if (shape.events) {
+    const w = shape.multi ? `${p("int8[]")}, ` : "";
+    ctes.push(`ev AS (
+        INSERT INTO ${s}.events ${EVENT_COLUMNS}
+        SELECT lk.id, sq.seq, e.pos, e.type, e.at, e.step, e.attempt, e.detail
+        FROM unnest(${w}${p("text[]")}, ${p("int8[]")}, ${p("text[]")}, ${p("int4[]")},
+          ${p("text[]")}, ${p("int4[]")}) AS e(${
+      shape.multi ? "w, " : ""
+    }type, at, step, attempt, detail, pos)
+        ${shape.multi ? "JOIN lk ON lk.w = e.w" : "CROSS JOIN lk"} CROSS JOIN sq
+      )`);
+  }
+  return `WITH ${ctes.join(",\n      ")}\n      SELECT w::int AS w FROM lk`;
+}
