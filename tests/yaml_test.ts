@@ -1,0 +1,991 @@
+// Declarative YAML workflows (SPEC §1.6): every construct, plan equality with the builder,
+// positioned errors, and hostile documents.
+import {
+  defineStep,
+  flow,
+  LocalRunner,
+  ManualClock,
+  SignalTimeoutError,
+  type StepContext,
+  StepTimeoutError,
+  workflow,
+  WorkflowFailedError,
+} from "@sluice/sluice";
+import {
+  ExpressionError,
+  loadWorkflow,
+  type YamlAction,
+  YamlWorkflowError,
+} from "@sluice/sluice/yaml";
+import assert from "node:assert/strict";
+
+type Obj = Record<string, unknown>;
+
+const greetDef = defineStep("greet", (v: unknown) => `hi ${v}`);
+
+const ACTIONS: Record<string, YamlAction> = {
+  double: (n: number) => n * 2,
+  inc: (n: number) => n + 1,
+  pick: (input: { n: number }) => input.n,
+  shout: (s: string) => `${s}!`.toUpperCase(),
+  whisper: (n: number) => `psst ${n}`,
+  suffix: (s: string) => `${s}...`,
+  head: (v: unknown[]) => v[0],
+  size: (v: unknown[]) => v.length,
+  upper: (s: string) => s.toUpperCase(),
+  typeOf: (v: unknown) => typeof v,
+  now: (_v: unknown, ctx: StepContext) => ctx.now().toISOString(),
+  greet: greetDef,
+};
+
+function load(lines: string | string[], actions: Record<string, YamlAction> = ACTIONS) {
+  return loadWorkflow(Array.isArray(lines) ? lines.join("\n") + "\n" : lines, { actions });
+}
+
+/** Asserts that loading throws a YamlWorkflowError at a line, column and key. */
+function assertYamlError(
+  lines: string | string[],
+  expected: { line: number; column: number; key?: string; message?: RegExp },
+  actions: Record<string, YamlAction> = ACTIONS,
+): YamlWorkflowError {
+  let caught: unknown;
+  try {
+    load(lines, actions);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof YamlWorkflowError, `expected a YamlWorkflowError, got ${caught}`);
+  assert.equal(caught.code, "YAML_INVALID");
+  assert.equal(caught.name, "YamlWorkflowError");
+  const where = `${caught.message}`;
+  assert.equal(caught.line, expected.line, where);
+  assert.equal(caught.column, expected.column, where);
+  assert.equal(caught.key, expected.key, where);
+  assert.match(caught.message, new RegExp(`at line ${expected.line}, column ${expected.column}`));
+  if (expected.key !== undefined) assert.ok(caught.message.includes(`'${expected.key}'`), where);
+  if (expected.message) assert.match(caught.message, expected.message);
+  return caught;
+}
+
+async function failure(promise: Promise<unknown>): Promise<WorkflowFailedError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof WorkflowFailedError, `expected WorkflowFailedError, got ${error}`);
+  return error;
+}
+
+// ---- constructs ------------------------------------------------------------------------------
+
+Deno.test("loadWorkflow() runs steps by action name, default action and defineStep()", async () => {
+  const wf = load([
+    "name: steps",
+    "version: 2",
+    "steps:",
+    "  - step: double",
+    "  - step: plusOne",
+    "    action: inc",
+    "  - step: greet",
+    "  - step: hello",
+    "    action: greet",
+  ]);
+  assert.equal(wf.name, "steps");
+  assert.equal(wf.version, "2");
+  await using runner = new LocalRunner();
+  assert.equal(await runner.run(wf, 5), "hi hi 11");
+  runner.override(greetDef, (v: unknown) => `yo ${v}`);
+  assert.equal(await runner.run(wf, 5), "hi yo 11");
+});
+
+Deno.test("loadWorkflow() options override the document's name and version", () => {
+  const text = "name: a\nversion: '1'\nsteps:\n  - step: double\n";
+  const wf = loadWorkflow(text, { actions: ACTIONS, name: "b", version: "7" });
+  assert.equal(wf.name, "b");
+  assert.equal(wf.version, "7");
+  const unnamed = loadWorkflow("steps: [{ step: double }]", { actions: ACTIONS, name: "c" });
+  assert.equal(unnamed.name, "c");
+  assert.equal(unnamed.version, "1");
+});
+
+Deno.test("a YAML step retries with its retry options", async () => {
+  let attempts = 0;
+  const wf = load([
+    "name: flaky",
+    "steps:",
+    "  - step: call",
+    "    action: flaky",
+    "    retry: { maxAttempts: 3, initialDelay: 1s, backoff: 2, maxDelay: 1m, jitter: 0 }",
+  ], {
+    flaky: (n: number) => {
+      if (++attempts < 3) throw new Error(`attempt ${attempts} failed`);
+      return n * 10;
+    },
+  });
+  await using runner = new LocalRunner({ clock: "virtual" });
+  assert.equal(await runner.run(wf, 4), 40);
+  assert.equal(attempts, 3);
+});
+
+Deno.test("a YAML step timeout aborts the attempt with StepTimeoutError", async () => {
+  const clock = new ManualClock(0);
+  const wf = load([
+    "name: slow",
+    "steps:",
+    "  - step: hang",
+    "    timeout: 5s",
+  ], {
+    hang: (_v: unknown, ctx: StepContext) =>
+      new Promise((_resolve, reject) => {
+        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+      }),
+  });
+  await using runner = new LocalRunner({ clock });
+  const handle = await runner.start(wf, 1);
+  const outcome = failure(handle.result());
+  await clock.advance("5s");
+  const error = await outcome;
+  assert.ok(error.cause instanceof StepTimeoutError);
+  assert.equal(error.step, "hang");
+});
+
+Deno.test("if takes then or else from a CEL condition over value and input", async () => {
+  const wf = load([
+    "name: branching",
+    "steps:",
+    "  - if: big",
+    "    when: value > input",
+    "    then: whisper",
+    "    else:",
+    "      - step: typeOf",
+    "      - step: suffix",
+    "  - if: short",
+    "    when: size(value) > 5",
+    "    then: { step: shout }",
+  ]);
+  await using runner = new LocalRunner();
+  // 3 > 3 is false: the 'else' sub-flow runs, then 'short' takes its 'then'.
+  assert.equal(await runner.run(wf, 3), "NUMBER...!");
+  const simple = load([
+    "name: simple",
+    "steps:",
+    "  - step: inc",
+    "  - if: big",
+    "    when: value > input",
+    "    then: whisper",
+  ]);
+  assert.equal(await runner.run(simple, 3), "psst 4");
+});
+
+Deno.test("parallel branches: a list gives a tuple, a mapping gives a record", async () => {
+  const wf = load([
+    "name: fan",
+    "steps:",
+    "  - parallel: tuple",
+    "    concurrency: 1",
+    "    branches:",
+    "      - double",
+    "      - [{ step: a, action: inc }, { step: b, action: double }]",
+    "      - { action: inc, retry: { maxAttempts: 2 } }",
+    "  - parallel: record",
+    "    branches:",
+    "      first: { step: x, action: head }",
+    "      count: size",
+  ]);
+  await using runner = new LocalRunner();
+  const tuple = load([
+    "name: tupleOnly",
+    "steps:",
+    "  - parallel: tuple",
+    "    branches: [double, [{ step: a, action: inc }, { step: b, action: double }], inc]",
+  ]);
+  assert.deepEqual(await runner.run(tuple, 3), [6, 8, 4]);
+  assert.deepEqual(await runner.run(wf, 3), { first: 6, count: 3 });
+  const [fan] = wf.plan.nodes;
+  assert.equal(fan?.kind === "parallel" && fan.concurrency, 1);
+  assert.equal(fan?.kind === "parallel" && fan.shape, "tuple");
+});
+
+Deno.test("loop runs a fixed or a CEL count of iterations", async () => {
+  const wf = load([
+    "name: loops",
+    "steps:",
+    "  - step: pick",
+    "  - loop: thrice",
+    "    times: 3",
+    "    do: inc",
+    "  - loop: more",
+    "    times: input.extra",
+    "    do: [{ step: twice, action: double }]",
+  ]);
+  await using runner = new LocalRunner();
+  assert.equal(await runner.run(wf, { n: 1, extra: 2 }), 16);
+  assert.equal(await runner.run(wf, { n: 1, extra: 0 }), 4);
+  const error = await failure(runner.run(wf, { n: 1, extra: -1 }));
+  assert.equal((error.cause as Error).name, "ExpressionError");
+  assert.match((error.cause as Error).message, /'times' of loop 'more'.*int of 0 or more/);
+});
+
+Deno.test("while repeats while its condition holds and fails at maxIterations", async () => {
+  const wf = load([
+    "name: grow",
+    "steps:",
+    "  - step: pick",
+    "  - while: small",
+    "    when: value < input.limit",
+    "    maxIterations: 10",
+    "    do: double",
+  ]);
+  await using runner = new LocalRunner();
+  assert.equal(await runner.run(wf, { n: 1, limit: 50 }), 64);
+  const error = await failure(runner.run(wf, { n: 1, limit: 5000 }));
+  assert.match(String(error.message), /limit of 10 iterations/);
+});
+
+Deno.test("map runs its body per CEL item, in order, with JSON numbers", async () => {
+  const wf = load([
+    "name: each",
+    "steps:",
+    "  - map: names",
+    "    items: input.users.map(u, u.name)",
+    "    concurrency: 2",
+    "    do: upper",
+    "  - map: numbers",
+    "    items: '[size(value), 2, 3.5]'",
+    "    do: [{ step: kind, action: typeOf }]",
+  ]);
+  await using runner = new LocalRunner();
+  assert.deepEqual(
+    await runner.run(wf, { users: [{ name: "ada" }, { name: "bob" }] }),
+    ["number", "number", "number"],
+  );
+  const names = load([
+    "name: names",
+    "steps:",
+    "  - map: names",
+    "    items: input.users.map(u, u.name)",
+    "    do: upper",
+  ]);
+  assert.deepEqual(await runner.run(names, { users: [{ name: "ada" }, { name: "bob" }] }), [
+    "ADA",
+    "BOB",
+  ]);
+});
+
+Deno.test("sleep and sleepUntil (fixed, epoch and CEL) wait on the clock", async () => {
+  const wf = load([
+    "name: timers",
+    "steps:",
+    "  - sleepUntil: fixed",
+    "    at: 2100-01-01T00:00:00Z",
+    "  - sleepUntil: epoch",
+    "    at: 4102531200000",
+    "  - sleepUntil: dynamic",
+    "    at: timestamp(input.wake)",
+    "  - sleepUntil: fromValue",
+    "    at: value.ms",
+    "  - sleep: nap",
+    "    for: 1h30m",
+    "  - step: now",
+  ]);
+  assert.deepEqual(wf.plan.nodes.slice(0, 2), [
+    { kind: "sleepUntil", name: "fixed", at: Date.UTC(2100, 0, 1) },
+    { kind: "sleepUntil", name: "epoch", at: 4102531200000 },
+  ]);
+  await using runner = new LocalRunner({ clock: "virtual" });
+  const input = { wake: "2100-03-01T00:00:00Z", ms: Date.UTC(2100, 2, 2) };
+  // The virtual clock jumps to each wake time; real time moves on a little meanwhile.
+  const now = Date.parse(await runner.run(wf, input) as string);
+  const expected = Date.UTC(2100, 2, 2, 1, 30);
+  assert.ok(now >= expected && now < expected + 1_000, new Date(now).toISOString());
+});
+
+Deno.test("waitForSignal outputs the payload, or the onTimeout value", async () => {
+  const wf = load([
+    "name: approve",
+    "steps:",
+    "  - waitForSignal: approval",
+    "    signal: approved",
+    "    timeout: 3d",
+    '    onTimeout: \'{"approved": false, "was": value, "who": input}\'',
+  ]);
+  await using runner = new LocalRunner({ clock: "virtual" });
+  const handle = await runner.start(wf, "ada");
+  await handle.signal("approved", { approved: true });
+  assert.deepEqual(await handle.result(), { approved: true });
+  assert.deepEqual(await runner.run(wf, "bob"), { approved: false, was: "bob", who: "bob" });
+
+  const constant = load([
+    "name: constant",
+    "steps:",
+    "  - waitForSignal: approval",
+    "    signal: approved",
+    "    timeout: 1h",
+    "    onTimeout: { approved: false, reasons: [timeout, 1, 2.5, true, null] }",
+  ]);
+  assert.deepEqual(await runner.run(constant, 0), {
+    approved: false,
+    reasons: ["timeout", 1, 2.5, true, null],
+  });
+  const literal = load([
+    "name: literal",
+    "steps:",
+    "  - waitForSignal: approval",
+    "    signal: approved",
+    "    timeout: 1h",
+    "    onTimeout: \"'expired'\"",
+  ]);
+  assert.equal(await runner.run(literal, 0), "expired");
+
+  const strict = load([
+    "name: strict",
+    "steps:",
+    "  - waitForSignal: approval",
+    "    signal: approved",
+    "    timeout: 1h",
+  ]);
+  const error = await failure(runner.run(strict, 0));
+  assert.ok(error.cause instanceof SignalTimeoutError);
+});
+
+Deno.test("waitForAnySignal outputs which signal arrived and its payload", async () => {
+  const wf = load([
+    "name: decide",
+    "steps:",
+    "  - waitForAnySignal: decision",
+    "    signals: [approve, reject]",
+    "    timeout: 1d",
+    "    onTimeout: { signal: none, payload: null }",
+  ]);
+  await using runner = new LocalRunner({ clock: "virtual" });
+  const handle = await runner.start(wf, 0);
+  await handle.signal("reject", { why: "late" });
+  assert.deepEqual(await handle.result(), { signal: "reject", payload: { why: "late" } });
+  assert.deepEqual(await runner.run(wf, 0), { signal: "none", payload: null });
+  assert.deepEqual(wf.plan.nodes[0], {
+    kind: "waitForAnySignal",
+    name: "decision",
+    signals: ["approve", "reject"],
+    timeoutMs: 86_400_000,
+    onTimeout: true,
+  });
+});
+
+Deno.test("sub-flows nest: parallel > list > if > loop > step", async () => {
+  const wf = load([
+    "name: nested",
+    "steps:",
+    "  - parallel: outer",
+    "    branches:",
+    "      left:",
+    "        - step: inc",
+    "        - if: even",
+    "          when: value % 2 == 0",
+    "          then:",
+    "            - loop: twice",
+    "              times: 2",
+    "              do:",
+    "                - step: double",
+    "                - step: inc",
+    "          else: whisper",
+    "      right: [{ sleep: nap, for: 1s }, { step: double }]",
+  ]);
+  await using runner = new LocalRunner({ clock: "virtual" });
+  assert.deepEqual(await runner.run(wf, 1), { left: 11, right: 2 });
+  assert.deepEqual(await runner.run(wf, 2), { left: "psst 3", right: 4 });
+});
+
+Deno.test("a CEL error at run time fails the node with an ExpressionError", async () => {
+  const wf = load([
+    "name: missing",
+    "steps:",
+    "  - if: vip",
+    "    when: value.profile.tier == 'gold'",
+    "    then: shout",
+  ]);
+  await using runner = new LocalRunner();
+  const error = await failure(runner.run(wf, { profile: {} }));
+  assert.equal(error.step, "vip");
+  // The run's error comes back from storage: the name and message survive.
+  const cause = error.cause as Error;
+  assert.equal(cause.name, "ExpressionError");
+  assert.match(cause.message, /'when' of if 'vip' \(line 4, column 11\).*No such key: tier/);
+  // In-process, observers see the ExpressionError itself, with its location.
+  let seen: unknown;
+  await using observed = new LocalRunner({
+    observers: [{ onRunFailed: (event) => void (seen = event.error) }],
+  });
+  await failure(observed.run(wf, { profile: {} }));
+  assert.ok(seen instanceof ExpressionError);
+  assert.equal(seen.code, "EXPRESSION_FAILED");
+  assert.deepEqual([seen.line, seen.column, seen.key, seen.expression], [
+    4,
+    11,
+    "when",
+    "value.profile.tier == 'gold'",
+  ]);
+
+  const notBool = load([
+    "name: notBool",
+    "steps:",
+    "  - if: x",
+    "    when: value",
+    "    then: shout",
+  ]);
+  const wrong = await failure(runner.run(notBool, 5));
+  assert.match(String(wrong.message), /gave int, but a bool is needed/);
+});
+
+Deno.test("the YAML documented in the module loads and matches its description", async () => {
+  const source = await Deno.readTextFile(new URL("../lib/yaml.ts", import.meta.url));
+  const block = source.slice(
+    source.indexOf("```yaml") + 7,
+    source.indexOf(" * ```\n", source.indexOf("```yaml")),
+  );
+  const text = block.split("\n").map((line) => line.replace(/^ \* ?/, "")).join("\n");
+  const fn = (v: unknown) => v;
+  const names = ["createUser", "fetchProfile", "fetchSettings", "sendGift", "noGift", "ping"];
+  const wf = loadWorkflow(text, {
+    actions: Object.fromEntries([...names, "double", "notify"].map((name) => [name, fn])),
+  });
+  assert.equal(wf.name, "onboard");
+  assert.deepEqual(wf.plan.nodes.map((node) => node.kind), [
+    "step",
+    "parallel",
+    "if",
+    "loop",
+    "while",
+    "map",
+    "sleep",
+    "sleepUntil",
+    "waitForSignal",
+    "waitForAnySignal",
+  ]);
+});
+
+// ---- plan equality -----------------------------------------------------------------------------
+
+Deno.test("a YAML workflow has the plan, planHash and Mermaid of the same builder workflow", () => {
+  const fn = (v: unknown) => v;
+  const cond = () => true;
+  const actions: Record<string, YamlAction> = {
+    createUser: fn,
+    fetchProfile: fn,
+    fetchSettings: fn,
+    sendGift: fn,
+    noGift: fn,
+    ping: fn,
+    double: fn,
+    notify: fn,
+    greet: greetDef,
+  };
+  const yaml = loadWorkflow(
+    `
+name: onboard
+version: "3"
+description: Everything at once
+steps:
+  - step: createAccount
+    action: createUser
+    retry: { maxAttempts: 5, initialDelay: 1s, backoff: 2, maxDelay: 1m, jitter: 0.1 }
+    timeout: 30s
+  - step: greet
+  - parallel: prepare
+    concurrency: 2
+    branches:
+      profile: fetchProfile
+      settings: { action: fetchSettings, retry: { maxAttempts: 3 } }
+  - parallel: pair
+    branches: [ping, [{ step: a, action: ping }, { step: b, action: double }]]
+  - if: vip
+    when: value.profile.tier == "gold"
+    then:
+      - step: gift
+        action: sendGift
+    else: noGift
+  - if: quiet
+    when: "false"
+    then: { step: hush, action: ping }
+  - loop: twice
+    times: 2
+    do: ping
+  - loop: dynamic
+    times: input.n
+    do: [{ step: ping }]
+  - while: grow
+    when: value < 100
+    maxIterations: 50
+    do: double
+  - map: each
+    items: value.users
+    concurrency: 4
+    do: [{ step: notify }]
+  - sleep: coolDown
+    for: 1h
+  - sleepUntil: due
+    at: 2100-01-01T00:00:00Z
+  - sleepUntil: later
+    at: timestamp(input.at)
+  - waitForSignal: approval
+    signal: approved
+    timeout: 3d
+    onTimeout: '{"approved": false}'
+  - waitForSignal: forever
+    signal: go
+  - waitForAnySignal: decision
+    signals: [approve, reject]
+    timeout: 1d
+`,
+    { actions },
+  );
+  const built = workflow<unknown>("onboard", { version: "3" })
+    .step("createAccount", fn, {
+      retry: { maxAttempts: 5, initialDelay: "1s", backoff: 2, maxDelay: "1m", jitter: 0.1 },
+      timeout: "30s",
+    })
+    .step(greetDef)
+    .parallel("prepare", {
+      profile: fn,
+      settings: defineStep("settings", fn, { retry: { maxAttempts: 3 } }),
+    }, { concurrency: 2 })
+    .parallel("pair", [fn, flow<unknown>().step("a", fn).step("b", fn)])
+    .if("vip", cond, flow<unknown>().step("gift", fn), fn)
+    .if("quiet", cond, flow<unknown>().step("hush", fn))
+    .loop("twice", 2, fn)
+    .loop("dynamic", () => 1, flow<unknown>().step("ping", fn))
+    .while("grow", cond, fn, { maxIterations: 50 })
+    .map("each", () => [], flow<unknown>().step("notify", fn), { concurrency: 4 })
+    .sleep("coolDown", "1h")
+    .sleepUntil("due", new Date("2100-01-01T00:00:00Z"))
+    .sleepUntil("later", () => 0)
+    .waitForSignal("approval", "approved", { timeout: "3d", onTimeout: () => ({}) })
+    .waitForSignal("forever", "go")
+    .waitForAnySignal("decision", ["approve", "reject"], { timeout: "1d" });
+  assert.deepEqual(yaml.plan, built.plan);
+  assert.equal(yaml.planHash, built.planHash);
+  assert.equal(yaml.toMermaid(), built.toMermaid());
+  assert.equal(JSON.stringify(yaml.plan), JSON.stringify(built.plan));
+});
+
+Deno.test("the planHash of a YAML workflow ignores tunable options but not structure", () => {
+  const base = load(["name: h", "steps:", "  - step: double", "    retry: { maxAttempts: 2 }"]);
+  const tuned = load(["name: h", "steps:", "  - step: double", "    retry: { maxAttempts: 9 }"]);
+  const renamed = load(["name: h", "steps:", "  - step: twice", "    action: double"]);
+  assert.equal(base.planHash, tuned.planHash);
+  assert.notEqual(base.planHash, renamed.planHash);
+});
+
+// ---- errors ------------------------------------------------------------------------------------
+
+Deno.test("unparsable YAML names the line and column", () => {
+  assertYamlError(["name: w", "steps:", "  - step: a", "   - step: b"], {
+    line: 4,
+    column: 4,
+    message: /Cannot parse the YAML/,
+  });
+  assertYamlError("name: w\nsteps: [a, b\n", { line: 3, column: 1, message: /Cannot parse/ });
+  assertYamlError("name: w\n\tsteps: []\n", { line: 2, column: 1, message: /tab/ });
+});
+
+Deno.test("an unknown key names its line, column and key", () => {
+  assertYamlError(["name: w", "steps:", "  - step: a", "    actoin: inc"], {
+    line: 4,
+    column: 5,
+    key: "actoin",
+    message: /use 'step', 'action', 'retry' or 'timeout'/,
+  });
+  assertYamlError(["name: w", "stpes: []"], { line: 2, column: 1, key: "stpes" });
+});
+
+Deno.test("an unknown action names its line, column and key", () => {
+  const error = assertYamlError(["name: w", "steps:", "  - step: a", "    action: incc"], {
+    line: 4,
+    column: 13,
+    key: "action",
+    message: /Cannot find the action 'incc' of step 'a': register it in the 'actions' option/,
+  });
+  assert.match(error.message, /'double'/);
+  // The default action is the step name; the key is then 'step'.
+  assertYamlError(["name: w", "steps:", "  - step: nothing"], {
+    line: 3,
+    column: 11,
+    key: "step",
+  });
+  // Quoted values point at the quote; prototype members are not actions.
+  assertYamlError(["name: w", "steps:", "  - step: a", '    action: "toString"'], {
+    line: 4,
+    column: 13,
+    key: "action",
+  });
+});
+
+Deno.test("a wrong type names its line, column and key", () => {
+  assertYamlError(["name: w", "steps:", "  - step: a", "    action: double", "    retry: 3"], {
+    line: 5,
+    column: 12,
+    key: "retry",
+    message: /Cannot use the number 3 as 'retry' of step 'a': use a mapping/,
+  });
+  assertYamlError(["name: w", "steps: { step: a }"], { line: 2, column: 8, key: "steps" });
+  assertYamlError(["name: w", "steps:", "  - parallel: p", "    branches: 5"], {
+    line: 4,
+    column: 15,
+    key: "branches",
+  });
+  assertYamlError(["name: [w]", "steps: []"], { line: 1, column: 7, key: "name" });
+});
+
+Deno.test("a nested key names its own line, column and key", () => {
+  assertYamlError(["name: w", "steps:", "  - step: double", "    retry: { maxAttempts: 0 }"], {
+    line: 4,
+    column: 27,
+    key: "maxAttempts",
+    message: /integer of at least 1/,
+  });
+  assertYamlError(
+    [
+      "name: w",
+      "steps:",
+      "  - parallel: p",
+      "    branches:",
+      "      left:",
+      "        - if: x",
+      "          when: 'true'",
+      "          then:",
+      "            - step: double",
+      "              retry:",
+      "                maxAttempts: 2",
+      "                backof: 3",
+    ],
+    { line: 12, column: 17, key: "backof", message: /retry of step 'double'/ },
+  );
+});
+
+Deno.test("a bad duration names its line, column and key", () => {
+  assertYamlError(["name: w", "steps:", "  - sleep: s", "    for: 5 parsecs"], {
+    line: 4,
+    column: 10,
+    key: "for",
+    message: /Cannot parse 'for' of sleep 's' '5 parsecs'/,
+  });
+  assertYamlError(
+    ["name: w", "steps:", "  - step: double", "    retry: { initialDelay: 1m, maxDelay: 1s }"],
+    { line: 4, column: 42, key: "maxDelay", message: /below 'initialDelay'/ },
+  );
+  assertYamlError(["name: w", "steps:", "  - step: double", "    timeout: -5"], {
+    line: 4,
+    column: 14,
+    key: "timeout",
+  });
+});
+
+Deno.test("duplicate names and keys name their line, column and key", () => {
+  assertYamlError(["name: w", "steps:", "  - step: double", "  - step: double"], {
+    line: 4,
+    column: 11,
+    key: "step",
+    message: /sibling already has that name/,
+  });
+  assertYamlError(["name: w", "steps:", "  - step: a", "    action: inc", "    action: double"], {
+    line: 5,
+    column: 5,
+    key: "action",
+    message: /Cannot repeat the key 'action'/,
+  });
+  assertYamlError(["name: w", "steps:", "  - waitForAnySignal: w", "    signals: [a, b, a]"], {
+    line: 4,
+    column: 21,
+    key: "signals",
+  });
+});
+
+Deno.test("invalid CEL names its line, column and key", () => {
+  assertYamlError(["name: w", "steps:", "  - if: x", "    when: value >", "    then: inc"], {
+    line: 4,
+    column: 11,
+    key: "when",
+    message: /Cannot compile the expression 'value >' of if 'x'.*fix the CEL expression/,
+  });
+  assertYamlError(["name: w", "steps:", "  - if: x", "    when: foo == 1", "    then: inc"], {
+    line: 4,
+    column: 11,
+    key: "when",
+    message: /Unknown variable: foo/,
+  });
+  assertYamlError(["name: w", "steps:", "  - loop: l", "    times: \"'three'\"", "    do: inc"], {
+    line: 4,
+    column: 12,
+    key: "times",
+    message: /gives string, but an int is needed/,
+  });
+  assertYamlError(["name: w", "steps:", "  - if: x", "    when: 1 + 1", "    then: inc"], {
+    line: 4,
+    column: 11,
+    key: "when",
+    message: /gives int, but a bool is needed/,
+  });
+});
+
+Deno.test("missing keys, bad names and shapeless nodes name their line, column and key", () => {
+  assertYamlError(["name: w", "steps:", "  - if: x", "    then: inc"], {
+    line: 3,
+    column: 5,
+    key: "when",
+    message: /Cannot find the key 'when' of if 'x'/,
+  });
+  assertYamlError(["steps:", "  - step: double"], { line: 1, column: 1, key: "name" });
+  assertYamlError(["name: w", "steps:", "  - step: 1bad"], {
+    line: 3,
+    column: 11,
+    key: "step",
+    message: /Cannot use the name '1bad'/,
+  });
+  assertYamlError(["name: w", "steps:", "  - action: inc"], {
+    line: 3,
+    column: 5,
+    key: "action",
+    message: /Cannot tell the kind of a node/,
+  });
+  assertYamlError(["name: w", "steps:", "  - step: a", "    sleep: b"], {
+    line: 4,
+    column: 5,
+    key: "sleep",
+    message: /both 'step' and 'sleep'/,
+  });
+  assertYamlError([
+    "name: w",
+    "steps:",
+    "  - waitForSignal: w",
+    "    signal: s",
+    "    onTimeout: 1",
+  ], {
+    line: 5,
+    column: 5,
+    key: "onTimeout",
+    message: /without a 'timeout'/,
+  });
+  assertYamlError(["- step: a"], { line: 1, column: 1, message: /a list as a workflow/ });
+  assertYamlError(["name: w", "steps: []"], { line: 2, column: 8, key: "steps" });
+});
+
+// ---- hostile input -----------------------------------------------------------------------------
+
+/** Runs `fn`, which must throw a YamlWorkflowError, within a generous real-time bound. */
+function assertRejectsFast(fn: () => unknown, message: RegExp): YamlWorkflowError {
+  const start = performance.now();
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  const elapsed = performance.now() - start;
+  assert.ok(caught instanceof YamlWorkflowError, `expected a YamlWorkflowError, got ${caught}`);
+  assert.match(caught.message, message);
+  assert.ok(elapsed < 2_000, `took ${elapsed}ms`);
+  return caught;
+}
+
+Deno.test("a billion-laughs alias bomb fails fast on the expanded-node limit", () => {
+  const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  const names = "bcdefghij";
+  for (let i = 0; i < names.length; i++) {
+    const previous = i === 0 ? "a" : names[i - 1];
+    lines.push(`${names[i]}: &${names[i]} [${Array(9).fill(`*${previous}`).join(",")}]`);
+  }
+  const error = assertRejectsFast(
+    () => loadWorkflow(lines.join("\n"), { actions: ACTIONS }),
+    /Cannot expand the document past 100000 nodes/,
+  );
+  assert.ok(error.line >= 2);
+  // As a workflow value, too.
+  assertRejectsFast(
+    () =>
+      loadWorkflow(
+        [
+          "name: w",
+          ...lines.map((line) => `x${line}`),
+          "steps:",
+          "  - waitForSignal: s",
+          "    signal: go",
+          "    timeout: 1s",
+          "    onTimeout: *i",
+        ].join("\n"),
+        { actions: ACTIONS },
+      ),
+    /Cannot expand|Cannot use the key|Cannot find the anchor/,
+  );
+});
+
+Deno.test("too many aliases and undefined or self-referencing anchors are refused", () => {
+  const many = ["v: &v 1", "list:", ...Array.from({ length: 101 }, () => "  - *v")].join("\n");
+  assertRejectsFast(() => loadWorkflow(many, { actions: ACTIONS }), /more than 100 aliases/);
+  assertRejectsFast(
+    () => loadWorkflow("a: *nowhere", { actions: ACTIONS }),
+    /Cannot find the anchor '&nowhere'/,
+  );
+  assertRejectsFast(
+    () => loadWorkflow("a: &self [*self]", { actions: ACTIONS }),
+    /Cannot find the anchor '&self'/,
+  );
+  // Aliases within the limits work: one retry policy shared by two steps.
+  const shared = load([
+    "name: shared",
+    "steps:",
+    "  - step: double",
+    "    retry: &policy { maxAttempts: 3, initialDelay: 1s }",
+    "  - step: inc",
+    "    retry: *policy",
+  ]);
+  assert.deepEqual(
+    shared.plan.nodes.map((n) => n.kind === "step" && n.retry?.maxAttempts),
+    [3, 3],
+  );
+});
+
+Deno.test("very deep nesting fails fast with a clear error", () => {
+  assertRejectsFast(
+    () => loadWorkflow("a: " + "[".repeat(100_000) + "]".repeat(100_000), { actions: ACTIONS }),
+    /deeper than the limit/,
+  );
+  const deep = Array.from({ length: 200 }, (_, i) => `${" ".repeat(i)}a:`).join("\n") + " 1";
+  assertRejectsFast(() => loadWorkflow(deep, { actions: ACTIONS }), /deeper than the limit/);
+  assertRejectsFast(
+    () =>
+      load([
+        "name: w",
+        "steps:",
+        "  - if: x",
+        `    when: "${"(".repeat(500)}true${")".repeat(500)}"`,
+        "    then: inc",
+      ]),
+    /Cannot compile the expression/,
+  );
+});
+
+Deno.test("an oversized document or expression fails fast before parsing", () => {
+  const huge = "name: w\nsteps: []\n#" + "x".repeat(2 * 1024 * 1024);
+  const error = assertRejectsFast(
+    () => loadWorkflow(huge, { actions: ACTIONS }),
+    /Cannot load a document of \d+ characters as the limit is 1048576/,
+  );
+  assert.equal(error.line, 1);
+  const wide = `[${Array(150_000).fill("1").join(",")}]`;
+  assertRejectsFast(
+    () => loadWorkflow(`a: ${wide}`, { actions: ACTIONS }),
+    /past 100000 nodes/,
+  );
+  assertRejectsFast(
+    () =>
+      load([
+        "name: w",
+        "steps:",
+        "  - if: x",
+        `    when: "${Array(3_000).fill("true").join(" && ")}"`,
+        "    then: inc",
+      ]),
+    /more than the limit of 4096/,
+  );
+});
+
+Deno.test("a workflow of more than 2000 nodes is refused before building it", () => {
+  const steps = Array.from({ length: 2_001 }, (_, i) => `  - step: s${i}\n    action: inc`);
+  const error = assertRejectsFast(
+    () => loadWorkflow(`name: w\nsteps:\n${steps.join("\n")}`, { actions: ACTIONS }),
+    /more than 2000 nodes: split it/,
+  );
+  assert.deepEqual([error.line, error.column, error.key], [2 + 2 * 2_000 + 1, 5, "step"]);
+  const fits = Array.from({ length: 2_000 }, (_, i) => `  - step: s${i}\n    action: inc`);
+  assert.equal(
+    loadWorkflow(`name: w\nsteps:\n${fits.join("\n")}`, { actions: ACTIONS }).plan.nodes.length,
+    2_000,
+  );
+});
+
+Deno.test("long user text is shortened in error messages", () => {
+  const long = "x".repeat(100_000);
+  for (
+    const text of [
+      `name: w\nsteps:\n  - step: a\n    action: ${long}`,
+      `name: w\n${long}: 1`,
+      `name: w\nsteps:\n  - if: a\n    when: "${long}"\n    then: inc`,
+    ]
+  ) {
+    let error: unknown;
+    try {
+      loadWorkflow(text, { actions: ACTIONS });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof YamlWorkflowError);
+    assert.ok(error.message.length < 600, error.message.slice(0, 200));
+  }
+});
+
+Deno.test("prototype keys are refused and pollute nothing", () => {
+  const cases: [string, string][] = [
+    ["__proto__: { polluted: true }\nname: w\nsteps: [{ step: inc }]", "__proto__"],
+    [
+      "name: w\nsteps:\n  - parallel: p\n    branches:\n      __proto__: inc\n      ok: inc",
+      "__proto__",
+    ],
+    [
+      "name: w\nsteps:\n  - waitForSignal: s\n    signal: go\n    timeout: 1s\n    onTimeout: { constructor: { prototype: 1 } }",
+      "constructor",
+    ],
+    ["name: w\nsteps: [{ step: inc, prototype: 1 }]", "prototype"],
+  ];
+  for (const [text, key] of cases) {
+    const error = assertRejectsFast(
+      () => loadWorkflow(text, { actions: ACTIONS }),
+      new RegExp(`reserved key '${key}'`),
+    );
+    assert.equal(error.key, key);
+  }
+  assert.equal(({} as Obj).polluted, undefined);
+  assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted"), false);
+  // Names of prototype members are not actions.
+  for (const name of ["constructor", "__proto__", "hasOwnProperty", "toString"]) {
+    assertRejectsFast(
+      () => loadWorkflow(`name: w\nsteps: [{ step: a, action: "${name}" }]`, { actions: ACTIONS }),
+      /Cannot find the action/,
+    );
+  }
+});
+
+Deno.test("code-bearing and custom tags, %TAG directives and several documents are refused", () => {
+  const cases: [string, RegExp][] = [
+    ["name: !!js/function 'function () { return 1 }'\nsteps: []", /tag '!!js\/function'/],
+    ["name: w\nsteps: !!js/undefined ''", /tag '!!js\/undefined'/],
+    ["name: !!python/object:os.system w\nsteps: []", /tag '!!python\/object:os.system'/],
+    ["name: !custom w\nsteps: []", /tag '!custom'/],
+    ["name: w\nsteps: !!set { a, b }", /tag '!!set'/],
+    ["%TAG !! tag:evil.example,2000:\n---\nname: !!int 1\nsteps: []", /%TAG directive/],
+    ["name: a\nsteps: []\n---\nname: b\nsteps: []", /several documents/],
+    ["", /empty document/],
+    ["# only a comment\n", /empty document/],
+  ];
+  for (const [text, message] of cases) {
+    assertRejectsFast(() => loadWorkflow(text, { actions: ACTIONS }), message);
+  }
+  // Standard tags still work.
+  const wf = loadWorkflow("name: !!str w\nversion: !!str 2\nsteps: [{ step: inc }]", {
+    actions: ACTIONS,
+  });
+  assert.equal(wf.version, "2");
+});
+
+Deno.test("loadWorkflow() rejects misuse with TypeError", () => {
+  assert.throws(() => loadWorkflow(42 as unknown as string, { actions: {} }), TypeError);
+  assert.throws(
+    () => loadWorkflow("name: w", undefined as unknown as { actions: Record<string, YamlAction> }),
+    TypeError,
+  );
+  assert.throws(
+    () => loadWorkflow("name: w", { actions: null as unknown as Record<string, YamlAction> }),
+    TypeError,
+  );
+  assertYamlError(["name: w", "steps:", "  - step: a"], {
+    line: 3,
+    column: 11,
+    key: "step",
+    message: /as it is number/,
+  }, { a: 5 as unknown as YamlAction });
+});
