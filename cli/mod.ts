@@ -1,0 +1,278 @@
+/**
+ * The `sluice` command-line tool: inspect and operate runs stored in a SQLite
+ * file or a PostgreSQL database, print plans, and serve a web dashboard.
+ *
+ * ```sh
+ * deno run -A jsr:@sluice/sluice/cli list --db app.db
+ * deno run -A jsr:@sluice/sluice/cli show <runId> --db postgres://user@host/db
+ * deno run -A jsr:@sluice/sluice/cli signal <runId> approved '{"by":"ada"}' --db app.db
+ * deno run -A jsr:@sluice/sluice/cli plan ./workflows.ts --mermaid
+ * deno run -A jsr:@sluice/sluice/cli serve --db app.db --port 8080
+ * ```
+ *
+ * Commands: `list`, `show <runId>`, `signal <runId> <name> [payloadJson]`,
+ * `cancel <runId> [--reason text]`, `retry <runId>`, `plan <module.ts|file.yaml>`,
+ * `serve`. Options: `--db` (or `SLUICE_DB`), `--json` for machine-readable output.
+ *
+ * @example Run the CLI from code
+ * ```ts
+ * import { main } from "@sluice/sluice/cli";
+ *
+ * const code = await main(["help"]);
+ * console.log(code); // 0
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Workflow } from "../lib/builder.ts";
+import type { Driver, RunStatus } from "../lib/driver.ts";
+import { Engine } from "../lib/engine.ts";
+import { SluiceError, StorageError } from "../lib/errors.ts";
+import { json, runDetail, runsTable } from "./_format.ts";
+import { serveDashboard } from "./_dashboard.ts";
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  /** Normal output. */
+  out(text: string): void;
+  /** Errors. */
+  err(text: string): void;
+}
+
+const consoleIo: CliIo = {
+  out: (text) => console.log(text),
+  err: (text) => console.error(text),
+};
+
+const USAGE = `Usage: sluice <command> [options]
+
+Commands:
+  list                              List runs (newest first)
+  show <runId>                      Status, input, output, error and history of a run
+  signal <runId> <name> [payload]   Send a signal; payload is JSON
+  cancel <runId> [--reason text]    Cancel a run
+  retry <runId>                     Resume a failed run from its failed step
+  plan <module.ts|file.yaml>        Print the plan of the workflows a module exports
+  serve                             Serve the web dashboard
+  help                              Show this help
+
+Options:
+  --db <path|url>     SQLite file path or postgres:// URL (default: $SLUICE_DB)
+  --schema <name>     PostgreSQL schema (default: sluice)
+  --json              Print JSON instead of tables
+  --status <status>   list: only runs in this status (repeatable)
+  --workflow <name>   list: only runs of this workflow
+  --label <k=v>       list: only runs with this label (repeatable)
+  --limit <n>         list: page size (default 50)
+  --cursor <cursor>   list: the next page's cursor
+  --mermaid           plan: print a Mermaid flowchart instead of JSON
+  --host <address>    serve: listen address (default 127.0.0.1)
+  --port <port>       serve: port (default 8080)
+  --token <token>     serve: require this token (mandatory off 127.0.0.1; or $SLUICE_TOKEN)`;
+
+/** Removes the password from a database URL, for messages. */
+export function redactUrl(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@");
+}
+
+/**
+ * Opens the driver named by `--db`: a `postgres://` URL or a SQLite path.
+ * Each driver is loaded only when used.
+ */
+export async function openDriver(db: string, options: { schema?: string } = {}): Promise<Driver> {
+  if (/^postgres(ql)?:\/\//i.test(db)) {
+    const { PostgresDriver } = await import("../drivers/postgres/mod.ts");
+    return new PostgresDriver(
+      options.schema ? { url: db, schema: options.schema } : { url: db },
+    ) as unknown as Driver;
+  }
+  const { SqliteDriver } = await import("../drivers/sqlite/mod.ts");
+  return new SqliteDriver({ path: db }) as unknown as Driver;
+}
+
+/** Imports a module or loads a YAML file and returns the workflows it defines. */
+async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, unknown>[]> {
+  if (/\.ya?ml$/i.test(file)) {
+    const { loadWorkflow } = await import("../lib/yaml.ts");
+    const text = await Deno.readTextFile(file);
+    const anyAction = new Proxy({}, {
+      get: () => (value: unknown) => value,
+      has: () => true,
+    });
+    return [loadWorkflow(text, { actions: anyAction }) as Workflow<unknown, unknown, unknown>];
+  }
+  const url = new URL(file, `file://${Deno.cwd()}/`).href;
+  const module = await import(url) as Record<string, unknown>;
+  return Object.values(module).filter((v): v is Workflow<unknown, unknown, unknown> =>
+    v instanceof Workflow && v.name !== ""
+  );
+}
+
+/**
+ * Runs the CLI with `args`; returns the exit code (0 ok, 1 failure, 2 misuse).
+ *
+ * @param args The arguments, without the program name.
+ * @param io Where to write.
+ */
+export async function main(args: readonly string[], io: CliIo = consoleIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        db: { type: "string" },
+        schema: { type: "string" },
+        json: { type: "boolean", default: false },
+        status: { type: "string", multiple: true },
+        workflow: { type: "string" },
+        label: { type: "string", multiple: true },
+        limit: { type: "string" },
+        cursor: { type: "string" },
+        reason: { type: "string" },
+        mermaid: { type: "boolean", default: false },
+        host: { type: "string" },
+        port: { type: "string" },
+        token: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (!command || command === "help" || values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const need = (count: number, what: string): boolean => {
+    if (rest.length >= count) return true;
+    io.err(`Missing ${what} for '${command}'\n\n${USAGE}`);
+    return false;
+  };
+
+  if (command === "plan") {
+    if (!need(1, "a module or YAML file")) return 2;
+    try {
+      const workflows = await loadWorkflows(rest[0]!);
+      if (workflows.length === 0) {
+        io.err(`No workflows found in '${rest[0]}': export them from the module`);
+        return 1;
+      }
+      for (const wf of workflows) {
+        if (values.mermaid) io.out(wf.toMermaid());
+        else io.out(json({ planHash: wf.planHash, ...wf.plan }));
+      }
+      return 0;
+    } catch (error) {
+      io.err(`Cannot load '${rest[0]}': ${(error as Error).message}`);
+      return 1;
+    }
+  }
+
+  const db = values.db ?? Deno.env.get("SLUICE_DB");
+  if (!db) {
+    io.err(`Missing --db (a SQLite file or a postgres:// URL) for '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  let engine: Engine | undefined;
+  try {
+    const driver = await openDriver(db, values.schema ? { schema: values.schema } : {});
+    engine = new Engine({ driver, workflows: [] });
+    switch (command) {
+      case "list": {
+        const labels: Record<string, string> = {};
+        for (const label of values.label ?? []) {
+          const at = label.indexOf("=");
+          if (at <= 0) throw new TypeError(`Cannot use label '${label}': write it as key=value`);
+          labels[label.slice(0, at)] = label.slice(at + 1);
+        }
+        const page = await engine.list({
+          ...(values.status ? { status: values.status as RunStatus[] } : {}),
+          ...(values.workflow ? { workflow: values.workflow } : {}),
+          ...(Object.keys(labels).length ? { labels } : {}),
+          limit: values.limit ? Number(values.limit) : 50,
+          ...(values.cursor ? { cursor: values.cursor } : {}),
+        });
+        if (values.json) io.out(json(page));
+        else {
+          io.out(runsTable(page.runs));
+          if (page.nextCursor) io.out(`\nNext page: --cursor ${page.nextCursor}`);
+        }
+        return 0;
+      }
+      case "show": {
+        if (!need(1, "a run id")) return 2;
+        const [run, history] = await Promise.all([
+          engine.get(rest[0]!),
+          engine.history(rest[0]!),
+        ]);
+        io.out(values.json ? json({ run, history }) : runDetail(run, history));
+        return 0;
+      }
+      case "signal": {
+        if (!need(2, "a run id and a signal name")) return 2;
+        let payload: unknown;
+        if (rest[2] !== undefined) {
+          try {
+            payload = JSON.parse(rest[2]);
+          } catch {
+            throw new TypeError(
+              `Cannot parse the payload '${rest[2]}': pass JSON, e.g. '{"ok":true}'`,
+            );
+          }
+        }
+        await engine.signal(rest[0]!, rest[1]!, payload);
+        io.out(values.json ? json({ ok: true }) : `Sent '${rest[1]}' to ${rest[0]}`);
+        return 0;
+      }
+      case "cancel": {
+        if (!need(1, "a run id")) return 2;
+        await engine.cancel(rest[0]!, values.reason);
+        io.out(values.json ? json({ ok: true }) : `Cancelled ${rest[0]}`);
+        return 0;
+      }
+      case "retry": {
+        if (!need(1, "a run id")) return 2;
+        await engine.retry(rest[0]!);
+        io.out(values.json ? json({ ok: true }) : `Retrying ${rest[0]} from its failed step`);
+        return 0;
+      }
+      case "serve": {
+        const token = values.token ?? Deno.env.get("SLUICE_TOKEN");
+        const server = serveDashboard({
+          engine,
+          ...(values.host ? { hostname: values.host } : {}),
+          port: values.port ? Number(values.port) : 8080,
+          ...(token ? { token } : {}),
+          onListen: ({ hostname, port }) => io.out(`Dashboard on http://${hostname}:${port}/`),
+        });
+        const stop = () => void server.shutdown();
+        Deno.addSignalListener("SIGINT", stop);
+        try {
+          await server.finished;
+        } finally {
+          Deno.removeSignalListener("SIGINT", stop);
+        }
+        return 0;
+      }
+      default:
+        io.err(`Unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const name = error instanceof SluiceError || error instanceof Error ? error.name : "Error";
+    io.err(redactUrl(`${name}: ${message}`));
+    return error instanceof TypeError || error instanceof RangeError ? 2 : 1;
+  } finally {
+    await engine?.close().catch((error) => {
+      if (!(error instanceof StorageError)) io.err(redactUrl(String(error)));
+    });
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

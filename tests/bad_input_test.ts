@@ -1,0 +1,387 @@
+// SPEC §7: bad input gets a clear typed error and changes no stored data.
+// One table of cases, run against every driver with real storage.
+import assert from "node:assert/strict";
+import {
+  CancelledError,
+  type Driver,
+  DuplicateRunError,
+  Engine,
+  flow,
+  InvalidStateError,
+  ManualClock,
+  MemoryDriver,
+  PayloadTooLargeError,
+  RunNotFoundError,
+  SerializationError,
+  SluiceError,
+  workflow,
+  WorkflowNotFoundError,
+} from "@sluice/sluice";
+import { driverFactories } from "./_fixtures/drivers.ts";
+
+const HOSTILE = "x'; DROP TABLE runs; --\"\\%_*?[]{}$1:name";
+
+const order = workflow<{ qty: number }>("bad-input-order")
+  .step("price", (o) => o.qty * 3)
+  .waitForSignal<boolean>("approval", "approved")
+  .step("done", (ok) => (ok ? "shipped" : "dropped"));
+
+interface Case {
+  name: string;
+  act: (engine: Engine) => unknown;
+  error: new (...args: never[]) => Error;
+  code?: string;
+  message?: RegExp;
+}
+
+const cycle: Record<string, unknown> = {};
+cycle.self = cycle;
+
+const cases: Case[] = [
+  // builder misuse
+  {
+    name: "a workflow name with a space",
+    act: () => workflow("bad name"),
+    error: TypeError,
+    message: /'bad name'/,
+  },
+  { name: "an empty workflow name", act: () => workflow(""), error: TypeError },
+  {
+    name: "a step name starting with a digit",
+    act: () => workflow("w").step("1st", (v) => v),
+    error: TypeError,
+    message: /'1st'.*workflow 'w'/,
+  },
+  {
+    name: "a name of 129 characters",
+    act: () => workflow("w").step("a".repeat(129), (v) => v),
+    error: TypeError,
+  },
+  {
+    name: "duplicate sibling names",
+    act: () => workflow("w").step("a", (v) => v).sleep("a", 1),
+    error: TypeError,
+    message: /sibling.*'a'|'a'.*sibling/,
+  },
+  {
+    name: "a step without a function",
+    act: () => workflow("w").step("a", "nope" as never),
+    error: TypeError,
+  },
+  {
+    name: "maxAttempts 0",
+    act: () => workflow("w").step("a", (v) => v, { retry: { maxAttempts: 0 } }),
+    error: RangeError,
+    message: /maxAttempts/,
+  },
+  {
+    name: "maxAttempts as a string",
+    act: () => workflow("w").step("a", (v) => v, { retry: { maxAttempts: "3" as never } }),
+    error: TypeError,
+  },
+  {
+    name: "a backoff below 1",
+    act: () => workflow("w").step("a", (v) => v, { retry: { backoff: 0.5 } }),
+    error: RangeError,
+  },
+  {
+    name: "a jitter of 2",
+    act: () => workflow("w").step("a", (v) => v, { retry: { jitter: 2 } }),
+    error: RangeError,
+  },
+  {
+    name: "maxDelay below initialDelay",
+    act: () => workflow("w").step("a", (v) => v, { retry: { initialDelay: "1m", maxDelay: "1s" } }),
+    error: RangeError,
+  },
+  {
+    name: "an unparsable duration",
+    act: () => workflow("w").sleep("s", "5 parsecs"),
+    error: RangeError,
+    message: /'5 parsecs'/,
+  },
+  { name: "a negative duration", act: () => workflow("w").sleep("s", -5), error: RangeError },
+  {
+    name: "a zero step timeout",
+    act: () => workflow("w").step("a", (v) => v, { timeout: 0 }),
+    error: RangeError,
+  },
+  {
+    name: "the reserved compensate option",
+    act: () => workflow("w").step("a", (v) => v, { compensate: (() => {}) as never }),
+    error: TypeError,
+    message: /compensat/,
+  },
+  {
+    name: "an unknown step option",
+    act: () => workflow("w").step("a", (v) => v, { retries: 3 } as never),
+    error: TypeError,
+    message: /'retries'/,
+  },
+  {
+    name: "parallel concurrency 0",
+    act: () => workflow("w").parallel("p", [(v) => v], { concurrency: 0 }),
+    error: RangeError,
+  },
+  {
+    name: "a fractional loop count",
+    act: () => workflow<number>("w").loop("l", 1.5, (v) => v),
+    error: RangeError,
+  },
+  {
+    name: "while maxIterations -1",
+    act: () => workflow<number>("w").while("l", () => false, (v) => v, { maxIterations: -1 }),
+    error: RangeError,
+  },
+  {
+    name: "sleepUntil an invalid Date",
+    act: () => workflow("w").sleepUntil("s", new Date("nope")),
+    error: RangeError,
+  },
+  {
+    name: "a signal name with a space",
+    act: () => workflow("w").waitForSignal("s", "go now"),
+    error: TypeError,
+  },
+  {
+    name: "waitForAnySignal with no signals",
+    act: () => workflow("w").waitForAnySignal("s", []),
+    error: TypeError,
+  },
+  {
+    name: "onTimeout without a timeout",
+    act: () => workflow("w").waitForSignal("s", "go", { onTimeout: () => 1 }),
+    error: TypeError,
+  },
+  // engine misuse
+  {
+    name: "starting an unknown workflow name",
+    act: (e) => e.start("no-such-workflow", {}),
+    error: WorkflowNotFoundError,
+    code: "WORKFLOW_NOT_FOUND",
+  },
+  {
+    name: "starting an anonymous flow",
+    act: (e) => e.start(flow<number>().step("a", (v) => v) as never, {}),
+    error: TypeError,
+    message: /anonymous/,
+  },
+  {
+    name: "a run id with spaces",
+    act: (e) => e.start(order, { qty: 1 }, { id: "has space" }),
+    error: TypeError,
+  },
+  {
+    name: "a run id of 256 characters",
+    act: (e) => e.start(order, { qty: 1 }, { id: "r".repeat(256) }),
+    error: TypeError,
+  },
+  {
+    name: "a label that is not a string",
+    act: (e) => e.start(order, { qty: 1 }, { labels: { n: 1 as never } }),
+    error: TypeError,
+  },
+  {
+    name: "a label holding a NUL character",
+    act: (e) => e.start(order, { qty: 1 }, { labels: { k: "a\0b" } }),
+    error: TypeError,
+    message: /control characters/,
+  },
+  {
+    name: "an invalid startAt",
+    act: (e) => e.start(order, { qty: 1 }, { startAt: new Date("nope") }),
+    error: TypeError,
+  },
+  {
+    name: "an input holding a function",
+    act: (e) => e.start(order, { qty: 1, f: () => 1 } as never),
+    error: SerializationError,
+    code: "SERIALIZATION",
+    message: /function at \$\.f/,
+  },
+  {
+    name: "an input with a cycle",
+    act: (e) => e.start(order, cycle as never),
+    error: SerializationError,
+    code: "SERIALIZATION",
+  },
+  {
+    name: "an input holding a BigInt",
+    act: (e) => e.start(order, { qty: 1n } as never),
+    error: SerializationError,
+  },
+  {
+    name: "an input holding a Map",
+    act: (e) => e.start(order, { qty: new Map() } as never),
+    error: SerializationError,
+    message: /Map/,
+  },
+  {
+    name: "an input of 2 MiB",
+    act: (e) => e.start(order, { qty: 1, pad: "x".repeat(2 * 1024 * 1024) } as never),
+    error: PayloadTooLargeError,
+    code: "PAYLOAD_TOO_LARGE",
+  },
+  {
+    name: "an existing id for another workflow",
+    act: (e) => e.start(workflow("bad-input-other").step("a", (v) => v), {}, { id: "done-run" }),
+    error: DuplicateRunError,
+    code: "DUPLICATE_RUN",
+  },
+  {
+    name: "getting an unknown run",
+    act: (e) => e.get("no-such-run"),
+    error: RunNotFoundError,
+    code: "RUN_NOT_FOUND",
+  },
+  {
+    name: "getting a run by a hostile id",
+    act: (e) => e.get(HOSTILE.replace(/[\0" \\]/g, "")),
+    error: RunNotFoundError,
+  },
+  {
+    name: "the history of an unknown run",
+    act: (e) => e.history("no-such-run"),
+    error: RunNotFoundError,
+  },
+  {
+    name: "signalling an unknown run",
+    act: (e) => e.signal("no-such-run", "approved", true),
+    error: RunNotFoundError,
+  },
+  {
+    name: "signalling a completed run",
+    act: (e) => e.signal("done-run", "approved", true),
+    error: InvalidStateError,
+    code: "INVALID_STATE",
+    message: /completed/,
+  },
+  {
+    name: "signalling with a bad signal name",
+    act: (e) => e.signal("wait-run", "bad name", true),
+    error: TypeError,
+  },
+  {
+    name: "a signal payload holding a symbol",
+    act: (e) => e.signal("wait-run", "approved", { s: Symbol("x") }),
+    error: SerializationError,
+  },
+  {
+    name: "cancelling a completed run",
+    act: (e) => e.cancel("done-run"),
+    error: InvalidStateError,
+  },
+  {
+    name: "cancelling an unknown run",
+    act: (e) => e.cancel("no-such-run"),
+    error: RunNotFoundError,
+  },
+  {
+    name: "a cancel reason that is not a string",
+    act: (e) => e.cancel("wait-run", 42 as never),
+    error: TypeError,
+  },
+  { name: "retrying a completed run", act: (e) => e.retry("done-run"), error: InvalidStateError },
+  { name: "retrying a waiting run", act: (e) => e.retry("wait-run"), error: InvalidStateError },
+  { name: "listing 0 runs a page", act: (e) => e.list({ limit: 0 }), error: RangeError },
+  {
+    name: "listing an unknown status",
+    act: (e) => e.list({ status: "lost" as never }),
+    error: TypeError,
+  },
+  {
+    name: "listing with a forged cursor",
+    act: (e) => e.list({ cursor: HOSTILE }),
+    error: TypeError,
+  },
+  { name: "purging without a cut-off", act: (e) => e.purge({} as never), error: TypeError },
+  {
+    name: "a worker with concurrency 0",
+    act: (e) => e.worker({ concurrency: 0 }),
+    error: RangeError,
+  },
+  { name: "a worker lease of 10ms", act: (e) => e.worker({ leaseMs: 10 }), error: RangeError },
+  {
+    name: "registering a changed plan under the same version",
+    act: (e) => e.register(workflow("bad-input-order").step("other", (v) => v)),
+    error: TypeError,
+    message: /new version/,
+  },
+  { name: "an Engine without a driver", act: () => new Engine({} as never), error: TypeError },
+];
+
+async function snapshot(engine: Engine): Promise<string> {
+  const { runs } = await engine.list({ limit: 1000 });
+  const histories = await Promise.all(runs.map((r) => engine.history(r.id)));
+  return JSON.stringify({ runs, histories });
+}
+
+for (const { name: driverName, create } of driverFactories()) {
+  Deno.test(`${driverName}: ${cases.length} bad inputs each get a typed error and change nothing`, async (t) => {
+    assert.ok(cases.length >= 30);
+    const clock = new ManualClock(Date.UTC(2030, 0, 1));
+    await using engine = new Engine({ driver: await create(), workflows: [order], clock });
+    await using worker = engine.worker({ pollInterval: 50 });
+    await worker.start();
+    const done = await engine.start(order, { qty: 2 }, {
+      id: "done-run",
+      labels: { kind: HOSTILE },
+    });
+    await engine.signal(done.id, "approved", true);
+    assert.equal(await done.result(), "shipped");
+    const waiting = await engine.start(order, { qty: 3 }, { id: "wait-run" });
+    for (let i = 0; (await engine.get(waiting.id)).status !== "waiting"; i++) {
+      assert.ok(i < 200, "the run should reach its wait");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const before = await snapshot(engine);
+    for (const c of cases) {
+      await t.step(c.name, async () => {
+        let thrown: unknown;
+        try {
+          await c.act(engine);
+        } catch (error) {
+          thrown = error;
+        }
+        assert.ok(thrown instanceof c.error, `expected ${c.error.name}, got ${String(thrown)}`);
+        if (c.code) {
+          assert.ok(thrown instanceof SluiceError);
+          assert.equal(thrown.code, c.code);
+        }
+        if (c.message) assert.match((thrown as Error).message, c.message);
+        assert.ok((thrown as Error).message.length > 10, "the message explains the problem");
+        assert.equal(await snapshot(engine), before, "stored data is unchanged");
+      });
+    }
+    await engine.cancel(waiting.id, "end of test");
+    await assert.rejects(waiting.result(), CancelledError);
+  });
+
+  Deno.test(`${driverName}: every call on a closed engine throws InvalidStateError`, async () => {
+    const engine = new Engine({ driver: await create(), workflows: [order] });
+    await engine.close();
+    for (
+      const act of [
+        () => engine.start(order, { qty: 1 }),
+        () => engine.get("r"),
+        () => engine.list(),
+        () => engine.signal("r", "approved", true),
+        () => engine.cancel("r"),
+        () => engine.history("r"),
+        () => engine.result("r"),
+        () => engine.retry("r"),
+        () => engine.purge({ finishedBefore: 0 }),
+        () => engine.worker(),
+      ]
+    ) {
+      await assert.rejects(async () => await act(), InvalidStateError);
+    }
+  });
+}
+
+Deno.test("MemoryDriver is one of the drivers under test", () => {
+  assert.ok(driverFactories().some((f) => f.name === "memory"));
+  assert.ok(new MemoryDriver() instanceof MemoryDriver);
+});
+
+export type { Driver };
