@@ -999,7 +999,11 @@ export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<
   checkName(name, "a workflow");
   const record = checkOptionsObject(options, `options of workflow '${name}'`);
   const version = record.version ?? "1";
-  if (typeof version !== "string" || version.length === 0 || version.length > 64) {
+  if (
+    // deno-lint-ignore no-control-regex
+    typeof version !== "string" || version.length === 0 || version.length > 64 ||
+    /[\x00-\x1f\x7f]/.test(version)
+  ) {
     throw new TypeError(
       `Cannot use version ${
         describe(version)

@@ -573,8 +573,18 @@ export class Runtime implements Host {
         );
       }
     }
-    if (options.workflow !== undefined && typeof options.workflow !== "string") {
-      throw new TypeError(`Cannot list runs of workflow ${describe(options.workflow)}`);
+    if (
+      options.workflow !== undefined &&
+      // deno-lint-ignore no-control-regex
+      (typeof options.workflow !== "string" || /[\x00-\x1f\x7f]/.test(options.workflow))
+    ) {
+      throw new TypeError(
+        `Cannot list runs of workflow ${
+          typeof options.workflow === "string"
+            ? JSON.stringify(options.workflow)
+            : describe(options.workflow)
+        }: pass a workflow name (names hold no control characters)`,
+      );
     }
     if (options.cursor !== undefined) decodeCursor(options.cursor);
     const labels = options.labels === undefined

@@ -290,6 +290,16 @@ const cases: Case[] = [
     error: TypeError,
   },
   {
+    name: "listing a workflow name holding a NUL",
+    act: (e) => e.list({ workflow: "a\0b" }),
+    error: TypeError,
+  },
+  {
+    name: "a workflow version holding a newline",
+    act: () => workflow("w", { version: "1\n2" }),
+    error: TypeError,
+  },
+  {
     name: "listing with a forged cursor",
     act: (e) => e.list({ cursor: HOSTILE }),
     error: TypeError,
