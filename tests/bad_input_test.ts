@@ -14,9 +14,12 @@ import {
   RunNotFoundError,
   SerializationError,
   SluiceError,
+  StorageError,
   workflow,
   WorkflowNotFoundError,
 } from "@sluice/sluice";
+import { PostgresDriver } from "@sluice/sluice/postgres";
+import { loadWorkflow, YamlWorkflowError } from "@sluice/sluice/yaml";
 import { driverFactories } from "./_fixtures/drivers.ts";
 
 const HOSTILE = "x'; DROP TABLE runs; --\"\\%_*?[]{}$1:name";
@@ -298,6 +301,57 @@ const cases: Case[] = [
     name: "a workflow version holding a newline",
     act: () => workflow("w", { version: "1\n2" }),
     error: TypeError,
+  },
+  {
+    name: "YAML that does not parse",
+    act: () => loadWorkflow("name: w\nsteps:\n  - step: [unclosed", { actions: {} }),
+    error: YamlWorkflowError,
+    code: "YAML_INVALID",
+    message: /line 3/,
+  },
+  {
+    name: "YAML naming an unknown action",
+    act: () => loadWorkflow("name: w\nsteps:\n  - step: a\n    action: nope\n", { actions: {} }),
+    error: YamlWorkflowError,
+    message: /'nope'/,
+  },
+  {
+    name: "a YAML alias bomb",
+    act: () =>
+      loadWorkflow(
+        [
+          "a: &a [x, x, x, x, x, x, x, x, x, x]",
+          ...Array.from({ length: 9 }, (_, i) =>
+            `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${
+              Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")
+            }]`),
+          "name: w",
+          "steps: []",
+        ].join("\n"),
+        { actions: {} },
+      ),
+    error: YamlWorkflowError,
+  },
+  {
+    name: "YAML with a prototype-polluting key",
+    act: () => loadWorkflow("name: w\n__proto__: {}\nsteps: []\n", { actions: {} }),
+    error: YamlWorkflowError,
+  },
+  {
+    name: "an unreachable database",
+    act: async () => {
+      const engine = new Engine({
+        driver: new PostgresDriver({ url: "postgres://u:pw@127.0.0.1:1/test" }),
+        workflows: [order],
+      });
+      try {
+        await engine.start(order, { qty: 1 });
+      } finally {
+        await engine.close().catch(() => {});
+      }
+    },
+    error: StorageError,
+    code: "STORAGE",
   },
   {
     name: "listing with a forged cursor",
