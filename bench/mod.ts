@@ -6,9 +6,13 @@
 import type { Row } from "./_harness.ts";
 import { printTable } from "./_harness.ts";
 import { memoryScenarios } from "./memory.ts";
+import { sqliteScenarios } from "./sqlite.ts";
+import { postgresScenarios } from "./postgres.ts";
 
 const groups: Record<string, () => Promise<Row[]>> = {
   memory: memoryScenarios,
+  sqlite: sqliteScenarios,
+  postgres: postgresScenarios,
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(groups);

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Duration, parseDuration } from "./duration.ts";
+import { hasControlCharacters } from "./_text.ts";
 import type { Logger } from "./logger.ts";
 import {
   hashPlan,
@@ -1000,9 +1001,8 @@ export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<
   const record = checkOptionsObject(options, `options of workflow '${name}'`);
   const version = record.version ?? "1";
   if (
-    // deno-lint-ignore no-control-regex
     typeof version !== "string" || version.length === 0 || version.length > 64 ||
-    /[\x00-\x1f\x7f]/.test(version)
+    hasControlCharacters(version)
   ) {
     throw new TypeError(
       `Cannot use version ${

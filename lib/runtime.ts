@@ -31,6 +31,7 @@ import type { Host, Middleware } from "./interpreter.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
 import { decodeValue, DEFAULT_MAX_PAYLOAD_BYTES, encodeValue } from "./values.ts";
+import { hasControlCharacters } from "./_text.ts";
 
 /** A run as `get` and `list` return it. */
 export interface RunRecord {
@@ -206,8 +207,7 @@ function checkLabels(labels: unknown, what: string): Record<string, string> {
         `Cannot use label '${key}' in ${what}: keys are 1 to 128 characters and values strings of up to 512`,
       );
     }
-    // deno-lint-ignore no-control-regex
-    if (/[\x00-\x1f\x7f]/.test(key + value)) {
+    if (hasControlCharacters(key + value)) {
       throw new TypeError(
         `Cannot use label '${
           JSON.stringify(key).slice(1, -1)
@@ -575,8 +575,7 @@ export class Runtime implements Host {
     }
     if (
       options.workflow !== undefined &&
-      // deno-lint-ignore no-control-regex
-      (typeof options.workflow !== "string" || /[\x00-\x1f\x7f]/.test(options.workflow))
+      (typeof options.workflow !== "string" || hasControlCharacters(options.workflow))
     ) {
       throw new TypeError(
         `Cannot list runs of workflow ${
