@@ -66,6 +66,7 @@ export class Worker implements AsyncDisposable {
   #polling = false;
   #pollAgain = false;
   #failures = 0;
+  #missedDue = 0;
   #dueTimer: ClockTimer | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ClockTimer | undefined;
@@ -193,6 +194,7 @@ export class Worker implements AsyncDisposable {
       do {
         this.#pollAgain = false;
         let claimedAll = false;
+        let claimedAny = false;
         while (!this.#stopping && this.#active.size < this.#concurrency) {
           const limit = Math.min(this.#concurrency - this.#active.size, 256);
           const claims = await rt.driver.claimRuns({
@@ -203,10 +205,11 @@ export class Worker implements AsyncDisposable {
             workflows: rt.workflowNames,
           });
           for (const claim of claims) this.#launch(claim);
+          if (claims.length > 0) claimedAny = true;
           claimedAll = claims.length === limit;
           if (!claimedAll) break;
         }
-        if (!this.#stopping && !claimedAll) await this.#armTimers();
+        if (!this.#stopping && !claimedAll) await this.#armTimers(claimedAny);
       } while (this.#pollAgain && !this.#stopping);
       this.#failures = 0;
     } catch (error) {
@@ -229,19 +232,32 @@ export class Worker implements AsyncDisposable {
     }
   }
 
-  /** Arms the due timer (next run due, on the engine clock) and the safety poll. */
-  async #armTimers(): Promise<void> {
+  /**
+   * Arms the due timer (the next run due, on the engine clock) and the safety
+   * poll. A run that is due already is claimed at once by polling again; only
+   * when that keeps finding nothing (another worker won each race) does the
+   * worker look again after a short pause instead.
+   */
+  async #armTimers(claimedAny: boolean): Promise<void> {
     const rt = this.#rt;
     if (this.#active.size >= this.#concurrency) return;
     const next = await rt.driver.nextDueAt(rt.workflowNames);
     if (this.#stopping) return;
     this.#dueTimer?.cancel();
     this.#dueTimer = undefined;
-    if (next !== undefined) {
-      if (next <= rt.clock.now()) this.#armPollTimer(Math.min(this.#pollMs, 50));
-      else this.#dueTimer = rt.clock.setTimer(next, () => this.#requestPoll());
+    let pollMs = rt.driver.shared ? this.#pollMs : undefined;
+    if (next !== undefined && next > rt.clock.now()) {
+      this.#dueTimer = rt.clock.setTimer(next, () => this.#requestPoll());
+      this.#missedDue = 0;
+    } else if (next !== undefined) {
+      if (claimedAny || ++this.#missedDue <= 3) this.#pollAgain = true;
+      else pollMs = Math.min(pollMs ?? 50, 50);
     }
-    if (rt.driver.shared) this.#armPollTimer(this.#pollMs);
+    if (pollMs !== undefined) this.#armPollTimer(pollMs);
+    else if (this.#pollTimer !== undefined) {
+      clearTimeout(this.#pollTimer);
+      this.#pollTimer = undefined;
+    }
   }
 
   #armPollTimer(ms: number): void {
