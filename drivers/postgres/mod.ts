@@ -432,7 +432,11 @@ export class PostgresDriver implements Driver {
   async #query<T = Row>(what: string, text: string, params: readonly Param[] = []): Promise<T[]> {
     if (!this.#migrated) await this.migrate();
     try {
-      return await this.#sql.unsafe(text, params as never[]) as unknown as T[];
+      // Prepared statements (unless the pool disables them, e.g. behind a
+      // transaction-mode pooler): PostgreSQL plans each statement once.
+      return await this.#sql.unsafe(text, params as never[], {
+        prepare: this.#sql.options.prepare !== false,
+      }) as unknown as T[];
     } catch (error) {
       throw toStorageError(what, error, this.#secrets);
     }
