@@ -96,9 +96,17 @@ async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, u
   if (/\.ya?ml$/i.test(file)) {
     const { loadWorkflow } = await import("../lib/yaml.ts");
     const text = await Deno.readTextFile(file);
+    // Printing a plan runs nothing: every action name stands for a placeholder.
+    const placeholder = (value: unknown) => value;
     const anyAction = new Proxy({}, {
-      get: () => (value: unknown) => value,
+      get: () => placeholder,
       has: () => true,
+      getOwnPropertyDescriptor: () => ({
+        value: placeholder,
+        writable: false,
+        enumerable: true,
+        configurable: true,
+      }),
     });
     return [loadWorkflow(text, { actions: anyAction }) as Workflow<unknown, unknown, unknown>];
   }

@@ -8,6 +8,7 @@
  */
 import { Engine, type Observer, workflow } from "../mod.ts";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
+import { waitForStatus } from "../testing/mod.ts";
 
 export const hello = workflow<{ name: string }>("hello")
   .step("greet", (input) => `Hello, ${input.name}`)
@@ -49,9 +50,7 @@ export async function demo(path: string, print: (line: string) => void): Promise
   await worker.start();
   print(`storing runs in ${path}`);
   const run = await engine.start(hello, { name: "Ada" });
-  while ((await run.status()) !== "waiting") {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitForStatus(engine, run.id, "waiting");
   await engine.signal(run.id, "approved", { by: "Grace" });
   const output = await run.result();
   print("history:");

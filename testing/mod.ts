@@ -1,6 +1,7 @@
 /**
- * Test helpers: the `ManualClock`, and the storage-driver conformance suite
- * that every driver (including third-party ones) runs.
+ * Test helpers: the `ManualClock`, `waitForStatus`, and the storage-driver
+ * conformance suite that every driver (including third-party ones) runs with
+ * `testDriverConformance(name, factory, { skip })`.
  *
  * @example
  * ```ts
@@ -19,3 +20,4 @@ export {
   type ConformanceOptions,
   testDriverConformance,
 } from "./conformance.ts";
+export { waitForStatus, type WaitForStatusOptions } from "./wait_for_status.ts";

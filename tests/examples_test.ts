@@ -4,11 +4,11 @@ import { LocalRunner, ManualClock } from "@sluice/sluice";
 import { approval } from "../examples/approval.ts";
 import { charge, flakyPaymentApi } from "../examples/retries.ts";
 import { crawl } from "../examples/fan_out.ts";
-import { hello } from "../examples/hello.ts";
+import { demo, hello } from "../examples/hello.ts";
 
-async function runExample(file: string): Promise<string> {
+async function runExample(file: string, args: string[] = []): Promise<string> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-env", file],
+    args: ["run", "--allow-read", "--allow-write", "--allow-env", file, ...args],
     cwd: new URL("..", import.meta.url),
     stdout: "piped",
     stderr: "piped",
@@ -61,6 +61,25 @@ Deno.test("hello example: greets, decorates, sleeps and waits for approval", asy
   const run = await runner.start(hello, { name: "Ada" });
   await runner.signal(run.id, "approved", { by: "Grace" });
   assert.equal(await run.result(), "Ada approved by Grace");
+});
+
+Deno.test("the demo runs a durable workflow on a SQLite file and prints its progress", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const output = await runExample("examples/hello.ts", [`${dir}/demo.db`]);
+    assert.match(output, /run is sleeping until/);
+    assert.match(output, /run is waiting .* for signal approved/);
+    assert.match(output, /run completed: "Ada approved by Grace"/);
+    assert.match(output, /signal\.received/);
+    const lines: string[] = [];
+    assert.equal(
+      await demo(`${dir}/demo.db`, (line) => void lines.push(line)),
+      "Ada approved by Grace",
+    );
+    assert.ok(lines.some((line) => line.includes("step decorate/shout completed")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("every example runs as a program", async () => {

@@ -1,0 +1,65 @@
+import type { RunStatus } from "../lib/driver.ts";
+import type { RunRecord } from "../lib/runtime.ts";
+
+/** Options of {@linkcode waitForStatus}. */
+export interface WaitForStatusOptions {
+  /**
+   * How long to wait, in real milliseconds.
+   * @default {10000}
+   */
+  timeoutMs?: number;
+  /**
+   * How often to look, in real milliseconds.
+   * @default {10}
+   */
+  pollMs?: number;
+}
+
+/**
+ * Waits until a run reaches one of some statuses (e.g. `"waiting"` before
+ * sending a signal in a test); returns its record. Works with a `LocalRunner`
+ * or an `Engine`.
+ *
+ * @param runner Anything with `get(runId)`: a `LocalRunner` or an `Engine`.
+ * @param runId The run.
+ * @param status The status, or statuses, to wait for.
+ * @param options Timeout and polling pace.
+ * @returns The run's record once it has the status.
+ * @throws {Error} When the run does not get there in time.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, workflow } from "@sluice/sluice";
+ * import { waitForStatus } from "@sluice/sluice/testing";
+ *
+ * const wf = workflow<number>("gate").waitForSignal<number>("go", "go").step("x", (n) => n * 2);
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, 1);
+ * await waitForStatus(runner, run.id, "waiting");
+ * await runner.signal(run.id, "go", 21);
+ * console.log(await run.result()); // 42
+ * ```
+ */
+export async function waitForStatus(
+  runner: { get(runId: string): Promise<RunRecord> },
+  runId: string,
+  status: RunStatus | readonly RunStatus[],
+  options: WaitForStatusOptions = {},
+): Promise<RunRecord> {
+  const wanted: readonly RunStatus[] = typeof status === "string" ? [status] : status;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const pollMs = options.pollMs ?? 10;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await runner.get(runId);
+    if (wanted.includes(run.status)) return run;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `Run '${runId}' is still ${run.status} after ${timeoutMs}ms, not ${
+          wanted.join(" or ")
+        }: check what it waits for, or raise 'timeoutMs'`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

@@ -1,0 +1,224 @@
+// The `sluice` CLI and the dashboard, against a real SQLite file.
+import assert from "node:assert/strict";
+import { Engine, workflow } from "@sluice/sluice";
+import { SqliteDriver } from "@sluice/sluice/sqlite";
+import { main } from "@sluice/sluice/cli";
+import { dashboardHandler, serveDashboard } from "../cli/_dashboard.ts";
+
+const order = workflow<{ item: string }>("cli-order")
+  .step("price", (o) => ({ ...o, price: 3 }))
+  .waitForSignal<{ ok: boolean }>("approval", "approved")
+  .step("ship", (d) => {
+    if (!d.ok) throw new Error("not approved");
+    return "shipped";
+  });
+
+/** A SQLite file with one completed, one waiting and one failed run. */
+async function fixture(): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "sluice-cli-" });
+  const path = `${dir}/cli.db`;
+  const engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [order] });
+  const worker = engine.worker({ pollInterval: 20 });
+  await worker.start();
+  const done = await engine.start(order, { item: "<b>book</b>" }, {
+    id: "done-1",
+    labels: { team: "a" },
+  });
+  await engine.signal(done.id, "approved", { ok: true });
+  assert.equal(await done.result(), "shipped");
+  const failed = await engine.start(order, { item: "pen" }, { id: "failed-1" });
+  await engine.signal(failed.id, "approved", { ok: false });
+  await assert.rejects(failed.result());
+  await engine.start(order, { item: "cup" }, { id: "wait-1", labels: { team: "b" } });
+  while ((await engine.get("wait-1")).status !== "waiting") {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await engine.close();
+  return { path, cleanup: () => Deno.remove(dir, { recursive: true }) };
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (t) => void out.push(t), err: (t) => void err.push(t) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+Deno.test("cli: list shows runs as a table and as JSON, with filters", async () => {
+  const { path, cleanup } = await fixture();
+  try {
+    const table = await cli(["list", "--db", path]);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /^ID\s+WORKFLOW\s+VERSION\s+STATUS/);
+    for (const id of ["done-1", "failed-1", "wait-1"]) assert.match(table.out, new RegExp(id));
+    const json = await cli(["list", "--db", path, "--json", "--status", "waiting"]);
+    assert.deepEqual(JSON.parse(json.out).runs.map((r: { id: string }) => r.id), ["wait-1"]);
+    const labelled = await cli(["list", "--db", path, "--json", "--label", "team=a"]);
+    assert.deepEqual(JSON.parse(labelled.out).runs.map((r: { id: string }) => r.id), ["done-1"]);
+    const paged = await cli(["list", "--db", path, "--limit", "2"]);
+    assert.match(paged.out, /Next page: --cursor \S+/);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("cli: show prints status, input, output, error and the history", async () => {
+  const { path, cleanup } = await fixture();
+  try {
+    const done = await cli(["show", "done-1", "--db", path]);
+    assert.equal(done.code, 0, done.err);
+    assert.match(done.out, /Status\s+completed/);
+    assert.match(done.out, /Output\s+"shipped"/);
+    assert.match(done.out, /step\.completed\s+price/);
+    assert.match(done.out, /signal\.received/);
+    const failed = await cli(["show", "failed-1", "--db", path]);
+    assert.match(failed.out, /Error\s+Error: not approved/);
+    assert.match(failed.out, /At step\s+ship/);
+    const json = JSON.parse((await cli(["show", "wait-1", "--db", path, "--json"])).out);
+    assert.equal(json.run.status, "waiting");
+    assert.deepEqual(json.run.waitingFor, ["approved"]);
+    const missing = await cli(["show", "nope", "--db", path]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /RunNotFoundError/);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("cli: signal, cancel and retry change runs; misuse exits with 2", async () => {
+  const { path, cleanup } = await fixture();
+  try {
+    const signalled = await cli(["signal", "wait-1", "approved", '{"ok":true}', "--db", path]);
+    assert.equal(signalled.code, 0, signalled.err);
+    const engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [order] });
+    try {
+      const history = await engine.history("wait-1");
+      assert.deepEqual(history.find((e) => e.type === "signal.received")?.payload, { ok: true });
+      assert.equal((await cli(["retry", "failed-1", "--db", path])).code, 0);
+      assert.equal((await engine.get("failed-1")).status, "pending");
+      assert.equal((await cli(["cancel", "failed-1", "--reason", "typo", "--db", path])).code, 0);
+      const cancelled = await engine.get("failed-1");
+      assert.equal(cancelled.status, "cancelled");
+      assert.match(cancelled.error?.message ?? "", /typo/);
+    } finally {
+      await engine.close();
+    }
+    const finished = await cli(["cancel", "done-1", "--db", path]);
+    assert.equal(finished.code, 1);
+    assert.match(finished.err, /InvalidStateError/);
+    const badJson = await cli(["signal", "wait-1", "approved", "{oops", "--db", path]);
+    assert.equal(badJson.code, 2);
+    assert.equal((await cli(["show", "--db", path])).code, 2);
+    assert.equal((await cli(["list"])).code, 2, "no --db");
+    assert.equal((await cli(["launch", "--db", path])).code, 2);
+    assert.equal((await cli(["help"])).code, 0);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("cli: plan prints the plans a module exports, as JSON or Mermaid", async () => {
+  const json = await cli(["plan", "examples/approval.ts"]);
+  assert.equal(json.code, 0, json.err);
+  const plan = JSON.parse(json.out);
+  assert.equal(plan.workflow, "expense-approval");
+  assert.equal(typeof plan.planHash, "string");
+  assert.deepEqual(plan.nodes.map((n: { name: string }) => n.name), [
+    "validate",
+    "managerDecision",
+    "record",
+  ]);
+  const mermaid = await cli(["plan", "examples/approval.ts", "--mermaid"]);
+  assert.match(mermaid.out, /^flowchart TD/);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/w.yaml`,
+      "name: from-yaml\nsteps:\n  - step: a\n  - sleep: s\n    for: 1m\n",
+    );
+    const yaml = await cli(["plan", `${dir}/w.yaml`]);
+    assert.equal(yaml.code, 0, yaml.err);
+    assert.equal(JSON.parse(yaml.out).workflow, "from-yaml");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.equal((await cli(["plan", "no/such/file.ts"])).code, 1);
+});
+
+Deno.test("dashboard: pages and API, escaping what runs hold", async () => {
+  const { path, cleanup } = await fixture();
+  const engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [order] });
+  try {
+    const handle = dashboardHandler(engine, undefined);
+    const list = await handle(new Request("http://localhost/"));
+    assert.equal(list.status, 200);
+    const html = await list.text();
+    assert.match(html, /done-1/);
+    const detail = await (await handle(new Request("http://localhost/runs/done-1"))).text();
+    assert.ok(!detail.includes("<b>book</b>"), "run data is escaped");
+    assert.match(detail, /&lt;b&gt;book&lt;\/b&gt;/);
+    const api = await handle(new Request("http://localhost/api/runs?status=waiting"));
+    assert.deepEqual((await api.json()).runs.map((r: { id: string }) => r.id), ["wait-1"]);
+    const history = await handle(new Request("http://localhost/api/runs/done-1/history"));
+    assert.ok((await history.json()).length > 5);
+    assert.equal((await handle(new Request("http://localhost/api/runs/nope"))).status, 404);
+
+    const forged = await handle(
+      new Request("http://localhost/api/runs/wait-1/cancel", { method: "POST", body: "{}" }),
+    );
+    assert.equal(forged.status, 403, "actions need the custom header");
+    const action = (path: string, body: unknown) =>
+      handle(
+        new Request(`http://localhost/api/runs/${path}`, {
+          method: "POST",
+          headers: { "x-sluice-action": "1" },
+          body: JSON.stringify(body),
+        }),
+      );
+    assert.equal(
+      (await action("wait-1/signal", { name: "approved", payload: { ok: true } })).status,
+      200,
+    );
+    assert.equal((await action("done-1/cancel", {})).status, 409);
+    assert.equal((await action("failed-1/retry", {})).status, 200);
+    assert.equal((await engine.get("failed-1")).status, "pending");
+  } finally {
+    await engine.close();
+    await cleanup();
+  }
+});
+
+Deno.test("dashboard: a token guards every request; off loopback one is required", async () => {
+  const { path, cleanup } = await fixture();
+  const engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [order] });
+  try {
+    assert.throws(
+      () => serveDashboard({ engine, hostname: "0.0.0.0", port: 0 }),
+      /without a token/,
+    );
+    assert.throws(() => serveDashboard({ engine, port: 0, token: "short" }), RangeError);
+    const token = "a-long-enough-dashboard-token";
+    const server = serveDashboard({ engine, port: 0, token });
+    try {
+      const base = `http://127.0.0.1:${server.addr.port}`;
+      const denied = await fetch(`${base}/api/runs`);
+      assert.equal(denied.status, 401);
+      await denied.body?.cancel();
+      const wrong = await fetch(`${base}/api/runs`, { headers: { authorization: "Bearer nope" } });
+      assert.equal(wrong.status, 401);
+      await wrong.body?.cancel();
+      const ok = await fetch(`${base}/api/runs`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200);
+      assert.equal((await ok.json()).runs.length, 3);
+      const viaQuery = await fetch(`${base}/?token=${token}`, { redirect: "manual" });
+      assert.equal(viaQuery.status, 303);
+      assert.match(viaQuery.headers.get("set-cookie") ?? "", /sluice_token=.*HttpOnly/);
+      await viaQuery.body?.cancel();
+    } finally {
+      await server.shutdown();
+    }
+  } finally {
+    await engine.close();
+    await cleanup();
+  }
+});
