@@ -370,3 +370,21 @@ export function decodeCursor(cursor: string): [number, string] {
     `Cannot use cursor '${cursor}': pass the 'nextCursor' of a previous page`,
   );
 }
+
+/** The run `createRun` stores for a new run: pending, no lease yet. */
+export function pendingRun(run: NewRun, now: number): StoredRun {
+  const stored: StoredRun = {
+    id: run.id,
+    workflow: run.workflow,
+    version: run.version,
+    planHash: run.planHash,
+    status: "pending",
+    labels: { ...run.labels },
+    createdAt: now,
+    updatedAt: now,
+    dueAt: run.dueAt,
+    leaseToken: 0,
+  };
+  if (run.input !== undefined) stored.input = run.input;
+  return stored;
+}

@@ -17,6 +17,7 @@ import {
   type Lease,
   type LeaseState,
   type NewRun,
+  pendingRun,
   type RunFilter,
   signalRowData,
   type StepRow,
@@ -164,19 +165,7 @@ export class MemoryDriver implements Driver {
     if (this.#closed) return Promise.reject(this.#closedError());
     const existing = this.#runs.get(newRun.id);
     if (existing) return Promise.resolve({ run: copyRun(existing.run), created: false });
-    const run: StoredRun = {
-      id: newRun.id,
-      workflow: newRun.workflow,
-      version: newRun.version,
-      planHash: newRun.planHash,
-      status: "pending",
-      labels: { ...newRun.labels },
-      createdAt: now,
-      updatedAt: now,
-      dueAt: newRun.dueAt,
-      leaseToken: 0,
-    };
-    if (newRun.input !== undefined) run.input = newRun.input;
+    const run = pendingRun(newRun, now);
     this.#runs.set(run.id, {
       run,
       steps: new Map(),

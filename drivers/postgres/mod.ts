@@ -31,6 +31,7 @@
  * @module
  */
 import postgres from "postgres";
+import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../_columns.ts";
 import { Batcher, type BatchItem } from "./_batch.ts";
 import { redact, secretsOf, toStorageError } from "./_errors.ts";
 import {
@@ -63,7 +64,6 @@ import type {
 import { decodeCursor, encodeCursor, isFinished } from "../../lib/driver.ts";
 import {
   CancelledError,
-  type ErrorInfo,
   InvalidStateError,
   LeaseLostError,
   RunNotFoundError,
@@ -125,33 +125,9 @@ export interface PostgresDriverOptions {
   poolSize?: number;
 }
 
-interface RunRow {
-  id: string;
-  workflow: string;
-  version: string;
-  plan_hash: string;
-  status: RunStatus;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-  labels: string;
-  created_at: number;
-  updated_at: number;
-  due_at: number | null;
-  waiting_for: string[] | null;
-  lease_token: number;
-  lease_owner: string | null;
-}
+type RunRow = RunColumns;
 
-interface StepRowRecord {
-  key: string;
-  kind: string;
-  state: "done" | "pending";
-  data: string | null;
-  attempt: number | null;
-  started_at: number | null;
-  finished_at: number | null;
-}
+type StepRowRecord = StepColumns;
 
 interface WriteItem extends BatchItem {
   lease: Lease;
@@ -168,36 +144,6 @@ interface CreateItem extends BatchItem {
 
 type Row = Record<string, unknown>;
 type Param = string | number | boolean | null | readonly (string | number | null)[];
-
-function toRun(row: RunRow): StoredRun {
-  const run: StoredRun = {
-    id: row.id,
-    workflow: row.workflow,
-    version: row.version,
-    planHash: row.plan_hash,
-    status: row.status,
-    labels: JSON.parse(row.labels),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    leaseToken: row.lease_token,
-  };
-  if (row.input !== null) run.input = row.input;
-  if (row.output !== null) run.output = row.output;
-  if (row.error !== null) run.error = JSON.parse(row.error) as ErrorInfo;
-  if (row.due_at !== null) run.dueAt = row.due_at;
-  if (row.waiting_for !== null && row.waiting_for.length > 0) run.waitingFor = row.waiting_for;
-  if (row.lease_owner !== null) run.leaseOwner = row.lease_owner;
-  return run;
-}
-
-function toStep(row: StepRowRecord): StepRow {
-  const step: StepRow = { key: row.key, kind: row.kind, state: row.state };
-  if (row.data !== null) step.data = row.data;
-  if (row.attempt !== null) step.attempt = row.attempt;
-  if (row.started_at !== null) step.startedAt = row.started_at;
-  if (row.finished_at !== null) step.finishedAt = row.finished_at;
-  return step;
-}
 
 /** Keeps the last row of each key, as sequential upserts would (a `done` row stays). */
 function lastRows(steps: readonly StepRow[] | undefined): StepRow[] {
@@ -662,7 +608,7 @@ export class PostgresDriver implements Driver {
     for (const item of items) {
       const row = byId.get(item.run.id);
       if (row) {
-        item.resolve({ run: toRun(row), created: row.created });
+        item.resolve({ run: runFromColumns(row), created: row.created });
         if (row.created) {
           row.created = false;
           this.#emit(["runnable"], row.id);
@@ -681,7 +627,7 @@ export class PostgresDriver implements Driver {
   async getRun(runId: string): Promise<StoredRun | undefined> {
     this.#check();
     const [row] = await this.#query<RunRow>(`read run '${runId}'`, this.#st.getRun, [runId]);
-    return row ? toRun(row) : undefined;
+    return row ? runFromColumns(row) : undefined;
   }
 
   /** Lists runs, newest first. */
@@ -711,7 +657,7 @@ export class PostgresDriver implements Driver {
     const text = `${this.#st.listRuns}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}
       ORDER BY r.created_at DESC, r.id DESC LIMIT $${params.length}::int4`;
     const rows = await this.#query<RunRow>("list runs", text, params);
-    const runs = rows.slice(0, limit).map(toRun);
+    const runs = rows.slice(0, limit).map(runFromColumns);
     const page: StoredRunPage = { runs };
     if (rows.length > limit && runs.length > 0) {
       const last = runs[runs.length - 1]!;
@@ -734,7 +680,7 @@ export class PostgresDriver implements Driver {
     >(`read the history of run '${runId}'`, this.#st.history, [runId]);
     if (rows.length === 0 && !(await this.getRun(runId))) throw new RunNotFoundError(runId);
     return rows.map((row, seq): StoredHistoryItem => {
-      if (row.source === "step") return { source: "step", seq, row: toStep(row) };
+      if (row.source === "step") return { source: "step", seq, row: stepFromColumns(row) };
       const event: StoredEvent = { type: row.type!, at: row.at! };
       if (row.step !== null) event.step = row.step;
       if (row.attempt !== null) event.attempt = row.attempt;
@@ -761,7 +707,7 @@ export class PostgresDriver implements Driver {
       ],
     );
     return rows.map((row) => ({
-      run: toRun(row),
+      run: runFromColumns(row),
       lease: { runId: row.id, token: row.lease_token },
       previousStatus: row.previous_status,
     }));
@@ -817,7 +763,7 @@ export class PostgresDriver implements Driver {
       this.#st.readSteps,
       [runId, keys as string[]],
     );
-    for (const row of rows) steps.set(row.key, toStep(row));
+    for (const row of rows) steps.set(row.key, stepFromColumns(row));
     return steps;
   }
 
@@ -1195,7 +1141,7 @@ export class PostgresDriver implements Driver {
       ]);
       if (row) {
         this.#emit(["cancelled", "finished"], runId, reason);
-        return toRun(row);
+        return runFromColumns(row);
       }
       const status = await this.#status(runId);
       if (status === undefined) throw new RunNotFoundError(runId);
@@ -1218,7 +1164,7 @@ export class PostgresDriver implements Driver {
     ]);
     if (row) {
       this.#emit(["runnable"], runId);
-      return toRun(row);
+      return runFromColumns(row);
     }
     const status = await this.#status(runId);
     if (status === undefined) throw new RunNotFoundError(runId);

@@ -45,6 +45,7 @@ import {
   type Lease,
   type LeaseState,
   type NewRun,
+  pendingRun,
   type RunFilter,
   type RunStatus,
   type RunTransition,
@@ -67,6 +68,7 @@ import {
   StorageError,
   toErrorInfo,
 } from "../../lib/errors.ts";
+import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../_columns.ts";
 import { migrateSchema, schemaVersion } from "./_schema.ts";
 import { MAX_ITEMS_PER_INSERT, Statements } from "./_statements.ts";
 
@@ -144,23 +146,7 @@ export interface SqliteSettings {
   schemaVersion: number;
 }
 
-interface RunRow {
-  id: string;
-  workflow: string;
-  version: string;
-  plan_hash: string;
-  status: RunStatus;
-  labels: string;
-  created_at: number;
-  updated_at: number;
-  due_at: number | null;
-  waiting_for: string | null;
-  lease_token: number;
-  lease_owner: string | null;
-  input: string | null;
-  output: string | null;
-  error: string | null;
-}
+type RunRow = RunColumns;
 
 interface FenceRow {
   rid: number;
@@ -178,14 +164,7 @@ interface StateRow {
   journal_from: number | null;
 }
 
-interface StepRowData {
-  key: string;
-  kind: string;
-  state: "done" | "pending";
-  data: string | null;
-  attempt: number | null;
-  started_at: number | null;
-  finished_at: number | null;
+interface StepRowData extends StepColumns {
   seq: number;
 }
 
@@ -251,36 +230,6 @@ class Job {
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
   ) {}
-}
-
-function toRun(r: RunRow): StoredRun {
-  const run: StoredRun = {
-    id: r.id,
-    workflow: r.workflow,
-    version: r.version,
-    planHash: r.plan_hash,
-    status: r.status,
-    labels: JSON.parse(r.labels),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    leaseToken: r.lease_token,
-  };
-  if (r.input !== null) run.input = r.input;
-  if (r.output !== null) run.output = r.output;
-  if (r.error !== null) run.error = JSON.parse(r.error);
-  if (r.due_at !== null) run.dueAt = r.due_at;
-  if (r.waiting_for !== null) run.waitingFor = JSON.parse(r.waiting_for);
-  if (r.lease_owner !== null) run.leaseOwner = r.lease_owner;
-  return run;
-}
-
-function toStepRow(r: StepRowData): StepRow {
-  const row: StepRow = { key: r.key, kind: r.kind, state: r.state };
-  if (r.data !== null) row.data = r.data;
-  if (r.attempt !== null) row.attempt = r.attempt;
-  if (r.started_at !== null) row.startedAt = r.started_at;
-  if (r.finished_at !== null) row.finishedAt = r.finished_at;
-  return row;
 }
 
 function journalRow(r: JournalRow): StepRow {
@@ -1056,24 +1005,14 @@ export class SqliteDriver implements Driver {
         newRun.input ?? null,
       );
       if (inserted === undefined) {
-        return { run: toRun(s.getRun.get(newRun.id) as unknown as RunRow), created: false };
+        return {
+          run: runFromColumns(s.getRun.get(newRun.id) as unknown as RunRow),
+          created: false,
+        };
       }
       this.#event((inserted as { rid: number }).rid, "run.created", now);
       this.#notify("runnable", newRun.id);
-      const run: StoredRun = {
-        id: newRun.id,
-        workflow: newRun.workflow,
-        version: newRun.version,
-        planHash: newRun.planHash,
-        status: "pending",
-        labels: { ...newRun.labels },
-        createdAt: now,
-        updatedAt: now,
-        dueAt: newRun.dueAt,
-        leaseToken: 0,
-      };
-      if (newRun.input !== undefined) run.input = newRun.input;
-      return { run, created: true };
+      return { run: pendingRun(newRun, now), created: true };
     });
   }
 
@@ -1081,7 +1020,7 @@ export class SqliteDriver implements Driver {
   getRun(runId: string): Promise<StoredRun | undefined> {
     return this.#read((s) => {
       const row = s.getRun.get(runId) as RunRow | undefined;
-      return row ? toRun(row) : undefined;
+      return row ? runFromColumns(row) : undefined;
     });
   }
 
@@ -1104,7 +1043,7 @@ export class SqliteDriver implements Driver {
         after?.[1] ?? null,
         limit + 1,
       ) as unknown as RunRow[];
-      const runs = rows.slice(0, limit).map(toRun);
+      const runs = rows.slice(0, limit).map(runFromColumns);
       const page: StoredRunPage = { runs };
       if (rows.length > limit) {
         const last = runs[runs.length - 1]!;
@@ -1125,7 +1064,7 @@ export class SqliteDriver implements Driver {
         if (!fence) throw new RunNotFoundError(runId);
         const rows = new Map<string, Sequenced>();
         for (const r of s.stepsOfRun.all(fence.rid) as unknown as StepRowData[]) {
-          rows.set(r.key, { row: toStepRow(r), seq: r.seq });
+          rows.set(r.key, { row: stepFromColumns(r), seq: r.seq });
         }
         const events = new Map<number, StoredEvent>();
         for (const e of s.eventsOfRun.all(fence.rid) as unknown as EventRow[]) {
@@ -1199,7 +1138,7 @@ export class SqliteDriver implements Driver {
         now + options.leaseMs,
         now,
       ) as unknown as RunRow;
-      const run = toRun(row);
+      const run = runFromColumns(row);
       this.#remember(runId, rid, run.leaseToken);
       claims.push({
         run,
@@ -1267,7 +1206,7 @@ export class SqliteDriver implements Driver {
         if (fence.journal_from !== null) {
           return this.#snapshot(() => this.#readWithJournal(fence.rid, keys, fence.journal_from!));
         }
-        for (const row of this.#stepRows(fence.rid, keys)) found.set(row.key, toStepRow(row));
+        for (const row of this.#stepRows(fence.rid, keys)) found.set(row.key, stepFromColumns(row));
         return found;
       }
       const table = new Map<string, StepRowData>();
@@ -1276,11 +1215,11 @@ export class SqliteDriver implements Driver {
         const stored = table.get(key);
         const mine = local.rows.get(key);
         if (mine === undefined) {
-          if (stored) found.set(key, toStepRow(stored));
+          if (stored) found.set(key, stepFromColumns(stored));
         } else if (stored === undefined) {
           found.set(key, mine.row);
         } else {
-          found.set(key, later({ row: toStepRow(stored), seq: stored.seq }, mine).row);
+          found.set(key, later({ row: stepFromColumns(stored), seq: stored.seq }, mine).row);
         }
       }
       return found;
@@ -1300,7 +1239,7 @@ export class SqliteDriver implements Driver {
     const wanted = new Set(keys);
     const rows = new Map<string, Sequenced>();
     for (const row of this.#stepRows(rid, keys)) {
-      rows.set(row.key, { row: toStepRow(row), seq: row.seq });
+      rows.set(row.key, { row: stepFromColumns(row), seq: row.seq });
     }
     for (const j of this.#s!.journalFrom.all(from, rid) as unknown as JournalRow[]) {
       if (j.key === null || !wanted.has(j.key)) continue;
@@ -1408,7 +1347,7 @@ export class SqliteDriver implements Driver {
       this.#leases.delete(runId);
       this.#notify("cancelled", runId, reason);
       this.#notify("finished", runId);
-      return toRun(row);
+      return runFromColumns(row);
     });
   }
 
@@ -1432,7 +1371,7 @@ export class SqliteDriver implements Driver {
       const row = s.retryRun.get(state.rid, now) as unknown as RunRow;
       this.#event(state.rid, "run.retried", now);
       this.#notify("runnable", runId);
-      return toRun(row);
+      return runFromColumns(row);
     });
   }
 

@@ -1,0 +1,76 @@
+/**
+ * Row conversions shared by the SQL drivers: database columns (snake_case,
+ * NULL for absent) to the driver interface's types.
+ *
+ * @module
+ */
+import type { RunStatus, StepRow, StoredRun } from "../lib/driver.ts";
+import type { ErrorInfo } from "../lib/errors.ts";
+
+/** The columns of a run row. */
+export interface RunColumns {
+  id: string;
+  workflow: string;
+  version: string;
+  plan_hash: string;
+  status: RunStatus;
+  input: string | null;
+  output: string | null;
+  /** JSON text of an `ErrorInfo`. */
+  error: string | null;
+  /** JSON text of the labels. */
+  labels: string;
+  created_at: number;
+  updated_at: number;
+  due_at: number | null;
+  /** The signal names, as an array or as JSON text. */
+  waiting_for: string[] | string | null;
+  lease_token: number;
+  lease_owner: string | null;
+}
+
+/** The columns of a checkpoint row. */
+export interface StepColumns {
+  key: string;
+  kind: string;
+  state: "done" | "pending";
+  data: string | null;
+  attempt: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+/** A run row as a `StoredRun`. */
+export function runFromColumns(r: RunColumns): StoredRun {
+  const run: StoredRun = {
+    id: r.id,
+    workflow: r.workflow,
+    version: r.version,
+    planHash: r.plan_hash,
+    status: r.status,
+    labels: JSON.parse(r.labels),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    leaseToken: r.lease_token,
+  };
+  if (r.input !== null) run.input = r.input;
+  if (r.output !== null) run.output = r.output;
+  if (r.error !== null) run.error = JSON.parse(r.error) as ErrorInfo;
+  if (r.due_at !== null) run.dueAt = r.due_at;
+  const waitingFor = typeof r.waiting_for === "string"
+    ? JSON.parse(r.waiting_for) as string[]
+    : r.waiting_for;
+  if (waitingFor !== null && waitingFor.length > 0) run.waitingFor = waitingFor;
+  if (r.lease_owner !== null) run.leaseOwner = r.lease_owner;
+  return run;
+}
+
+/** A checkpoint row's columns as a `StepRow`. */
+export function stepFromColumns(r: StepColumns): StepRow {
+  const row: StepRow = { key: r.key, kind: r.kind, state: r.state };
+  if (r.data !== null) row.data = r.data;
+  if (r.attempt !== null) row.attempt = r.attempt;
+  if (r.started_at !== null) row.startedAt = r.started_at;
+  if (r.finished_at !== null) row.finishedAt = r.finished_at;
+  return row;
+}
