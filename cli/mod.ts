@@ -32,7 +32,21 @@ import { SluiceError, StorageError } from "../lib/errors.ts";
 import { json, runDetail, runsTable } from "./_format.ts";
 import { serveDashboard } from "./_dashboard.ts";
 
-/** Where the CLI writes; tests pass their own. */
+/**
+ * Where the CLI writes; tests pass their own.
+ *
+ * @example Capture what the CLI writes
+ * ```ts
+ * import { type CliIo, main } from "@sluice/sluice/cli";
+ *
+ * const out: string[] = [];
+ * const err: string[] = [];
+ * const io: CliIo = { out: (text) => out.push(text), err: (text) => err.push(text) };
+ * console.log(await main(["help"], io), out[0]?.split("\n")[0]);
+ * // 0 "Usage: sluice <command> [options]"
+ * console.log(await main(["list", "--bogus"], io), err.length); // 2 1
+ * ```
+ */
 export interface CliIo {
   /** Normal output. */
   out(text: string): void;
@@ -71,7 +85,17 @@ Options:
   --port <port>       serve: port (default 8080)
   --token <token>     serve: require this token (mandatory off 127.0.0.1; or $SLUICE_TOKEN)`;
 
-/** Removes the password from a database URL, for messages. */
+/**
+ * Removes the password from a database URL, for messages.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "@sluice/sluice/cli";
+ *
+ * console.log(redactUrl("Cannot connect to postgres://app:s3cret@db.example.com/prod"));
+ * // "Cannot connect to postgres://app:***@db.example.com/prod"
+ * ```
+ */
 export function redactUrl(text: string): string {
   return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@");
 }
@@ -79,6 +103,18 @@ export function redactUrl(text: string): string {
 /**
  * Opens the driver named by `--db`: a `postgres://` URL or a SQLite path.
  * Each driver is loaded only when used.
+ *
+ * @example Open a SQLite file by path
+ * ```ts
+ * import { openDriver } from "@sluice/sluice/cli";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const driver = await openDriver(`${dir}/app.db`); // a postgres:// URL opens PostgreSQL
+ * await driver.migrate();
+ * console.log(driver.kind, (await driver.listRuns({})).runs.length); // "sqlite" 0
+ * await driver.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function openDriver(db: string, options: { schema?: string } = {}): Promise<Driver> {
   if (/^postgres(ql)?:\/\//i.test(db)) {
@@ -122,6 +158,26 @@ async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, u
  *
  * @param args The arguments, without the program name.
  * @param io Where to write.
+ *
+ * @example List the runs of a SQLite file as JSON
+ * ```ts
+ * import { Engine, workflow } from "@sluice/sluice";
+ * import { main } from "@sluice/sluice/cli";
+ * import { SqliteDriver } from "@sluice/sluice/sqlite";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using engine = new Engine({ driver: new SqliteDriver({ path: `${dir}/app.db` }) });
+ *   await engine.start(workflow<number>("billing").sleep("wait", "1d"), 1, { id: "r-1" });
+ * }
+ * const out: string[] = [];
+ * const code = await main(["list", "--db", `${dir}/app.db`, "--json"], {
+ *   out: (text) => out.push(text),
+ *   err: (text) => console.error(text),
+ * });
+ * console.log(code, JSON.parse(out[0]!).runs[0].id); // 0 "r-1"
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function main(args: readonly string[], io: CliIo = consoleIo): Promise<number> {
   let parsed;

@@ -10,7 +10,20 @@ export function clip(text: string, max = 80): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
-/** Where in a YAML document a problem is: 1-based line and column, and the key. */
+/**
+ * Where in a YAML document a problem is: 1-based line and column, and the key.
+ *
+ * @example Point an error at a place in the YAML
+ * ```ts
+ * import { type YamlLocation, YamlWorkflowError } from "@sluice/sluice/yaml";
+ *
+ * const where: YamlLocation = { line: 4, column: 13, key: "action" };
+ * const error = new YamlWorkflowError("Use an action listed in 'actions'", where);
+ * console.log(error.line, error.column, error.key); // 4 13 "action"
+ * console.log(error.message);
+ * // "Invalid workflow YAML at line 4, column 13 (key 'action'): Use an action listed in 'actions'"
+ * ```
+ */
 export interface YamlLocation {
   /** The line, from 1. */
   line: number;

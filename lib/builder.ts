@@ -44,6 +44,18 @@ export interface Deps {}
  * What every step function receives besides its input value.
  *
  * @typeParam In The workflow input type (`ctx.input`).
+ *
+ * @example Read the context in a step
+ * ```ts
+ * import { LocalRunner, type StepContext, workflow } from "@sluice/sluice";
+ *
+ * function label(order: number, ctx: StepContext<number>): string {
+ *   return `${ctx.workflow}/${ctx.step} attempt ${ctx.attempt}: order ${order}`;
+ * }
+ * const wf = workflow<number>("ship").step("label", label);
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, 7)); // "ship/label attempt 1: order 7"
+ * ```
  */
 export interface StepContext<In = unknown> {
   /** The run's id. */
@@ -76,10 +88,36 @@ export interface StepContext<In = unknown> {
  * @typeParam I The value flowing in.
  * @typeParam O The value it produces.
  * @typeParam In The workflow input type.
+ *
+ * @example A step function declared on its own
+ * ```ts
+ * import { LocalRunner, type StepFn, workflow } from "@sluice/sluice";
+ *
+ * const shout: StepFn<string, string> = (text) => text.toUpperCase();
+ * const wf = workflow<string>("shout").step("shout", shout);
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, "hi")); // "HI"
+ * ```
  */
 export type StepFn<I, O, In = unknown> = (value: I, ctx: StepContext<In>) => O | Promise<O>;
 
-/** Retry settings of a step. */
+/**
+ * Retry settings of a step.
+ *
+ * @example Retry a flaky step with backoff
+ * ```ts
+ * import { LocalRunner, type RetryOptions, workflow } from "@sluice/sluice";
+ *
+ * const retry: RetryOptions = { maxAttempts: 3, initialDelay: "1s", backoff: 2, maxDelay: "1m" };
+ * let calls = 0;
+ * const wf = workflow<number>("flaky").step("call", (n) => {
+ *   if (++calls < 3) throw new Error("try again");
+ *   return n;
+ * }, { retry });
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * console.log(await runner.run(wf, 5), calls); // 5 3
+ * ```
+ */
 export interface RetryOptions {
   /**
    * Attempts in all, the first included.
@@ -108,7 +146,19 @@ export interface RetryOptions {
   jitter?: number;
 }
 
-/** Options of a step. */
+/**
+ * Options of a step.
+ *
+ * @example Options as they land in the plan
+ * ```ts
+ * import { type StepOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: StepOptions = { retry: { maxAttempts: 5 }, timeout: "30s" };
+ * const wf = workflow<string>("mail").step("send", (to) => `sent to ${to}`, options);
+ * const node = wf.plan.nodes[0]!;
+ * if (node.kind === "step") console.log(node.retry?.maxAttempts, node.timeoutMs); // 5 30000
+ * ```
+ */
 export interface StepOptions {
   /**
    * Retry settings; without them a step has one attempt.
@@ -128,6 +178,17 @@ declare const stepDefBrand: unique symbol;
  *
  * @typeParam I The value flowing in.
  * @typeParam O The value it produces.
+ *
+ * @example
+ * ```ts
+ * import { defineStep, LocalRunner, type StepDef, workflow } from "@sluice/sluice";
+ *
+ * const parse: StepDef<string, number> = defineStep("parse", (s: string) => Number(s));
+ * console.log(parse.name, parse.options); // "parse" undefined
+ * const wf = workflow<string>("parser").step(parse, { retry: { maxAttempts: 2 } });
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, "42")); // 42
+ * ```
  */
 export interface StepDef<I, O> {
   /** The step name. */
@@ -178,6 +239,17 @@ declare const flowBrand: unique symbol;
  * What a sub-flow looks like to the types: accepts `I`, produces `O`. Every
  * {@linkcode Workflow} is one; a flow typed for a narrower input fits where a
  * wider value flows in.
+ *
+ * @example Accept any sub-flow of the right type
+ * ```ts
+ * import { flow, type FlowRef, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const twice = (body: FlowRef<number, number>) =>
+ *   workflow<number>("twice").loop("again", 2, body);
+ * const wf = twice(flow<number>().step("double", (n) => n * 2));
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, 3)); // 12
+ * ```
  */
 export interface FlowRef<I, O> {
   /** @ignore */
@@ -186,28 +258,93 @@ export interface FlowRef<I, O> {
   readonly types?: (input: I) => O;
 }
 
-/** A branch or body: a step function, a sub-flow, or a step definition. */
+/**
+ * A branch or body: a step function, a sub-flow, or a step definition.
+ *
+ * @example Mix step functions and sub-flows
+ * ```ts
+ * import { type Branch, flow, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const branches: Branch<number, number>[] = [
+ *   (n) => n + 1,
+ *   flow<number>().step("square", (n) => n * n),
+ * ];
+ * const wf = workflow<number>("fan").parallel("both", branches);
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, 3)); // [ 4, 9 ]
+ * ```
+ */
 export type Branch<I, O> = StepFn<I, O> | FlowRef<I, O> | StepDef<I, O>;
 
-/** The output type of a branch. */
+/**
+ * The output type of a branch.
+ *
+ * @example
+ * ```ts
+ * import { type BranchOutput, defineStep } from "@sluice/sluice";
+ *
+ * const toText = defineStep("toText", (n: number) => String(n));
+ * const text: BranchOutput<typeof toText> = "42"; // a string
+ * const ok: BranchOutput<(n: number) => Promise<boolean>> = true; // awaited: a boolean
+ * console.log(text, ok); // "42" true
+ * ```
+ */
 export type BranchOutput<B> = B extends FlowRef<infer _I, infer O> ? O
   : B extends StepDef<infer _I, infer O> ? O
   : B extends (...args: never[]) => infer R ? Awaited<R>
   : never;
 
-/** Options of `parallel`. */
+/**
+ * Options of `parallel`.
+ *
+ * @example At most two branches at once
+ * ```ts
+ * import { LocalRunner, type ParallelOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: ParallelOptions = { concurrency: 2 };
+ * const wf = workflow<number>("fan")
+ *   .parallel("three", [(n) => n + 1, (n) => n + 2, (n) => n + 3], options);
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, 0)); // [ 1, 2, 3 ]
+ * ```
+ */
 export interface ParallelOptions {
   /** Most branches in flight at once; default all. */
   concurrency?: number;
 }
 
-/** Options of `map`. */
+/**
+ * Options of `map`.
+ *
+ * @example At most four items at once
+ * ```ts
+ * import { LocalRunner, type MapOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: MapOptions = { concurrency: 4 };
+ * const wf = workflow<string[]>("lengths")
+ *   .map("each", (words) => words, (word: string) => word.length, options);
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, ["a", "bb", "ccc"])); // [ 1, 2, 3 ]
+ * ```
+ */
 export interface MapOptions {
   /** Most items in flight at once; default all. */
   concurrency?: number;
 }
 
-/** Options of `while`. */
+/**
+ * Options of `while`.
+ *
+ * @example Cap a loop
+ * ```ts
+ * import { LocalRunner, type WhileOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: WhileOptions = { maxIterations: 20 };
+ * const wf = workflow<number>("grow").while("small", (n) => n < 100, (n) => n * 2, options);
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, 3)); // 192
+ * ```
+ */
 export interface WhileOptions {
   /**
    * The iteration count at which the run fails with a clear error.
@@ -222,6 +359,16 @@ export interface WhileOptions {
  * @typeParam V The value flowing in.
  * @typeParam P The output.
  * @typeParam In The workflow input type.
+ *
+ * @example Give up waiting after a day
+ * ```ts
+ * import { LocalRunner, type WaitOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: WaitOptions<string, boolean> = { timeout: "1d", onTimeout: () => false };
+ * const wf = workflow<string>("approve").waitForSignal("approval", "approved", options);
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * console.log(await runner.run(wf, "order-1")); // false
+ * ```
  */
 export interface WaitOptions<V, P, In = unknown> {
   /** How long to wait; default forever. */
@@ -233,7 +380,23 @@ export interface WaitOptions<V, P, In = unknown> {
   onTimeout?: (value: V, input: In) => P | Promise<P>;
 }
 
-/** What `waitForAnySignal` produces: which signal arrived, and its payload. */
+/**
+ * What `waitForAnySignal` produces: which signal arrived, and its payload.
+ *
+ * @example Act on whichever signal came first
+ * ```ts
+ * import { type AnySignal, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * type Decision = AnySignal<"approve" | "reject", string>;
+ * const wf = workflow<string>("review")
+ *   .waitForAnySignal<string, "approve" | "reject">("decision", ["approve", "reject"])
+ *   .step("act", (d: Decision) => `${d.signal} by ${d.payload}`);
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, "doc-1");
+ * await runner.signal(run.id, "reject", "ada");
+ * console.log(await run.result()); // "reject by ada"
+ * ```
+ */
 export interface AnySignal<S extends string, P> {
   /** The signal name. */
   signal: S;
@@ -241,7 +404,18 @@ export interface AnySignal<S extends string, P> {
   payload: P;
 }
 
-/** Options of `workflow()`. */
+/**
+ * Options of `workflow()`.
+ *
+ * @example
+ * ```ts
+ * import { workflow, type WorkflowOptions } from "@sluice/sluice";
+ *
+ * const options: WorkflowOptions = { version: "2" };
+ * const wf = workflow<number>("billing", options).step("charge", (n) => n * 100);
+ * console.log(wf.name, wf.version); // "billing" "2"
+ * ```
+ */
 export interface WorkflowOptions {
   /**
    * The version; runs keep the version they started with.
@@ -1031,5 +1205,19 @@ export function flow<In>(): Workflow<In, In, unknown> {
   return new Workflow<In, In, unknown>("", "", []);
 }
 
-/** A sub-flow: a workflow without a name, whose steps see `ctx.input` as unknown. */
+/**
+ * A sub-flow: a workflow without a name, whose steps see `ctx.input` as unknown.
+ *
+ * @example A reusable sub-flow
+ * ```ts
+ * import { type Flow, flow, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const normalize: Flow<string, string> = flow<string>()
+ *   .step("trim", (s) => s.trim())
+ *   .step("lower", (s) => s.toLowerCase());
+ * const wf = workflow<string>("clean").if("hasText", (s) => s.length > 0, normalize);
+ * await using runner = new LocalRunner();
+ * console.log(await runner.run(wf, "  Hello ")); // "hello"
+ * ```
+ */
 export type Flow<In, Out> = Workflow<In, Out, unknown>;

@@ -8,7 +8,23 @@
 import { MinHeap } from "./_heap.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 
-/** A timer set on a {@linkcode Clock}. */
+/**
+ * A timer set on a {@linkcode Clock}.
+ *
+ * @example Cancel a timer before it fires
+ * ```ts
+ * import { type ClockTimer, ManualClock } from "@sluice/sluice";
+ *
+ * const clock = new ManualClock(0);
+ * const fired: string[] = [];
+ * const kept: ClockTimer = clock.setTimer(1_000, () => fired.push("kept"));
+ * const dropped: ClockTimer = clock.setTimer(1_000, () => fired.push("dropped"));
+ * dropped.cancel();
+ * await clock.advance("1s");
+ * kept.cancel(); // does nothing once fired
+ * console.log(fired); // [ "kept" ]
+ * ```
+ */
 export interface ClockTimer {
   /** Stops the timer; calling it after the timer fired does nothing. */
   cancel(): void;

@@ -5,7 +5,26 @@
  * @module
  */
 
-/** What a resource factory receives. */
+/**
+ * What a resource factory receives.
+ *
+ * @example Close a resource when the runner closes
+ * ```ts
+ * import { LocalRunner, resource, type ResourceScope, workflow } from "@sluice/sluice";
+ *
+ * function openPool(scope: ResourceScope) {
+ *   scope.onCleanup(() => console.log("pool closed"));
+ *   return { query: (sql: string) => `ran ${sql}` };
+ * }
+ * const wf = workflow<string>("query").step(
+ *   "run",
+ *   (sql, ctx) => (ctx.deps.pool as ReturnType<typeof openPool>).query(sql),
+ * );
+ * const runner = new LocalRunner({ deps: { pool: resource(openPool) } });
+ * console.log(await runner.run(wf, "select 1")); // "ran select 1"
+ * await runner.close(); // "pool closed"
+ * ```
+ */
 export interface ResourceScope {
   /**
    * Registers a cleanup, run when the runner or engine closes; cleanups run
@@ -16,7 +35,22 @@ export interface ResourceScope {
 
 declare const resourceBrand: unique symbol;
 
-/** A dependency built on first use by a factory. Make one with {@linkcode resource}. */
+/**
+ * A dependency built on first use by a factory. Make one with {@linkcode resource}.
+ *
+ * @example A typed resource in the deps option
+ * ```ts
+ * import { LocalRunner, type Resource, resource, workflow } from "@sluice/sluice";
+ *
+ * const ages: Resource<Map<string, number>> = resource(() => new Map([["ada", 36]]));
+ * const wf = workflow<string>("age").step(
+ *   "lookup",
+ *   (name, ctx) => (ctx.deps.ages as Map<string, number>).get(name),
+ * );
+ * await using runner = new LocalRunner({ deps: { ages } });
+ * console.log(await runner.run(wf, "ada")); // 36
+ * ```
+ */
 export interface Resource<T> {
   /** Builds the value. */
   readonly factory: (scope: ResourceScope) => T | Promise<T>;

@@ -11,7 +11,28 @@
  */
 import type { ErrorInfo } from "./errors.ts";
 
-/** The life-cycle states of a run. */
+/**
+ * The life-cycle states of a run.
+ *
+ * @example Group statuses, exhaustively
+ * ```ts
+ * import { LocalRunner, type RunStatus, workflow } from "@sluice/sluice";
+ *
+ * const phase: Record<RunStatus, "active" | "parked" | "finished"> = {
+ *   pending: "active",
+ *   running: "active",
+ *   sleeping: "parked",
+ *   waiting: "parked",
+ *   completed: "finished",
+ *   failed: "finished",
+ *   cancelled: "finished",
+ * };
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(workflow<number>("n").step("n", (n) => n), 1);
+ * await run.result();
+ * console.log(phase[await run.status()]); // "finished"
+ * ```
+ */
 export type RunStatus =
   | "pending"
   | "running"
@@ -29,7 +50,22 @@ export function isFinished(status: RunStatus): boolean {
   return status === "completed" || status === "failed" || status === "cancelled";
 }
 
-/** A run as a driver stores it; values are encoded text. */
+/**
+ * A run as a driver stores it; values are encoded text.
+ *
+ * @example Read a run as the driver stores it
+ * ```ts
+ * import { MemoryDriver, type StoredRun } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun({ ...run, input: JSON.stringify({ qty: 2 }) }, 1_000);
+ * const stored: StoredRun | undefined = await driver.getRun("r-1");
+ * console.log(stored?.status, stored?.input, stored?.createdAt, stored?.leaseToken);
+ * // "pending" '{"qty":2}' 1000 0
+ * await driver.close();
+ * ```
+ */
 export interface StoredRun {
   /** The run id. */
   id: string;
@@ -67,7 +103,28 @@ export interface StoredRun {
   leaseOwner?: string;
 }
 
-/** What `createRun` stores. */
+/**
+ * What `createRun` stores.
+ *
+ * @example Create a run, idempotently
+ * ```ts
+ * import { MemoryDriver, type NewRun } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const newRun: NewRun = {
+ *   id: "r-1",
+ *   workflow: "billing",
+ *   version: "1",
+ *   planHash: "h",
+ *   input: "42", // encoded text: the number 42
+ *   labels: { shop: "eu" },
+ *   dueAt: 0,
+ * };
+ * console.log((await driver.createRun(newRun, 0)).created); // true
+ * console.log((await driver.createRun(newRun, 5)).created); // false: the existing run is kept
+ * await driver.close();
+ * ```
+ */
 export interface NewRun {
   /** The run id. */
   id: string;
@@ -85,7 +142,26 @@ export interface NewRun {
   dueAt: number;
 }
 
-/** A worker's hold on a run. Writes made under a stale token are refused. */
+/**
+ * A worker's hold on a run. Writes made under a stale token are refused.
+ *
+ * @example Writes under a stale token are refused
+ * ```ts
+ * import { type Lease, MemoryDriver } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const lease: Lease = (await driver.claimRuns(claim))[0]!.lease;
+ * const stale: Lease = { runId: "r-1", token: lease.token - 1 };
+ * await driver.write(stale, { run: { status: "completed" } }, 5).catch((e) => console.log(e.code));
+ * // "LEASE_LOST"
+ * await driver.write(lease, { run: { status: "completed", output: "42" } }, 5);
+ * console.log((await driver.getRun("r-1"))?.status); // "completed"
+ * await driver.close();
+ * ```
+ */
 export interface Lease {
   /** The run id. */
   readonly runId: string;
@@ -93,7 +169,25 @@ export interface Lease {
   readonly token: number;
 }
 
-/** A run handed to a worker by `claimRuns`. */
+/**
+ * A run handed to a worker by `claimRuns`.
+ *
+ * @example
+ * ```ts
+ * import { type Claim, MemoryDriver } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const claims: Claim[] = await driver.claimRuns(claim);
+ * for (const { run, lease, previousStatus } of claims) {
+ *   console.log(run.status, previousStatus, lease);
+ *   // "running" "pending" { runId: "r-1", token: 1 }
+ * }
+ * await driver.close();
+ * ```
+ */
 export interface Claim {
   /** The run, as it is after the claim (status `running`). */
   run: StoredRun;
@@ -103,7 +197,26 @@ export interface Claim {
   previousStatus: RunStatus;
 }
 
-/** A checkpoint row: the recorded state of one node of a run, keyed by step key. */
+/**
+ * A checkpoint row: the recorded state of one node of a run, keyed by step key.
+ *
+ * @example Record a step's result and read it back
+ * ```ts
+ * import { MemoryDriver, type StepRow } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * const row: StepRow = { key: "charge", kind: "step", state: "done", data: "100", attempt: 1 };
+ * await driver.write(lease, { steps: [row] }, 2);
+ * await driver.write(lease, { steps: [{ ...row, data: "999" }] }, 3); // a done row never changes
+ * const rows = await driver.readSteps("r-1", ["charge", "ship"]);
+ * console.log(rows.size, rows.get("charge")?.data); // 1 "100"
+ * await driver.close();
+ * ```
+ */
 export interface StepRow {
   /** The deterministic step key, e.g. `retryLoop#3/charge`. */
   key: string;
@@ -121,7 +234,21 @@ export interface StepRow {
   finishedAt?: number;
 }
 
-/** The kinds of history events. */
+/**
+ * The kinds of history events.
+ *
+ * @example Did the run end?
+ * ```ts
+ * import { type HistoryEventType, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const endings: HistoryEventType[] = ["run.completed", "run.failed", "run.cancelled"];
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(workflow<number>("n").step("n", (n) => n), 1);
+ * await run.result();
+ * const last = (await runner.history(run.id)).at(-1)!;
+ * console.log(last.type, endings.includes(last.type)); // "run.completed" true
+ * ```
+ */
 export type HistoryEventType =
   | "run.created"
   | "run.started"
@@ -137,7 +264,26 @@ export type HistoryEventType =
   | "run.cancelled"
   | "run.retried";
 
-/** A history event as a driver stores it. */
+/**
+ * A history event as a driver stores it.
+ *
+ * @example Append an event to a run's history
+ * ```ts
+ * import { MemoryDriver, type StoredEvent } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * const event: StoredEvent = { type: "step.retried", at: 5, step: "charge", attempt: 1 };
+ * await driver.write(lease, { events: [event] }, 5);
+ * const items = await driver.history("r-1");
+ * console.log(items.map((i) => (i.source === "event" ? i.event.type : i.row.key)));
+ * // [ "run.created", "run.started", "step.retried" ]
+ * await driver.close();
+ * ```
+ */
 export interface StoredEvent {
   /** Event type. */
   type: HistoryEventType;
@@ -151,7 +297,25 @@ export interface StoredEvent {
   detail?: string;
 }
 
-/** How a fenced write moves the run. */
+/**
+ * How a fenced write moves the run.
+ *
+ * @example Put a run to sleep
+ * ```ts
+ * import { MemoryDriver, type RunTransition } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * const sleep: RunTransition = { status: "sleeping", dueAt: 60_000 };
+ * await driver.write(lease, { run: sleep }, 10);
+ * const stored = await driver.getRun("r-1");
+ * console.log(stored?.status, stored?.dueAt, stored?.leaseOwner); // "sleeping" 60000 undefined
+ * await driver.close();
+ * ```
+ */
 export type RunTransition =
   | {
     /** Suspended on timers (`sleeping`) or signals (`waiting`); the lease is released. */
@@ -168,7 +332,28 @@ export type RunTransition =
     status: "running";
   };
 
-/** Everything one fenced write records, atomically. */
+/**
+ * Everything one fenced write records, atomically.
+ *
+ * @example Finish a run in one atomic write
+ * ```ts
+ * import { MemoryDriver, type WriteBatch } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * const batch: WriteBatch = {
+ *   steps: [{ key: "charge", kind: "step", state: "done", data: "100", attempt: 1 }],
+ *   events: [{ type: "run.completed", at: 5 }],
+ *   run: { status: "completed", output: "100" },
+ * };
+ * await driver.write(lease, batch, 5);
+ * console.log((await driver.getRun("r-1"))?.output); // "100"
+ * await driver.close();
+ * ```
+ */
 export interface WriteBatch {
   /** Checkpoint rows to insert or update (a `done` row is never overwritten). */
   steps?: StepRow[];
@@ -178,7 +363,26 @@ export interface WriteBatch {
   run?: RunTransition;
 }
 
-/** A signal taken from a run's inbox. */
+/**
+ * A signal taken from a run's inbox.
+ *
+ * @example Take a signal from a run's inbox
+ * ```ts
+ * import { type ConsumedSignal, MemoryDriver } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "review", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["review"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * await driver.sendSignal("r-1", "approved", JSON.stringify({ by: "ada" }), 1);
+ * const row = { key: "approval", kind: "wait", state: "done" as const };
+ * const names = ["approved"];
+ * const signal: ConsumedSignal | undefined = await driver.consumeSignal(lease, names, row, {}, 2);
+ * console.log(signal); // { name: "approved", payload: '{"by":"ada"}' }
+ * await driver.close();
+ * ```
+ */
 export interface ConsumedSignal {
   /** Signal name. */
   name: string;
@@ -186,7 +390,26 @@ export interface ConsumedSignal {
   payload?: string;
 }
 
-/** The state of a lease after `extendLeases`. */
+/**
+ * The state of a lease after `extendLeases`.
+ *
+ * @example Heartbeat, then find the run cancelled
+ * ```ts
+ * import { type LeaseState, MemoryDriver } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * const stale = { ...lease, token: 0 };
+ * const states: LeaseState[] = await driver.extendLeases([lease, stale], 10, 1_000);
+ * console.log(states.map((s) => s.state)); // [ "held", "lost" ]
+ * await driver.cancelRun("r-1", "not needed", 20);
+ * console.log((await driver.extendLeases([lease], 30, 1_000))[0]?.state); // "cancelled"
+ * await driver.close();
+ * ```
+ */
 export interface LeaseState {
   /** The run id. */
   runId: string;
@@ -196,7 +419,23 @@ export interface LeaseState {
   signals: boolean;
 }
 
-/** Filters of `listRuns`. */
+/**
+ * Filters of `listRuns`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryDriver, type RunFilter } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const base = { version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun({ ...base, id: "a", workflow: "billing", labels: { shop: "eu" } }, 0);
+ * await driver.createRun({ ...base, id: "b", workflow: "billing" }, 1);
+ * await driver.createRun({ ...base, id: "c", workflow: "shipping" }, 2);
+ * const filter: RunFilter = { status: "pending", workflow: "billing", labels: { shop: "eu" } };
+ * console.log((await driver.listRuns(filter)).runs.map((r) => r.id)); // [ "a" ]
+ * await driver.close();
+ * ```
+ */
 export interface RunFilter {
   /** Only runs in this status (or these statuses). */
   status?: RunStatus | RunStatus[];
@@ -213,7 +452,23 @@ export interface RunFilter {
   cursor?: string;
 }
 
-/** A page of runs, newest first. */
+/**
+ * A page of runs, newest first.
+ *
+ * @example Page through runs, newest first
+ * ```ts
+ * import { MemoryDriver, type StoredRunPage } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const base = { workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * for (const [i, id] of ["a", "b", "c"].entries()) await driver.createRun({ ...base, id }, i);
+ * const first: StoredRunPage = await driver.listRuns({ limit: 2 });
+ * const next: StoredRunPage = await driver.listRuns({ limit: 2, cursor: first.nextCursor });
+ * console.log(first.runs.map((r) => r.id), next.runs.map((r) => r.id), next.nextCursor);
+ * // [ "c", "b" ] [ "a" ] undefined
+ * await driver.close();
+ * ```
+ */
 export interface StoredRunPage {
   /** The runs. */
   runs: StoredRun[];
@@ -221,7 +476,25 @@ export interface StoredRunPage {
   nextCursor?: string;
 }
 
-/** A change a driver reports to the engines and workers of its process. */
+/**
+ * A change a driver reports to the engines and workers of its process.
+ *
+ * @example Watch what a driver reports
+ * ```ts
+ * import { type DriverNotice, MemoryDriver } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const notices: DriverNotice[] = [];
+ * const unsubscribe = driver.subscribe((notice) => notices.push(notice));
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * await driver.cancelRun("r-1", "not needed", 1);
+ * unsubscribe();
+ * console.log(notices.map((n) => `${n.type} ${n.reason ?? ""}`.trim()));
+ * // [ "runnable", "cancelled not needed", "finished" ]
+ * await driver.close();
+ * ```
+ */
 export interface DriverNotice {
   /**
    * `runnable`: a run may be claimable now; `signal`: a signal reached a run's
@@ -235,7 +508,29 @@ export interface DriverNotice {
   reason?: string;
 }
 
-/** Options of `claimRuns`. */
+/**
+ * Options of `claimRuns`.
+ *
+ * @example Claim due runs for a worker
+ * ```ts
+ * import { type ClaimOptions, MemoryDriver } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const options: ClaimOptions = {
+ *   workerId: "w-1",
+ *   now: 10,
+ *   leaseMs: 30_000,
+ *   limit: 5,
+ *   workflows: ["pay"],
+ * };
+ * const claims = await driver.claimRuns(options);
+ * console.log(claims.length, claims[0]?.run.leaseOwner, claims[0]?.run.dueAt); // 1 "w-1" 30010
+ * console.log((await driver.claimRuns(options)).length); // 0: the run is leased
+ * await driver.close();
+ * ```
+ */
 export interface ClaimOptions {
   /** The claiming worker's id. */
   workerId: string;
@@ -338,7 +633,25 @@ export interface Driver extends AsyncDisposable {
   subscribe(listener: (notice: DriverNotice) => void): () => void;
 }
 
-/** One item of a stored history: an event, or a checkpoint row seen as events. */
+/**
+ * One item of a stored history: an event, or a checkpoint row seen as events.
+ *
+ * @example Events and checkpoint rows, in write order
+ * ```ts
+ * import { MemoryDriver, type StoredHistoryItem } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * await driver.write(lease, { steps: [{ key: "charge", kind: "step", state: "done" }] }, 3);
+ * const items: StoredHistoryItem[] = await driver.history("r-1");
+ * console.log(items.map((i) => (i.source === "event" ? i.event.type : `row ${i.row.key}`)));
+ * // [ "run.created", "run.started", "row charge" ]
+ * await driver.close();
+ * ```
+ */
 export type StoredHistoryItem =
   | { source: "event"; seq: number; event: StoredEvent }
   | { source: "step"; seq: number; row: StepRow };

@@ -1,6 +1,16 @@
 /**
  * A length of time: milliseconds, or a string such as `"250ms"`, `"5s"`,
  * `"10m"`, `"2h"`, `"1d"` or `"1h30m"`.
+ *
+ * @example
+ * ```ts
+ * import { type Duration, parseDuration, workflow } from "@sluice/sluice";
+ *
+ * const grace: Duration = "1h30m";
+ * const poll: Duration = 250;
+ * workflow<number>("later").sleep("grace", grace).sleep("poll", poll);
+ * console.log(parseDuration(grace), parseDuration(poll)); // 5400000 250
+ * ```
  */
 export type Duration = number | string;
 

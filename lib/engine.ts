@@ -13,7 +13,25 @@ import {
 } from "./runtime.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
-/** Options of {@linkcode Engine}. */
+/**
+ * Options of {@linkcode Engine}.
+ *
+ * @example
+ * ```ts
+ * import { Engine, type EngineOptions, ManualClock, MemoryDriver, workflow } from "@sluice/sluice";
+ *
+ * const inc = workflow<number>("inc").step("inc", (n) => n + 1);
+ * const options: EngineOptions = {
+ *   driver: new MemoryDriver(),
+ *   workflows: [inc],
+ *   clock: new ManualClock(new Date("2030-01-01T00:00:00Z")),
+ * };
+ * await using engine = new Engine(options);
+ * await using worker = engine.worker();
+ * await worker.start();
+ * console.log(await (await engine.start(inc, 1)).result()); // 2
+ * ```
+ */
 export interface EngineOptions extends RuntimeOptions {
   /** The storage driver; the engine owns it and closes it on `close()`. */
   driver: Driver;

@@ -6,7 +6,18 @@
  * @module
  */
 
-/** Options accepted by every {@linkcode SluiceError} constructor. */
+/**
+ * Options accepted by every {@linkcode SluiceError} constructor.
+ *
+ * @example Keep the underlying cause
+ * ```ts
+ * import { type SluiceErrorOptions, StorageError } from "@sluice/sluice";
+ *
+ * const options: SluiceErrorOptions = { cause: new Error("connection refused") };
+ * const error = new StorageError("Cannot reach the database", options);
+ * console.log(error.code, (error.cause as Error).message); // "STORAGE" "connection refused"
+ * ```
+ */
 export interface SluiceErrorOptions {
   /** The error that caused this one. */
   cause?: unknown;
@@ -438,7 +449,23 @@ export class StorageError extends SluiceError {
   }
 }
 
-/** A stored, process-independent description of an error. */
+/**
+ * A stored, process-independent description of an error.
+ *
+ * @example The stored error of a failed run
+ * ```ts
+ * import { type ErrorInfo, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("fails").step("boom", () => {
+ *   throw new TypeError("bad input");
+ * });
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, 1);
+ * await run.result().catch(() => {});
+ * const info: ErrorInfo | undefined = (await runner.get(run.id)).error;
+ * console.log(info?.name, info?.message, info?.step); // "TypeError" "bad input" "boom"
+ * ```
+ */
 export interface ErrorInfo {
   /** The error's `name`, e.g. `"TypeError"`. */
   name: string;

@@ -19,7 +19,26 @@ import {
 } from "./runtime.ts";
 import { Worker } from "./worker.ts";
 
-/** Options of {@linkcode LocalRunner}. */
+/**
+ * Options of {@linkcode LocalRunner}.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type LocalRunnerOptions, workflow } from "@sluice/sluice";
+ *
+ * const hello = workflow<string>("hello")
+ *   .sleep("pause", "1h")
+ *   .step("greet", (name, ctx) => `${ctx.deps.greeting as string}, ${name}`);
+ * const options: LocalRunnerOptions = {
+ *   clock: "virtual", // the hour-long pause takes no real time
+ *   workflows: [hello],
+ *   deps: { greeting: "Hi" },
+ * };
+ * await using runner = new LocalRunner(options);
+ * const run = await runner.start("hello", "Ada");
+ * console.log(await run.result()); // "Hi, Ada"
+ * ```
+ */
 export interface LocalRunnerOptions extends RuntimeOptions {
   /**
    * The clock: `"real"`, `"virtual"` (jumps to the next timer whenever nothing

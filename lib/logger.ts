@@ -1,4 +1,23 @@
-/** Attributes attached to a log record. */
+/**
+ * Attributes attached to a log record.
+ *
+ * @example Log from a step with extra attributes
+ * ```ts
+ * import { LocalRunner, type LogAttributes, type Logger, workflow } from "@sluice/sluice";
+ *
+ * const records: LogAttributes[] = [];
+ * const keep = (_message: string, attributes: LogAttributes = {}) => void records.push(attributes);
+ * const logger: Logger = { debug: keep, info: keep, warn: keep, error: keep };
+ * const wf = workflow<number>("pay").step("charge", (cents, ctx) => {
+ *   ctx.log.info("charging", { cents });
+ *   return cents;
+ * });
+ * await using runner = new LocalRunner({ logger });
+ * await runner.run(wf, 500, { id: "pay-1" });
+ * console.log(records);
+ * // [ { runId: "pay-1", workflow: "pay", step: "charge", attempt: 1, cents: 500 } ]
+ * ```
+ */
 export type LogAttributes = Record<string, unknown>;
 
 /**
@@ -30,7 +49,19 @@ export interface Logger {
   error(message: string, attributes?: LogAttributes): void;
 }
 
-/** Log levels from most to least verbose. */
+/**
+ * Log levels from most to least verbose.
+ *
+ * @example Write warnings and errors only
+ * ```ts
+ * import { consoleLogger, type LogLevel } from "@sluice/sluice";
+ *
+ * const level: LogLevel = "warn";
+ * const logger = consoleLogger(level);
+ * logger.info("not written");
+ * logger.warn("disk almost full"); // "[sluice] warn disk almost full"
+ * ```
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const levels: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };

@@ -6,7 +6,19 @@
  */
 import type { Logger } from "./logger.ts";
 
-/** Fields shared by every observer event. */
+/**
+ * Fields shared by every observer event.
+ *
+ * @example Log every run that starts
+ * ```ts
+ * import { LocalRunner, type RunEvent, workflow } from "@sluice/sluice";
+ *
+ * const onRunStarted = (e: RunEvent) => console.log(`${e.workflow}@${e.version} ${e.runId}`);
+ * await using runner = new LocalRunner({ observers: [{ onRunStarted }] });
+ * await runner.run(workflow<number>("inc").step("inc", (n) => n + 1), 1, { id: "r-1" });
+ * // "inc@1 r-1"
+ * ```
+ */
 export interface RunEvent {
   /** The run id. */
   runId: string;
@@ -18,13 +30,40 @@ export interface RunEvent {
   at: Date;
 }
 
-/** A run completed. */
+/**
+ * A run completed.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type RunCompletedEvent, workflow } from "@sluice/sluice";
+ *
+ * const outputs: unknown[] = [];
+ * const onRunCompleted = (e: RunCompletedEvent) => void outputs.push(e.output);
+ * await using runner = new LocalRunner({ observers: [{ onRunCompleted }] });
+ * await runner.run(workflow<number>("inc").step("inc", (n) => n + 1), 1);
+ * console.log(outputs); // [ 2 ]
+ * ```
+ */
 export interface RunCompletedEvent extends RunEvent {
   /** The run's output. */
   output: unknown;
 }
 
-/** A run failed. */
+/**
+ * A run failed.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type RunFailedEvent, workflow } from "@sluice/sluice";
+ *
+ * const onRunFailed = (e: RunFailedEvent) => console.log(e.step, e.error.message);
+ * const wf = workflow<number>("fails").step("boom", () => {
+ *   throw new Error("out of stock");
+ * });
+ * await using runner = new LocalRunner({ observers: [{ onRunFailed }] });
+ * await runner.run(wf, 1).catch(() => {}); // "boom" "out of stock"
+ * ```
+ */
 export interface RunFailedEvent extends RunEvent {
   /** The error (the step error, or why the run could not go on). */
   error: Error;
@@ -32,13 +71,39 @@ export interface RunFailedEvent extends RunEvent {
   step?: string;
 }
 
-/** A run was cancelled. */
+/**
+ * A run was cancelled.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type RunCancelledEvent, workflow } from "@sluice/sluice";
+ *
+ * const onRunCancelled = (e: RunCancelledEvent) => console.log(e.runId, e.reason);
+ * await using runner = new LocalRunner({ observers: [{ onRunCancelled }] });
+ * const run = await runner.start(workflow<number>("gate").waitForSignal("go", "go"), 1, {
+ *   id: "gate-1",
+ * });
+ * await run.cancel("not needed"); // "gate-1" "not needed"
+ * ```
+ */
 export interface RunCancelledEvent extends RunEvent {
   /** The reason given. */
   reason?: string;
 }
 
-/** A run suspended on a timer or a signal. */
+/**
+ * A run suspended on a timer or a signal.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type RunWaitingEvent, workflow } from "@sluice/sluice";
+ *
+ * const onRunWaiting = (e: RunWaitingEvent) => console.log(e.status, e.wakeAt !== undefined);
+ * const wf = workflow<number>("nap").sleep("nap", "1h").step("done", (n) => n);
+ * await using runner = new LocalRunner({ clock: "virtual", observers: [{ onRunWaiting }] });
+ * await runner.run(wf, 1); // "sleeping" true
+ * ```
+ */
 export interface RunWaitingEvent extends RunEvent {
   /** `sleeping` (timers only) or `waiting` (signals). */
   status: "sleeping" | "waiting";
@@ -48,7 +113,21 @@ export interface RunWaitingEvent extends RunEvent {
   signals?: string[];
 }
 
-/** A step attempt started. */
+/**
+ * A step attempt started.
+ *
+ * @example Step keys and attempts
+ * ```ts
+ * import { flow, LocalRunner, type StepEvent, workflow } from "@sluice/sluice";
+ *
+ * const started: string[] = [];
+ * const onStepStarted = (e: StepEvent) => void started.push(`${e.step} attempt ${e.attempt}`);
+ * await using runner = new LocalRunner({ observers: [{ onStepStarted }] });
+ * const wf = workflow<number>("w").loop("twice", 2, flow<number>().step("inc", (n) => n + 1));
+ * await runner.run(wf, 0);
+ * console.log(started); // [ "twice#0/inc attempt 1", "twice#1/inc attempt 1" ]
+ * ```
+ */
 export interface StepEvent extends RunEvent {
   /** The step key. */
   step: string;
@@ -56,7 +135,19 @@ export interface StepEvent extends RunEvent {
   attempt: number;
 }
 
-/** A step attempt completed. */
+/**
+ * A step attempt completed.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type StepCompletedEvent, workflow } from "@sluice/sluice";
+ *
+ * const onStepCompleted = (e: StepCompletedEvent) =>
+ *   console.log(e.step, e.output, e.durationMs >= 0);
+ * await using runner = new LocalRunner({ observers: [{ onStepCompleted }] });
+ * await runner.run(workflow<number>("w").step("double", (n) => n * 2), 21); // "double" 42 true
+ * ```
+ */
 export interface StepCompletedEvent extends StepEvent {
   /** How long the attempt took, in ms. */
   durationMs: number;
@@ -64,7 +155,23 @@ export interface StepCompletedEvent extends StepEvent {
   output: unknown;
 }
 
-/** A step attempt failed. */
+/**
+ * A step attempt failed.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type StepFailedEvent, workflow } from "@sluice/sluice";
+ *
+ * let calls = 0;
+ * const wf = workflow<number>("flaky").step("call", (n) => {
+ *   if (++calls === 1) throw new Error("timeout");
+ *   return n;
+ * }, { retry: { maxAttempts: 2 } });
+ * const onStepFailed = (e: StepFailedEvent) => console.log(e.attempt, e.willRetry);
+ * await using runner = new LocalRunner({ clock: "virtual", observers: [{ onStepFailed }] });
+ * await runner.run(wf, 1); // 1 true
+ * ```
+ */
 export interface StepFailedEvent extends StepEvent {
   /** How long the attempt took, in ms. */
   durationMs: number;
@@ -74,7 +181,23 @@ export interface StepFailedEvent extends StepEvent {
   willRetry: boolean;
 }
 
-/** A retry of a step was scheduled. */
+/**
+ * A retry of a step was scheduled.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type StepRetriedEvent, workflow } from "@sluice/sluice";
+ *
+ * let calls = 0;
+ * const wf = workflow<number>("flaky").step("call", (n) => {
+ *   if (++calls === 1) throw new Error("timeout");
+ *   return n;
+ * }, { retry: { maxAttempts: 2, initialDelay: "5s" } });
+ * const onStepRetried = (e: StepRetriedEvent) => console.log(e.step, e.delayMs);
+ * await using runner = new LocalRunner({ clock: "virtual", observers: [{ onStepRetried }] });
+ * await runner.run(wf, 1); // "call" 5000
+ * ```
+ */
 export interface StepRetriedEvent extends StepEvent {
   /** The wait before the next attempt, in ms. */
   delayMs: number;
@@ -82,7 +205,21 @@ export interface StepRetriedEvent extends StepEvent {
   wakeAt: Date;
 }
 
-/** A signal was sent to a run. */
+/**
+ * A signal was sent to a run.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, type SignalEvent, workflow } from "@sluice/sluice";
+ *
+ * const onSignalReceived = (e: SignalEvent) => console.log(e.signal, e.payload);
+ * const wf = workflow<number>("gate").waitForSignal<string>("go", "go");
+ * await using runner = new LocalRunner({ observers: [{ onSignalReceived }] });
+ * const run = await runner.start(wf, 1);
+ * await run.signal("go", "now"); // "go" "now"
+ * await run.result();
+ * ```
+ */
 export interface SignalEvent extends RunEvent {
   /** The signal name. */
   signal: string;
@@ -127,7 +264,22 @@ export interface Observer {
   onSignalReceived?(event: SignalEvent): void;
 }
 
-/** The hook names of {@linkcode Observer}. */
+/**
+ * The hook names of {@linkcode Observer}.
+ *
+ * @example Record which hooks fire
+ * ```ts
+ * import { LocalRunner, type Observer, type ObserverHook, workflow } from "@sluice/sluice";
+ *
+ * const hooks: ObserverHook[] = ["onRunStarted", "onStepCompleted", "onRunCompleted"];
+ * const seen: ObserverHook[] = [];
+ * const observer: Observer = {};
+ * for (const hook of hooks) observer[hook] = () => void seen.push(hook);
+ * await using runner = new LocalRunner({ observers: [observer] });
+ * await runner.run(workflow<number>("w").step("a", (n) => n), 1);
+ * console.log(seen); // [ "onRunStarted", "onStepCompleted", "onRunCompleted" ]
+ * ```
+ */
 export type ObserverHook = keyof Observer;
 
 /**
@@ -211,7 +363,20 @@ export class LoggingObserver implements Observer {
   }
 }
 
-/** Duration statistics in milliseconds. */
+/**
+ * Duration statistics in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { type DurationStats, LocalRunner, MetricsObserver, workflow } from "@sluice/sluice";
+ *
+ * const metrics = new MetricsObserver();
+ * await using runner = new LocalRunner({ observers: [metrics] });
+ * await runner.run(workflow<number>("w").step("a", (n) => n).step("b", (n) => n), 1);
+ * const stats: DurationStats = metrics.snapshot().stepDurations;
+ * console.log(stats.count, stats.p50 <= stats.p99); // 2 true
+ * ```
+ */
 export interface DurationStats {
   /** How many were measured. */
   count: number;
@@ -223,7 +388,21 @@ export interface DurationStats {
   p99: number;
 }
 
-/** What {@linkcode MetricsObserver.snapshot} returns. */
+/**
+ * What {@linkcode MetricsObserver.snapshot} returns.
+ *
+ * @example
+ * ```ts
+ * import { LocalRunner, MetricsObserver, type MetricsSnapshot, workflow } from "@sluice/sluice";
+ *
+ * const metrics = new MetricsObserver();
+ * await using runner = new LocalRunner({ observers: [metrics] });
+ * await runner.run(workflow<number>("w").step("a", (n) => n + 1).step("b", (n) => n * 2), 1);
+ * const snapshot: MetricsSnapshot = metrics.snapshot();
+ * console.log(snapshot.runs.completed, snapshot.steps.completed); // 1 2
+ * console.log(Object.keys(snapshot.stepDurationsByStep)); // [ "w:a", "w:b" ]
+ * ```
+ */
 export interface MetricsSnapshot {
   /** Counts of run events by resulting status. */
   runs: {

@@ -5,7 +5,20 @@
  */
 import { createHash } from "node:crypto";
 
-/** Retry settings as they appear in a plan (durations in milliseconds). */
+/**
+ * Retry settings as they appear in a plan (durations in milliseconds).
+ *
+ * @example Read a step's retry settings from the plan
+ * ```ts
+ * import { type PlanRetry, type PlanStep, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("mail")
+ *   .step("send", (to) => to, { retry: { maxAttempts: 4, initialDelay: "2s", jitter: 0.1 } });
+ * const step = wf.plan.nodes.find((n): n is PlanStep => n.kind === "step")!;
+ * const retry: PlanRetry | undefined = step.retry;
+ * console.log(retry?.maxAttempts, retry?.initialDelayMs, retry?.jitter); // 4 2000 0.1
+ * ```
+ */
 export interface PlanRetry {
   /** Attempts in all, the first included. */
   maxAttempts: number;
@@ -19,7 +32,18 @@ export interface PlanRetry {
   jitter: number;
 }
 
-/** A step: runs a function once its input arrives. */
+/**
+ * A step: runs a function once its input arrives.
+ *
+ * @example
+ * ```ts
+ * import { type PlanStep, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("fetch").step("load", (url) => url, { timeout: "10s" });
+ * const steps = wf.plan.nodes.filter((n): n is PlanStep => n.kind === "step");
+ * console.log(steps.map((s) => `${s.name} ${s.timeoutMs}ms`)); // [ "load 10000ms" ]
+ * ```
+ */
 export interface PlanStep {
   /** Node kind. */
   kind: "step";
@@ -31,7 +55,21 @@ export interface PlanStep {
   timeoutMs?: number;
 }
 
-/** A named sequence used as a branch or body. */
+/**
+ * A named sequence used as a branch or body.
+ *
+ * @example The nodes of a sub-flow body
+ * ```ts
+ * import { flow, type PlanFlow, workflow } from "@sluice/sluice";
+ *
+ * const body = flow<number>().step("a", (n) => n + 1).step("b", (n) => n * 2);
+ * const node = workflow<number>("outer").loop("twice", 2, body).plan.nodes[0]!;
+ * if (node.kind === "loop" && node.body.kind === "flow") {
+ *   const sub: PlanFlow = node.body;
+ *   console.log(sub.name, sub.nodes.map((n) => n.name)); // "body" [ "a", "b" ]
+ * }
+ * ```
+ */
 export interface PlanFlow {
   /** Node kind. */
   kind: "flow";
@@ -41,10 +79,36 @@ export interface PlanFlow {
   nodes: PlanNode[];
 }
 
-/** A branch or body: a single step or a sequence. */
+/**
+ * A branch or body: a single step or a sequence.
+ *
+ * @example A branch is a single step or a sequence
+ * ```ts
+ * import { flow, type PlanBranch, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("size")
+ *   .if("big", (n) => n > 10, (n) => n, flow<number>().step("inc", (n) => n + 1));
+ * const node = wf.plan.nodes[0]!;
+ * if (node.kind === "if" && node.otherwise) {
+ *   const branches: PlanBranch[] = [node.then, node.otherwise];
+ *   console.log(branches.map((b) => `${b.kind} ${b.name}`)); // [ "step then", "flow else" ]
+ * }
+ * ```
+ */
 export type PlanBranch = PlanStep | PlanFlow;
 
-/** A condition choosing one of two branches. */
+/**
+ * A condition choosing one of two branches.
+ *
+ * @example
+ * ```ts
+ * import { type PlanIf, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<{ tier: string }>("vip").if("gold", (v) => v.tier === "gold", () => "gift");
+ * const node = wf.plan.nodes.find((n): n is PlanIf => n.kind === "if")!;
+ * console.log(node.name, node.then.name, node.otherwise); // "gold" "then" undefined
+ * ```
+ */
 export interface PlanIf {
   /** Node kind. */
   kind: "if";
@@ -56,7 +120,20 @@ export interface PlanIf {
   otherwise?: PlanBranch;
 }
 
-/** Branches that run concurrently. */
+/**
+ * Branches that run concurrently.
+ *
+ * @example
+ * ```ts
+ * import { type PlanParallel, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("fan")
+ *   .parallel("both", { double: (n) => n * 2, square: (n) => n * n }, { concurrency: 1 });
+ * const node = wf.plan.nodes.find((n): n is PlanParallel => n.kind === "parallel")!;
+ * console.log(node.shape, node.branches.map((b) => b.name), node.concurrency);
+ * // "record" [ "double", "square" ] 1
+ * ```
+ */
 export interface PlanParallel {
   /** Node kind. */
   kind: "parallel";
@@ -70,7 +147,20 @@ export interface PlanParallel {
   concurrency?: number;
 }
 
-/** A body repeated a number of times. */
+/**
+ * A body repeated a number of times.
+ *
+ * @example A fixed count, or one computed at run time
+ * ```ts
+ * import { type PlanLoop, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("count")
+ *   .loop("thrice", 3, (n) => n + 1)
+ *   .loop("more", (n) => n, (n) => n + 1);
+ * const loops = wf.plan.nodes.filter((n): n is PlanLoop => n.kind === "loop");
+ * console.log(loops.map((l) => l.times)); // [ 3, "dynamic" ]
+ * ```
+ */
 export interface PlanLoop {
   /** Node kind. */
   kind: "loop";
@@ -82,7 +172,18 @@ export interface PlanLoop {
   body: PlanBranch;
 }
 
-/** A body repeated while a condition holds. */
+/**
+ * A body repeated while a condition holds.
+ *
+ * @example
+ * ```ts
+ * import { type PlanWhile, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("grow").while("small", (n) => n < 100, (n) => n * 2);
+ * const node = wf.plan.nodes.find((n): n is PlanWhile => n.kind === "while")!;
+ * console.log(node.maxIterations, node.body.kind); // 10000 "step"
+ * ```
+ */
 export interface PlanWhile {
   /** Node kind. */
   kind: "while";
@@ -94,7 +195,20 @@ export interface PlanWhile {
   body: PlanBranch;
 }
 
-/** A body run once per item. */
+/**
+ * A body run once per item.
+ *
+ * @example
+ * ```ts
+ * import { type PlanMap, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string[]>("lengths").map("each", (w) => w, (w: string) => w.length, {
+ *   concurrency: 4,
+ * });
+ * const node = wf.plan.nodes.find((n): n is PlanMap => n.kind === "map")!;
+ * console.log(node.name, node.concurrency, node.body.name); // "each" 4 "body"
+ * ```
+ */
 export interface PlanMap {
   /** Node kind. */
   kind: "map";
@@ -106,7 +220,18 @@ export interface PlanMap {
   body: PlanBranch;
 }
 
-/** A durable sleep for a duration. */
+/**
+ * A durable sleep for a duration.
+ *
+ * @example
+ * ```ts
+ * import { type PlanSleep, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("later").sleep("coolDown", "1h30m");
+ * const node = wf.plan.nodes.find((n): n is PlanSleep => n.kind === "sleep")!;
+ * console.log(node.name, node.durationMs); // "coolDown" 5400000
+ * ```
+ */
 export interface PlanSleep {
   /** Node kind. */
   kind: "sleep";
@@ -116,7 +241,20 @@ export interface PlanSleep {
   durationMs: number;
 }
 
-/** A durable sleep until a time. */
+/**
+ * A durable sleep until a time.
+ *
+ * @example A fixed wake time is kept; a computed one is not
+ * ```ts
+ * import { type PlanSleepUntil, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<{ at: string }>("remind")
+ *   .sleepUntil("launch", new Date("2030-01-01T00:00:00Z"))
+ *   .sleepUntil("due", (v) => new Date(v.at));
+ * const sleeps = wf.plan.nodes.filter((n): n is PlanSleepUntil => n.kind === "sleepUntil");
+ * console.log(sleeps.map((s) => s.at)); // [ 1893456000000, undefined ]
+ * ```
+ */
 export interface PlanSleepUntil {
   /** Node kind. */
   kind: "sleepUntil";
@@ -126,7 +264,23 @@ export interface PlanSleepUntil {
   at?: number;
 }
 
-/** A wait for one of some signals. */
+/**
+ * A wait for one of some signals.
+ *
+ * @example
+ * ```ts
+ * import { type PlanWait, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("approve")
+ *   .waitForAnySignal("decision", ["approve", "reject"], {
+ *     timeout: "3d",
+ *     onTimeout: () => ({ signal: "reject", payload: "timed out" }),
+ *   });
+ * const node = wf.plan.nodes.find((n): n is PlanWait => n.kind === "waitForAnySignal")!;
+ * console.log(node.kind, node.signals, node.timeoutMs, node.onTimeout);
+ * // "waitForAnySignal" [ "approve", "reject" ] 259200000 true
+ * ```
+ */
 export interface PlanWait {
   /** Node kind. */
   kind: "waitForSignal" | "waitForAnySignal";
@@ -140,7 +294,26 @@ export interface PlanWait {
   onTimeout?: boolean;
 }
 
-/** Any node of a plan. */
+/**
+ * Any node of a plan.
+ *
+ * @example Describe each node of a plan
+ * ```ts
+ * import { type PlanNode, workflow } from "@sluice/sluice";
+ *
+ * function describe(node: PlanNode): string {
+ *   switch (node.kind) {
+ *     case "waitForSignal":
+ *     case "waitForAnySignal":
+ *       return `wait for ${node.signals.join(" | ")}`;
+ *     default:
+ *       return `${node.kind} ${node.name}`;
+ *   }
+ * }
+ * const wf = workflow("w").step("a", () => 1).sleep("nap", "5s").waitForSignal("go", "go");
+ * console.log(wf.plan.nodes.map(describe)); // [ "step a", "sleep nap", "wait for go" ]
+ * ```
+ */
 export type PlanNode =
   | PlanStep
   | PlanFlow
@@ -153,7 +326,19 @@ export type PlanNode =
   | PlanSleepUntil
   | PlanWait;
 
-/** A whole workflow's plan. */
+/**
+ * A whole workflow's plan.
+ *
+ * @example
+ * ```ts
+ * import { type Plan, workflow } from "@sluice/sluice";
+ *
+ * const plan: Plan = workflow<number>("inc", { version: "3" }).step("inc", (n) => n + 1).plan;
+ * console.log(plan.workflow, plan.version, plan.nodes.length); // "inc" "3" 1
+ * console.log(JSON.stringify(plan));
+ * // {"workflow":"inc","version":"3","nodes":[{"kind":"step","name":"inc"}]}
+ * ```
+ */
 export interface Plan {
   /** The workflow name. */
   workflow: string;

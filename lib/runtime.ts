@@ -33,7 +33,22 @@ import type { Observer, ObserverHook } from "./observer.ts";
 import { decodeValue, DEFAULT_MAX_PAYLOAD_BYTES, encodeValue } from "./values.ts";
 import { hasControlCharacters } from "./_text.ts";
 
-/** A run as `get` and `list` return it. */
+/**
+ * A run as `get` and `list` return it.
+ *
+ * @example Read a finished run
+ * ```ts
+ * import { LocalRunner, type RunRecord, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<{ qty: number }>("order").step("price", (o) => o.qty * 3);
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, { qty: 2 }, { id: "order-1", labels: { shop: "eu" } });
+ * await run.result();
+ * const record: RunRecord = await runner.get("order-1");
+ * console.log(record.status, record.input, record.output, record.labels);
+ * // "completed" { qty: 2 } 6 { shop: "eu" }
+ * ```
+ */
 export interface RunRecord {
   /** The run id. */
   id: string;
@@ -63,7 +78,21 @@ export interface RunRecord {
   waitingFor?: string[];
 }
 
-/** A page of runs, newest first. */
+/**
+ * A page of runs, newest first.
+ *
+ * @example Page through runs
+ * ```ts
+ * import { LocalRunner, type RunPage, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("n").step("n", (n) => n);
+ * await using runner = new LocalRunner();
+ * for (const n of [1, 2, 3]) await runner.run(wf, n);
+ * const first: RunPage = await runner.list({ limit: 2 });
+ * const second: RunPage = await runner.list({ limit: 2, cursor: first.nextCursor });
+ * console.log(first.runs.length, second.runs.length, second.nextCursor); // 2 1 undefined
+ * ```
+ */
 export interface RunPage {
   /** The runs. */
   runs: RunRecord[];
@@ -71,7 +100,22 @@ export interface RunPage {
   nextCursor?: string;
 }
 
-/** Filters of `list`. */
+/**
+ * Filters of `list`.
+ *
+ * @example Filter by status and label
+ * ```ts
+ * import { type ListOptions, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("invoice").step("total", (n) => n * 2);
+ * await using runner = new LocalRunner();
+ * await runner.run(wf, 1, { labels: { team: "billing" } });
+ * await runner.run(wf, 2, { labels: { team: "sales" } });
+ * const options: ListOptions = { status: ["completed"], labels: { team: "billing" }, limit: 10 };
+ * const page = await runner.list(options);
+ * console.log(page.runs.map((r) => r.output)); // [ 2 ]
+ * ```
+ */
 export interface ListOptions {
   /** Only runs in this status (or these statuses). */
   status?: RunStatus | RunStatus[];
@@ -88,7 +132,21 @@ export interface ListOptions {
   cursor?: string;
 }
 
-/** One entry of a run's history. */
+/**
+ * One entry of a run's history.
+ *
+ * @example The history of a one-step run
+ * ```ts
+ * import { type HistoryEvent, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(workflow<number>("h").step("inc", (n) => n + 1), 1);
+ * await run.result();
+ * const history: HistoryEvent[] = await runner.history(run.id);
+ * console.log(history.map((e) => e.step ? `${e.type} ${e.step}` : e.type));
+ * // [ "run.created", "run.started", "step.started inc", "step.completed inc", "run.completed" ]
+ * ```
+ */
 export interface HistoryEvent {
   /** What happened. */
   type:
@@ -127,7 +185,26 @@ export interface HistoryEvent {
   reason?: string;
 }
 
-/** Options of `start`. */
+/**
+ * Options of `start`.
+ *
+ * @example Start later, with an id and labels
+ * ```ts
+ * import { LocalRunner, type StartOptions, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("invoice").step("total", (n) => n * 2);
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * const options: StartOptions = {
+ *   id: "invoice-42",
+ *   labels: { customer: "ada" },
+ *   startAt: Date.now() + 60_000, // a minute from now
+ * };
+ * const run = await runner.start(wf, 21, options);
+ * console.log((await runner.get(run.id)).status); // "pending"
+ * const again = await runner.start(wf, 99, options); // same id: the same run
+ * console.log(again.id, await again.result()); // "invoice-42" 42
+ * ```
+ */
 export interface StartOptions {
   /** The run id; starting again with an existing id returns the existing run. */
   id?: string;
@@ -141,6 +218,17 @@ export interface StartOptions {
  * A started run.
  *
  * @typeParam Out The workflow output type.
+ *
+ * @example Signal a run through its handle
+ * ```ts
+ * import { LocalRunner, type RunHandle, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("gate").waitForSignal<string>("open", "open");
+ * await using runner = new LocalRunner();
+ * const run: RunHandle<string> = await runner.start(wf, "x", { id: "gate-1" });
+ * await run.signal("open", "by ada");
+ * console.log(run.id, await run.result(), await run.status()); // "gate-1" "by ada" "completed"
+ * ```
  */
 export interface RunHandle<Out> {
   /** The run id. */
@@ -155,7 +243,23 @@ export interface RunHandle<Out> {
   cancel(reason?: string): Promise<void>;
 }
 
-/** Options shared by `LocalRunner` and `Engine`. */
+/**
+ * Options shared by `LocalRunner` and `Engine`.
+ *
+ * @example The same options for a runner and an engine
+ * ```ts
+ * import { Engine, LocalRunner, MemoryDriver, workflow } from "@sluice/sluice";
+ * import type { RuntimeOptions } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("price").step("price", (n, ctx) => n * (ctx.deps.rate as number));
+ * const shared: RuntimeOptions = { workflows: [wf], deps: { rate: 3 }, maxPayloadBytes: 65_536 };
+ * await using runner = new LocalRunner(shared);
+ * await using engine = new Engine({ ...shared, driver: new MemoryDriver() });
+ * await using worker = engine.worker();
+ * await worker.start();
+ * console.log(await runner.run(wf, 2), await (await engine.start("price", 5)).result()); // 6 15
+ * ```
+ */
 export interface RuntimeOptions {
   /** Workflows this runner or engine can run (several versions may share a name). */
   // deno-lint-ignore no-explicit-any

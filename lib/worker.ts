@@ -13,7 +13,21 @@ import { CancelledError, LeaseLostError, PlanMismatchError, toErrorInfo } from "
 import { Activation } from "./interpreter.ts";
 import type { Runtime } from "./runtime.ts";
 
-/** Options of `engine.worker()`. */
+/**
+ * Options of `engine.worker()`.
+ *
+ * @example
+ * ```ts
+ * import { Engine, MemoryDriver, type WorkerOptions, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("echo").step("echo", (s) => s);
+ * const options: WorkerOptions = { concurrency: 4, leaseMs: "1m", pollInterval: "5s", id: "w-1" };
+ * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf] });
+ * await using worker = engine.worker(options);
+ * await worker.start();
+ * console.log(worker.id, await (await engine.start(wf, "hi")).result()); // "w-1" "hi"
+ * ```
+ */
 export interface WorkerOptions {
   /**
    * Most runs executed at once.

@@ -1,7 +1,22 @@
 import type { RunStatus } from "../lib/driver.ts";
 import type { RunRecord } from "../lib/runtime.ts";
 
-/** Options of {@linkcode waitForStatus}. */
+/**
+ * Options of {@linkcode waitForStatus}.
+ *
+ * @example Wait up to two seconds, looking every 5ms
+ * ```ts
+ * import { LocalRunner, workflow } from "@sluice/sluice";
+ * import { waitForStatus, type WaitForStatusOptions } from "@sluice/sluice/testing";
+ *
+ * const options: WaitForStatusOptions = { timeoutMs: 2_000, pollMs: 5 };
+ * const wf = workflow<string>("nap").sleep("nap", "1h");
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, "x");
+ * const record = await waitForStatus(runner, run.id, "sleeping", options);
+ * console.log(record.status, record.wakeAt instanceof Date); // "sleeping" true
+ * ```
+ */
 export interface WaitForStatusOptions {
   /**
    * How long to wait, in real milliseconds.

@@ -69,6 +69,9 @@ function copyRun(run: StoredRun): StoredRun {
  * Keeps runs in memory: the reference semantics of the driver interface, in
  * one process. `LocalRunner` uses it; an `Engine` can too, for tests.
  *
+ * For speed, checkpoint rows are stored and returned by reference, not copied:
+ * treat the `StepRow` objects you write or read as read-only (the engine does).
+ *
  * @example
  * ```ts
  * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
