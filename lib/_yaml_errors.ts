@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { SluiceError, type SluiceErrorOptions } from "./errors.ts";
+import { registerErrorClass, SluiceError, type SluiceErrorOptions } from "./errors.ts";
 
 /** Shortens user text quoted in a message. */
 export function clip(text: string, max = 80): string {
@@ -146,3 +146,6 @@ export class ExpressionError extends SluiceError {
     this.key = location.key;
   }
 }
+
+registerErrorClass("YAML_INVALID", YamlWorkflowError);
+registerErrorClass("EXPRESSION_FAILED", ExpressionError);

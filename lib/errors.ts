@@ -498,6 +498,14 @@ const errorClasses: Record<string, { prototype: SluiceError }> = {
   STORAGE: StorageError,
 };
 
+/**
+ * @internal Lets a module register the SluiceError subclasses it defines, so a
+ * stored error with their code comes back as an instance of the class.
+ */
+export function registerErrorClass(code: string, cls: { prototype: SluiceError }): void {
+  errorClasses[code] = cls;
+}
+
 /** Describes any thrown value as plain data that can be stored. */
 export function toErrorInfo(error: unknown, step?: string, depth = 0): ErrorInfo {
   const info: ErrorInfo = error instanceof Error

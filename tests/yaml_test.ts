@@ -989,3 +989,18 @@ Deno.test("loadWorkflow() rejects misuse with TypeError", () => {
     message: /as it is number/,
   }, { a: 5 as unknown as YamlAction });
 });
+
+Deno.test("a failing CEL expression comes back from storage as an ExpressionError", async () => {
+  const wf = loadWorkflow(
+    "name: stored-cel\nsteps:\n  - if: big\n    when: value.size > 10\n    then: a\n",
+    {
+      actions: { a: (v: unknown) => v },
+    },
+  );
+  await using runner = new LocalRunner();
+  const run = await runner.start(wf, { other: 1 });
+  const error = await run.result().catch((e: unknown) => e);
+  assert.ok(error instanceof WorkflowFailedError);
+  assert.ok(error.cause instanceof ExpressionError, String(error.cause));
+  assert.equal(error.cause.code, "EXPRESSION_FAILED");
+});
