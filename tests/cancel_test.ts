@@ -9,14 +9,9 @@ import {
   workflow,
 } from "@sluice/sluice";
 import assert from "node:assert/strict";
+import { deferred } from "./_fixtures/deferred.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 Deno.test("cancel during a step aborts ctx.signal, stops the run and records the reason", async () => {
   const started = deferred();

@@ -13,14 +13,9 @@ import {
   WorkflowFailedError,
 } from "@sluice/sluice";
 import assert from "node:assert/strict";
+import { deferred } from "./_fixtures/deferred.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 Deno.test("an engine with a worker runs a workflow to completion", async () => {
   const wf = workflow<number>("basic").step("a", (n) => n + 1).sleep("s", 0).step(

@@ -8,12 +8,7 @@ import {
   type WorkflowFailedError,
 } from "@sluice/sluice";
 import assert from "node:assert/strict";
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred } from "./_fixtures/deferred.ts";
 
 /** Lets queued work run (a few macrotask turns). */
 async function settle(turns = 3): Promise<void> {
