@@ -13,12 +13,12 @@ import {
   type Driver,
   type DriverNotice,
   type Lease,
-  type NewRun,
   signalRowData,
   type StepRow,
   type StoredEvent,
   type StoredRun,
 } from "../lib/driver.ts";
+import { done, newRun, T0, WF } from "./_rows.ts";
 import { Engine } from "../lib/engine.ts";
 import {
   CancelledError,
@@ -62,34 +62,7 @@ interface ConformanceCase {
   fn: (driver: Driver) => Promise<void>;
 }
 
-const T0 = 1_700_000_000_000;
 const LEASE_MS = 30_000;
-const WF = "conformance";
-
-function newRun(id: string, overrides: Partial<NewRun> = {}): NewRun {
-  return {
-    id,
-    workflow: WF,
-    version: "1",
-    planHash: "hash-1",
-    labels: {},
-    dueAt: T0,
-    ...overrides,
-  };
-}
-
-function done(key: string, data?: string, at = T0): StepRow {
-  const row: StepRow = {
-    key,
-    kind: "step",
-    state: "done",
-    attempt: 1,
-    startedAt: at,
-    finishedAt: at,
-  };
-  if (data !== undefined) row.data = data;
-  return row;
-}
 
 function pending(key: string, data: string): StepRow {
   return { key, kind: "step", state: "pending", data, attempt: 1 };

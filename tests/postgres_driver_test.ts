@@ -8,9 +8,10 @@
 // and fail loudly when the database is unreachable; elsewhere they are skipped
 // with a notice.
 import assert from "node:assert/strict";
+import { done, newRun, T0 } from "../testing/_rows.ts";
 import postgres from "postgres";
 import { PostgresDriver } from "../drivers/postgres/mod.ts";
-import type { DriverNotice, Lease, NewRun, StepRow } from "../lib/driver.ts";
+import type { DriverNotice, Lease } from "../lib/driver.ts";
 import { Engine } from "../lib/engine.ts";
 import { workflow } from "../lib/builder.ts";
 import {
@@ -85,24 +86,6 @@ class ScratchDriver extends PostgresDriver {
 
 if (!ignore) {
   testDriverConformance("postgres", () => new ScratchDriver({ url: URL, schema: freshSchema() }));
-}
-
-const T0 = 1_700_000_000_000;
-
-function newRun(id: string, overrides: Partial<NewRun> = {}): NewRun {
-  return {
-    id,
-    workflow: "wf",
-    version: "1",
-    planHash: "h",
-    labels: {},
-    dueAt: T0,
-    ...overrides,
-  };
-}
-
-function done(key: string, data: string): StepRow {
-  return { key, kind: "step", state: "done", data, attempt: 1, startedAt: T0, finishedAt: T0 };
 }
 
 async function claimOne(driver: PostgresDriver, id: string, now = T0): Promise<Lease> {

@@ -1,10 +1,11 @@
 // The SqliteDriver: the conformance suite on real files, then what only SQLite has
 // (pragmas, migrations, reopening, closing, sharing a file between connections).
 import assert from "node:assert/strict";
+import { done, newRun, T0 } from "../testing/_rows.ts";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
 import { InvalidStateError, LeaseLostError } from "../lib/errors.ts";
-import type { DriverNotice, NewRun, StepRow } from "../lib/driver.ts";
+import type { DriverNotice, StepRow } from "../lib/driver.ts";
 import { testDriverConformance } from "../testing/mod.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sluice-sqlite-test-" });
@@ -22,24 +23,6 @@ function freshPath(): string {
 }
 
 testDriverConformance("sqlite", () => new SqliteDriver({ path: freshPath() }));
-
-const T0 = 1_700_000_000_000;
-
-function newRun(id: string, overrides: Partial<NewRun> = {}): NewRun {
-  return {
-    id,
-    workflow: "wf",
-    version: "1",
-    planHash: "h",
-    labels: {},
-    dueAt: T0,
-    ...overrides,
-  };
-}
-
-function done(key: string, data: string): StepRow {
-  return { key, kind: "step", state: "done", data, attempt: 1, startedAt: T0, finishedAt: T0 };
-}
 
 function exists(path: string): boolean {
   try {
