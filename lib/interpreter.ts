@@ -842,9 +842,15 @@ export class Activation {
     let index = 0;
     let current = value;
     if (row?.state === "pending" && row.data !== undefined) {
-      const progress = JSON.parse(row.data) as { next: number; value?: string };
-      index = progress.next;
-      current = decodeValue(progress.value);
+      // Progress holds only the next index; the value is the previous
+      // iteration's recorded output (written no later than the progress row).
+      const next = (JSON.parse(row.data) as { next: number }).next;
+      const last = `${key}#${next - 1}`;
+      const previous = next > 0 ? (await this.#read([last])).get(last) : undefined;
+      if (previous?.state === "done") {
+        index = next;
+        current = this.#doneValue(node.body, previous, undefined);
+      }
     }
     let times = Infinity;
     if (node.kind === "loop") {
@@ -881,17 +887,11 @@ export class Activation {
       }
       current = await this.#branch(node.body, current, `${key}#${index}`, replay, scope);
       replay = false;
-      const encoded = this.#encode(current, `the value of '${key}#${index}'`, key);
       this.#queue({
         key,
         kind: node.kind,
         state: "pending",
-        data: JSON.stringify(
-          encoded === undefined ? { next: index + 1 } : {
-            next: index + 1,
-            value: encoded,
-          },
-        ),
+        data: JSON.stringify({ next: index + 1 }),
       });
     }
     const done: StepRow = {
