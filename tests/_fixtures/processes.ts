@@ -77,6 +77,9 @@ export function spawnWorker(options: {
     }
     void child.stdout.pipeTo(new WritableStream()).catch(() => {});
   })();
+  // A replacement worker may be killed before it is ready and nobody awaits its
+  // `ready`: keep that rejection from failing the test as an unhandled one.
+  ready.catch(() => {});
   return { child, pid: child.pid, ready, stderr: () => errors, exited: child.status };
 }
 
