@@ -130,7 +130,7 @@ export async function openDriver(db: string, options: { schema?: string } = {}):
 /** Imports a module or loads a YAML file and returns the workflows it defines. */
 async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, unknown>[]> {
   if (/\.ya?ml$/i.test(file)) {
-    const { loadWorkflow } = await import("../lib/yaml.ts");
+    const { loadWorkflow } = await import("../yaml/mod.ts");
     const text = await Deno.readTextFile(file);
     // Printing a plan runs nothing: every action name stands for a placeholder.
     const placeholder = (value: unknown) => value;

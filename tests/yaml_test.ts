@@ -434,7 +434,7 @@ Deno.test("a CEL error at run time fails the node with an ExpressionError", asyn
 });
 
 Deno.test("the YAML documented in the module loads and matches its description", async () => {
-  const source = await Deno.readTextFile(new URL("../lib/yaml.ts", import.meta.url));
+  const source = await Deno.readTextFile(new URL("../yaml/mod.ts", import.meta.url));
   const block = source.slice(
     source.indexOf("```yaml") + 7,
     source.indexOf(" * ```\n", source.indexOf("```yaml")),

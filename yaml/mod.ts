@@ -142,9 +142,9 @@ import {
   type StepOptions,
   type Workflow,
   workflow,
-} from "./builder.ts";
-import { type Duration, parseDuration } from "./duration.ts";
-import { compileExpression, type Expect, summary } from "./_yaml_cel.ts";
+} from "../lib/builder.ts";
+import { type Duration, parseDuration } from "../lib/duration.ts";
+import { compileExpression, type Expect, summary } from "./_cel.ts";
 import {
   errorAt,
   locator,
@@ -152,8 +152,8 @@ import {
   type YamlEntry,
   type YamlMapping,
   type YamlNode,
-} from "./_yaml_document.ts";
-import { clip, ExpressionError, type YamlLocation, YamlWorkflowError } from "./_yaml_errors.ts";
+} from "./_document.ts";
+import { clip, ExpressionError, type YamlLocation, YamlWorkflowError } from "./_errors.ts";
 
 export { ExpressionError, type YamlLocation, YamlWorkflowError };
 

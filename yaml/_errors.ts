@@ -1,9 +1,9 @@
 /**
- * The errors of declarative YAML workflows, re-exported by `lib/yaml.ts`.
+ * The errors of declarative YAML workflows, re-exported by `yaml/mod.ts`.
  *
  * @module
  */
-import { registerErrorClass, SluiceError, type SluiceErrorOptions } from "./errors.ts";
+import { registerErrorClass, SluiceError, type SluiceErrorOptions } from "../lib/errors.ts";
 
 /** Shortens user text quoted in a message. */
 export function clip(text: string, max = 80): string {

@@ -20,7 +20,7 @@ import {
   strTag,
   YAMLException,
 } from "js-yaml";
-import { clip, YamlWorkflowError } from "./_yaml_errors.ts";
+import { clip, YamlWorkflowError } from "./_errors.ts";
 
 /** A scalar: a string, number, boolean or null, with its source offset. */
 export interface YamlScalar {
