@@ -30,7 +30,7 @@ import type { Driver, RunStatus } from "../lib/driver.ts";
 import { Engine } from "../lib/engine.ts";
 import { SluiceError, StorageError } from "../lib/errors.ts";
 import { json, runDetail, runsTable } from "./_format.ts";
-import { serveDashboard } from "./_dashboard.ts";
+import { serveDashboard } from "./dashboard.ts";
 
 /**
  * Where the CLI writes; tests pass their own.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MinHeap } from "./_heap.ts";
+import { MinHeap } from "./heap.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 
 /**

@@ -42,9 +42,6 @@ export type RunStatus =
   | "failed"
   | "cancelled";
 
-/** Statuses after which a run never changes again (but for `retry` of a failed run). */
-export const FINISHED_STATUSES: readonly RunStatus[] = ["completed", "failed", "cancelled"];
-
 /** Whether a status is final. */
 export function isFinished(status: RunStatus): boolean {
   return status === "completed" || status === "failed" || status === "cancelled";

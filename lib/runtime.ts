@@ -13,7 +13,6 @@ import {
   decodeCursor,
   type Driver,
   type DriverNotice,
-  isFinished,
   type RunStatus,
   type StoredHistoryItem,
   type StoredRun,
@@ -766,6 +765,3 @@ export class Runtime implements Host {
     await this.deps.close();
   }
 }
-
-/** Whether a status is final (re-exported for the runners). */
-export { isFinished };

@@ -6,8 +6,10 @@
  * @module
  */
 import { context, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import denoJson from "../deno.json" with { type: "json" };
 
-const tracer = trace.getTracer("sluice", "0.1.0");
+/** The instrumentation scope: the package name and the version it is published at. */
+const tracer = trace.getTracer("sluice", denoJson.version);
 
 /** Starts the span of a run activation; undefined when tracing is off. */
 export function startRunSpan(runId: string, workflow: string): Span | undefined {

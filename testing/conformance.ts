@@ -18,7 +18,7 @@ import {
   type StoredEvent,
   type StoredRun,
 } from "../lib/driver.ts";
-import { done, newRun, T0, WF } from "./_rows.ts";
+import { done, newRun, T0, WF } from "./rows.ts";
 import { Engine } from "../lib/engine.ts";
 import {
   CancelledError,

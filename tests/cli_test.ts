@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Engine, workflow } from "@sluice/sluice";
 import { SqliteDriver } from "@sluice/sluice/sqlite";
 import { main } from "@sluice/sluice/cli";
-import { dashboardHandler, serveDashboard } from "../cli/_dashboard.ts";
+import { dashboardHandler, serveDashboard } from "../cli/dashboard.ts";
 
 const order = workflow<{ item: string }>("cli-order")
   .step("price", (o) => ({ ...o, price: 3 }))

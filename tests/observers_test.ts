@@ -12,6 +12,7 @@ import {
   WorkflowFailedError,
 } from "@sluice/sluice";
 import { type Span, trace, type Tracer, type TracerProvider } from "@opentelemetry/api";
+import denoJson from "../deno.json" with { type: "json" };
 import assert from "node:assert/strict";
 
 const T0 = Date.UTC(2030, 0, 1);
@@ -263,7 +264,10 @@ Deno.test("with an OpenTelemetry provider, each run activation and step attempt 
       return span as unknown as Span;
     },
   } as unknown as Tracer;
-  const provider: TracerProvider = { getTracer: () => tracer };
+  const scopes: { name: string; version?: string }[] = [];
+  const provider: TracerProvider = {
+    getTracer: (name, version) => (scopes.push({ name, version }), tracer),
+  };
   assert.ok(trace.setGlobalTracerProvider(provider));
   try {
     const wf = workflow<number>("traced").step("a", (n, ctx) => {
@@ -285,6 +289,7 @@ Deno.test("with an OpenTelemetry provider, each run activation and step attempt 
       assert.equal(step.attributes["sluice.workflow"], "traced");
     }
     assert.ok(spans.every((s) => s.ended));
+    assert.deepEqual(scopes[0], { name: "sluice", version: denoJson.version });
   } finally {
     trace.disable();
   }

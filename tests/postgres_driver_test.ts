@@ -8,7 +8,7 @@
 // and fail loudly when the database is unreachable; elsewhere they are skipped
 // with a notice.
 import assert from "node:assert/strict";
-import { done, newRun, T0 } from "../testing/_rows.ts";
+import { done, newRun, T0 } from "../testing/rows.ts";
 import postgres from "postgres";
 import { PostgresDriver } from "../drivers/postgres/mod.ts";
 import type { DriverNotice, Lease } from "../lib/driver.ts";

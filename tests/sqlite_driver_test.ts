@@ -1,7 +1,7 @@
 // The SqliteDriver: the conformance suite on real files, then what only SQLite has
 // (pragmas, migrations, reopening, closing, sharing a file between connections).
 import assert from "node:assert/strict";
-import { done, newRun, T0 } from "../testing/_rows.ts";
+import { done, newRun, T0 } from "../testing/rows.ts";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
 import { InvalidStateError, LeaseLostError } from "../lib/errors.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MinHeap } from "../../lib/_heap.ts";
+import { MinHeap } from "../../lib/heap.ts";
 import {
   type Claim,
   type ClaimOptions,

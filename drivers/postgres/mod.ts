@@ -31,7 +31,7 @@
  * @module
  */
 import postgres from "postgres";
-import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../_columns.ts";
+import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { Batcher, type BatchItem } from "./_batch.ts";
 import { redact, secretsOf, toStorageError } from "./_errors.ts";
 import {

@@ -68,7 +68,7 @@ import {
   StorageError,
   toErrorInfo,
 } from "../../lib/errors.ts";
-import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../_columns.ts";
+import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { migrateSchema, schemaVersion } from "./_schema.ts";
 import { MAX_ITEMS_PER_INSERT, Statements } from "./_statements.ts";
 

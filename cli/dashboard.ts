@@ -9,7 +9,7 @@
 import type { Engine } from "../lib/engine.ts";
 import { SluiceError } from "../lib/errors.ts";
 import type { HistoryEvent, RunRecord } from "../lib/runtime.ts";
-import { brief, eventDetail } from "./_format.ts";
+import { eventDetail } from "./_format.ts";
 
 /** Options of {@linkcode serveDashboard}. */
 export interface DashboardOptions {
@@ -313,6 +313,3 @@ export function serveDashboard(options: DashboardOptions): Deno.HttpServer<Deno.
     onListen: (address) => options.onListen?.(address),
   }, dashboardHandler(options.engine, options.token));
 }
-
-/** For tests: the helpers the pages use. */
-export const _internals = { escapeHtml, brief };
