@@ -108,6 +108,7 @@ export type {
 } from "./lib/driver.ts";
 export {
   CancelledError,
+  ClockSkewError,
   DuplicateRunError,
   type ErrorInfo,
   InvalidStateError,

@@ -543,7 +543,11 @@ export interface ClaimOptions {
 
 /**
  * A storage backend. All times are passed in by the engine (drivers never read
- * the clock), so a `ManualClock` controls timers and leases in tests.
+ * the clock for what they store or compare), so a `ManualClock` controls timers
+ * and leases in tests. A driver whose storage is shared by machines that may
+ * disagree on the time (PostgreSQL) reports its own clock through
+ * {@linkcode Driver.storageTime}; with the real clock, the engine then keeps
+ * every time it computes on that timeline.
  *
  * @example A driver is used through an Engine
  * ```ts
@@ -561,6 +565,16 @@ export interface Driver extends AsyncDisposable {
    * result waiters also poll, since changes made elsewhere may go unreported.
    */
   readonly shared: boolean;
+
+  /**
+   * The storage's own current time (epoch ms), for storage shared by several
+   * machines. When present and the engine's clock is the real one, the engine
+   * measures its offset from this clock and compares leases and due times on
+   * it, so a worker whose clock is off neither steals a live lease nor wakes a
+   * timer early. Absent when every process sharing the storage reads one host
+   * clock (memory, SQLite); never called with an injected clock.
+   */
+  storageTime?(): Promise<number>;
 
   /** Creates or upgrades the schema; safe when several processes do it at once. */
   migrate(): Promise<void>;

@@ -1,5 +1,7 @@
 import type { Workflow } from "./builder.ts";
 import { type Clock, realClock } from "./clock.ts";
+import { StorageClock } from "./_storage_clock.ts";
+import { silentLogger } from "./logger.ts";
 import type { Driver } from "./driver.ts";
 import {
   type HistoryEvent,
@@ -36,7 +38,11 @@ export interface EngineOptions extends RuntimeOptions {
   /** The storage driver; the engine owns it and closes it on `close()`. */
   driver: Driver;
   /**
-   * The clock.
+   * The clock. With the real clock and a driver that reports its storage's time
+   * (PostgreSQL), the engine keeps time on the database's clock: leases and due
+   * times then agree across machines whose clocks are off. A worker more than
+   * 1s off logs a warning; more than 5 minutes off, it refuses to start with
+   * `ClockSkewError`. An injected clock (`ManualClock`) is used as is.
    * @default {realClock}
    */
   clock?: Clock;
@@ -86,7 +92,17 @@ export class Engine implements AsyncDisposable {
     ) {
       throw new TypeError("Cannot create an Engine without a 'driver': pass a storage driver");
     }
-    this.#rt = new Runtime("Engine", driver, options.clock ?? realClock, options);
+    const clock = options.clock ?? realClock;
+    // With the real clock over storage shared by several machines, keep time on
+    // the storage's clock; an injected clock (ManualClock, tests) is kept as is.
+    this.#rt = new Runtime(
+      "Engine",
+      driver,
+      clock === realClock && typeof driver.storageTime === "function"
+        ? new StorageClock(() => driver.storageTime!(), options.logger ?? silentLogger)
+        : clock,
+      options,
+    );
   }
 
   /** The storage driver. */

@@ -450,6 +450,51 @@ export class StorageError extends SluiceError {
 }
 
 /**
+ * This process's clock differs from the database's by more than the limit
+ * (5 minutes): the worker refuses to start, and starts, signals and cancels
+ * made through the engine are refused, until the host's time is fixed. Times
+ * are kept on the database's clock, so a smaller skew is only logged as a
+ * warning; past the limit, the host's time sync is broken and times computed
+ * from its own clock (a `sleepUntil` function, a `startAt`) cannot be trusted.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ClockSkewError } from "@sluice/sluice";
+ *
+ * const error = new ClockSkewError(-600_000, 300_000);
+ * assert.equal(error.code, "CLOCK_SKEW");
+ * assert.equal(error.offsetMs, -600_000);
+ * console.log(error.message);
+ * // "Cannot work with a clock 600.0s ahead of the database's (the limit is 300s): fix the host's time sync (NTP)"
+ * ```
+ */
+export class ClockSkewError extends SluiceError {
+  /** The measured offset: the database's time minus this process's (ms). */
+  readonly offsetMs: number;
+  /** The largest offset allowed (ms). */
+  readonly limitMs: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param offsetMs The database's time minus this process's time (ms).
+   * @param limitMs The largest offset allowed (ms).
+   */
+  constructor(offsetMs: number, limitMs: number) {
+    const side = offsetMs < 0 ? "ahead of" : "behind";
+    super(
+      "CLOCK_SKEW",
+      `Cannot work with a clock ${
+        (Math.abs(offsetMs) / 1000).toFixed(1)
+      }s ${side} the database's (the limit is ${limitMs / 1000}s): fix the host's time sync (NTP)`,
+    );
+    this.offsetMs = offsetMs;
+    this.limitMs = limitMs;
+  }
+}
+
+/**
  * A stored, process-independent description of an error.
  *
  * @example The stored error of a failed run
@@ -496,6 +541,7 @@ const errorClasses: Record<string, { prototype: SluiceError }> = {
   PAYLOAD_TOO_LARGE: PayloadTooLargeError,
   NON_RETRYABLE: NonRetryableError,
   STORAGE: StorageError,
+  CLOCK_SKEW: ClockSkewError,
 };
 
 /**

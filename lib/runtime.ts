@@ -28,6 +28,7 @@ import {
 import { DuplicateRunError } from "./errors.ts";
 import type { Host, Middleware } from "./interpreter.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { StorageClock } from "./_storage_clock.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
 import { decodeValue, DEFAULT_MAX_PAYLOAD_BYTES, encodeValue } from "./values.ts";
 import { hasControlCharacters } from "./_text.ts";
@@ -457,6 +458,15 @@ export class Runtime implements Host {
     return this.#closed;
   }
 
+  /**
+   * Resolves once the clock is ready to compare times with other processes
+   * (the storage clock is measured and within the skew limit); undefined when
+   * the clock needs nothing (real time on one host, or an injected clock).
+   */
+  clockReady(): Promise<void> | undefined {
+    return this.clock instanceof StorageClock ? this.clock.ready() : undefined;
+  }
+
   /** Names of registered workflows, for claims. */
   get workflowNames(): readonly string[] {
     return this.#workflowNames;
@@ -564,6 +574,7 @@ export class Runtime implements Host {
     const id = options?.id ?? crypto.randomUUID();
     checkRunId(id);
     const labels = checkLabels(options?.labels, "the labels of a run");
+    await this.clockReady();
     const now = this.clock.now();
     const dueAt = options?.startAt === undefined ? now : toTimestamp(options.startAt, "'startAt'");
     const encoded = encodeValue(
@@ -607,6 +618,7 @@ export class Runtime implements Host {
       );
     }
     const encoded = encodeValue(payload, `the payload of signal '${name}'`, this.maxPayloadBytes);
+    await this.clockReady();
     const now = this.clock.now();
     await this.driver.sendSignal(runId, name, encoded, now);
     if (this.observers.length) {
@@ -632,6 +644,7 @@ export class Runtime implements Host {
         `Cannot cancel with reason ${describe(reason)}: pass a string of up to 1000 characters`,
       );
     }
+    await this.clockReady();
     const now = this.clock.now();
     const run = await this.driver.cancelRun(runId, reason, now);
     if (this.observers.length) {
@@ -744,6 +757,7 @@ export class Runtime implements Host {
   async retry(runId: string): Promise<void> {
     this.check();
     checkRunId(runId);
+    await this.clockReady();
     await this.driver.retryRun(runId, this.clock.now());
   }
 

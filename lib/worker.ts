@@ -9,7 +9,13 @@
 import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock.ts";
 import type { Claim, DriverNotice, Lease } from "./driver.ts";
 import { type Duration, parseDuration } from "./duration.ts";
-import { CancelledError, LeaseLostError, PlanMismatchError, toErrorInfo } from "./errors.ts";
+import {
+  CancelledError,
+  ClockSkewError,
+  LeaseLostError,
+  PlanMismatchError,
+  toErrorInfo,
+} from "./errors.ts";
 import { Activation } from "./interpreter.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -129,15 +135,31 @@ export class Worker implements AsyncDisposable {
     (this.#rt.clock as ActivityAwareClock)[clockActivity]?.(delta);
   }
 
-  /** Starts claiming runs; resolves once the worker is polling. */
+  /**
+   * Starts claiming runs; resolves once the worker is polling. On PostgreSQL
+   * with the real clock it first measures the database's clock, and rejects
+   * with `ClockSkewError` when this process's clock is more than 5 minutes off.
+   */
   start(): Promise<void> {
     this.#rt.check();
     if (this.#started) return Promise.resolve();
+    const ready = this.#rt.clockReady();
+    if (ready === undefined) {
+      this.#begin();
+      return Promise.resolve();
+    }
+    // An unreachable database is not a reason to refuse: the poll retries.
+    return ready.catch((error) => {
+      if (error instanceof ClockSkewError) throw error;
+    }).then(() => this.#begin());
+  }
+
+  #begin(): void {
+    if (this.#started) return;
     this.#started = true;
     this.#stopping = false;
     this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
     this.#requestPoll();
-    return Promise.resolve();
   }
 
   /**
@@ -205,6 +227,8 @@ export class Worker implements AsyncDisposable {
   async #poll(): Promise<void> {
     const rt = this.#rt;
     try {
+      const clockReady = rt.clockReady();
+      if (clockReady !== undefined) await clockReady;
       do {
         this.#pollAgain = false;
         let claimedAll = false;
@@ -348,6 +372,8 @@ export class Worker implements AsyncDisposable {
     const leases: Lease[] = [...this.#active.values()].map((a) => a.activation.lease);
     if (leases.length === 0) return;
     try {
+      const clockReady = rt.clockReady();
+      if (clockReady !== undefined) await clockReady.catch(() => {}); // keep the last offset
       const states = await rt.driver.extendLeases(leases, rt.clock.now(), this.#leaseMs);
       for (const state of states) {
         const activation = this.#active.get(state.runId)?.activation;

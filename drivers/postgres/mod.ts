@@ -223,6 +223,9 @@ function reconnectDelay(retries: number): number {
   return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
 }
 
+/** The database's clock in epoch ms; needs no schema, so no migration either. */
+const STORAGE_TIME = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now";
+
 const NOTICE_TYPES = new Set(["runnable", "signal", "cancelled", "finished", "changed"]);
 
 /**
@@ -553,6 +556,24 @@ export class PostgresDriver implements Driver {
   /** Same as {@linkcode PostgresDriver.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * The database's clock (`clock_timestamp()`) in epoch milliseconds, with
+   * microseconds as the fraction. An `Engine` with the real clock keeps its
+   * times on this clock, so workers on machines whose clocks disagree still
+   * agree on lease expiry and due times.
+   */
+  async storageTime(): Promise<number> {
+    this.#check();
+    try {
+      const [row] = await this.#sql.unsafe(STORAGE_TIME, [], {
+        prepare: this.#sql.options.prepare !== false,
+      }) as unknown as { now: number }[];
+      return row!.now;
+    } catch (error) {
+      throw toStorageError("read the database clock", error, this.#secrets);
+    }
   }
 
   // ---- runs ----------------------------------------------------------------------

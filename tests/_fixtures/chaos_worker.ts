@@ -3,15 +3,16 @@
  * workflows below, runs a worker over `--db` (a SQLite file or a postgres://
  * URL), prints "ready <pid>" once polling, and appends one JSON line per step
  * body execution to `--log` (before the body's work), so tests can count how
- * often each step body ran and in which process.
+ * often each step body ran and in which process. Warnings and errors go to
+ * stderr.
  *
  * Usage: deno run -A tests/_fixtures/chaos_worker.ts --db <db> --log <file>
  *          [--concurrency 8] [--lease 2000] [--poll 100] [--delay 30] [--schema s]
  */
 import { parseArgs } from "node:util";
-import { Engine } from "../../mod.ts";
+import { consoleLogger, Engine } from "../../mod.ts";
 import { openDriver } from "../../cli/mod.ts";
-import { chaos, setExecutionLog, slow } from "./chaos_workflows.ts";
+import { chaos, napper, setExecutionLog, slow } from "./chaos_workflows.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -29,7 +30,11 @@ if (!values.db || !values.log) throw new TypeError("Pass --db and --log");
 setExecutionLog(values.log, Number(values.delay));
 
 const driver = await openDriver(values.db, values.schema ? { schema: values.schema } : {});
-const engine = new Engine({ driver, workflows: [chaos, slow] });
+const engine = new Engine({
+  driver,
+  workflows: [chaos, slow, napper],
+  logger: consoleLogger("warn"), // to stderr, where tests read it
+});
 const worker = engine.worker({
   concurrency: Number(values.concurrency),
   leaseMs: Number(values.lease),

@@ -63,3 +63,12 @@ export const slow = workflow<number>("slow")
     return n * 2;
   })
   .step("after", (n, ctx) => work(ctx, n + 100));
+
+/** How long `napper` sleeps between its two steps. */
+export const NAP_MS = 8_000;
+
+/** A workflow that sleeps between two steps (for the clock-skew tests). */
+export const napper = workflow<number>("napper")
+  .step("before", (n, ctx) => work(ctx, n + 1))
+  .sleep("nap", NAP_MS)
+  .step("after", (n, ctx) => work(ctx, n * 2));

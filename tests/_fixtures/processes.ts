@@ -13,7 +13,8 @@ export interface Execution {
 /** A worker child process. */
 export interface WorkerProcess {
   child: Deno.ChildProcess;
-  pid: number;
+  /** The worker's own pid (under a `prefix` such as faketime, known once ready). */
+  readonly pid: number;
   /** Resolves once the worker prints "ready". */
   ready: Promise<void>;
   /** Everything the worker printed to stderr so far. */
@@ -33,6 +34,8 @@ export function spawnWorker(options: {
   leaseMs?: number;
   pollMs?: number;
   delayMs?: number;
+  /** A command that runs the worker, e.g. `["faketime", "-f", "+60s"]` for a clock 60s ahead. */
+  prefix?: string[];
 }): WorkerProcess {
   const args = [
     "run",
@@ -52,8 +55,9 @@ export function spawnWorker(options: {
     String(options.delayMs ?? 30),
   ];
   if (options.schema) args.push("--schema", options.schema);
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), Deno.execPath()];
+  const child = new Deno.Command(command!, {
+    args: [...prefixArgs, ...args],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -63,15 +67,18 @@ export function spawnWorker(options: {
   void child.stderr.pipeTo(
     new WritableStream({ write: (chunk) => void (errors += decoder.decode(chunk)) }),
   ).catch(() => {});
+  // A prefix command may run the worker as its child: the worker prints its pid.
+  let pid = child.pid;
   const ready = (async () => {
     let seen = "";
     const reader = child.stdout.getReader();
     try {
-      while (!seen.includes("ready")) {
+      while (!/ready \d+\n/.test(seen)) {
         const { value, done } = await reader.read();
         if (done) throw new Error(`Worker exited before it was ready: ${errors}`);
         seen += decoder.decode(value);
       }
+      pid = Number(/ready (\d+)\n/.exec(seen)![1]);
     } finally {
       reader.releaseLock();
     }
@@ -80,13 +87,21 @@ export function spawnWorker(options: {
   // A replacement worker may be killed before it is ready and nobody awaits its
   // `ready`: keep that rejection from failing the test as an unhandled one.
   ready.catch(() => {});
-  return { child, pid: child.pid, ready, stderr: () => errors, exited: child.status };
+  return {
+    child,
+    get pid() {
+      return pid;
+    },
+    ready,
+    stderr: () => errors,
+    exited: child.status,
+  };
 }
 
 /** Sends SIGKILL (or another signal) and waits for the exit when killing. */
 export async function kill(worker: WorkerProcess, signal: Deno.Signal = "SIGKILL"): Promise<void> {
   try {
-    worker.child.kill(signal);
+    Deno.kill(worker.pid, signal);
   } catch {
     // already gone
   }
