@@ -7,8 +7,9 @@
  * against a storage driver: {@linkcode MemoryDriver} here, `SqliteDriver` in
  * `@sluice/sluice/sqlite` and `PostgresDriver` in `@sluice/sluice/postgres`.
  *
- * @example
+ * @example Onboard a user: a step, parallel branches, a condition and a durable sleep
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flow, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const onboard = workflow<{ email: string }>("onboard-user")
@@ -26,7 +27,10 @@
  *   .step("finish", (v) => ({ done: true, last: v }));
  *
  * await using runner = new LocalRunner({ clock: "virtual" });
- * console.log(await runner.run(onboard, { email: "ada@example.com" }));
+ * assert.deepEqual(await runner.run(onboard, { email: "ada@example.com" }), {
+ *   done: true,
+ *   last: "gift sent",
+ * });
  * ```
  *
  * @module

@@ -16,10 +16,11 @@
  *
  * @example Run the CLI from code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "@sluice/sluice/cli";
  *
  * const code = await main(["help"]);
- * console.log(code); // 0
+ * assert.equal(code, 0);
  * ```
  *
  * @module
@@ -37,14 +38,16 @@ import { serveDashboard } from "./dashboard.ts";
  *
  * @example Capture what the CLI writes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CliIo, main } from "@sluice/sluice/cli";
  *
  * const out: string[] = [];
  * const err: string[] = [];
  * const io: CliIo = { out: (text) => out.push(text), err: (text) => err.push(text) };
- * console.log(await main(["help"], io), out[0]?.split("\n")[0]);
- * // 0 "Usage: sluice <command> [options]"
- * console.log(await main(["list", "--bogus"], io), err.length); // 2 1
+ * assert.equal(await main(["help"], io), 0);
+ * assert.equal(out[0]?.split("\n")[0], "Usage: sluice <command> [options]");
+ * assert.equal(await main(["list", "--bogus"], io), 2);
+ * assert.equal(err.length, 1);
  * ```
  */
 export interface CliIo {
@@ -88,12 +91,15 @@ Options:
 /**
  * Removes the password from a database URL, for messages.
  *
- * @example
+ * @example Hide the password of a connection URL
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactUrl } from "@sluice/sluice/cli";
  *
- * console.log(redactUrl("Cannot connect to postgres://app:s3cret@db.example.com/prod"));
- * // "Cannot connect to postgres://app:***@db.example.com/prod"
+ * assert.equal(
+ *   redactUrl("Cannot connect to postgres://app:s3cret@db.example.com/prod"),
+ *   "Cannot connect to postgres://app:***@db.example.com/prod",
+ * );
  * ```
  */
 export function redactUrl(text: string): string {
@@ -106,12 +112,14 @@ export function redactUrl(text: string): string {
  *
  * @example Open a SQLite file by path
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDriver } from "@sluice/sluice/cli";
  *
  * const dir = await Deno.makeTempDir();
  * const driver = await openDriver(`${dir}/app.db`); // a postgres:// URL opens PostgreSQL
  * await driver.migrate();
- * console.log(driver.kind, (await driver.listRuns({})).runs.length); // "sqlite" 0
+ * assert.equal(driver.kind, "sqlite");
+ * assert.equal((await driver.listRuns({})).runs.length, 0);
  * await driver.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -161,6 +169,7 @@ async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, u
  *
  * @example List the runs of a SQLite file as JSON
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, workflow } from "@sluice/sluice";
  * import { main } from "@sluice/sluice/cli";
  * import { SqliteDriver } from "@sluice/sluice/sqlite";
@@ -175,7 +184,8 @@ async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, u
  *   out: (text) => out.push(text),
  *   err: (text) => console.error(text),
  * });
- * console.log(code, JSON.parse(out[0]!).runs[0].id); // 0 "r-1"
+ * assert.equal(code, 0);
+ * assert.equal(JSON.parse(out[0]!).runs[0].id, "r-1");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

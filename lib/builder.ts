@@ -30,11 +30,12 @@ import {
  *
  * @example Read a dependency
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string>("greet").step("greet", (name, ctx) => `${ctx.deps.greeting}, ${name}`);
  * await using runner = new LocalRunner({ deps: { greeting: "Hello" } });
- * console.log(await runner.run(wf, "Ada")); // "Hello, Ada"
+ * assert.equal(await runner.run(wf, "Ada"), "Hello, Ada");
  * ```
  */
 // deno-lint-ignore no-empty-interface
@@ -47,6 +48,7 @@ export interface Deps {}
  *
  * @example Read the context in a step
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type StepContext, workflow } from "@sluice/sluice";
  *
  * function label(order: number, ctx: StepContext<number>): string {
@@ -54,7 +56,7 @@ export interface Deps {}
  * }
  * const wf = workflow<number>("ship").step("label", label);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, 7)); // "ship/label attempt 1: order 7"
+ * assert.equal(await runner.run(wf, 7), "ship/label attempt 1: order 7");
  * ```
  */
 export interface StepContext<In = unknown> {
@@ -91,12 +93,13 @@ export interface StepContext<In = unknown> {
  *
  * @example A step function declared on its own
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type StepFn, workflow } from "@sluice/sluice";
  *
  * const shout: StepFn<string, string> = (text) => text.toUpperCase();
  * const wf = workflow<string>("shout").step("shout", shout);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, "hi")); // "HI"
+ * assert.equal(await runner.run(wf, "hi"), "HI");
  * ```
  */
 export type StepFn<I, O, In = unknown> = (value: I, ctx: StepContext<In>) => O | Promise<O>;
@@ -106,6 +109,7 @@ export type StepFn<I, O, In = unknown> = (value: I, ctx: StepContext<In>) => O |
  *
  * @example Retry a flaky step with backoff
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RetryOptions, workflow } from "@sluice/sluice";
  *
  * const retry: RetryOptions = { maxAttempts: 3, initialDelay: "1s", backoff: 2, maxDelay: "1m" };
@@ -115,7 +119,8 @@ export type StepFn<I, O, In = unknown> = (value: I, ctx: StepContext<In>) => O |
  *   return n;
  * }, { retry });
  * await using runner = new LocalRunner({ clock: "virtual" });
- * console.log(await runner.run(wf, 5), calls); // 5 3
+ * assert.equal(await runner.run(wf, 5), 5);
+ * assert.equal(calls, 3);
  * ```
  */
 export interface RetryOptions {
@@ -151,12 +156,15 @@ export interface RetryOptions {
  *
  * @example Options as they land in the plan
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type StepOptions, workflow } from "@sluice/sluice";
  *
  * const options: StepOptions = { retry: { maxAttempts: 5 }, timeout: "30s" };
  * const wf = workflow<string>("mail").step("send", (to) => `sent to ${to}`, options);
  * const node = wf.plan.nodes[0]!;
- * if (node.kind === "step") console.log(node.retry?.maxAttempts, node.timeoutMs); // 5 30000
+ * assert.equal(node.kind, "step");
+ * assert.equal(node.retry?.maxAttempts, 5);
+ * assert.equal(node.timeoutMs, 30_000);
  * ```
  */
 export interface StepOptions {
@@ -179,15 +187,17 @@ declare const stepDefBrand: unique symbol;
  * @typeParam I The value flowing in.
  * @typeParam O The value it produces.
  *
- * @example
+ * @example A reusable step, with options added where it is used
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineStep, LocalRunner, type StepDef, workflow } from "@sluice/sluice";
  *
  * const parse: StepDef<string, number> = defineStep("parse", (s: string) => Number(s));
- * console.log(parse.name, parse.options); // "parse" undefined
+ * assert.equal(parse.name, "parse");
+ * assert.equal(parse.options, undefined);
  * const wf = workflow<string>("parser").step(parse, { retry: { maxAttempts: 2 } });
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, "42")); // 42
+ * assert.equal(await runner.run(wf, "42"), 42);
  * ```
  */
 export interface StepDef<I, O> {
@@ -210,14 +220,15 @@ export interface StepDef<I, O> {
  * @param options Default options; options given at `.step(def, options)` win.
  * @returns The step definition.
  *
- * @example
+ * @example Define a step once, use it by reference
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineStep, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const double = defineStep("double", (n: number) => n * 2);
  * const wf = workflow<number>("doubler").step(double);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, 21)); // 42
+ * assert.equal(await runner.run(wf, 21), 42);
  * ```
  */
 export function defineStep<I, O>(
@@ -242,13 +253,14 @@ declare const flowBrand: unique symbol;
  *
  * @example Accept any sub-flow of the right type
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flow, type FlowRef, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const twice = (body: FlowRef<number, number>) =>
  *   workflow<number>("twice").loop("again", 2, body);
  * const wf = twice(flow<number>().step("double", (n) => n * 2));
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, 3)); // 12
+ * assert.equal(await runner.run(wf, 3), 12);
  * ```
  */
 export interface FlowRef<I, O> {
@@ -263,6 +275,7 @@ export interface FlowRef<I, O> {
  *
  * @example Mix step functions and sub-flows
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Branch, flow, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const branches: Branch<number, number>[] = [
@@ -271,7 +284,7 @@ export interface FlowRef<I, O> {
  * ];
  * const wf = workflow<number>("fan").parallel("both", branches);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, 3)); // [ 4, 9 ]
+ * assert.deepEqual(await runner.run(wf, 3), [4, 9]);
  * ```
  */
 export type Branch<I, O> = StepFn<I, O> | FlowRef<I, O> | StepDef<I, O>;
@@ -279,14 +292,16 @@ export type Branch<I, O> = StepFn<I, O> | FlowRef<I, O> | StepDef<I, O>;
 /**
  * The output type of a branch.
  *
- * @example
+ * @example The output type of a step definition and of an async function
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type BranchOutput, defineStep } from "@sluice/sluice";
  *
  * const toText = defineStep("toText", (n: number) => String(n));
  * const text: BranchOutput<typeof toText> = "42"; // a string
  * const ok: BranchOutput<(n: number) => Promise<boolean>> = true; // awaited: a boolean
- * console.log(text, ok); // "42" true
+ * assert.equal(text, "42");
+ * assert.ok(ok);
  * ```
  */
 export type BranchOutput<B> = B extends FlowRef<infer _I, infer O> ? O
@@ -299,13 +314,14 @@ export type BranchOutput<B> = B extends FlowRef<infer _I, infer O> ? O
  *
  * @example At most two branches at once
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type ParallelOptions, workflow } from "@sluice/sluice";
  *
  * const options: ParallelOptions = { concurrency: 2 };
  * const wf = workflow<number>("fan")
  *   .parallel("three", [(n) => n + 1, (n) => n + 2, (n) => n + 3], options);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, 0)); // [ 1, 2, 3 ]
+ * assert.deepEqual(await runner.run(wf, 0), [1, 2, 3]);
  * ```
  */
 export interface ParallelOptions {
@@ -318,13 +334,14 @@ export interface ParallelOptions {
  *
  * @example At most four items at once
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type MapOptions, workflow } from "@sluice/sluice";
  *
  * const options: MapOptions = { concurrency: 4 };
  * const wf = workflow<string[]>("lengths")
  *   .map("each", (words) => words, (word: string) => word.length, options);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, ["a", "bb", "ccc"])); // [ 1, 2, 3 ]
+ * assert.deepEqual(await runner.run(wf, ["a", "bb", "ccc"]), [1, 2, 3]);
  * ```
  */
 export interface MapOptions {
@@ -337,12 +354,13 @@ export interface MapOptions {
  *
  * @example Cap a loop
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type WhileOptions, workflow } from "@sluice/sluice";
  *
  * const options: WhileOptions = { maxIterations: 20 };
  * const wf = workflow<number>("grow").while("small", (n) => n < 100, (n) => n * 2, options);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, 3)); // 192
+ * assert.equal(await runner.run(wf, 3), 192);
  * ```
  */
 export interface WhileOptions {
@@ -362,12 +380,13 @@ export interface WhileOptions {
  *
  * @example Give up waiting after a day
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type WaitOptions, workflow } from "@sluice/sluice";
  *
  * const options: WaitOptions<string, boolean> = { timeout: "1d", onTimeout: () => false };
  * const wf = workflow<string>("approve").waitForSignal("approval", "approved", options);
  * await using runner = new LocalRunner({ clock: "virtual" });
- * console.log(await runner.run(wf, "order-1")); // false
+ * assert.equal(await runner.run(wf, "order-1"), false);
  * ```
  */
 export interface WaitOptions<V, P, In = unknown> {
@@ -385,6 +404,7 @@ export interface WaitOptions<V, P, In = unknown> {
  *
  * @example Act on whichever signal came first
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type AnySignal, LocalRunner, workflow } from "@sluice/sluice";
  *
  * type Decision = AnySignal<"approve" | "reject", string>;
@@ -394,7 +414,7 @@ export interface WaitOptions<V, P, In = unknown> {
  * await using runner = new LocalRunner();
  * const run = await runner.start(wf, "doc-1");
  * await runner.signal(run.id, "reject", "ada");
- * console.log(await run.result()); // "reject by ada"
+ * assert.equal(await run.result(), "reject by ada");
  * ```
  */
 export interface AnySignal<S extends string, P> {
@@ -407,13 +427,15 @@ export interface AnySignal<S extends string, P> {
 /**
  * Options of `workflow()`.
  *
- * @example
+ * @example Version a workflow
  * ```ts
+ * import assert from "node:assert/strict";
  * import { workflow, type WorkflowOptions } from "@sluice/sluice";
  *
  * const options: WorkflowOptions = { version: "2" };
  * const wf = workflow<number>("billing", options).step("charge", (n) => n * 100);
- * console.log(wf.name, wf.version); // "billing" "2"
+ * assert.equal(wf.name, "billing");
+ * assert.equal(wf.version, "2");
  * ```
  */
 export interface WorkflowOptions {
@@ -679,15 +701,16 @@ export function workflowNodes(wf: AnyWorkflow): readonly RtNode[] {
  * @typeParam Out The type of the value flowing out of the last node.
  * @typeParam Input The type of `ctx.input` (the workflow input; `unknown` in a sub-flow).
  *
- * @example
+ * @example Build and run a two-step workflow
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, workflow } from "@sluice/sluice";
  *
  * const greet = workflow<{ name: string }>("greet")
  *   .step("hello", (input) => `Hello, ${input.name}`)
  *   .step("shout", (text) => text.toUpperCase());
  * await using runner = new LocalRunner();
- * console.log(await runner.run(greet, { name: "Ada" })); // "HELLO, ADA"
+ * assert.equal(await runner.run(greet, { name: "Ada" }), "HELLO, ADA");
  * ```
  */
 export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
@@ -717,12 +740,17 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   /**
    * The plan as plain JSON: node kinds, names, nesting and options.
    *
-   * @example
+   * @example Read the plan of a workflow
    * ```ts
+   * import assert from "node:assert/strict";
    * import { workflow } from "@sluice/sluice";
    *
    * const wf = workflow<number>("p").step("a", (n) => n + 1).sleep("pause", "5s");
-   * console.log(JSON.stringify(wf.plan));
+   * assert.deepEqual(wf.plan, {
+   *   workflow: "p",
+   *   version: "1",
+   *   nodes: [{ kind: "step", name: "a" }, { kind: "sleep", name: "pause", durationMs: 5000 }],
+   * });
    * ```
    */
   get plan(): Plan {
@@ -742,11 +770,21 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   /**
    * Renders the plan as a Mermaid flowchart.
    *
-   * @example
+   * @example Draw a one-step workflow
    * ```ts
+   * import assert from "node:assert/strict";
    * import { workflow } from "@sluice/sluice";
    *
-   * console.log(workflow<number>("m").step("a", (n) => n).toMermaid());
+   * assert.equal(
+   *   workflow<number>("m").step("a", (n) => n).toMermaid(),
+   *   [
+   *     "flowchart TD",
+   *     '  start(("m"))',
+   *     '  n1["a"]',
+   *     "  start --> n1",
+   *     '  n1 --> finish(("end"))',
+   *   ].join("\n"),
+   * );
    * ```
    */
   toMermaid(): string {
@@ -793,14 +831,17 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * @param fn The step function.
    * @param options Retry and timeout.
    *
-   * @example
+   * @example Fetch a page, with retries and a timeout
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<string>("fetch").step("load", async (url, ctx) => {
+   * const wf = workflow<string>("fetch").step("load", async (url, ctx) => {
    *   const response = await fetch(url, { signal: ctx.signal });
    *   return await response.text();
    * }, { retry: { maxAttempts: 3, initialDelay: "1s" }, timeout: "10s" });
+   * await using runner = new LocalRunner();
+   * assert.equal(await runner.run(wf, "data:text/plain,hello"), "hello");
    * ```
    */
   step<O>(
@@ -843,12 +884,16 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * counts, items, wake times, `onTimeout`), `cond` receives the value and the
    * workflow input.
    *
-   * @example
+   * @example A gift for gold customers only
    * ```ts
-   * import { flow, workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { flow, LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<{ tier: string }>("vip")
+   * const wf = workflow<{ tier: string }>("vip")
    *   .if("gold", (v) => v.tier === "gold", flow<{ tier: string }>().step("gift", () => "gift"));
+   * await using runner = new LocalRunner();
+   * assert.equal(await runner.run(wf, { tier: "gold" }), "gift");
+   * assert.deepEqual(await runner.run(wf, { tier: "basic" }), { tier: "basic" });
    * ```
    */
   if<T>(
@@ -883,13 +928,16 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * Runs branches concurrently; an array gives a tuple of outputs, an object
    * gives an object of outputs. A failing branch aborts its siblings.
    *
-   * @example
+   * @example Two branches at once, then their sum
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<number>("fan")
+   * const wf = workflow<number>("fan")
    *   .parallel("both", { double: (n) => n * 2, square: (n) => n * n })
    *   .step("sum", (r) => r.double + r.square);
+   * await using runner = new LocalRunner();
+   * assert.equal(await runner.run(wf, 3), 15);
    * ```
    */
   parallel<const B extends readonly Branch<Out, unknown>[] | Record<string, Branch<Out, unknown>>>(
@@ -932,11 +980,14 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   /**
    * Runs `body` a number of times; each iteration's output feeds the next.
    *
-   * @example
+   * @example Add one, three times
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<number>("count").loop("thrice", 3, (n) => n + 1); // 0 -> 3
+   * const wf = workflow<number>("count").loop("thrice", 3, (n) => n + 1);
+   * await using runner = new LocalRunner();
+   * assert.equal(await runner.run(wf, 0), 3);
    * ```
    */
   loop<B extends Branch<Out, Out>>(
@@ -960,11 +1011,15 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * Runs `body` while `cond` holds for the current value; reaching
    * `maxIterations` fails the run with a clear error.
    *
-   * @example
+   * @example Double until the value reaches 100
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<number>("grow").while("small", (n) => n < 100, (n) => n * 2, { maxIterations: 50 });
+   * const wf = workflow<number>("grow")
+   *   .while("small", (n) => n < 100, (n) => n * 2, { maxIterations: 50 });
+   * await using runner = new LocalRunner();
+   * assert.equal(await runner.run(wf, 3), 192);
    * ```
    */
   while<B extends Branch<Out, Out>>(
@@ -990,13 +1045,16 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   /**
    * Runs `body` once per item; the output lists the results in input order.
    *
-   * @example
+   * @example The length of each word, four at a time
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<string[]>("lengths").map("each", (words) => words, (w) => w.length, {
+   * const wf = workflow<string[]>("lengths").map("each", (words) => words, (w) => w.length, {
    *   concurrency: 4,
    * });
+   * await using runner = new LocalRunner();
+   * assert.deepEqual(await runner.run(wf, ["a", "bb", "ccc"]), [1, 2, 3]);
    * ```
    */
   map<I, R>(
@@ -1022,11 +1080,17 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   /**
    * Sleeps durably; the run holds no worker meanwhile. The value passes through.
    *
-   * @example
+   * @example Sleep an hour and a half on a virtual clock
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<number>("later").sleep("coolDown", "1h30m");
+   * const wf = workflow<number>("later").sleep("coolDown", "1h30m");
+   * await using runner = new LocalRunner({ clock: "virtual" });
+   * const run = await runner.start(wf, 7);
+   * assert.equal(await run.result(), 7);
+   * const { createdAt, updatedAt } = await runner.get(run.id);
+   * assert.ok(updatedAt.getTime() - createdAt.getTime() >= 90 * 60_000);
    * ```
    */
   sleep(name: string, duration: Duration): Workflow<In, Out, Input> {
@@ -1039,11 +1103,17 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * Sleeps durably until a time (a `Date`, epoch ms, or a function of the
    * value). A time in the past continues at once. The value passes through.
    *
-   * @example
+   * @example Sleep until a time taken from the input
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<{ at: string }>("remind").sleepUntil("due", (v) => new Date(v.at));
+   * const wf = workflow<{ at: string }>("remind").sleepUntil("due", (v) => new Date(v.at));
+   * await using runner = new LocalRunner({ clock: "virtual" });
+   * const at = new Date(Date.now() + 86_400_000).toISOString();
+   * const run = await runner.start(wf, { at });
+   * assert.deepEqual(await run.result(), { at });
+   * assert.ok((await runner.get(run.id)).updatedAt.getTime() >= Date.parse(at));
    * ```
    */
   sleepUntil(
@@ -1073,15 +1143,21 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * in the run's inbox. Without `onTimeout`, a timeout fails the run with
    * `SignalTimeoutError`.
    *
-   * @example
+   * @example Wait three days for a decision, else decline
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<string>("approve")
+   * const wf = workflow<string>("approve")
    *   .waitForSignal<{ approved: boolean }>("approval", "decision", {
    *     timeout: "3d",
    *     onTimeout: () => ({ approved: false }),
    *   });
+   * await using runner = new LocalRunner({ clock: "virtual" });
+   * const run = await runner.start(wf, "order-1");
+   * await run.signal("decision", { approved: true });
+   * assert.deepEqual(await run.result(), { approved: true });
+   * assert.deepEqual(await runner.run(wf, "order-2"), { approved: false });
    * ```
    */
   waitForSignal<P = unknown>(
@@ -1098,13 +1174,18 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * Waits for the first of several signals; the output says which one arrived
    * and carries its payload.
    *
-   * @example
+   * @example Act on whichever signal comes first
    * ```ts
-   * import { workflow } from "@sluice/sluice";
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
    *
-   * workflow<string>("decide")
+   * const wf = workflow<string>("decide")
    *   .waitForAnySignal("decision", ["approve", "reject"])
    *   .step("act", (d) => d.signal === "approve");
+   * await using runner = new LocalRunner();
+   * const run = await runner.start(wf, "order-1");
+   * await run.signal("reject", "too expensive");
+   * assert.equal(await run.result(), false);
    * ```
    */
   waitForAnySignal<P = unknown, const S extends string = string>(
@@ -1161,13 +1242,14 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
  * @param options The version.
  * @returns An empty workflow whose value is its input.
  *
- * @example
+ * @example Start a versioned workflow
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("inc", { version: "2" }).step("inc", (n) => n + 1);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, 1)); // 2
+ * assert.equal(await runner.run(wf, 1), 2);
  * ```
  */
 export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<In, In, In> {
@@ -1193,12 +1275,15 @@ export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<
  * @typeParam In The value flowing into the sub-flow.
  * @returns An empty sub-flow whose value is its input.
  *
- * @example
+ * @example A sub-flow as the body of a loop
  * ```ts
- * import { flow, workflow } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { flow, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const body = flow<number>().step("a", (n) => n + 1).step("b", (n) => n * 2);
- * workflow<number>("outer").loop("twice", 2, body);
+ * const wf = workflow<number>("outer").loop("twice", 2, body);
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, 1), 10);
  * ```
  */
 export function flow<In>(): Workflow<In, In, unknown> {
@@ -1210,6 +1295,7 @@ export function flow<In>(): Workflow<In, In, unknown> {
  *
  * @example A reusable sub-flow
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Flow, flow, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const normalize: Flow<string, string> = flow<string>()
@@ -1217,7 +1303,7 @@ export function flow<In>(): Workflow<In, In, unknown> {
  *   .step("lower", (s) => s.toLowerCase());
  * const wf = workflow<string>("clean").if("hasText", (s) => s.length > 0, normalize);
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, "  Hello ")); // "hello"
+ * assert.equal(await runner.run(wf, "  Hello "), "hello");
  * ```
  */
 export type Flow<In, Out> = Workflow<In, Out, unknown>;

@@ -13,6 +13,7 @@ import { type Duration, parseDuration } from "./duration.ts";
  *
  * @example Cancel a timer before it fires
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ClockTimer, ManualClock } from "@sluice/sluice";
  *
  * const clock = new ManualClock(0);
@@ -22,7 +23,7 @@ import { type Duration, parseDuration } from "./duration.ts";
  * dropped.cancel();
  * await clock.advance("1s");
  * kept.cancel(); // does nothing once fired
- * console.log(fired); // [ "kept" ]
+ * assert.deepEqual(fired, ["kept"]);
  * ```
  */
 export interface ClockTimer {
@@ -35,10 +36,11 @@ export interface ClockTimer {
  *
  * @example A clock that is always at the epoch and never fires
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Clock } from "@sluice/sluice";
  *
  * const frozen: Clock = { now: () => 0, setTimer: () => ({ cancel() {} }) };
- * console.log(frozen.now());
+ * assert.equal(frozen.now(), 0);
  * ```
  */
 export interface Clock {
@@ -69,12 +71,16 @@ const MAX_TIMEOUT = 2_147_483_647;
 /**
  * The wall clock: `Date.now()` and `setTimeout`.
  *
- * @example
+ * @example Wait on the wall clock
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realClock } from "@sluice/sluice";
  *
- * const timer = realClock.setTimer(realClock.now() + 10, () => console.log("fired"));
- * timer.cancel();
+ * const start = realClock.now();
+ * const firedAt = await new Promise<number>((resolve) => {
+ *   realClock.setTimer(start + 10, () => resolve(realClock.now()));
+ * });
+ * assert.ok(firedAt >= start + 10);
  * ```
  */
 export const realClock: Clock = {
@@ -206,6 +212,7 @@ class TimerQueue {
  *
  * @example Advance a day in one call
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, ManualClock, workflow } from "@sluice/sluice";
  *
  * const clock = new ManualClock(new Date("2030-01-01T00:00:00Z"));
@@ -213,7 +220,7 @@ class TimerQueue {
  * await using runner = new LocalRunner({ clock });
  * const run = await runner.start(wf, 1);
  * await clock.advance("1d");
- * console.log(await run.result()); // 2
+ * assert.equal(await run.result(), 2);
  * ```
  */
 export class ManualClock implements Clock {

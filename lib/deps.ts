@@ -10,10 +10,12 @@
  *
  * @example Close a resource when the runner closes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, resource, type ResourceScope, workflow } from "@sluice/sluice";
  *
+ * const closed: string[] = [];
  * function openPool(scope: ResourceScope) {
- *   scope.onCleanup(() => console.log("pool closed"));
+ *   scope.onCleanup(() => void closed.push("pool"));
  *   return { query: (sql: string) => `ran ${sql}` };
  * }
  * const wf = workflow<string>("query").step(
@@ -21,8 +23,9 @@
  *   (sql, ctx) => (ctx.deps.pool as ReturnType<typeof openPool>).query(sql),
  * );
  * const runner = new LocalRunner({ deps: { pool: resource(openPool) } });
- * console.log(await runner.run(wf, "select 1")); // "ran select 1"
- * await runner.close(); // "pool closed"
+ * assert.equal(await runner.run(wf, "select 1"), "ran select 1");
+ * await runner.close();
+ * assert.deepEqual(closed, ["pool"]);
  * ```
  */
 export interface ResourceScope {
@@ -40,6 +43,7 @@ declare const resourceBrand: unique symbol;
  *
  * @example A typed resource in the deps option
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type Resource, resource, workflow } from "@sluice/sluice";
  *
  * const ages: Resource<Map<string, number>> = resource(() => new Map([["ada", 36]]));
@@ -48,7 +52,7 @@ declare const resourceBrand: unique symbol;
  *   (name, ctx) => (ctx.deps.ages as Map<string, number>).get(name),
  * );
  * await using runner = new LocalRunner({ deps: { ages } });
- * console.log(await runner.run(wf, "ada")); // 36
+ * assert.equal(await runner.run(wf, "ada"), 36);
  * ```
  */
 export interface Resource<T> {
@@ -67,21 +71,25 @@ const resources = new WeakSet<object>();
  * @param factory Builds the value; may register cleanups.
  * @returns The resource, to put in the `deps` option.
  *
- * @example
+ * @example Build a greeting once and close it with the runner
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, resource, workflow } from "@sluice/sluice";
  *
+ * const closed: string[] = [];
  * const wf = workflow<string>("greet").step("greet", (name, ctx) =>
  *   `${ctx.deps.greeting as string}, ${name}`);
- * await using runner = new LocalRunner({
+ * const runner = new LocalRunner({
  *   deps: {
  *     greeting: resource((scope) => {
- *       scope.onCleanup(() => console.log("closed"));
+ *       scope.onCleanup(() => void closed.push("greeting"));
  *       return "Hello";
  *     }),
  *   },
  * });
- * console.log(await runner.run(wf, "Ada")); // "Hello, Ada"
+ * assert.equal(await runner.run(wf, "Ada"), "Hello, Ada");
+ * await runner.close();
+ * assert.deepEqual(closed, ["greeting"]);
  * ```
  */
 export function resource<T>(factory: (scope: ResourceScope) => T | Promise<T>): Resource<T> {

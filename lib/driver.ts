@@ -16,6 +16,7 @@ import type { ErrorInfo } from "./errors.ts";
  *
  * @example Group statuses, exhaustively
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunStatus, workflow } from "@sluice/sluice";
  *
  * const phase: Record<RunStatus, "active" | "parked" | "finished"> = {
@@ -30,7 +31,7 @@ import type { ErrorInfo } from "./errors.ts";
  * await using runner = new LocalRunner();
  * const run = await runner.start(workflow<number>("n").step("n", (n) => n), 1);
  * await run.result();
- * console.log(phase[await run.status()]); // "finished"
+ * assert.equal(phase[await run.status()], "finished");
  * ```
  */
 export type RunStatus =
@@ -52,14 +53,17 @@ export function isFinished(status: RunStatus): boolean {
  *
  * @example Read a run as the driver stores it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type StoredRun } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun({ ...run, input: JSON.stringify({ qty: 2 }) }, 1_000);
  * const stored: StoredRun | undefined = await driver.getRun("r-1");
- * console.log(stored?.status, stored?.input, stored?.createdAt, stored?.leaseToken);
- * // "pending" '{"qty":2}' 1000 0
+ * assert.equal(stored?.status, "pending");
+ * assert.equal(stored?.input, '{"qty":2}');
+ * assert.equal(stored?.createdAt, 1_000);
+ * assert.equal(stored?.leaseToken, 0);
  * await driver.close();
  * ```
  */
@@ -105,6 +109,7 @@ export interface StoredRun {
  *
  * @example Create a run, idempotently
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type NewRun } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -117,8 +122,9 @@ export interface StoredRun {
  *   labels: { shop: "eu" },
  *   dueAt: 0,
  * };
- * console.log((await driver.createRun(newRun, 0)).created); // true
- * console.log((await driver.createRun(newRun, 5)).created); // false: the existing run is kept
+ * assert.ok((await driver.createRun(newRun, 0)).created);
+ * // The existing run is kept:
+ * assert.equal((await driver.createRun(newRun, 5)).created, false);
  * await driver.close();
  * ```
  */
@@ -144,6 +150,7 @@ export interface NewRun {
  *
  * @example Writes under a stale token are refused
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Lease, MemoryDriver } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -152,10 +159,11 @@ export interface NewRun {
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
  * const lease: Lease = (await driver.claimRuns(claim))[0]!.lease;
  * const stale: Lease = { runId: "r-1", token: lease.token - 1 };
- * await driver.write(stale, { run: { status: "completed" } }, 5).catch((e) => console.log(e.code));
- * // "LEASE_LOST"
+ * await assert.rejects(driver.write(stale, { run: { status: "completed" } }, 5), {
+ *   code: "LEASE_LOST",
+ * });
  * await driver.write(lease, { run: { status: "completed", output: "42" } }, 5);
- * console.log((await driver.getRun("r-1"))?.status); // "completed"
+ * assert.equal((await driver.getRun("r-1"))?.status, "completed");
  * await driver.close();
  * ```
  */
@@ -169,8 +177,9 @@ export interface Lease {
 /**
  * A run handed to a worker by `claimRuns`.
  *
- * @example
+ * @example Claim a due run
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Claim, MemoryDriver } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -179,8 +188,9 @@ export interface Lease {
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
  * const claims: Claim[] = await driver.claimRuns(claim);
  * for (const { run, lease, previousStatus } of claims) {
- *   console.log(run.status, previousStatus, lease);
- *   // "running" "pending" { runId: "r-1", token: 1 }
+ *   assert.equal(run.status, "running");
+ *   assert.equal(previousStatus, "pending");
+ *   assert.deepEqual(lease, { runId: "r-1", token: 1 });
  * }
  * await driver.close();
  * ```
@@ -199,6 +209,7 @@ export interface Claim {
  *
  * @example Record a step's result and read it back
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type StepRow } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -210,7 +221,8 @@ export interface Claim {
  * await driver.write(lease, { steps: [row] }, 2);
  * await driver.write(lease, { steps: [{ ...row, data: "999" }] }, 3); // a done row never changes
  * const rows = await driver.readSteps("r-1", ["charge", "ship"]);
- * console.log(rows.size, rows.get("charge")?.data); // 1 "100"
+ * assert.equal(rows.size, 1);
+ * assert.equal(rows.get("charge")?.data, "100");
  * await driver.close();
  * ```
  */
@@ -236,6 +248,7 @@ export interface StepRow {
  *
  * @example Did the run end?
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type HistoryEventType, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const endings: HistoryEventType[] = ["run.completed", "run.failed", "run.cancelled"];
@@ -243,7 +256,8 @@ export interface StepRow {
  * const run = await runner.start(workflow<number>("n").step("n", (n) => n), 1);
  * await run.result();
  * const last = (await runner.history(run.id)).at(-1)!;
- * console.log(last.type, endings.includes(last.type)); // "run.completed" true
+ * assert.equal(last.type, "run.completed");
+ * assert.ok(endings.includes(last.type));
  * ```
  */
 export type HistoryEventType =
@@ -266,6 +280,7 @@ export type HistoryEventType =
  *
  * @example Append an event to a run's history
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type StoredEvent } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -276,8 +291,10 @@ export type HistoryEventType =
  * const event: StoredEvent = { type: "step.retried", at: 5, step: "charge", attempt: 1 };
  * await driver.write(lease, { events: [event] }, 5);
  * const items = await driver.history("r-1");
- * console.log(items.map((i) => (i.source === "event" ? i.event.type : i.row.key)));
- * // [ "run.created", "run.started", "step.retried" ]
+ * assert.deepEqual(
+ *   items.map((i) => (i.source === "event" ? i.event.type : i.row.key)),
+ *   ["run.created", "run.started", "step.retried"],
+ * );
  * await driver.close();
  * ```
  */
@@ -299,6 +316,7 @@ export interface StoredEvent {
  *
  * @example Put a run to sleep
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type RunTransition } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -309,7 +327,9 @@ export interface StoredEvent {
  * const sleep: RunTransition = { status: "sleeping", dueAt: 60_000 };
  * await driver.write(lease, { run: sleep }, 10);
  * const stored = await driver.getRun("r-1");
- * console.log(stored?.status, stored?.dueAt, stored?.leaseOwner); // "sleeping" 60000 undefined
+ * assert.equal(stored?.status, "sleeping");
+ * assert.equal(stored?.dueAt, 60000);
+ * assert.equal(stored?.leaseOwner, undefined);
  * await driver.close();
  * ```
  */
@@ -334,6 +354,7 @@ export type RunTransition =
  *
  * @example Finish a run in one atomic write
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type WriteBatch } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -347,7 +368,7 @@ export type RunTransition =
  *   run: { status: "completed", output: "100" },
  * };
  * await driver.write(lease, batch, 5);
- * console.log((await driver.getRun("r-1"))?.output); // "100"
+ * assert.equal((await driver.getRun("r-1"))?.output, "100");
  * await driver.close();
  * ```
  */
@@ -365,6 +386,7 @@ export interface WriteBatch {
  *
  * @example Take a signal from a run's inbox
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ConsumedSignal, MemoryDriver } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -376,7 +398,7 @@ export interface WriteBatch {
  * const row = { key: "approval", kind: "wait", state: "done" as const };
  * const names = ["approved"];
  * const signal: ConsumedSignal | undefined = await driver.consumeSignal(lease, names, row, {}, 2);
- * console.log(signal); // { name: "approved", payload: '{"by":"ada"}' }
+ * assert.deepEqual(signal, { name: "approved", payload: '{"by":"ada"}' });
  * await driver.close();
  * ```
  */
@@ -392,6 +414,7 @@ export interface ConsumedSignal {
  *
  * @example Heartbeat, then find the run cancelled
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type LeaseState, MemoryDriver } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -401,9 +424,9 @@ export interface ConsumedSignal {
  * const [{ lease }] = await driver.claimRuns(claim);
  * const stale = { ...lease, token: 0 };
  * const states: LeaseState[] = await driver.extendLeases([lease, stale], 10, 1_000);
- * console.log(states.map((s) => s.state)); // [ "held", "lost" ]
+ * assert.deepEqual(states.map((s) => s.state), ["held", "lost"]);
  * await driver.cancelRun("r-1", "not needed", 20);
- * console.log((await driver.extendLeases([lease], 30, 1_000))[0]?.state); // "cancelled"
+ * assert.equal((await driver.extendLeases([lease], 30, 1_000))[0]?.state, "cancelled");
  * await driver.close();
  * ```
  */
@@ -419,8 +442,9 @@ export interface LeaseState {
 /**
  * Filters of `listRuns`.
  *
- * @example
+ * @example List pending runs of one workflow with a label
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type RunFilter } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -429,7 +453,7 @@ export interface LeaseState {
  * await driver.createRun({ ...base, id: "b", workflow: "billing" }, 1);
  * await driver.createRun({ ...base, id: "c", workflow: "shipping" }, 2);
  * const filter: RunFilter = { status: "pending", workflow: "billing", labels: { shop: "eu" } };
- * console.log((await driver.listRuns(filter)).runs.map((r) => r.id)); // [ "a" ]
+ * assert.deepEqual((await driver.listRuns(filter)).runs.map((r) => r.id), ["a"]);
  * await driver.close();
  * ```
  */
@@ -454,6 +478,7 @@ export interface RunFilter {
  *
  * @example Page through runs, newest first
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type StoredRunPage } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -461,8 +486,9 @@ export interface RunFilter {
  * for (const [i, id] of ["a", "b", "c"].entries()) await driver.createRun({ ...base, id }, i);
  * const first: StoredRunPage = await driver.listRuns({ limit: 2 });
  * const next: StoredRunPage = await driver.listRuns({ limit: 2, cursor: first.nextCursor });
- * console.log(first.runs.map((r) => r.id), next.runs.map((r) => r.id), next.nextCursor);
- * // [ "c", "b" ] [ "a" ] undefined
+ * assert.deepEqual(first.runs.map((r) => r.id), ["c", "b"]);
+ * assert.deepEqual(next.runs.map((r) => r.id), ["a"]);
+ * assert.equal(next.nextCursor, undefined);
  * await driver.close();
  * ```
  */
@@ -478,6 +504,7 @@ export interface StoredRunPage {
  *
  * @example Watch what a driver reports
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type DriverNotice, MemoryDriver } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -487,8 +514,10 @@ export interface StoredRunPage {
  * await driver.createRun(run, 0);
  * await driver.cancelRun("r-1", "not needed", 1);
  * unsubscribe();
- * console.log(notices.map((n) => `${n.type} ${n.reason ?? ""}`.trim()));
- * // [ "runnable", "cancelled not needed", "finished" ]
+ * assert.deepEqual(
+ *   notices.map((n) => `${n.type} ${n.reason ?? ""}`.trim()),
+ *   ["runnable", "cancelled not needed", "finished"],
+ * );
  * await driver.close();
  * ```
  */
@@ -510,6 +539,7 @@ export interface DriverNotice {
  *
  * @example Claim due runs for a worker
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ClaimOptions, MemoryDriver } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -523,8 +553,11 @@ export interface DriverNotice {
  *   workflows: ["pay"],
  * };
  * const claims = await driver.claimRuns(options);
- * console.log(claims.length, claims[0]?.run.leaseOwner, claims[0]?.run.dueAt); // 1 "w-1" 30010
- * console.log((await driver.claimRuns(options)).length); // 0: the run is leased
+ * assert.equal(claims.length, 1);
+ * assert.equal(claims[0]?.run.leaseOwner, "w-1");
+ * assert.equal(claims[0]?.run.dueAt, 30010);
+ * // The run is leased now:
+ * assert.deepEqual(await driver.claimRuns(options), []);
  * await driver.close();
  * ```
  */
@@ -551,10 +584,14 @@ export interface ClaimOptions {
  *
  * @example A driver is used through an Engine
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("inc").step("inc", (n) => n + 1);
  * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf] });
+ * await using worker = engine.worker();
+ * await worker.start();
+ * assert.equal(await (await engine.start(wf, 1)).result(), 2);
  * ```
  */
 export interface Driver extends AsyncDisposable {
@@ -649,6 +686,7 @@ export interface Driver extends AsyncDisposable {
  *
  * @example Events and checkpoint rows, in write order
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver, type StoredHistoryItem } from "@sluice/sluice";
  *
  * const driver = new MemoryDriver();
@@ -658,8 +696,10 @@ export interface Driver extends AsyncDisposable {
  * const [{ lease }] = await driver.claimRuns(claim);
  * await driver.write(lease, { steps: [{ key: "charge", kind: "step", state: "done" }] }, 3);
  * const items: StoredHistoryItem[] = await driver.history("r-1");
- * console.log(items.map((i) => (i.source === "event" ? i.event.type : `row ${i.row.key}`)));
- * // [ "run.created", "run.started", "row charge" ]
+ * assert.deepEqual(
+ *   items.map((i) => (i.source === "event" ? i.event.type : `row ${i.row.key}`)),
+ *   ["run.created", "run.started", "row charge"],
+ * );
  * await driver.close();
  * ```
  */

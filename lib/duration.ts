@@ -2,14 +2,16 @@
  * A length of time: milliseconds, or a string such as `"250ms"`, `"5s"`,
  * `"10m"`, `"2h"`, `"1d"` or `"1h30m"`.
  *
- * @example
+ * @example Durations as text or milliseconds
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Duration, parseDuration, workflow } from "@sluice/sluice";
  *
  * const grace: Duration = "1h30m";
  * const poll: Duration = 250;
  * workflow<number>("later").sleep("grace", grace).sleep("poll", poll);
- * console.log(parseDuration(grace), parseDuration(poll)); // 5400000 250
+ * assert.equal(parseDuration(grace), 5400000);
+ * assert.equal(parseDuration(poll), 250);
  * ```
  */
 export type Duration = number | string;
@@ -33,12 +35,13 @@ const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
  * @throws {TypeError} When it is neither a number nor a string.
  * @throws {RangeError} When it is negative, not finite, or cannot be parsed.
  *
- * @example
+ * @example Parse text and pass milliseconds through
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration } from "@sluice/sluice";
  *
- * console.log(parseDuration("1h30m")); // 5400000
- * console.log(parseDuration(250)); // 250
+ * assert.equal(parseDuration("1h30m"), 5400000);
+ * assert.equal(parseDuration(250), 250);
  * ```
  */
 export function parseDuration(duration: Duration, what = "duration"): number {

@@ -18,8 +18,9 @@ import { Worker, type WorkerOptions } from "./worker.ts";
 /**
  * Options of {@linkcode Engine}.
  *
- * @example
+ * @example An engine over the memory driver on a manual clock
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, type EngineOptions, ManualClock, MemoryDriver, workflow } from "@sluice/sluice";
  *
  * const inc = workflow<number>("inc").step("inc", (n) => n + 1);
@@ -31,7 +32,7 @@ import { Worker, type WorkerOptions } from "./worker.ts";
  * await using engine = new Engine(options);
  * await using worker = engine.worker();
  * await worker.start();
- * console.log(await (await engine.start(inc, 1)).result()); // 2
+ * assert.equal(await (await engine.start(inc, 1)).result(), 2);
  * ```
  */
 export interface EngineOptions extends RuntimeOptions {
@@ -54,8 +55,9 @@ export interface EngineOptions extends RuntimeOptions {
  * engines and workers in any number of processes may share one SQLite file or
  * one PostgreSQL database.
  *
- * @example
+ * @example Start a run, signal it, read its result
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
  *
  * const order = workflow<{ qty: number }>("order")
@@ -68,7 +70,7 @@ export interface EngineOptions extends RuntimeOptions {
  * await worker.start();
  * const run = await engine.start(order, { qty: 2 }, { id: "order-1" });
  * await engine.signal("order-1", "approved", true);
- * console.log(await run.result()); // "shipped"
+ * assert.equal(await run.result(), "shipped");
  * ```
  */
 export class Engine implements AsyncDisposable {

@@ -11,11 +11,13 @@
  *
  * @example Keep the underlying cause
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type SluiceErrorOptions, StorageError } from "@sluice/sluice";
  *
  * const options: SluiceErrorOptions = { cause: new Error("connection refused") };
  * const error = new StorageError("Cannot reach the database", options);
- * console.log(error.code, (error.cause as Error).message); // "STORAGE" "connection refused"
+ * assert.equal(error.code, "STORAGE");
+ * assert.equal((error.cause as Error).message, "connection refused");
  * ```
  */
 export interface SluiceErrorOptions {
@@ -28,10 +30,12 @@ export interface SluiceErrorOptions {
  *
  * @example Tell Sluice errors apart by code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RunNotFoundError, SluiceError } from "@sluice/sluice";
  *
  * const error: unknown = new RunNotFoundError("r-1");
- * if (error instanceof SluiceError) console.log(error.code); // "RUN_NOT_FOUND"
+ * assert.ok(error instanceof SluiceError);
+ * assert.equal(error.code, "RUN_NOT_FOUND");
  * ```
  */
 export class SluiceError extends Error {
@@ -57,12 +61,14 @@ export class SluiceError extends Error {
 /**
  * A workflow name (or name and version) is not registered with the runner or engine.
  *
- * @example
+ * @example Start a workflow the engine does not know
  * ```ts
- * import { WorkflowNotFoundError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { Engine, MemoryDriver, WorkflowNotFoundError } from "@sluice/sluice";
  *
- * const error = new WorkflowNotFoundError("billing");
- * console.log(error.code); // "WORKFLOW_NOT_FOUND"
+ * await using engine = new Engine({ driver: new MemoryDriver() });
+ * await assert.rejects(engine.start("billing", 1), WorkflowNotFoundError);
+ * assert.equal(new WorkflowNotFoundError("billing").code, "WORKFLOW_NOT_FOUND");
  * ```
  */
 export class WorkflowNotFoundError extends SluiceError {
@@ -86,11 +92,17 @@ export class WorkflowNotFoundError extends SluiceError {
 /**
  * No run has the given id.
  *
- * @example
+ * @example Look up a run that does not exist
  * ```ts
- * import { RunNotFoundError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, RunNotFoundError } from "@sluice/sluice";
  *
- * console.log(new RunNotFoundError("r-1").message);
+ * await using runner = new LocalRunner();
+ * await assert.rejects(runner.get("r-1"), RunNotFoundError);
+ * assert.equal(
+ *   new RunNotFoundError("r-1").message,
+ *   "Cannot find run 'r-1': check the id, or whether it was purged",
+ * );
  * ```
  */
 export class RunNotFoundError extends SluiceError {
@@ -111,12 +123,15 @@ export class RunNotFoundError extends SluiceError {
  * The operation does not fit the current state, e.g. a signal to a finished run,
  * or any call on a closed engine.
  *
- * @example
+ * @example Signal a run that has finished
  * ```ts
- * import { InvalidStateError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { InvalidStateError, LocalRunner, workflow } from "@sluice/sluice";
  *
- * const error = new InvalidStateError("Cannot signal run 'r-1' as it is completed");
- * console.log(error.code); // "INVALID_STATE"
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(workflow<number>("inc").step("inc", (n) => n + 1), 1);
+ * assert.equal(await run.result(), 2);
+ * await assert.rejects(run.signal("go"), InvalidStateError);
  * ```
  */
 export class InvalidStateError extends SluiceError {
@@ -133,11 +148,15 @@ export class InvalidStateError extends SluiceError {
 /**
  * A run id is already taken by a run of another workflow.
  *
- * @example
+ * @example Reuse a run id for another workflow
  * ```ts
- * import { DuplicateRunError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { DuplicateRunError, LocalRunner, workflow } from "@sluice/sluice";
  *
- * console.log(new DuplicateRunError("r-1", "billing", "shipping").code); // "DUPLICATE_RUN"
+ * await using runner = new LocalRunner();
+ * await runner.start(workflow<number>("billing").step("a", (n) => n), 1, { id: "r-1" });
+ * const shipping = workflow<number>("shipping").step("a", (n) => n);
+ * await assert.rejects(runner.start(shipping, 1, { id: "r-1" }), DuplicateRunError);
  * ```
  */
 export class DuplicateRunError extends SluiceError {
@@ -162,11 +181,15 @@ export class DuplicateRunError extends SluiceError {
 /**
  * A run's plan hash is not registered, so it cannot be resumed safely.
  *
- * @example
+ * @example The error a run fails with when its plan is not registered
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PlanMismatchError } from "@sluice/sluice";
  *
- * console.log(new PlanMismatchError("r-1", "billing", "1", "abc").code); // "PLAN_MISMATCH"
+ * const error = new PlanMismatchError("r-1", "billing", "1", "abc");
+ * assert.equal(error.code, "PLAN_MISMATCH");
+ * assert.equal(error.planHash, "abc");
+ * assert.equal(error.nonRetryable, true);
  * ```
  */
 export class PlanMismatchError extends SluiceError {
@@ -195,19 +218,19 @@ export class PlanMismatchError extends SluiceError {
  * A run failed; `cause` carries the step error (name, message and stack), also
  * when another process recorded it.
  *
- * @example
+ * @example Read the step error of a failed run
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, WorkflowFailedError, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("fails").step("boom", () => {
  *   throw new Error("boom");
  * });
  * await using runner = new LocalRunner();
- * try {
- *   await runner.run(wf, 1);
- * } catch (error) {
- *   if (error instanceof WorkflowFailedError) console.log((error.cause as Error).message);
- * }
+ * const error = await runner.run(wf, 1).catch((e) => e);
+ * assert.ok(error instanceof WorkflowFailedError);
+ * assert.equal(error.step, "boom");
+ * assert.equal((error.cause as Error).message, "boom");
  * ```
  */
 export class WorkflowFailedError extends SluiceError {
@@ -240,11 +263,19 @@ export class WorkflowFailedError extends SluiceError {
 /**
  * A step attempt ran past its `timeout`.
  *
- * @example
+ * @example A step that outlives its timeout
  * ```ts
- * import { StepTimeoutError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, StepTimeoutError, workflow } from "@sluice/sluice";
  *
- * console.log(new StepTimeoutError("charge", 5000).code); // "STEP_TIMEOUT"
+ * const wf = workflow<number>("slow").step("charge", (_n, ctx) =>
+ *   new Promise<number>((_resolve, reject) => {
+ *     ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+ *   }), { timeout: 20 });
+ * await using runner = new LocalRunner();
+ * const error = await runner.run(wf, 1).catch((e) => e);
+ * assert.ok(error.cause instanceof StepTimeoutError);
+ * assert.equal(error.cause.code, "STEP_TIMEOUT");
  * ```
  */
 export class StepTimeoutError extends SluiceError {
@@ -265,11 +296,17 @@ export class StepTimeoutError extends SluiceError {
 /**
  * A `waitForSignal` without `onTimeout` reached its timeout.
  *
- * @example
+ * @example A signal that does not come in time
  * ```ts
- * import { SignalTimeoutError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, SignalTimeoutError, WorkflowFailedError, workflow } from "@sluice/sluice";
  *
- * console.log(new SignalTimeoutError("approval", ["approved"]).code); // "SIGNAL_TIMEOUT"
+ * const wf = workflow<number>("gate").waitForSignal("approval", "approved", { timeout: "1d" });
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * await assert.rejects(
+ *   runner.run(wf, 1),
+ *   (error) => error instanceof WorkflowFailedError && error.cause instanceof SignalTimeoutError,
+ * );
  * ```
  */
 export class SignalTimeoutError extends SluiceError {
@@ -294,11 +331,14 @@ export class SignalTimeoutError extends SluiceError {
 /**
  * A run was cancelled; in-flight steps see it as `ctx.signal.reason`.
  *
- * @example
+ * @example The reason a run was cancelled
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CancelledError } from "@sluice/sluice";
  *
- * console.log(new CancelledError("r-1", "user asked").message);
+ * const error = new CancelledError("r-1", "user asked");
+ * assert.equal(error.message, "Run 'r-1' was cancelled: user asked");
+ * assert.equal(error.nonRetryable, true);
  * ```
  */
 export class CancelledError extends SluiceError {
@@ -322,11 +362,12 @@ export class CancelledError extends SluiceError {
  * A worker lost its lease on a run (it paused too long, or another worker took
  * the run over); its writes are refused.
  *
- * @example
+ * @example The error a write under a stale lease fails with
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LeaseLostError } from "@sluice/sluice";
  *
- * console.log(new LeaseLostError("r-1").code); // "LEASE_LOST"
+ * assert.equal(new LeaseLostError("r-1").code, "LEASE_LOST");
  * ```
  */
 export class LeaseLostError extends SluiceError {
@@ -347,11 +388,16 @@ export class LeaseLostError extends SluiceError {
  * A value is not JSON plus `Date` (functions, class instances, cycles, `BigInt`,
  * symbols, non-finite numbers).
  *
- * @example
+ * @example A step that returns a function fails its run
  * ```ts
- * import { SerializationError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, SerializationError, workflow } from "@sluice/sluice";
  *
- * console.log(new SerializationError("the output of step 'a'", "a function at $.f").code);
+ * const wf = workflow<number>("bad").step("a", () => (() => 1) as unknown as number);
+ * await using runner = new LocalRunner();
+ * const error = await runner.run(wf, 1).catch((e) => e);
+ * assert.ok(error.cause instanceof SerializationError);
+ * assert.equal(error.cause.code, "SERIALIZATION");
  * ```
  */
 export class SerializationError extends SluiceError {
@@ -374,11 +420,14 @@ export class SerializationError extends SluiceError {
 /**
  * A value is larger than the configured limit (1 MiB by default).
  *
- * @example
+ * @example An input over the limit is refused before the run starts
  * ```ts
- * import { PayloadTooLargeError } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, PayloadTooLargeError, workflow } from "@sluice/sluice";
  *
- * console.log(new PayloadTooLargeError("the input", 2_000_000, 1_048_576).code);
+ * const wf = workflow<string>("echo").step("a", (text) => text);
+ * await using runner = new LocalRunner();
+ * await assert.rejects(runner.run(wf, "x".repeat(2_000_000)), PayloadTooLargeError);
  * ```
  */
 export class PayloadTooLargeError extends SluiceError {
@@ -402,14 +451,20 @@ export class PayloadTooLargeError extends SluiceError {
 /**
  * Thrown by a step to stop its retries at once.
  *
- * @example
+ * @example Fail at once on input no retry can fix
  * ```ts
- * import { NonRetryableError, workflow } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, NonRetryableError, workflow } from "@sluice/sluice";
  *
- * workflow<string>("charge").step("charge", (card) => {
+ * let attempts = 0;
+ * const wf = workflow<string>("charge").step("charge", (card) => {
+ *   attempts++;
  *   if (card === "") throw new NonRetryableError("The card number is empty");
  *   return card;
  * }, { retry: { maxAttempts: 5 } });
+ * await using runner = new LocalRunner();
+ * await assert.rejects(runner.run(wf, ""), /The card number is empty/);
+ * assert.equal(attempts, 1);
  * ```
  */
 export class NonRetryableError extends SluiceError {
@@ -430,11 +485,12 @@ export class NonRetryableError extends SluiceError {
  * The storage backend failed (unreachable database, I/O error). Credentials are
  * never part of the message.
  *
- * @example
+ * @example A storage failure, by its code
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StorageError } from "@sluice/sluice";
  *
- * console.log(new StorageError("Cannot reach the database").code); // "STORAGE"
+ * assert.equal(new StorageError("Cannot reach the database").code, "STORAGE");
  * ```
  */
 export class StorageError extends SluiceError {
@@ -457,7 +513,7 @@ export class StorageError extends SluiceError {
  * warning; past the limit, the host's time sync is broken and times computed
  * from its own clock (a `sleepUntil` function, a `startAt`) cannot be trusted.
  *
- * @example
+ * @example A clock ten minutes ahead of the database's
  * ```ts
  * import assert from "node:assert/strict";
  * import { ClockSkewError } from "@sluice/sluice";
@@ -465,8 +521,10 @@ export class StorageError extends SluiceError {
  * const error = new ClockSkewError(-600_000, 300_000);
  * assert.equal(error.code, "CLOCK_SKEW");
  * assert.equal(error.offsetMs, -600_000);
- * console.log(error.message);
- * // "Cannot work with a clock 600.0s ahead of the database's (the limit is 300s): fix the host's time sync (NTP)"
+ * assert.equal(
+ *   error.message,
+ *   "Cannot work with a clock 600.0s ahead of the database's (the limit is 300s): fix the host's time sync (NTP)",
+ * );
  * ```
  */
 export class ClockSkewError extends SluiceError {
@@ -499,6 +557,7 @@ export class ClockSkewError extends SluiceError {
  *
  * @example The stored error of a failed run
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ErrorInfo, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("fails").step("boom", () => {
@@ -508,7 +567,9 @@ export class ClockSkewError extends SluiceError {
  * const run = await runner.start(wf, 1);
  * await run.result().catch(() => {});
  * const info: ErrorInfo | undefined = (await runner.get(run.id)).error;
- * console.log(info?.name, info?.message, info?.step); // "TypeError" "bad input" "boom"
+ * assert.equal(info?.name, "TypeError");
+ * assert.equal(info?.message, "bad input");
+ * assert.equal(info?.step, "boom");
  * ```
  */
 export interface ErrorInfo {

@@ -36,17 +36,23 @@ import { decodeValue, encodeValue } from "./values.ts";
  *
  * @example Time every step
  * ```ts
- * import { LocalRunner, type Middleware } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type Middleware, workflow } from "@sluice/sluice";
  *
+ * const timed: string[] = [];
  * const timing: Middleware = async (ctx, next) => {
  *   const started = performance.now();
  *   try {
  *     return await next();
  *   } finally {
  *     ctx.log.info(`${ctx.step} took ${performance.now() - started}ms`);
+ *     timed.push(ctx.step);
  *   }
  * };
  * await using runner = new LocalRunner({ middleware: [timing] });
+ * const wf = workflow<number>("w").step("a", (n) => n + 1).step("b", (n) => n * 2);
+ * assert.equal(await runner.run(wf, 1), 4);
+ * assert.deepEqual(timed, ["a", "b"]);
  * ```
  */
 export type Middleware = (ctx: StepContext, next: () => Promise<unknown>) => Promise<unknown>;

@@ -22,8 +22,9 @@ import { Worker } from "./worker.ts";
 /**
  * Options of {@linkcode LocalRunner}.
  *
- * @example
+ * @example A virtual clock, registered workflows and dependencies
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type LocalRunnerOptions, workflow } from "@sluice/sluice";
  *
  * const hello = workflow<string>("hello")
@@ -36,7 +37,7 @@ import { Worker } from "./worker.ts";
  * };
  * await using runner = new LocalRunner(options);
  * const run = await runner.start("hello", "Ada");
- * console.log(await run.result()); // "Hi, Ada"
+ * assert.equal(await run.result(), "Hi, Ada");
  * ```
  */
 export interface LocalRunnerOptions extends RuntimeOptions {
@@ -55,13 +56,14 @@ export interface LocalRunnerOptions extends RuntimeOptions {
  *
  * @example A day-long sleep that finishes at once
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, workflow } from "@sluice/sluice";
  *
  * const reminder = workflow<string>("reminder")
  *   .sleep("wait", "1d")
  *   .step("remind", (who) => `Reminded ${who}`);
  * await using runner = new LocalRunner({ clock: "virtual" });
- * console.log(await runner.run(reminder, "Ada")); // "Reminded Ada"
+ * assert.equal(await runner.run(reminder, "Ada"), "Reminded Ada");
  * ```
  */
 export class LocalRunner implements AsyncDisposable {
@@ -196,8 +198,9 @@ export class LocalRunner implements AsyncDisposable {
    * @param step The definition, key or name.
    * @param fn The replacement.
    *
-   * @example
+   * @example Replace a step that needs the network in a test
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LocalRunner, workflow } from "@sluice/sluice";
    *
    * const wf = workflow<number>("pay").step("charge", () => {
@@ -205,7 +208,7 @@ export class LocalRunner implements AsyncDisposable {
    * });
    * await using runner = new LocalRunner();
    * runner.override("charge", (n: number) => n * 100);
-   * console.log(await runner.run(wf, 2)); // 200
+   * assert.equal(await runner.run(wf, 2), 200);
    * ```
    */
   // deno-lint-ignore no-explicit-any

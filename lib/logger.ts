@@ -3,6 +3,7 @@
  *
  * @example Log from a step with extra attributes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type LogAttributes, type Logger, workflow } from "@sluice/sluice";
  *
  * const records: LogAttributes[] = [];
@@ -14,8 +15,9 @@
  * });
  * await using runner = new LocalRunner({ logger });
  * await runner.run(wf, 500, { id: "pay-1" });
- * console.log(records);
- * // [ { runId: "pay-1", workflow: "pay", step: "charge", attempt: 1, cents: 500 } ]
+ * assert.deepEqual(records, [
+ *   { runId: "pay-1", workflow: "pay", step: "charge", attempt: 1, cents: 500 },
+ * ]);
  * ```
  */
 export type LogAttributes = Record<string, unknown>;
@@ -26,6 +28,7 @@ export type LogAttributes = Record<string, unknown>;
  *
  * @example Forward to an array
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Logger } from "@sluice/sluice";
  *
  * const lines: string[] = [];
@@ -36,6 +39,7 @@ export type LogAttributes = Record<string, unknown>;
  *   error: (m) => lines.push(`error ${m}`),
  * };
  * logger.info("hello");
+ * assert.deepEqual(lines, ["info hello"]);
  * ```
  */
 export interface Logger {
@@ -54,12 +58,21 @@ export interface Logger {
  *
  * @example Write warnings and errors only
  * ```ts
+ * import assert from "node:assert/strict";
  * import { consoleLogger, type LogLevel } from "@sluice/sluice";
  *
  * const level: LogLevel = "warn";
  * const logger = consoleLogger(level);
- * logger.info("not written");
- * logger.warn("disk almost full"); // "[sluice] warn disk almost full"
+ * const written: unknown[] = [];
+ * const { log, warn } = console;
+ * console.log = console.warn = (line: unknown) => void written.push(line);
+ * try {
+ *   logger.info("not written");
+ *   logger.warn("disk almost full");
+ * } finally {
+ *   Object.assign(console, { log, warn });
+ * }
+ * assert.deepEqual(written, ["[sluice] warn disk almost full"]);
  * ```
  */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -69,11 +82,14 @@ const levels: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 
 /**
  * A logger that drops everything (the default).
  *
- * @example
+ * @example The default logger
  * ```ts
- * import { silentLogger } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, silentLogger, workflow } from "@sluice/sluice";
  *
  * silentLogger.info("nobody hears this");
+ * await using runner = new LocalRunner({ logger: silentLogger });
+ * assert.equal(await runner.run(workflow<number>("quiet").step("a", (n) => n), 1), 1);
  * ```
  */
 export const silentLogger: Logger = {
@@ -89,11 +105,13 @@ export const silentLogger: Logger = {
  * @param level The least severe level written.
  * @returns The logger.
  *
- * @example
+ * @example Log warnings and errors to the console
  * ```ts
- * import { consoleLogger, LocalRunner } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { consoleLogger, LocalRunner, type LogLevel } from "@sluice/sluice";
  *
  * await using runner = new LocalRunner({ logger: consoleLogger("warn") });
+ * assert.throws(() => consoleLogger("loud" as LogLevel), RangeError);
  * ```
  */
 export function consoleLogger(level: LogLevel = "info"): Logger {

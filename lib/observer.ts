@@ -11,12 +11,14 @@ import type { Logger } from "./logger.ts";
  *
  * @example Log every run that starts
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunEvent, workflow } from "@sluice/sluice";
  *
- * const onRunStarted = (e: RunEvent) => console.log(`${e.workflow}@${e.version} ${e.runId}`);
+ * const started: string[] = [];
+ * const onRunStarted = (e: RunEvent) => void started.push(`${e.workflow}@${e.version} ${e.runId}`);
  * await using runner = new LocalRunner({ observers: [{ onRunStarted }] });
  * await runner.run(workflow<number>("inc").step("inc", (n) => n + 1), 1, { id: "r-1" });
- * // "inc@1 r-1"
+ * assert.deepEqual(started, ["inc@1 r-1"]);
  * ```
  */
 export interface RunEvent {
@@ -33,15 +35,16 @@ export interface RunEvent {
 /**
  * A run completed.
  *
- * @example
+ * @example Collect the outputs of completed runs
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunCompletedEvent, workflow } from "@sluice/sluice";
  *
  * const outputs: unknown[] = [];
  * const onRunCompleted = (e: RunCompletedEvent) => void outputs.push(e.output);
  * await using runner = new LocalRunner({ observers: [{ onRunCompleted }] });
  * await runner.run(workflow<number>("inc").step("inc", (n) => n + 1), 1);
- * console.log(outputs); // [ 2 ]
+ * assert.deepEqual(outputs, [2]);
  * ```
  */
 export interface RunCompletedEvent extends RunEvent {
@@ -52,16 +55,19 @@ export interface RunCompletedEvent extends RunEvent {
 /**
  * A run failed.
  *
- * @example
+ * @example See which step failed a run, and why
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunFailedEvent, workflow } from "@sluice/sluice";
  *
- * const onRunFailed = (e: RunFailedEvent) => console.log(e.step, e.error.message);
+ * const failures: string[] = [];
+ * const onRunFailed = (e: RunFailedEvent) => void failures.push(`${e.step}: ${e.error.message}`);
  * const wf = workflow<number>("fails").step("boom", () => {
  *   throw new Error("out of stock");
  * });
  * await using runner = new LocalRunner({ observers: [{ onRunFailed }] });
- * await runner.run(wf, 1).catch(() => {}); // "boom" "out of stock"
+ * await assert.rejects(runner.run(wf, 1));
+ * assert.deepEqual(failures, ["boom: out of stock"]);
  * ```
  */
 export interface RunFailedEvent extends RunEvent {
@@ -74,16 +80,19 @@ export interface RunFailedEvent extends RunEvent {
 /**
  * A run was cancelled.
  *
- * @example
+ * @example See why a run was cancelled
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunCancelledEvent, workflow } from "@sluice/sluice";
  *
- * const onRunCancelled = (e: RunCancelledEvent) => console.log(e.runId, e.reason);
+ * const reasons: string[] = [];
+ * const onRunCancelled = (e: RunCancelledEvent) => void reasons.push(`${e.runId}: ${e.reason}`);
  * await using runner = new LocalRunner({ observers: [{ onRunCancelled }] });
  * const run = await runner.start(workflow<number>("gate").waitForSignal("go", "go"), 1, {
  *   id: "gate-1",
  * });
- * await run.cancel("not needed"); // "gate-1" "not needed"
+ * await run.cancel("not needed");
+ * assert.deepEqual(reasons, ["gate-1: not needed"]);
  * ```
  */
 export interface RunCancelledEvent extends RunEvent {
@@ -94,14 +103,18 @@ export interface RunCancelledEvent extends RunEvent {
 /**
  * A run suspended on a timer or a signal.
  *
- * @example
+ * @example See a run suspend on a timer
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunWaitingEvent, workflow } from "@sluice/sluice";
  *
- * const onRunWaiting = (e: RunWaitingEvent) => console.log(e.status, e.wakeAt !== undefined);
+ * const waits: RunWaitingEvent[] = [];
+ * const onRunWaiting = (e: RunWaitingEvent) => void waits.push(e);
  * const wf = workflow<number>("nap").sleep("nap", "1h").step("done", (n) => n);
  * await using runner = new LocalRunner({ clock: "virtual", observers: [{ onRunWaiting }] });
- * await runner.run(wf, 1); // "sleeping" true
+ * await runner.run(wf, 1);
+ * assert.equal(waits[0]?.status, "sleeping");
+ * assert.ok(waits[0]?.wakeAt instanceof Date);
  * ```
  */
 export interface RunWaitingEvent extends RunEvent {
@@ -118,6 +131,7 @@ export interface RunWaitingEvent extends RunEvent {
  *
  * @example Step keys and attempts
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flow, LocalRunner, type StepEvent, workflow } from "@sluice/sluice";
  *
  * const started: string[] = [];
@@ -125,7 +139,7 @@ export interface RunWaitingEvent extends RunEvent {
  * await using runner = new LocalRunner({ observers: [{ onStepStarted }] });
  * const wf = workflow<number>("w").loop("twice", 2, flow<number>().step("inc", (n) => n + 1));
  * await runner.run(wf, 0);
- * console.log(started); // [ "twice#0/inc attempt 1", "twice#1/inc attempt 1" ]
+ * assert.deepEqual(started, ["twice#0/inc attempt 1", "twice#1/inc attempt 1"]);
  * ```
  */
 export interface StepEvent extends RunEvent {
@@ -138,14 +152,18 @@ export interface StepEvent extends RunEvent {
 /**
  * A step attempt completed.
  *
- * @example
+ * @example Collect each step's output
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type StepCompletedEvent, workflow } from "@sluice/sluice";
  *
- * const onStepCompleted = (e: StepCompletedEvent) =>
- *   console.log(e.step, e.output, e.durationMs >= 0);
+ * const completed: StepCompletedEvent[] = [];
+ * const onStepCompleted = (e: StepCompletedEvent) => void completed.push(e);
  * await using runner = new LocalRunner({ observers: [{ onStepCompleted }] });
- * await runner.run(workflow<number>("w").step("double", (n) => n * 2), 21); // "double" 42 true
+ * await runner.run(workflow<number>("w").step("double", (n) => n * 2), 21);
+ * assert.equal(completed[0]?.step, "double");
+ * assert.equal(completed[0]?.output, 42);
+ * assert.ok(completed[0]!.durationMs >= 0);
  * ```
  */
 export interface StepCompletedEvent extends StepEvent {
@@ -158,8 +176,9 @@ export interface StepCompletedEvent extends StepEvent {
 /**
  * A step attempt failed.
  *
- * @example
+ * @example See a failed attempt that will be retried
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type StepFailedEvent, workflow } from "@sluice/sluice";
  *
  * let calls = 0;
@@ -167,9 +186,13 @@ export interface StepCompletedEvent extends StepEvent {
  *   if (++calls === 1) throw new Error("timeout");
  *   return n;
  * }, { retry: { maxAttempts: 2 } });
- * const onStepFailed = (e: StepFailedEvent) => console.log(e.attempt, e.willRetry);
+ * const failed: StepFailedEvent[] = [];
+ * const onStepFailed = (e: StepFailedEvent) => void failed.push(e);
  * await using runner = new LocalRunner({ clock: "virtual", observers: [{ onStepFailed }] });
- * await runner.run(wf, 1); // 1 true
+ * assert.equal(await runner.run(wf, 1), 1);
+ * assert.equal(failed.length, 1);
+ * assert.equal(failed[0]?.attempt, 1);
+ * assert.equal(failed[0]?.willRetry, true);
  * ```
  */
 export interface StepFailedEvent extends StepEvent {
@@ -184,8 +207,9 @@ export interface StepFailedEvent extends StepEvent {
 /**
  * A retry of a step was scheduled.
  *
- * @example
+ * @example See when a retry is due
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type StepRetriedEvent, workflow } from "@sluice/sluice";
  *
  * let calls = 0;
@@ -193,9 +217,11 @@ export interface StepFailedEvent extends StepEvent {
  *   if (++calls === 1) throw new Error("timeout");
  *   return n;
  * }, { retry: { maxAttempts: 2, initialDelay: "5s" } });
- * const onStepRetried = (e: StepRetriedEvent) => console.log(e.step, e.delayMs);
+ * const retries: string[] = [];
+ * const onStepRetried = (e: StepRetriedEvent) => void retries.push(`${e.step} in ${e.delayMs}ms`);
  * await using runner = new LocalRunner({ clock: "virtual", observers: [{ onStepRetried }] });
- * await runner.run(wf, 1); // "call" 5000
+ * await runner.run(wf, 1);
+ * assert.deepEqual(retries, ["call in 5000ms"]);
  * ```
  */
 export interface StepRetriedEvent extends StepEvent {
@@ -208,16 +234,19 @@ export interface StepRetriedEvent extends StepEvent {
 /**
  * A signal was sent to a run.
  *
- * @example
+ * @example See the signals a run receives
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type SignalEvent, workflow } from "@sluice/sluice";
  *
- * const onSignalReceived = (e: SignalEvent) => console.log(e.signal, e.payload);
+ * const received: unknown[] = [];
+ * const onSignalReceived = (e: SignalEvent) => void received.push([e.signal, e.payload]);
  * const wf = workflow<number>("gate").waitForSignal<string>("go", "go");
  * await using runner = new LocalRunner({ observers: [{ onSignalReceived }] });
  * const run = await runner.start(wf, 1);
- * await run.signal("go", "now"); // "go" "now"
- * await run.result();
+ * await run.signal("go", "now");
+ * assert.equal(await run.result(), "now");
+ * assert.deepEqual(received, [["go", "now"]]);
  * ```
  */
 export interface SignalEvent extends RunEvent {
@@ -232,13 +261,14 @@ export interface SignalEvent extends RunEvent {
  *
  * @example Count completed steps
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type Observer, workflow } from "@sluice/sluice";
  *
  * let steps = 0;
  * const counter: Observer = { onStepCompleted: () => void steps++ };
  * await using runner = new LocalRunner({ observers: [counter] });
  * await runner.run(workflow<number>("w").step("a", (n) => n).step("b", (n) => n), 1);
- * console.log(steps); // 2
+ * assert.equal(steps, 2);
  * ```
  */
 export interface Observer {
@@ -269,6 +299,7 @@ export interface Observer {
  *
  * @example Record which hooks fire
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type Observer, type ObserverHook, workflow } from "@sluice/sluice";
  *
  * const hooks: ObserverHook[] = ["onRunStarted", "onStepCompleted", "onRunCompleted"];
@@ -277,7 +308,7 @@ export interface Observer {
  * for (const hook of hooks) observer[hook] = () => void seen.push(hook);
  * await using runner = new LocalRunner({ observers: [observer] });
  * await runner.run(workflow<number>("w").step("a", (n) => n), 1);
- * console.log(seen); // [ "onRunStarted", "onStepCompleted", "onRunCompleted" ]
+ * assert.deepEqual(seen, ["onRunStarted", "onStepCompleted", "onRunCompleted"]);
  * ```
  */
 export type ObserverHook = keyof Observer;
@@ -286,13 +317,16 @@ export type ObserverHook = keyof Observer;
  * Logs every run and step event through a {@linkcode Logger}: run events at
  * `info`, step events at `debug`, failures at `warn` and `error`.
  *
- * @example
+ * @example Log run events, dropping step events
  * ```ts
- * import { consoleLogger, LocalRunner, LoggingObserver } from "@sluice/sluice";
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, LoggingObserver, workflow } from "@sluice/sluice";
  *
- * await using runner = new LocalRunner({
- *   observers: [new LoggingObserver(consoleLogger("info"))],
- * });
+ * const lines: string[] = [];
+ * const logger = { debug() {}, info: (m: string) => void lines.push(m), warn() {}, error() {} };
+ * await using runner = new LocalRunner({ observers: [new LoggingObserver(logger)] });
+ * await runner.run(workflow<number>("inc").step("inc", (n) => n + 1), 1, { id: "r-1" });
+ * assert.deepEqual(lines, ["run r-1 of inc started", "run r-1 of inc completed"]);
  * ```
  */
 export class LoggingObserver implements Observer {
@@ -366,15 +400,17 @@ export class LoggingObserver implements Observer {
 /**
  * Duration statistics in milliseconds.
  *
- * @example
+ * @example Step durations over all steps
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type DurationStats, LocalRunner, MetricsObserver, workflow } from "@sluice/sluice";
  *
  * const metrics = new MetricsObserver();
  * await using runner = new LocalRunner({ observers: [metrics] });
  * await runner.run(workflow<number>("w").step("a", (n) => n).step("b", (n) => n), 1);
  * const stats: DurationStats = metrics.snapshot().stepDurations;
- * console.log(stats.count, stats.p50 <= stats.p99); // 2 true
+ * assert.equal(stats.count, 2);
+ * assert.ok(stats.p50 <= stats.p99);
  * ```
  */
 export interface DurationStats {
@@ -391,16 +427,18 @@ export interface DurationStats {
 /**
  * What {@linkcode MetricsObserver.snapshot} returns.
  *
- * @example
+ * @example Counts of runs and steps
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, MetricsObserver, type MetricsSnapshot, workflow } from "@sluice/sluice";
  *
  * const metrics = new MetricsObserver();
  * await using runner = new LocalRunner({ observers: [metrics] });
  * await runner.run(workflow<number>("w").step("a", (n) => n + 1).step("b", (n) => n * 2), 1);
  * const snapshot: MetricsSnapshot = metrics.snapshot();
- * console.log(snapshot.runs.completed, snapshot.steps.completed); // 1 2
- * console.log(Object.keys(snapshot.stepDurationsByStep)); // [ "w:a", "w:b" ]
+ * assert.equal(snapshot.runs.completed, 1);
+ * assert.equal(snapshot.steps.completed, 2);
+ * assert.deepEqual(Object.keys(snapshot.stepDurationsByStep), ["w:a", "w:b"]);
  * ```
  */
 export interface MetricsSnapshot {
@@ -455,14 +493,15 @@ class Durations {
 /**
  * Counts run and step events and measures step durations in memory.
  *
- * @example
+ * @example Count completed runs
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, MetricsObserver, workflow } from "@sluice/sluice";
  *
  * const metrics = new MetricsObserver();
  * await using runner = new LocalRunner({ observers: [metrics] });
  * await runner.run(workflow<number>("w").step("a", (n) => n + 1), 1);
- * console.log(metrics.snapshot().runs.completed); // 1
+ * assert.equal(metrics.snapshot().runs.completed, 1);
  * ```
  */
 export class MetricsObserver implements Observer {

@@ -10,13 +10,16 @@ import { createHash } from "node:crypto";
  *
  * @example Read a step's retry settings from the plan
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanRetry, type PlanStep, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string>("mail")
  *   .step("send", (to) => to, { retry: { maxAttempts: 4, initialDelay: "2s", jitter: 0.1 } });
  * const step = wf.plan.nodes.find((n): n is PlanStep => n.kind === "step")!;
  * const retry: PlanRetry | undefined = step.retry;
- * console.log(retry?.maxAttempts, retry?.initialDelayMs, retry?.jitter); // 4 2000 0.1
+ * assert.equal(retry?.maxAttempts, 4);
+ * assert.equal(retry?.initialDelayMs, 2000);
+ * assert.equal(retry?.jitter, 0.1);
  * ```
  */
 export interface PlanRetry {
@@ -35,13 +38,14 @@ export interface PlanRetry {
 /**
  * A step: runs a function once its input arrives.
  *
- * @example
+ * @example A step's timeout in the plan
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanStep, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string>("fetch").step("load", (url) => url, { timeout: "10s" });
  * const steps = wf.plan.nodes.filter((n): n is PlanStep => n.kind === "step");
- * console.log(steps.map((s) => `${s.name} ${s.timeoutMs}ms`)); // [ "load 10000ms" ]
+ * assert.deepEqual(steps.map((s) => `${s.name} ${s.timeoutMs}ms`), ["load 10000ms"]);
  * ```
  */
 export interface PlanStep {
@@ -60,13 +64,15 @@ export interface PlanStep {
  *
  * @example The nodes of a sub-flow body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flow, type PlanFlow, workflow } from "@sluice/sluice";
  *
  * const body = flow<number>().step("a", (n) => n + 1).step("b", (n) => n * 2);
  * const node = workflow<number>("outer").loop("twice", 2, body).plan.nodes[0]!;
  * if (node.kind === "loop" && node.body.kind === "flow") {
  *   const sub: PlanFlow = node.body;
- *   console.log(sub.name, sub.nodes.map((n) => n.name)); // "body" [ "a", "b" ]
+ *   assert.equal(sub.name, "body");
+ *   assert.deepEqual(sub.nodes.map((n) => n.name), ["a", "b"]);
  * }
  * ```
  */
@@ -84,6 +90,7 @@ export interface PlanFlow {
  *
  * @example A branch is a single step or a sequence
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flow, type PlanBranch, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("size")
@@ -91,7 +98,7 @@ export interface PlanFlow {
  * const node = wf.plan.nodes[0]!;
  * if (node.kind === "if" && node.otherwise) {
  *   const branches: PlanBranch[] = [node.then, node.otherwise];
- *   console.log(branches.map((b) => `${b.kind} ${b.name}`)); // [ "step then", "flow else" ]
+ *   assert.deepEqual(branches.map((b) => `${b.kind} ${b.name}`), ["step then", "flow else"]);
  * }
  * ```
  */
@@ -100,13 +107,16 @@ export type PlanBranch = PlanStep | PlanFlow;
 /**
  * A condition choosing one of two branches.
  *
- * @example
+ * @example An if without an else branch
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanIf, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<{ tier: string }>("vip").if("gold", (v) => v.tier === "gold", () => "gift");
  * const node = wf.plan.nodes.find((n): n is PlanIf => n.kind === "if")!;
- * console.log(node.name, node.then.name, node.otherwise); // "gold" "then" undefined
+ * assert.equal(node.name, "gold");
+ * assert.equal(node.then.name, "then");
+ * assert.equal(node.otherwise, undefined);
  * ```
  */
 export interface PlanIf {
@@ -123,15 +133,17 @@ export interface PlanIf {
 /**
  * Branches that run concurrently.
  *
- * @example
+ * @example Parallel branches by name, one at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanParallel, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("fan")
  *   .parallel("both", { double: (n) => n * 2, square: (n) => n * n }, { concurrency: 1 });
  * const node = wf.plan.nodes.find((n): n is PlanParallel => n.kind === "parallel")!;
- * console.log(node.shape, node.branches.map((b) => b.name), node.concurrency);
- * // "record" [ "double", "square" ] 1
+ * assert.equal(node.shape, "record");
+ * assert.deepEqual(node.branches.map((b) => b.name), ["double", "square"]);
+ * assert.equal(node.concurrency, 1);
  * ```
  */
 export interface PlanParallel {
@@ -152,13 +164,14 @@ export interface PlanParallel {
  *
  * @example A fixed count, or one computed at run time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanLoop, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("count")
  *   .loop("thrice", 3, (n) => n + 1)
  *   .loop("more", (n) => n, (n) => n + 1);
  * const loops = wf.plan.nodes.filter((n): n is PlanLoop => n.kind === "loop");
- * console.log(loops.map((l) => l.times)); // [ 3, "dynamic" ]
+ * assert.deepEqual(loops.map((l) => l.times), [3, "dynamic"]);
  * ```
  */
 export interface PlanLoop {
@@ -175,13 +188,15 @@ export interface PlanLoop {
 /**
  * A body repeated while a condition holds.
  *
- * @example
+ * @example A while loop's default iteration cap
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanWhile, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("grow").while("small", (n) => n < 100, (n) => n * 2);
  * const node = wf.plan.nodes.find((n): n is PlanWhile => n.kind === "while")!;
- * console.log(node.maxIterations, node.body.kind); // 10000 "step"
+ * assert.equal(node.maxIterations, 10000);
+ * assert.equal(node.body.kind, "step");
  * ```
  */
 export interface PlanWhile {
@@ -198,15 +213,18 @@ export interface PlanWhile {
 /**
  * A body run once per item.
  *
- * @example
+ * @example A map's concurrency and body
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanMap, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string[]>("lengths").map("each", (w) => w, (w: string) => w.length, {
  *   concurrency: 4,
  * });
  * const node = wf.plan.nodes.find((n): n is PlanMap => n.kind === "map")!;
- * console.log(node.name, node.concurrency, node.body.name); // "each" 4 "body"
+ * assert.equal(node.name, "each");
+ * assert.equal(node.concurrency, 4);
+ * assert.equal(node.body.name, "body");
  * ```
  */
 export interface PlanMap {
@@ -223,13 +241,15 @@ export interface PlanMap {
 /**
  * A durable sleep for a duration.
  *
- * @example
+ * @example A sleep's duration in milliseconds
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanSleep, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("later").sleep("coolDown", "1h30m");
  * const node = wf.plan.nodes.find((n): n is PlanSleep => n.kind === "sleep")!;
- * console.log(node.name, node.durationMs); // "coolDown" 5400000
+ * assert.equal(node.name, "coolDown");
+ * assert.equal(node.durationMs, 5400000);
  * ```
  */
 export interface PlanSleep {
@@ -246,13 +266,14 @@ export interface PlanSleep {
  *
  * @example A fixed wake time is kept; a computed one is not
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanSleepUntil, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<{ at: string }>("remind")
  *   .sleepUntil("launch", new Date("2030-01-01T00:00:00Z"))
  *   .sleepUntil("due", (v) => new Date(v.at));
  * const sleeps = wf.plan.nodes.filter((n): n is PlanSleepUntil => n.kind === "sleepUntil");
- * console.log(sleeps.map((s) => s.at)); // [ 1893456000000, undefined ]
+ * assert.deepEqual(sleeps.map((s) => s.at), [1893456000000, undefined]);
  * ```
  */
 export interface PlanSleepUntil {
@@ -267,8 +288,9 @@ export interface PlanSleepUntil {
 /**
  * A wait for one of some signals.
  *
- * @example
+ * @example A wait for either of two signals, with a timeout
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanWait, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string>("approve")
@@ -277,8 +299,10 @@ export interface PlanSleepUntil {
  *     onTimeout: () => ({ signal: "reject", payload: "timed out" }),
  *   });
  * const node = wf.plan.nodes.find((n): n is PlanWait => n.kind === "waitForAnySignal")!;
- * console.log(node.kind, node.signals, node.timeoutMs, node.onTimeout);
- * // "waitForAnySignal" [ "approve", "reject" ] 259200000 true
+ * assert.equal(node.kind, "waitForAnySignal");
+ * assert.deepEqual(node.signals, ["approve", "reject"]);
+ * assert.equal(node.timeoutMs, 259200000);
+ * assert.equal(node.onTimeout, true);
  * ```
  */
 export interface PlanWait {
@@ -299,6 +323,7 @@ export interface PlanWait {
  *
  * @example Describe each node of a plan
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type PlanNode, workflow } from "@sluice/sluice";
  *
  * function describe(node: PlanNode): string {
@@ -311,7 +336,7 @@ export interface PlanWait {
  *   }
  * }
  * const wf = workflow("w").step("a", () => 1).sleep("nap", "5s").waitForSignal("go", "go");
- * console.log(wf.plan.nodes.map(describe)); // [ "step a", "sleep nap", "wait for go" ]
+ * assert.deepEqual(wf.plan.nodes.map(describe), ["step a", "sleep nap", "wait for go"]);
  * ```
  */
 export type PlanNode =
@@ -329,14 +354,17 @@ export type PlanNode =
 /**
  * A whole workflow's plan.
  *
- * @example
+ * @example A whole plan as JSON
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Plan, workflow } from "@sluice/sluice";
  *
  * const plan: Plan = workflow<number>("inc", { version: "3" }).step("inc", (n) => n + 1).plan;
- * console.log(plan.workflow, plan.version, plan.nodes.length); // "inc" "3" 1
- * console.log(JSON.stringify(plan));
- * // {"workflow":"inc","version":"3","nodes":[{"kind":"step","name":"inc"}]}
+ * assert.deepEqual(JSON.parse(JSON.stringify(plan)), {
+ *   workflow: "inc",
+ *   version: "3",
+ *   nodes: [{ kind: "step", name: "inc" }],
+ * });
  * ```
  */
 export interface Plan {

@@ -38,6 +38,7 @@ import { hasControlCharacters } from "./_text.ts";
  *
  * @example Read a finished run
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunRecord, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<{ qty: number }>("order").step("price", (o) => o.qty * 3);
@@ -45,8 +46,10 @@ import { hasControlCharacters } from "./_text.ts";
  * const run = await runner.start(wf, { qty: 2 }, { id: "order-1", labels: { shop: "eu" } });
  * await run.result();
  * const record: RunRecord = await runner.get("order-1");
- * console.log(record.status, record.input, record.output, record.labels);
- * // "completed" { qty: 2 } 6 { shop: "eu" }
+ * assert.equal(record.status, "completed");
+ * assert.deepEqual(record.input, { qty: 2 });
+ * assert.equal(record.output, 6);
+ * assert.deepEqual(record.labels, { shop: "eu" });
  * ```
  */
 export interface RunRecord {
@@ -83,6 +86,7 @@ export interface RunRecord {
  *
  * @example Page through runs
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunPage, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("n").step("n", (n) => n);
@@ -90,7 +94,9 @@ export interface RunRecord {
  * for (const n of [1, 2, 3]) await runner.run(wf, n);
  * const first: RunPage = await runner.list({ limit: 2 });
  * const second: RunPage = await runner.list({ limit: 2, cursor: first.nextCursor });
- * console.log(first.runs.length, second.runs.length, second.nextCursor); // 2 1 undefined
+ * assert.equal(first.runs.length, 2);
+ * assert.equal(second.runs.length, 1);
+ * assert.equal(second.nextCursor, undefined);
  * ```
  */
 export interface RunPage {
@@ -105,6 +111,7 @@ export interface RunPage {
  *
  * @example Filter by status and label
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ListOptions, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("invoice").step("total", (n) => n * 2);
@@ -113,7 +120,7 @@ export interface RunPage {
  * await runner.run(wf, 2, { labels: { team: "sales" } });
  * const options: ListOptions = { status: ["completed"], labels: { team: "billing" }, limit: 10 };
  * const page = await runner.list(options);
- * console.log(page.runs.map((r) => r.output)); // [ 2 ]
+ * assert.deepEqual(page.runs.map((r) => r.output), [2]);
  * ```
  */
 export interface ListOptions {
@@ -137,14 +144,20 @@ export interface ListOptions {
  *
  * @example The history of a one-step run
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type HistoryEvent, LocalRunner, workflow } from "@sluice/sluice";
  *
  * await using runner = new LocalRunner();
  * const run = await runner.start(workflow<number>("h").step("inc", (n) => n + 1), 1);
  * await run.result();
  * const history: HistoryEvent[] = await runner.history(run.id);
- * console.log(history.map((e) => e.step ? `${e.type} ${e.step}` : e.type));
- * // [ "run.created", "run.started", "step.started inc", "step.completed inc", "run.completed" ]
+ * assert.deepEqual(history.map((e) => e.step ? `${e.type} ${e.step}` : e.type), [
+ *   "run.created",
+ *   "run.started",
+ *   "step.started inc",
+ *   "step.completed inc",
+ *   "run.completed",
+ * ]);
  * ```
  */
 export interface HistoryEvent {
@@ -190,6 +203,7 @@ export interface HistoryEvent {
  *
  * @example Start later, with an id and labels
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type StartOptions, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("invoice").step("total", (n) => n * 2);
@@ -200,9 +214,10 @@ export interface HistoryEvent {
  *   startAt: Date.now() + 60_000, // a minute from now
  * };
  * const run = await runner.start(wf, 21, options);
- * console.log((await runner.get(run.id)).status); // "pending"
+ * assert.equal((await runner.get(run.id)).status, "pending");
  * const again = await runner.start(wf, 99, options); // same id: the same run
- * console.log(again.id, await again.result()); // "invoice-42" 42
+ * assert.equal(again.id, "invoice-42");
+ * assert.equal(await again.result(), 42);
  * ```
  */
 export interface StartOptions {
@@ -221,13 +236,16 @@ export interface StartOptions {
  *
  * @example Signal a run through its handle
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, type RunHandle, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string>("gate").waitForSignal<string>("open", "open");
  * await using runner = new LocalRunner();
  * const run: RunHandle<string> = await runner.start(wf, "x", { id: "gate-1" });
  * await run.signal("open", "by ada");
- * console.log(run.id, await run.result(), await run.status()); // "gate-1" "by ada" "completed"
+ * assert.equal(run.id, "gate-1");
+ * assert.equal(await run.result(), "by ada");
+ * assert.equal(await run.status(), "completed");
  * ```
  */
 export interface RunHandle<Out> {
@@ -248,6 +266,7 @@ export interface RunHandle<Out> {
  *
  * @example The same options for a runner and an engine
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, LocalRunner, MemoryDriver, workflow } from "@sluice/sluice";
  * import type { RuntimeOptions } from "@sluice/sluice";
  *
@@ -257,7 +276,8 @@ export interface RunHandle<Out> {
  * await using engine = new Engine({ ...shared, driver: new MemoryDriver() });
  * await using worker = engine.worker();
  * await worker.start();
- * console.log(await runner.run(wf, 2), await (await engine.start("price", 5)).result()); // 6 15
+ * assert.equal(await runner.run(wf, 2), 6);
+ * assert.equal(await (await engine.start("price", 5)).result(), 15);
  * ```
  */
 export interface RuntimeOptions {

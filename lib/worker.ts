@@ -22,8 +22,9 @@ import type { Runtime } from "./runtime.ts";
 /**
  * Options of `engine.worker()`.
  *
- * @example
+ * @example A worker with its own id, concurrency, lease and poll interval
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, MemoryDriver, type WorkerOptions, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string>("echo").step("echo", (s) => s);
@@ -31,7 +32,8 @@ import type { Runtime } from "./runtime.ts";
  * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf] });
  * await using worker = engine.worker(options);
  * await worker.start();
- * console.log(worker.id, await (await engine.start(wf, "hi")).result()); // "w-1" "hi"
+ * assert.equal(worker.id, "w-1");
+ * assert.equal(await (await engine.start(wf, "hi")).result(), "hi");
  * ```
  */
 export interface WorkerOptions {
@@ -62,15 +64,16 @@ export interface WorkerOptions {
  * Executes runs: claims due runs, runs them under a lease with heartbeats, and
  * hands them back on `stop()`. Make one with `engine.worker()`.
  *
- * @example
+ * @example Run workflows four at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<string>("echo").step("echo", (s) => s);
  * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf] });
  * await using worker = engine.worker({ concurrency: 4 });
  * await worker.start();
- * console.log(await (await engine.start(wf, "hi")).result()); // "hi"
+ * assert.equal(await (await engine.start(wf, "hi")).result(), "hi");
  * ```
  */
 export class Worker implements AsyncDisposable {

@@ -33,6 +33,7 @@ import {
  *
  * @example Skip a case, with the reason
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ConformanceOptions } from "@sluice/sluice/testing";
  *
  * const options: ConformanceOptions = {
@@ -41,7 +42,7 @@ import {
  *       "this driver keeps values in memory only",
  *   },
  * };
- * console.log(Object.keys(options.skip!).length); // 1
+ * assert.equal(Object.keys(options.skip!).length, 1);
  * ```
  */
 export interface ConformanceOptions {
@@ -1128,12 +1129,12 @@ const CASES: ConformanceCase[] = [
  * The names of every case of the suite (without the driver prefix), to build a
  * `skip` list from.
  *
- * @example
+ * @example Check a case exists before skipping it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CONFORMANCE_CASES } from "@sluice/sluice/testing";
  *
- * console.log(CONFORMANCE_CASES.includes("cancelRun revokes the lease and records the reason"));
- * // true
+ * assert.ok(CONFORMANCE_CASES.includes("cancelRun revokes the lease and records the reason"));
  * ```
  */
 export const CONFORMANCE_CASES: readonly string[] = CASES.map((c) => c.name);
@@ -1151,6 +1152,7 @@ export const CONFORMANCE_CASES: readonly string[] = CASES.map((c) => c.name);
  *
  * @example Run the suite against a driver, skipping one case with a reason
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryDriver } from "@sluice/sluice";
  * import { testDriverConformance } from "@sluice/sluice/testing";
  *
@@ -1163,7 +1165,7 @@ export const CONFORMANCE_CASES: readonly string[] = CASES.map((c) => c.name);
  *     },
  *   });
  * }
- * console.log(typeof registerSuite); // "function"
+ * assert.equal(typeof registerSuite, "function");
  * ```
  */
 export function testDriverConformance(

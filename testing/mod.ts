@@ -3,13 +3,14 @@
  * conformance suite that every driver (including third-party ones) runs with
  * `testDriverConformance(name, factory, { skip })`.
  *
- * @example
+ * @example Move a manual clock by an hour
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ManualClock } from "@sluice/sluice/testing";
  *
  * const clock = new ManualClock(0);
  * await clock.advance("1h");
- * console.log(clock.now()); // 3600000
+ * assert.equal(clock.now(), 3600000);
  * ```
  *
  * @module

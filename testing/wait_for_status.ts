@@ -6,6 +6,7 @@ import type { RunRecord } from "../lib/runtime.ts";
  *
  * @example Wait up to two seconds, looking every 5ms
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, workflow } from "@sluice/sluice";
  * import { waitForStatus, type WaitForStatusOptions } from "@sluice/sluice/testing";
  *
@@ -14,7 +15,8 @@ import type { RunRecord } from "../lib/runtime.ts";
  * await using runner = new LocalRunner();
  * const run = await runner.start(wf, "x");
  * const record = await waitForStatus(runner, run.id, "sleeping", options);
- * console.log(record.status, record.wakeAt instanceof Date); // "sleeping" true
+ * assert.equal(record.status, "sleeping");
+ * assert.ok(record.wakeAt instanceof Date);
  * ```
  */
 export interface WaitForStatusOptions {
@@ -42,8 +44,9 @@ export interface WaitForStatusOptions {
  * @returns The run's record once it has the status.
  * @throws {Error} When the run does not get there in time.
  *
- * @example
+ * @example Wait until a run waits for its signal
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, workflow } from "@sluice/sluice";
  * import { waitForStatus } from "@sluice/sluice/testing";
  *
@@ -52,7 +55,7 @@ export interface WaitForStatusOptions {
  * const run = await runner.start(wf, 1);
  * await waitForStatus(runner, run.id, "waiting");
  * await runner.signal(run.id, "go", 21);
- * console.log(await run.result()); // 42
+ * assert.equal(await run.result(), 42);
  * ```
  */
 export async function waitForStatus(

@@ -15,13 +15,18 @@ export function clip(text: string, max = 80): string {
  *
  * @example Point an error at a place in the YAML
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type YamlLocation, YamlWorkflowError } from "@sluice/sluice/yaml";
  *
  * const where: YamlLocation = { line: 4, column: 13, key: "action" };
  * const error = new YamlWorkflowError("Use an action listed in 'actions'", where);
- * console.log(error.line, error.column, error.key); // 4 13 "action"
- * console.log(error.message);
- * // "Invalid workflow YAML at line 4, column 13 (key 'action'): Use an action listed in 'actions'"
+ * assert.equal(error.line, 4);
+ * assert.equal(error.column, 13);
+ * assert.equal(error.key, "action");
+ * assert.equal(
+ *   error.message,
+ *   "Invalid workflow YAML at line 4, column 13 (key 'action'): Use an action listed in 'actions'",
+ * );
  * ```
  */
 export interface YamlLocation {
@@ -39,17 +44,22 @@ export interface YamlLocation {
  * wrong type, bad duration, duplicate name, invalid expression...). The
  * message and the fields name the line, the column and the offending key.
  *
- * @example
+ * @example A step that names an unknown action
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadWorkflow, YamlWorkflowError } from "@sluice/sluice/yaml";
  *
- * try {
- *   loadWorkflow("name: w\nsteps:\n  - step: a\n    action: nope\n", { actions: {} });
- * } catch (error) {
- *   if (error instanceof YamlWorkflowError) {
- *     console.log(error.code, error.line, error.column, error.key); // "YAML_INVALID" 4 13 "action"
- *   }
- * }
+ * assert.throws(
+ *   () => loadWorkflow("name: w\nsteps:\n  - step: a\n    action: nope\n", { actions: {} }),
+ *   (error) => {
+ *     assert.ok(error instanceof YamlWorkflowError);
+ *     assert.equal(error.code, "YAML_INVALID");
+ *     assert.equal(error.line, 4);
+ *     assert.equal(error.column, 13);
+ *     assert.equal(error.key, "action");
+ *     return true;
+ *   },
+ * );
  * ```
  */
 export class YamlWorkflowError extends SluiceError {
@@ -91,8 +101,9 @@ export class YamlWorkflowError extends SluiceError {
  * this class; a run's stored error (`result()`, `get()`) keeps its name
  * `"ExpressionError"` and its message.
  *
- * @example
+ * @example An expression that reads a missing field fails the run
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner, WorkflowFailedError } from "@sluice/sluice";
  * import { ExpressionError, loadWorkflow } from "@sluice/sluice/yaml";
  *
@@ -101,18 +112,15 @@ export class YamlWorkflowError extends SluiceError {
  *   { actions: { shout: (v: unknown) => v } },
  * );
  * await using runner = new LocalRunner();
- * try {
- *   await runner.run(wf, {});
- * } catch (error) {
- *   // "... Cannot evaluate 'when' of if 'big' (line 4, column 11): No such key: size ..."
- *   if (error instanceof WorkflowFailedError) console.log(error.message);
- * }
+ * const failed = await runner.run(wf, {}).catch((e) => e);
+ * assert.ok(failed instanceof WorkflowFailedError);
+ * assert.match(failed.message, /Cannot evaluate 'when' of if 'big' \(line 4, column 11\)/);
  * const error = new ExpressionError("Cannot evaluate 'when'", "value.size > 10", {
  *   line: 4,
  *   column: 11,
  *   key: "when",
  * });
- * console.log(error.code); // "EXPRESSION_FAILED"
+ * assert.equal(error.code, "EXPRESSION_FAILED");
  * ```
  */
 export class ExpressionError extends SluiceError {

@@ -88,6 +88,7 @@
  *
  * @example Load and run a workflow
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner } from "@sluice/sluice";
  * import { loadWorkflow } from "@sluice/sluice/yaml";
  *
@@ -125,9 +126,17 @@
  * );
  *
  * await using runner = new LocalRunner({ clock: "virtual" });
- * console.log(await runner.run(onboard, { email: "ada@example.com" }));
- * // { approved: false, by: "ada@example.com" }
- * console.log(onboard.toMermaid());
+ * assert.deepEqual(await runner.run(onboard, { email: "ada@example.com" }), {
+ *   approved: false,
+ *   by: "ada@example.com",
+ * });
+ * assert.deepEqual(onboard.plan.nodes.map((node) => `${node.kind} ${node.name}`), [
+ *   "step createAccount",
+ *   "parallel prepare",
+ *   "if vip",
+ *   "sleep coolDown",
+ *   "waitForSignal approval",
+ * ]);
  * ```
  *
  * @module
@@ -161,16 +170,18 @@ export { ExpressionError, type YamlLocation, YamlWorkflowError };
  * An action a YAML step can name: a step function or a {@linkcode StepDef}
  * made with `defineStep()`.
  *
- * @example
+ * @example Actions by name: a function, or a step definition
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineStep } from "@sluice/sluice";
- * import type { YamlAction } from "@sluice/sluice/yaml";
+ * import { loadWorkflow, type YamlAction } from "@sluice/sluice/yaml";
  *
  * const actions: Record<string, YamlAction> = {
  *   double: (n: number) => n * 2,
  *   greet: defineStep("greet", (name: string) => `Hello, ${name}`),
  * };
- * console.log(Object.keys(actions));
+ * const wf = loadWorkflow("name: hello\nsteps: [{ step: double }, { step: greet }]", { actions });
+ * assert.deepEqual(wf.plan.nodes.map((node) => node.name), ["double", "greet"]);
  * ```
  */
 // deno-lint-ignore no-explicit-any
@@ -179,16 +190,19 @@ export type YamlAction = StepFn<any, any, any> | StepDef<any, any>;
 /**
  * Options of {@linkcode loadWorkflow}.
  *
- * @example
+ * @example Name and version a loaded workflow
  * ```ts
- * import type { LoadWorkflowOptions } from "@sluice/sluice/yaml";
+ * import assert from "node:assert/strict";
+ * import { type LoadWorkflowOptions, loadWorkflow } from "@sluice/sluice/yaml";
  *
  * const options: LoadWorkflowOptions = {
  *   actions: { double: (n: number) => n * 2 },
  *   name: "doubler",
  *   version: "2",
  * };
- * console.log(options.name);
+ * const wf = loadWorkflow("steps:\n  - step: double\n", options);
+ * assert.equal(wf.name, "doubler");
+ * assert.equal(wf.version, "2");
  * ```
  */
 export interface LoadWorkflowOptions {
@@ -218,8 +232,9 @@ export interface LoadWorkflowOptions {
  * or does not describe a valid workflow; it names the line, column and key.
  * @throws {TypeError} When `text` is not a string or the options are malformed.
  *
- * @example
+ * @example Load and run a loop and a map
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LocalRunner } from "@sluice/sluice";
  * import { loadWorkflow } from "@sluice/sluice/yaml";
  *
@@ -244,7 +259,7 @@ export interface LoadWorkflowOptions {
  *   },
  * );
  * await using runner = new LocalRunner();
- * console.log(await runner.run(wf, { start: 1, limit: 100 })); // [254, 256, 258]
+ * assert.deepEqual(await runner.run(wf, { start: 1, limit: 100 }), [254, 256, 258]);
  * ```
  */
 export function loadWorkflow(

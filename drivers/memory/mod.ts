@@ -72,8 +72,9 @@ function copyRun(run: StoredRun): StoredRun {
  * For speed, checkpoint rows are stored and returned by reference, not copied:
  * treat the `StepRow` objects you write or read as read-only (the engine does).
  *
- * @example
+ * @example Run a workflow on the in-memory driver
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
  *
  * const wf = workflow<number>("inc").step("inc", (n) => n + 1);
@@ -81,7 +82,7 @@ function copyRun(run: StoredRun): StoredRun {
  * await using worker = engine.worker();
  * await worker.start();
  * const run = await engine.start(wf, 1);
- * console.log(await run.result()); // 2
+ * assert.equal(await run.result(), 2);
  * ```
  */
 export class MemoryDriver implements Driver {

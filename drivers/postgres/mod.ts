@@ -10,6 +10,7 @@
  *
  * @example Run workflows on PostgreSQL (when `DATABASE_URL` is set)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, workflow } from "@sluice/sluice";
  * import { PostgresDriver } from "@sluice/sluice/postgres";
  *
@@ -24,7 +25,7 @@
  *   await using worker = engine.worker();
  *   await worker.start();
  *   const run = await engine.start(greet, "Ada");
- *   console.log(await run.result()); // "Hello, Ada!"
+ *   assert.equal(await run.result(), "Hello, Ada!");
  * }
  * ```
  *
@@ -74,12 +75,14 @@ import {
 /**
  * An `npm:postgres` instance, as `postgres(url, options)` returns it.
  *
- * @example
+ * @example Make the instance to pass as the `sql` option
  * ```ts
+ * import assert from "node:assert/strict";
  * import postgres from "postgres";
  * import type { PostgresSql } from "@sluice/sluice/postgres";
  *
  * const sql: PostgresSql = postgres("postgres://postgres@127.0.0.1:5432/app");
+ * assert.equal(sql.options.database, "app");
  * await sql.end();
  * ```
  */
@@ -89,14 +92,18 @@ export type PostgresSql = postgres.Sql;
  * Options of {@linkcode PostgresDriver}: give either a connection `url` (the
  * driver owns the pool) or a `sql` instance of `npm:postgres` (you own it).
  *
- * @example
+ * @example Keep a deployment's tables in their own schema
  * ```ts
- * import type { PostgresDriverOptions } from "@sluice/sluice/postgres";
+ * import assert from "node:assert/strict";
+ * import { PostgresDriver, type PostgresDriverOptions } from "@sluice/sluice/postgres";
  *
  * const options: PostgresDriverOptions = {
  *   url: "postgres://postgres@127.0.0.1:5432/app",
  *   schema: "billing_workflows",
  * };
+ * const driver = new PostgresDriver(options); // connects on first use
+ * assert.equal(driver.shared, true);
+ * await driver.close();
  * ```
  */
 export interface PostgresDriverOptions {
@@ -245,23 +252,26 @@ const NOTICE_TYPES = new Set(["runnable", "signal", "cancelled", "finished", "ch
  *
  * @example Construct and close (no connection is made until first use)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PostgresDriver } from "@sluice/sluice/postgres";
  *
  * const driver = new PostgresDriver({
  *   url: "postgres://postgres@127.0.0.1:5432/app",
  *   schema: "sluice",
  * });
- * console.log(driver.kind); // "postgres"
+ * assert.equal(driver.kind, "postgres");
  * await driver.close();
  * ```
  *
  * @example Share an `npm:postgres` instance that you own
  * ```ts
+ * import assert from "node:assert/strict";
  * import postgres from "postgres";
  * import { PostgresDriver } from "@sluice/sluice/postgres";
  *
  * const sql = postgres("postgres://postgres@127.0.0.1:5432/app", { max: 20 });
  * const driver = new PostgresDriver({ sql, schema: "workflows" });
+ * assert.equal(driver.kind, "postgres");
  * await driver.close(); // leaves `sql` open
  * await sql.end();
  * ```

@@ -14,6 +14,7 @@
  *
  * @example Run a workflow on a SQLite file
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, workflow } from "@sluice/sluice";
  * import { SqliteDriver } from "@sluice/sluice/sqlite";
  *
@@ -25,7 +26,7 @@
  *   await using worker = engine.worker();
  *   await worker.start();
  *   const run = await engine.start(greet, "ada");
- *   console.log(await run.result()); // "hello ada"
+ *   assert.equal(await run.result(), "hello ada");
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -77,16 +78,20 @@ import { MAX_ITEMS_PER_INSERT, Statements } from "./_statements.ts";
  *
  * @example Sync every commit to disk and wait up to 10s for other processes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SqliteDriver, type SqliteDriverOptions } from "@sluice/sluice/sqlite";
  *
+ * const dir = await Deno.makeTempDir();
  * const options: SqliteDriverOptions = {
- *   path: "./sluice.db",
+ *   path: `${dir}/sluice.db`,
  *   synchronous: "FULL",
  *   busyTimeoutMs: 10_000,
  *   watchInterval: "250ms",
  * };
  * const driver = new SqliteDriver(options); // opens nothing until first use
+ * await assert.rejects(Deno.stat(options.path), Deno.errors.NotFound);
  * await driver.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export interface SqliteDriverOptions {
@@ -119,8 +124,9 @@ export interface SqliteDriverOptions {
  * The effective settings of an open {@linkcode SqliteDriver}, read from SQLite
  * by {@linkcode SqliteDriver.settings}.
  *
- * @example
+ * @example The settings of an open database
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SqliteSettings } from "@sluice/sluice/sqlite";
  *
  * const settings: SqliteSettings = {
@@ -130,7 +136,7 @@ export interface SqliteDriverOptions {
  *   busyTimeoutMs: 5000,
  *   schemaVersion: 1,
  * };
- * console.log(settings.journalMode); // "wal"
+ * assert.equal(settings.journalMode, "wal");
  * ```
  */
 export interface SqliteSettings {
@@ -287,6 +293,7 @@ function errorMessage(error: unknown): string {
  *
  * @example Start a run, sleep durably, and finish it with a manual clock
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, ManualClock, workflow } from "@sluice/sluice";
  * import { SqliteDriver } from "@sluice/sluice/sqlite";
  *
@@ -303,7 +310,7 @@ function errorMessage(error: unknown): string {
  *   await worker.start();
  *   const run = await engine.start(nap, 41);
  *   await clock.advance("1h");
- *   console.log(await run.result()); // 42
+ *   assert.equal(await run.result(), 42);
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -451,14 +458,16 @@ export class SqliteDriver implements Driver {
   /**
    * Reads the effective settings from SQLite (opening the file if needed).
    *
-   * @example
+   * @example Read the settings a new database got
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SqliteDriver } from "@sluice/sluice/sqlite";
    *
    * const dir = await Deno.makeTempDir();
    * await using driver = new SqliteDriver({ path: `${dir}/s.db` });
    * const settings = await driver.settings();
-   * console.log(settings.journalMode, settings.synchronous); // "wal" "NORMAL"
+   * assert.equal(settings.journalMode, "wal");
+   * assert.equal(settings.synchronous, "NORMAL");
    * await driver.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
