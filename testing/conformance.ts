@@ -19,6 +19,7 @@ import {
   type StoredRun,
 } from "../lib/driver.ts";
 import { done, newRun, T0, WF } from "./rows.ts";
+import { registerTest } from "./_register.ts";
 import { Engine } from "../lib/engine.ts";
 import {
   CancelledError,
@@ -60,7 +61,12 @@ interface ConformanceCase {
   name: string;
   /** The case closes the driver itself (through an Engine, or to test `close()`). */
   closes?: boolean;
-  fn: (driver: Driver) => Promise<void>;
+  /**
+   * The case body. `dispose` registers an engine or worker to dispose of when
+   * the case ends, last registered first: what `await using` does, which Node
+   * 22 cannot parse.
+   */
+  fn: (driver: Driver, dispose: <T extends AsyncDisposable>(resource: T) => T) => Promise<void>;
 }
 
 const LEASE_MS = 30_000;
@@ -1032,7 +1038,7 @@ const CASES: ConformanceCase[] = [
   {
     name: "an Engine and a Worker run a step, a sleep and a waitForSignal to the right output",
     closes: true,
-    async fn(driver) {
+    async fn(driver, dispose) {
       const clock = new ManualClock(T0);
       let steps = 0;
       const order = workflow<{ qty: number }>("conformance-order")
@@ -1046,8 +1052,8 @@ const CASES: ConformanceCase[] = [
           steps++;
           return { approved: answer.approved, at: ctx.now().getTime() };
         });
-      await using engine = new Engine({ driver, workflows: [order], clock });
-      await using worker = engine.worker();
+      const engine = dispose(new Engine({ driver, workflows: [order], clock }));
+      const worker = dispose(engine.worker());
       await worker.start();
       const run = await engine.start(order, { qty: 2 }, { id: "order-1" });
       await clock.advance(0);
@@ -1079,7 +1085,7 @@ const CASES: ConformanceCase[] = [
   {
     name: "completed steps are not re-run when a new worker takes over a run",
     closes: true,
-    async fn(driver) {
+    async fn(driver, dispose) {
       const clock = new ManualClock(T0);
       const counts = { a: 0, slow: 0, b: 0 };
       const gate = Promise.withResolvers<void>();
@@ -1098,7 +1104,7 @@ const CASES: ConformanceCase[] = [
           counts.b++;
           return n + 2;
         });
-      await using engine = new Engine({ driver, workflows: [wf], clock });
+      const engine = dispose(new Engine({ driver, workflows: [wf], clock }));
       const first = engine.worker({ id: "first" });
       await first.start();
       const run = await engine.start(wf, 1, { id: "handoff-1" });
@@ -1111,12 +1117,12 @@ const CASES: ConformanceCase[] = [
       await stopping;
       const released = await engine.get("handoff-1");
       assert.equal(released.status, "running", "a stopped worker hands its run back");
-      await using second = engine.worker({ id: "second" });
+      const second = dispose(engine.worker({ id: "second" }));
       await second.start();
       await clock.advance(0);
       assert.equal(await run.status(), "sleeping");
       await second.stop();
-      await using third = engine.worker({ id: "third" });
+      const third = dispose(engine.worker({ id: "third" }));
       await third.start();
       await clock.advance("1h");
       assert.equal(await run.result(), 22);
@@ -1140,8 +1146,9 @@ const CASES: ConformanceCase[] = [
 export const CONFORMANCE_CASES: readonly string[] = CASES.map((c) => c.name);
 
 /**
- * Registers the storage-driver conformance suite with `Deno.test`: one test per
- * case, named `"<name>: <case>"`, each on a fresh driver from `factory` that is
+ * Registers the storage-driver conformance suite with the runtime's test
+ * runner (`Deno.test` on Deno, `node:test` on Node): one test per case,
+ * named `"<name>: <case>"`, each on a fresh driver from `factory` that is
  * closed at the end. Every driver must behave like the reference
  * `MemoryDriver`; a driver that cannot support a case lists it in
  * `options.skip` with the reason, which is printed with the skipped test.
@@ -1192,16 +1199,18 @@ export function testDriverConformance(
   }
   for (const testCase of CASES) {
     const reason = skip[testCase.name];
-    Deno.test({
+    registerTest({
       name: reason === undefined
         ? `${name}: ${testCase.name}`
         : `${name}: ${testCase.name} (skipped: ${reason})`,
       ignore: reason !== undefined,
       async fn() {
         const driver = await factory();
+        const resources: AsyncDisposable[] = [];
         try {
-          await testCase.fn(driver);
+          await testCase.fn(driver, (resource) => (resources.push(resource), resource));
         } finally {
+          for (const resource of resources.reverse()) await resource[Symbol.asyncDispose]();
           if (!testCase.closes) await driver.close();
         }
       },

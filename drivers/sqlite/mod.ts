@@ -70,6 +70,7 @@ import {
   toErrorInfo,
 } from "../../lib/errors.ts";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
+import { unrefTimer } from "../../lib/timers.ts";
 import { migrateSchema, schemaVersion } from "./_schema.ts";
 import { MAX_ITEMS_PER_INSERT, Statements } from "./_statements.ts";
 
@@ -720,7 +721,7 @@ export class SqliteDriver implements Driver {
   #startWatch(): void {
     if (this.#watchTimer !== undefined || this.#closed || this.#listeners.size === 0) return;
     const timer = setTimeout(() => this.#watch(), this.#watchMs);
-    Deno.unrefTimer(timer);
+    unrefTimer(timer);
     this.#watchTimer = timer;
   }
 
