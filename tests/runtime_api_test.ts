@@ -31,7 +31,7 @@ const ALLOWED: Record<string, { apis: string[]; reason: string }> = {
     reason:
       "the sluice CLI is a Deno program (deno run jsr:@sluice/sluice/cli), see README Runtimes",
   },
-  "cli/_dashboard.ts": {
+  "cli/dashboard.ts": {
     apis: ["Deno.HttpServer", "Deno.NetAddr", "Deno.serve"],
     reason: "the CLI's `serve` command listens with Deno.serve; the CLI is Deno-only",
   },
