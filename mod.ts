@@ -74,6 +74,7 @@ export type {
   PlanWhile,
 } from "./lib/plan.ts";
 export { type Duration, parseDuration } from "./lib/duration.ts";
+export { MAX_DURATION_MS, MAX_TIME_MS, MIN_TIME_MS } from "./lib/time.ts";
 export { type Clock, type ClockTimer, ManualClock, realClock } from "./lib/clock.ts";
 export { type Resource, resource, type ResourceScope } from "./lib/deps.ts";
 export type { Middleware } from "./lib/interpreter.ts";
@@ -82,6 +83,7 @@ export { Engine, type EngineOptions } from "./lib/engine.ts";
 export { Worker, type WorkerOptions } from "./lib/worker.ts";
 export type {
   HistoryEvent,
+  HistoryOptions,
   ListOptions,
   RunHandle,
   RunPage,
@@ -106,6 +108,7 @@ export type {
   StepRow,
   StoredEvent,
   StoredHistoryItem,
+  StoredHistoryPage,
   StoredRun,
   StoredRunPage,
   WriteBatch,

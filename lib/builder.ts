@@ -5,6 +5,7 @@
  * @module
  */
 import { type Duration, parseDuration } from "./duration.ts";
+import { toStoredTime } from "./time.ts";
 import { hasControlCharacters } from "./_text.ts";
 import type { Logger } from "./logger.ts";
 import {
@@ -1124,10 +1125,10 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
     let when: number | AnyFn;
     if (typeof at === "function") when = at;
     else if (at instanceof Date || typeof at === "number") {
-      when = at instanceof Date ? at.getTime() : at;
-      if (!Number.isFinite(when)) {
+      if (!Number.isFinite(at instanceof Date ? at.getTime() : at)) {
         throw new RangeError(`Cannot sleep until ${String(at)} in '${name}': use a valid time`);
       }
+      when = toStoredTime(at, `the time of sleepUntil '${name}'`);
     } else {
       throw new TypeError(
         `Cannot sleep until ${

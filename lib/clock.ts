@@ -7,6 +7,7 @@
  */
 import { MinHeap } from "./heap.ts";
 import { type Duration, parseDuration } from "./duration.ts";
+import { MAX_TIME_MS, MIN_TIME_MS, timeAfter } from "./time.ts";
 
 /**
  * A timer set on a {@linkcode Clock}.
@@ -234,10 +235,10 @@ export class ManualClock implements Clock {
    */
   constructor(start?: Date | number) {
     const at = start === undefined ? Date.now() : start instanceof Date ? start.getTime() : start;
-    if (typeof at !== "number" || !Number.isFinite(at)) {
+    if (typeof at !== "number" || !Number.isFinite(at) || at < MIN_TIME_MS || at > MAX_TIME_MS) {
       throw new RangeError(`Cannot start a ManualClock at ${String(start)}: use a valid Date`);
     }
-    this.#now = at;
+    this.#now = Math.round(at);
   }
 
   /** The clock's current time in epoch milliseconds. */
@@ -269,7 +270,7 @@ export class ManualClock implements Clock {
    * @param duration How far to move, e.g. `"1h"` or `500`.
    */
   async advance(duration: Duration): Promise<void> {
-    const target = this.#now + parseDuration(duration, "advance duration");
+    const target = timeAfter(this.#now, parseDuration(duration, "advance duration"));
     const queue = this.#queue;
     await queue.settle();
     for (;;) {

@@ -627,8 +627,13 @@ export interface Driver extends AsyncDisposable {
   getRun(runId: string): Promise<StoredRun | undefined>;
   /** Lists runs, newest first. */
   listRuns(filter: RunFilter): Promise<StoredRunPage>;
-  /** The run's history, oldest first. */
-  history(runId: string): Promise<StoredHistoryItem[]>;
+  /**
+   * The run's history, oldest first: every item, or with `page` the first
+   * `limit` items whose `seq` is above `after`. An item's `seq` is a whole
+   * number that stays the same while the history grows, and a later write has
+   * a higher one; a page shorter than `limit` is the last.
+   */
+  history(runId: string, page?: StoredHistoryPage): Promise<StoredHistoryItem[]>;
 
   /**
    * Claims up to `limit` due runs: each gets status `running`, a higher
@@ -679,6 +684,35 @@ export interface Driver extends AsyncDisposable {
 
   /** Reports changes to this process's engines and workers; returns an unsubscribe function. */
   subscribe(listener: (notice: DriverNotice) => void): () => void;
+}
+
+/**
+ * Which part of a stored history to read.
+ *
+ * @example Read a history two items at a time
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryDriver, type StoredHistoryPage } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
+ * const [{ lease }] = await driver.claimRuns(claim);
+ * await driver.write(lease, { steps: [{ key: "charge", kind: "step", state: "done" }] }, 3);
+ * const first = await driver.history("r-1", { limit: 2 });
+ * const page: StoredHistoryPage = { after: first.at(-1)!.seq, limit: 2 };
+ * const rest = await driver.history("r-1", page);
+ * assert.deepEqual([...first, ...rest], await driver.history("r-1"));
+ * assert.equal(rest.length, 1); // shorter than the limit: the last page
+ * await driver.close();
+ * ```
+ */
+export interface StoredHistoryPage {
+  /** Only items whose `seq` is above this one (the last `seq` of the previous page). */
+  after?: number;
+  /** Most items to return (a positive integer). */
+  limit: number;
 }
 
 /**

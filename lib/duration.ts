@@ -16,6 +16,8 @@
  */
 export type Duration = number | string;
 
+import { MAX_DURATION_MS } from "./time.ts";
+
 const units: Record<string, number> = {
   ms: 1,
   s: 1_000,
@@ -31,9 +33,10 @@ const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
  *
  * @param duration Milliseconds, or a string such as `"1h30m"`.
  * @param what What the duration is for, quoted in error messages.
- * @returns The duration in whole milliseconds.
+ * @returns The duration in whole milliseconds (fractions round to the nearest).
  * @throws {TypeError} When it is neither a number nor a string.
- * @throws {RangeError} When it is negative, not finite, or cannot be parsed.
+ * @throws {RangeError} When it is negative, not finite, longer than
+ * `MAX_DURATION_MS`, or cannot be parsed.
  *
  * @example Parse text and pass milliseconds through
  * ```ts
@@ -51,7 +54,7 @@ export function parseDuration(duration: Duration, what = "duration"): number {
         `Cannot use ${what} ${duration}: it must be a finite number of milliseconds, 0 or more`,
       );
     }
-    return Math.round(duration);
+    return checkLength(Math.round(duration), duration, what);
   }
   if (typeof duration !== "string") {
     throw new TypeError(
@@ -74,5 +77,16 @@ export function parseDuration(duration: Duration, what = "duration"): number {
       `Cannot parse ${what} '${duration}': use milliseconds or a string such as '250ms', '5s', '10m', '2h', '1d' or '1h30m'`,
     );
   }
-  return Math.round(total);
+  return checkLength(Math.round(total), duration, what);
+}
+
+function checkLength(ms: number, duration: Duration, what: string): number {
+  if (ms > MAX_DURATION_MS) {
+    throw new RangeError(
+      `Cannot use ${what} ${
+        typeof duration === "string" ? `'${duration}'` : duration
+      }: durations are at most ${MAX_DURATION_MS} milliseconds, use a shorter one`,
+    );
+  }
+  return ms;
 }

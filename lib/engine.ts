@@ -5,6 +5,7 @@ import { silentLogger } from "./logger.ts";
 import type { Driver } from "./driver.ts";
 import {
   type HistoryEvent,
+  type HistoryOptions,
   type ListOptions,
   type RunHandle,
   type RunPage,
@@ -188,12 +189,16 @@ export class Engine implements AsyncDisposable {
   }
 
   /**
-   * The ordered events of a run.
+   * The events of a run. Without options, the whole history ordered by time;
+   * with `{ after?, limit? }`, one page of it in write order (at most `limit`
+   * events, default 100, at most 1000, after the event whose `seq` is
+   * `after`; a page shorter than `limit` is the last).
    *
    * @param runId The run.
+   * @param options Paging.
    */
-  history(runId: string): Promise<HistoryEvent[]> {
-    return this.#rt.history(runId);
+  history(runId: string, options?: HistoryOptions): Promise<HistoryEvent[]> {
+    return this.#rt.history(runId, options);
   }
 
   /**

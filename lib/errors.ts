@@ -627,9 +627,12 @@ export function toErrorInfo(error: unknown, step?: string, depth = 0): ErrorInfo
   return info;
 }
 
-/** Stored error text never holds NUL (some databases cannot store it). */
+/**
+ * Stored error text never holds NUL or a lone surrogate (some databases cannot
+ * store them): each becomes U+FFFD.
+ */
 function clean(text: string): string {
-  return String(text).replaceAll("\0", "\uFFFD");
+  return String(text).replaceAll("\0", "\uFFFD").toWellFormed();
 }
 
 function safeString(value: unknown): string {

@@ -28,6 +28,7 @@ import type { Observer, ObserverHook } from "./observer.ts";
 import type { PlanRetry } from "./plan.ts";
 import { endSpan, startRunSpan, startStepSpan, withSpan } from "./telemetry.ts";
 import { decodeValue, encodeValue } from "./values.ts";
+import { timeAfter, toStoredTime } from "./time.ts";
 
 /**
  * Wraps every step execution; call `next()` to run the step (and the inner
@@ -100,10 +101,9 @@ interface StepProgress {
 
 /** Delay before the attempt after `failures` failed ones. */
 export function retryDelay(retry: PlanRetry, failures: number): number {
-  const base = Math.min(
-    retry.maxDelayMs,
-    retry.initialDelayMs * Math.pow(retry.backoff, failures - 1),
-  );
+  const grown = retry.initialDelayMs * Math.pow(retry.backoff, failures - 1);
+  // 0 × Infinity is NaN: a delay that grew past every bound is the maximum.
+  const base = Number.isNaN(grown) ? retry.maxDelayMs : Math.min(retry.maxDelayMs, grown);
   return Math.round(retry.jitter > 0 ? base * (1 - retry.jitter * Math.random()) : base);
 }
 
@@ -164,19 +164,6 @@ function childLogger(logger: Logger, base: LogAttributes): Logger {
 /** Describes a step's output for error messages. */
 function stepOutput(key: string): string {
   return `the output of step '${key}'`;
-}
-
-/** Converts a sleepUntil target to epoch milliseconds. */
-function toTime(value: unknown, key: string): number {
-  const at = value instanceof Date ? value.getTime() : value;
-  if (typeof at !== "number" || !Number.isFinite(at)) {
-    throw new TypeError(
-      `Cannot sleep until ${
-        String(value)
-      } in '${key}': the function must return a valid Date or epoch milliseconds`,
-    );
-  }
-  return at;
 }
 
 /** One activation of one run. */
@@ -676,7 +663,7 @@ export class Activation {
         });
         if (final) throw new StepFailure(error, key);
         const delay = retryDelay(retry, failures);
-        const until = now + delay;
+        const until = timeAfter(now, delay);
         this.#queue({
           key,
           kind: "step",
@@ -788,7 +775,7 @@ export class Activation {
     if (timeoutMs !== undefined) {
       const own = controller!;
       run = new Promise<unknown>((resolve, reject) => {
-        const timer = host.clock.setTimer(host.clock.now() + timeoutMs, () => {
+        const timer = host.clock.setTimer(timeAfter(host.clock.now(), timeoutMs), () => {
           const error = new StepTimeoutError(key, timeoutMs);
           own.abort(error);
           reject(error);
@@ -1071,12 +1058,12 @@ export class Activation {
     if (row?.data !== undefined) {
       until = (JSON.parse(row.data) as { until: number }).until;
     } else {
-      if (node.kind === "sleep") until = now + node.durationMs;
+      if (node.kind === "sleep") until = timeAfter(now, node.durationMs);
       else if (typeof node.at === "number") until = node.at;
       else {
         const target = await this.#call(key, node.at, value);
         try {
-          until = toTime(target, key);
+          until = toStoredTime(target, `the time returned by sleepUntil '${key}'`);
         } catch (error) {
           throw new StepFailure(error, key);
         }
@@ -1111,7 +1098,7 @@ export class Activation {
       until = progress.until;
       startedAt = row.startedAt ?? startedAt;
     } else if (node.timeoutMs !== undefined) {
-      until = startedAt + node.timeoutMs;
+      until = timeAfter(startedAt, node.timeoutMs);
     }
     let recorded = row !== undefined;
     for (;;) {

@@ -9,6 +9,7 @@ import {
 import { MemoryDriver } from "../drivers/memory/mod.ts";
 import {
   type HistoryEvent,
+  type HistoryOptions,
   type ListOptions,
   type RunHandle,
   type RunPage,
@@ -182,12 +183,16 @@ export class LocalRunner implements AsyncDisposable {
   }
 
   /**
-   * The ordered events of a run.
+   * The events of a run. Without options, the whole history ordered by time;
+   * with `{ after?, limit? }`, one page of it in write order (at most `limit`
+   * events, default 100, at most 1000, after the event whose `seq` is
+   * `after`; a page shorter than `limit` is the last).
    *
    * @param runId The run.
+   * @param options Paging.
    */
-  history(runId: string): Promise<HistoryEvent[]> {
-    return this.#rt.history(runId);
+  history(runId: string, options?: HistoryOptions): Promise<HistoryEvent[]> {
+    return this.#rt.history(runId, options);
   }
 
   /**

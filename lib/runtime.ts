@@ -31,7 +31,8 @@ import { type Logger, silentLogger } from "./logger.ts";
 import { StorageClock } from "./_storage_clock.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
 import { decodeValue, DEFAULT_MAX_PAYLOAD_BYTES, encodeValue } from "./values.ts";
-import { hasControlCharacters } from "./_text.ts";
+import { CONTROL_CHARACTERS, hasControlCharacters } from "./_text.ts";
+import { toStoredTime } from "./time.ts";
 
 /**
  * A run as `get` and `list` return it.
@@ -178,6 +179,11 @@ export interface HistoryEvent {
     | "run.retried";
   /** When. */
   at: Date;
+  /**
+   * Its place in the run's history: higher for later writes, and the same on
+   * every read. Pass the last one read as `after` to read the next page.
+   */
+  seq: number;
   /** The step key concerned. */
   step?: string;
   /** The attempt concerned. */
@@ -196,6 +202,41 @@ export interface HistoryEvent {
   payload?: unknown;
   /** The cancel reason (`run.cancelled`). */
   reason?: string;
+}
+
+/**
+ * Options of `history`: read a long history a page at a time.
+ *
+ * @example Page through a history
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type HistoryOptions, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("paged").step("a", (n) => n + 1).step("b", (n) => n * 2);
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, 1);
+ * await run.result();
+ * const first = await runner.history(run.id, { limit: 4 });
+ * const options: HistoryOptions = { after: first.at(-1)!.seq, limit: 4 };
+ * const rest = await runner.history(run.id, options);
+ * assert.equal(first.length, 4);
+ * assert.deepEqual([...first, ...rest].map((e) => e.type), [
+ *   "run.created", "run.started", "step.started", "step.completed",
+ *   "step.started", "step.completed", "run.completed",
+ * ]);
+ * ```
+ */
+export interface HistoryOptions {
+  /**
+   * Only events after this one: the `seq` of the last event of the previous
+   * page. Pages list events in write order.
+   */
+  after?: number;
+  /**
+   * Most events in the page, 1 to 1000; a shorter page is the last.
+   * @default {100}
+   */
+  limit?: number;
 }
 
 /**
@@ -319,38 +360,43 @@ export function checkRunId(runId: unknown): asserts runId is string {
   }
 }
 
+/** Most labels on one run. */
+export const MAX_LABELS = 64;
+/** Longest label key, in UTF-16 code units. */
+export const MAX_LABEL_KEY_LENGTH = 128;
+/** Longest label value, in UTF-16 code units. */
+export const MAX_LABEL_VALUE_LENGTH = 512;
+
 function checkLabels(labels: unknown, what: string): Record<string, string> {
   if (labels === undefined) return {};
   if (typeof labels !== "object" || labels === null || Array.isArray(labels)) {
     throw new TypeError(`Cannot use ${what} ${describe(labels)}: pass an object of strings`);
   }
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) {
+    throw new RangeError(
+      `Cannot use ${entries.length} labels in ${what}: a run has at most ${MAX_LABELS}, keep the rest in its input`,
+    );
+  }
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(labels)) {
-    if (key.length === 0 || key.length > 128 || typeof value !== "string" || value.length > 512) {
+  for (const [key, value] of entries) {
+    const shown = JSON.stringify(key.slice(0, MAX_LABEL_KEY_LENGTH + 1)).slice(1, -1);
+    if (
+      key.length === 0 || key.length > MAX_LABEL_KEY_LENGTH || typeof value !== "string" ||
+      value.length > MAX_LABEL_VALUE_LENGTH
+    ) {
       throw new TypeError(
-        `Cannot use label '${key}' in ${what}: keys are 1 to 128 characters and values strings of up to 512`,
+        `Cannot use label '${shown}' in ${what}: keys are 1 to ${MAX_LABEL_KEY_LENGTH} characters and values strings of up to ${MAX_LABEL_VALUE_LENGTH}`,
       );
     }
-    if (hasControlCharacters(key + value)) {
+    if (hasControlCharacters(key) || hasControlCharacters(value)) {
       throw new TypeError(
-        `Cannot use label '${
-          JSON.stringify(key).slice(1, -1)
-        }' in ${what}: labels cannot hold control characters`,
+        `Cannot use label '${shown}' in ${what}: labels cannot hold ${CONTROL_CHARACTERS}`,
       );
     }
     out[key] = value;
   }
   return out;
-}
-
-function toTimestamp(value: unknown, what: string): number {
-  const at = value instanceof Date ? value.getTime() : value;
-  if (typeof at !== "number" || !Number.isFinite(at)) {
-    throw new TypeError(
-      `Cannot use ${what} ${String(value)}: pass a valid Date or epoch milliseconds`,
-    );
-  }
-  return at;
 }
 
 /** Converts a stored run to a public record. */
@@ -375,47 +421,90 @@ export function toRunRecord(run: StoredRun): RunRecord {
   return record;
 }
 
-/** Turns stored events and checkpoint rows into an ordered history. */
-export function toHistory(items: readonly StoredHistoryItem[]): HistoryEvent[] {
-  const entries: { at: number; seq: number; event: HistoryEvent }[] = [];
-  for (const item of items) {
-    if (item.source === "event") {
-      const stored = item.event;
-      const event: HistoryEvent = { type: stored.type, at: new Date(stored.at) };
-      if (stored.step !== undefined) event.step = stored.step;
-      if (stored.attempt !== undefined) event.attempt = stored.attempt;
-      if (stored.detail !== undefined) {
-        const detail = decodeValue(stored.detail) as Record<string, unknown>;
-        for (const [key, value] of Object.entries(detail)) {
-          if (key === "wakeAt" && typeof value === "number") event.wakeAt = new Date(value);
-          else if (key === "startedAt" && typeof value === "number") {
-            const started: HistoryEvent = { type: "step.started", at: new Date(value) };
-            if (event.step !== undefined) started.step = event.step;
-            if (event.attempt !== undefined) started.attempt = event.attempt;
-            entries.push({ at: value, seq: item.seq - 0.5, event: started });
-          } else if (key !== "delayMs") (event as unknown as Record<string, unknown>)[key] = value;
-        }
+interface Entry {
+  at: number;
+  seq: number;
+  event: HistoryEvent;
+}
+
+/** The events one stored item stands for (none for progress rows). */
+function itemEvents(item: StoredHistoryItem, entries: Entry[]): void {
+  if (item.source === "event") {
+    const stored = item.event;
+    const event: HistoryEvent = { type: stored.type, at: new Date(stored.at), seq: item.seq };
+    if (stored.step !== undefined) event.step = stored.step;
+    if (stored.attempt !== undefined) event.attempt = stored.attempt;
+    if (stored.detail !== undefined) {
+      const detail = decodeValue(stored.detail) as Record<string, unknown>;
+      for (const [key, value] of Object.entries(detail)) {
+        if (key === "wakeAt" && typeof value === "number") event.wakeAt = new Date(value);
+        else if (key === "startedAt" && typeof value === "number") {
+          const seq = item.seq - 0.5;
+          const started: HistoryEvent = { type: "step.started", at: new Date(value), seq };
+          if (event.step !== undefined) started.step = event.step;
+          if (event.attempt !== undefined) started.attempt = event.attempt;
+          entries.push({ at: value, seq, event: started });
+        } else if (key !== "delayMs") (event as unknown as Record<string, unknown>)[key] = value;
       }
-      entries.push({ at: stored.at, seq: item.seq, event });
-      continue;
     }
-    const row = item.row;
-    if (row.state !== "done" || (row.kind !== "step" && row.kind !== "wait")) continue;
-    const at = row.finishedAt ?? 0;
-    const started = row.startedAt ?? at;
-    const base: Omit<HistoryEvent, "type" | "at"> = { step: row.key };
-    if (row.attempt !== undefined) base.attempt = row.attempt;
-    entries.push({
-      at: started,
-      seq: item.seq - 0.5,
-      event: { type: "step.started", at: new Date(started), ...base },
-    });
-    const completed: HistoryEvent = { type: "step.completed", at: new Date(at), ...base };
-    if (row.data !== undefined) completed.output = decodeValue(row.data);
-    entries.push({ at, seq: item.seq, event: completed });
+    entries.push({ at: stored.at, seq: item.seq, event });
+    return;
   }
+  const row = item.row;
+  if (row.state !== "done" || (row.kind !== "step" && row.kind !== "wait")) return;
+  const at = row.finishedAt ?? 0;
+  const started = row.startedAt ?? at;
+  const base: Omit<HistoryEvent, "type" | "at" | "seq"> = { step: row.key };
+  if (row.attempt !== undefined) base.attempt = row.attempt;
+  const seq = item.seq - 0.5;
+  entries.push({
+    at: started,
+    seq,
+    event: { type: "step.started", at: new Date(started), seq, ...base },
+  });
+  const completed: HistoryEvent = {
+    type: "step.completed",
+    at: new Date(at),
+    seq: item.seq,
+    ...base,
+  };
+  if (row.data !== undefined) completed.output = decodeValue(row.data);
+  entries.push({ at, seq: item.seq, event: completed });
+}
+
+/** Turns stored events and checkpoint rows into a history ordered by time. */
+export function toHistory(items: readonly StoredHistoryItem[]): HistoryEvent[] {
+  const entries: Entry[] = [];
+  for (const item of items) itemEvents(item, entries);
   entries.sort((a, b) => a.at - b.at || a.seq - b.seq);
   return entries.map((entry) => entry.event);
+}
+
+/** The default and largest page of `history(runId, { after, limit })`. */
+export const HISTORY_PAGE = { default: 100, max: 1000 } as const;
+
+/** Reads one page of a history: events after `after`, in write order. */
+async function historyPage(
+  driver: Driver,
+  runId: string,
+  after: number,
+  limit: number,
+): Promise<HistoryEvent[]> {
+  const events: HistoryEvent[] = [];
+  // A synthesized `step.started` has its item's seq - 0.5: start at that item.
+  let cursor = Math.ceil(after) - 1;
+  for (;;) {
+    const items = await driver.history(runId, { after: cursor, limit });
+    const entries: Entry[] = [];
+    for (const item of items) itemEvents(item, entries);
+    entries.sort((a, b) => a.seq - b.seq);
+    for (const entry of entries) {
+      if (entry.seq > after) events.push(entry.event);
+      if (events.length === limit) return events;
+    }
+    if (items.length < limit) return events;
+    cursor = items[items.length - 1]!.seq;
+  }
 }
 
 /** The state shared by a LocalRunner or an Engine and its workers. */
@@ -596,7 +685,7 @@ export class Runtime implements Host {
     const labels = checkLabels(options?.labels, "the labels of a run");
     await this.clockReady();
     const now = this.clock.now();
-    const dueAt = options?.startAt === undefined ? now : toTimestamp(options.startAt, "'startAt'");
+    const dueAt = options?.startAt === undefined ? now : toStoredTime(options.startAt, "'startAt'");
     const encoded = encodeValue(
       input,
       `the input of workflow '${workflow.name}'`,
@@ -718,7 +807,7 @@ export class Runtime implements Host {
           typeof options.workflow === "string"
             ? JSON.stringify(options.workflow)
             : describe(options.workflow)
-        }: pass a workflow name (names hold no control characters)`,
+        }: pass a workflow name (names hold no ${CONTROL_CHARACTERS})`,
       );
     }
     if (options.cursor !== undefined) decodeCursor(options.cursor);
@@ -731,11 +820,29 @@ export class Runtime implements Host {
     return out;
   }
 
-  async history(runId: string): Promise<HistoryEvent[]> {
+  async history(runId: string, options?: HistoryOptions): Promise<HistoryEvent[]> {
     this.check();
     checkRunId(runId);
+    if (options !== undefined && (typeof options !== "object" || options === null)) {
+      throw new TypeError(
+        `Cannot read a history with options ${describe(options)}: pass an object`,
+      );
+    }
+    const limit = options?.limit ?? HISTORY_PAGE.default;
+    if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE.max) {
+      throw new RangeError(
+        `Cannot read ${String(limit)} history events a page: use 1 to ${HISTORY_PAGE.max}`,
+      );
+    }
+    const after = options?.after;
+    if (after !== undefined && (typeof after !== "number" || !Number.isFinite(after))) {
+      throw new TypeError(
+        `Cannot read a history after ${describe(after)}: pass the 'seq' of the last event read`,
+      );
+    }
     if (!(await this.driver.getRun(runId))) throw new RunNotFoundError(runId);
-    return toHistory(await this.driver.history(runId));
+    if (options === undefined) return toHistory(await this.driver.history(runId));
+    return await historyPage(this.driver, runId, after ?? -1, limit);
   }
 
   /** Waits for a run to finish. */
@@ -786,7 +893,7 @@ export class Runtime implements Host {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("Cannot purge without options: pass { finishedBefore }");
     }
-    return await this.driver.purge(toTimestamp(options.finishedBefore, "'finishedBefore'"));
+    return await this.driver.purge(toStoredTime(options.finishedBefore, "'finishedBefore'"));
   }
 
   /** Releases the driver subscription, wakes result waiters, runs cleanups. */

@@ -9,6 +9,12 @@ import { PayloadTooLargeError, SerializationError } from "./errors.ts";
 /** The default limit for one stored value: 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 
+/**
+ * The deepest nesting of arrays and objects in one stored value: 100 levels
+ * (`[[1]]` is 2). Deeper values are refused with `SerializationError`.
+ */
+export const MAX_NESTING_DEPTH = 100;
+
 const DATE = "$date";
 const ESCAPE = "$esc";
 
@@ -113,6 +119,12 @@ function check(
     return true;
   }
   if (stack.includes(object)) throw new SerializationError(label(what), `a cycle at ${path}`);
+  if (stack.length >= MAX_NESTING_DEPTH) {
+    throw new SerializationError(
+      label(what),
+      `a value nested deeper than ${MAX_NESTING_DEPTH} levels at ${path}`,
+    );
+  }
   let needsTransform = false;
   stack.push(object);
   if (Array.isArray(object)) {

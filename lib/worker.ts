@@ -9,6 +9,7 @@
 import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock.ts";
 import type { Claim, DriverNotice, Lease } from "./driver.ts";
 import { type Duration, parseDuration } from "./duration.ts";
+import { CONTROL_CHARACTERS, hasControlCharacters } from "./_text.ts";
 import {
   CancelledError,
   ClockSkewError,
@@ -118,8 +119,12 @@ export class Worker implements AsyncDisposable {
       throw new RangeError(`Cannot use 'pollInterval' ${this.#pollMs}: it must be at least 10ms`);
     }
     const id = options.id ?? `worker-${crypto.randomUUID().slice(0, 8)}`;
-    if (typeof id !== "string" || id.length === 0 || id.length > 128) {
-      throw new TypeError("Cannot use a worker 'id' that is not a string of 1 to 128 characters");
+    if (typeof id !== "string" || id.length === 0 || id.length > 128 || hasControlCharacters(id)) {
+      throw new TypeError(
+        `Cannot use worker 'id' ${
+          typeof id === "string" ? JSON.stringify(id) : `of type ${typeof id}`
+        }: use a string of 1 to 128 characters without ${CONTROL_CHARACTERS}`,
+      );
     }
     this.id = id;
   }

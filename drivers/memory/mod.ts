@@ -23,6 +23,7 @@ import {
   type StepRow,
   type StoredEvent,
   type StoredHistoryItem,
+  type StoredHistoryPage,
   type StoredRun,
   type StoredRunPage,
   type WriteBatch,
@@ -223,15 +224,22 @@ export class MemoryDriver implements Driver {
   }
 
   /** The run's events and checkpoint rows with their write order. */
-  history(runId: string): Promise<StoredHistoryItem[]> {
+  history(runId: string, page?: StoredHistoryPage): Promise<StoredHistoryItem[]> {
     try {
       this.#check();
       const log = this.#get(runId).log;
-      const items: StoredHistoryItem[] = log.map((entry, seq) =>
-        isEvent(entry)
-          ? { source: "event", seq, event: entry }
-          : { source: "step", seq, row: entry }
-      );
+      // The log only grows, so an entry's index is its seq.
+      const from = page?.after === undefined ? 0 : Math.max(0, Math.floor(page.after) + 1);
+      const to = page === undefined ? log.length : Math.min(log.length, from + page.limit);
+      const items: StoredHistoryItem[] = [];
+      for (let seq = from; seq < to; seq++) {
+        const entry = log[seq]!;
+        items.push(
+          isEvent(entry)
+            ? { source: "event", seq, event: entry }
+            : { source: "step", seq, row: entry },
+        );
+      }
       return Promise.resolve(items);
     } catch (error) {
       return Promise.reject(error);

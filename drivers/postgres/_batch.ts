@@ -1,7 +1,9 @@
 /**
  * Group commit: requests made while a statement is in flight are gathered and
  * sent together as one statement (one round trip, one commit), so concurrent
- * runs share commits while a lone run pays no added delay.
+ * runs share commits while a lone run pays no added delay. One bad request
+ * never fails the others: a group whose statement the database refused is sent
+ * again one request at a time, so only the bad one fails.
  *
  * @module
  */
@@ -21,6 +23,13 @@ export interface BatcherOptions {
   maxInFlight: number;
   /** Most requests in one group. */
   maxItems: number;
+  /**
+   * Whether a group that failed with this error is sent again one request at a
+   * time. Say yes only when the failed statement is known to have written
+   * nothing (the database refused it), never when the connection dropped and
+   * the commit may have happened.
+   */
+  isolate: (error: unknown) => boolean;
 }
 
 /** Gathers requests into groups and flushes them, a few groups at a time. */
@@ -28,6 +37,7 @@ export class Batcher<T extends BatchItem> {
   readonly #flush: (items: T[]) => Promise<void>;
   readonly #maxInFlight: number;
   readonly #maxItems: number;
+  readonly #isolate: (error: unknown) => boolean;
   #queue: T[] = [];
   #inFlight = 0;
   #scheduled = false;
@@ -43,6 +53,7 @@ export class Batcher<T extends BatchItem> {
     this.#flush = flush;
     this.#maxInFlight = options.maxInFlight;
     this.#maxItems = options.maxItems;
+    this.#isolate = options.isolate;
   }
 
   /** Queues a request. */
@@ -95,12 +106,21 @@ export class Batcher<T extends BatchItem> {
     return group;
   }
 
+  /** Sends each request of a refused group alone, so only a bad one fails. */
+  async #flushEach(group: T[]): Promise<void> {
+    await Promise.all(
+      group.map((item) => this.#flush([item]).catch((error) => item.reject(error))),
+    );
+  }
+
   #run(): void {
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
       const group = this.#take();
       this.#inFlight++;
       this.#flush(group).catch((error) => {
+        if (group.length > 1 && this.#isolate(error)) return this.#flushEach(group);
         for (const item of group) item.reject(error);
+        return undefined;
       }).finally(() => {
         this.#inFlight--;
         if (this.#queue.length > 0) this.#schedule();

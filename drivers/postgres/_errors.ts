@@ -56,6 +56,18 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /**
+ * Whether a `StorageError` made by {@linkcode toStorageError} says PostgreSQL
+ * refused the statement (so it wrote nothing), rather than the connection
+ * failing (when a commit may or may not have happened).
+ */
+export function isRefusedStatement(error: unknown): boolean {
+  if (!(error instanceof StorageError)) return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("08") &&
+    !CONNECTION_CODES.has(code);
+}
+
+/**
  * Wraps a failure of `what` (e.g. "read run 'r-1'") in a `StorageError`, with a
  * cause that keeps the name, code and message of the original error, redacted.
  * Sluice errors pass through unchanged.

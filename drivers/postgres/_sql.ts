@@ -189,12 +189,12 @@ export function statements(s: string): Statements {
     history: `SELECT 'step' AS source, seq, pos, key, kind, state, data, attempt,
         started_at::float8 AS started_at, finished_at::float8 AS finished_at,
         NULL::text AS type, NULL::float8 AS at, NULL::text AS step, NULL::text AS detail
-      FROM ${s}.steps WHERE run_id = $1
+      FROM ${s}.steps WHERE run_id = $1 AND (seq, pos) > ($2::int8, $3::int4)
       UNION ALL
       SELECT 'event', seq, pos, NULL, NULL, NULL, NULL, attempt, NULL, NULL,
         type, at::float8, step, detail
-      FROM ${s}.events WHERE run_id = $1
-      ORDER BY seq, pos`,
+      FROM ${s}.events WHERE run_id = $1 AND (seq, pos) > ($2::int8, $3::int4)
+      ORDER BY seq, pos LIMIT $4`,
 
     claimRuns: `WITH due AS (
         SELECT r.id, r.status, r.due_at FROM ${s}.runs r

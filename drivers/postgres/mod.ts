@@ -34,7 +34,7 @@
 import postgres from "postgres";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { Batcher, type BatchItem } from "./_batch.ts";
-import { redact, secretsOf, toStorageError } from "./_errors.ts";
+import { isRefusedStatement, redact, secretsOf, toStorageError } from "./_errors.ts";
 import {
   migrations,
   SCHEMA_NAME,
@@ -58,6 +58,7 @@ import type {
   StepRow,
   StoredEvent,
   StoredHistoryItem,
+  StoredHistoryPage,
   StoredRun,
   StoredRunPage,
   WriteBatch,
@@ -135,6 +136,12 @@ export interface PostgresDriverOptions {
 type RunRow = RunColumns;
 
 type StepRowRecord = StepColumns;
+
+/**
+ * Positions within one write, for history seqs (`seq * SEQ_SPAN + pos`): a
+ * write records far fewer rows and events than this.
+ */
+const SEQ_SPAN = 65_536;
 
 interface WriteItem extends BatchItem {
   lease: Lease;
@@ -373,10 +380,12 @@ export class PostgresDriver implements Driver {
     this.#writes = new Batcher((items) => this.#flushWrites(items), {
       maxInFlight: 2,
       maxItems: 256,
+      isolate: isRefusedStatement,
     });
     this.#creates = new Batcher((items) => this.#flushCreates(items), {
       maxInFlight: 2,
       maxItems: 512,
+      isolate: isRefusedStatement,
     });
   }
 
@@ -698,19 +707,30 @@ export class PostgresDriver implements Driver {
   }
 
   /** The run's events and checkpoint rows in write order. */
-  async history(runId: string): Promise<StoredHistoryItem[]> {
+  async history(runId: string, page?: StoredHistoryPage): Promise<StoredHistoryItem[]> {
     this.#check();
+    // An item's seq is (write seq, position in the write) as one number.
+    const after = page?.after === undefined ? -1 : Math.floor(page.after);
+    const cursor = after < 0 ? [-1, 0] : [Math.floor(after / SEQ_SPAN), after % SEQ_SPAN];
     const rows = await this.#query<
       StepRowRecord & {
         source: "step" | "event";
+        seq: string | number;
+        pos: number;
         type: StoredEvent["type"] | null;
         at: number | null;
         step: string | null;
         detail: string | null;
       }
-    >(`read the history of run '${runId}'`, this.#st.history, [runId]);
+    >(`read the history of run '${runId}'`, this.#st.history, [
+      runId,
+      cursor[0]!,
+      cursor[1]!,
+      page?.limit ?? null,
+    ]);
     if (rows.length === 0 && !(await this.getRun(runId))) throw new RunNotFoundError(runId);
-    return rows.map((row, seq): StoredHistoryItem => {
+    return rows.map((row): StoredHistoryItem => {
+      const seq = Number(row.seq) * SEQ_SPAN + Number(row.pos);
       if (row.source === "step") return { source: "step", seq, row: stepFromColumns(row) };
       const event: StoredEvent = { type: row.type!, at: row.at! };
       if (row.step !== null) event.step = row.step;
@@ -924,21 +944,28 @@ export class PostgresDriver implements Driver {
     // A plain INSERT writes nothing both when the lease is lost and when every
     // row was done already (a no-op); a lease once lost never comes back, so
     // reading it now tells the two apart exactly.
+    // The group is written: a failed check fails its own item, never the group
+    // (which must not be sent again).
+    const failed = new Map<number, unknown>();
     await Promise.all(items.map(async (item, i) => {
       if (held.has(i + 1) || item.steps.length === 0 || item.events.length > 0) return;
       if (items.length > 1 && !direct) return;
       const lease = item.lease;
-      const [row] = await this.#query(
-        `check the lease on run '${lease.runId}'`,
-        this.#st.leaseHeld,
-        [lease.runId, lease.token],
-      );
-      if (row) held.add(i + 1);
+      try {
+        const [row] = await this.#query(
+          `check the lease on run '${lease.runId}'`,
+          this.#st.leaseHeld,
+          [lease.runId, lease.token],
+        );
+        if (row) held.add(i + 1);
+      } catch (error) {
+        failed.set(i + 1, error);
+      }
     }));
     for (let w = 0; w < items.length; w++) {
       const item = items[w]!;
       if (held.has(w + 1)) item.resolve();
-      else item.reject(new LeaseLostError(item.lease.runId));
+      else item.reject(failed.get(w + 1) ?? new LeaseLostError(item.lease.runId));
     }
   }
 

@@ -54,6 +54,7 @@ import {
   type StepRow,
   type StoredEvent,
   type StoredHistoryItem,
+  type StoredHistoryPage,
   type StoredRun,
   type StoredRunPage,
   type WriteBatch,
@@ -1067,17 +1068,19 @@ export class SqliteDriver implements Driver {
    * The run's events and checkpoint rows in write order (the latest version
    * of each row, at the place it was last written).
    */
-  history(runId: string): Promise<StoredHistoryItem[]> {
+  history(runId: string, page?: StoredHistoryPage): Promise<StoredHistoryItem[]> {
+    // Journal seqs are global, stable and increase with every write.
+    const after = page?.after === undefined ? -1 : Math.floor(page.after);
     return this.#read((s) =>
       this.#snapshot(() => {
         const fence = s.fence.get(runId) as FenceRow | undefined;
         if (!fence) throw new RunNotFoundError(runId);
         const rows = new Map<string, Sequenced>();
-        for (const r of s.stepsOfRun.all(fence.rid) as unknown as StepRowData[]) {
+        for (const r of s.stepsOfRun.all(fence.rid, after) as unknown as StepRowData[]) {
           rows.set(r.key, { row: stepFromColumns(r), seq: r.seq });
         }
         const events = new Map<number, StoredEvent>();
-        for (const e of s.eventsOfRun.all(fence.rid) as unknown as EventRow[]) {
+        for (const e of s.eventsOfRun.all(fence.rid, after) as unknown as EventRow[]) {
           events.set(e.seq, toEvent(e.type, e.at, e));
         }
         const overlay = (entry: Sequenced) => {
@@ -1104,10 +1107,13 @@ export class SqliteDriver implements Driver {
           entries.push({ seq, item: { source: "step", seq, row } });
         }
         entries.sort((a, b) => a.seq - b.seq);
-        return entries.map((entry, index) => {
-          entry.item.seq = index;
-          return entry.item;
-        });
+        const items: StoredHistoryItem[] = [];
+        for (const entry of entries) {
+          if (entry.seq <= after) continue;
+          if (page !== undefined && items.length >= page.limit) break;
+          items.push(entry.item);
+        }
+        return items;
       })
     );
   }
