@@ -20,6 +20,7 @@ import {
 } from "../lib/driver.ts";
 import { done, newRun, T0, WF } from "./rows.ts";
 import { registerTest } from "./_register.ts";
+import { LIMIT_CASES } from "./_conformance_limits.ts";
 import { Engine } from "../lib/engine.ts";
 import {
   CancelledError,
@@ -1129,6 +1130,7 @@ const CASES: ConformanceCase[] = [
       assert.deepEqual(counts, { a: 1, slow: 1, b: 1 });
     },
   },
+  ...LIMIT_CASES,
 ];
 
 /**

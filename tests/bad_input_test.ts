@@ -37,6 +37,14 @@ interface Case {
   message?: RegExp;
 }
 
+const LONE = "😀".slice(0, 1);
+
+function nest(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = { a: value };
+  return value;
+}
+
 const cycle: Record<string, unknown> = {};
 cycle.self = cycle;
 
@@ -393,6 +401,98 @@ const cases: Case[] = [
     message: /new version/,
   },
   { name: "an Engine without a driver", act: () => new Engine({} as never), error: TypeError },
+  // times outside the storable range (whole epoch ms from MIN_TIME_MS to MAX_TIME_MS)
+  {
+    name: "a sleep of 1e300 ms",
+    act: () => workflow("w").sleep("s", 1e300),
+    error: RangeError,
+    message: /1e\+300.*at most/,
+  },
+  {
+    name: "a retry initialDelay of 1e300 ms",
+    act: () => workflow("w").step("a", (v) => v, { retry: { initialDelay: 1e300 } }),
+    error: RangeError,
+    message: /'initialDelay'/,
+  },
+  {
+    name: "sleepUntil past the latest storable time",
+    act: () => workflow("w").sleepUntil("s", 1e300),
+    error: RangeError,
+  },
+  {
+    name: "a startAt past the latest storable time",
+    act: (e) => e.start(order, { qty: 1 }, { startAt: 1e300 }),
+    error: RangeError,
+    message: /'startAt' 1e\+300/,
+  },
+  // text that some databases cannot store
+  {
+    name: "a label key holding a lone surrogate",
+    act: (e) => e.start(order, { qty: 1 }, { labels: { [LONE]: "v" } }),
+    error: TypeError,
+    message: /lone surrogates/,
+  },
+  {
+    name: "a label value holding a lone surrogate",
+    act: (e) => e.start(order, { qty: 1 }, { labels: { k: `cut ${LONE}` } }),
+    error: TypeError,
+    message: /lone surrogates/,
+  },
+  {
+    name: "a run id holding a lone surrogate",
+    act: (e) => e.start(order, { qty: 1 }, { id: `r-${LONE}` }),
+    error: TypeError,
+  },
+  {
+    name: "a worker id holding a lone surrogate",
+    act: (e) => e.worker({ id: `w-${LONE}` }),
+    error: TypeError,
+    message: /lone surrogates/,
+  },
+  // limits that protect the store
+  {
+    name: "65 labels",
+    act: (e) =>
+      e.start(order, { qty: 1 }, {
+        labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])),
+      }),
+    error: RangeError,
+    message: /at most 64/,
+  },
+  {
+    name: "an input nested 101 levels deep",
+    act: (e) => e.start(order, nest(101) as never),
+    error: SerializationError,
+    code: "SERIALIZATION",
+    message: /deeper than 100 levels at \$(\.a){100}:/,
+  },
+  {
+    name: "an input nested 10,000 levels deep",
+    act: (e) => e.start(order, nest(10_000) as never),
+    error: SerializationError,
+    code: "SERIALIZATION",
+  },
+  {
+    name: "a signal payload nested 101 levels deep",
+    act: (e) => e.signal("wait-run", "approved", nest(101)),
+    error: SerializationError,
+    code: "SERIALIZATION",
+  },
+  {
+    name: "a history page of 0 events",
+    act: (e) => e.history("done-run", { limit: 0 }),
+    error: RangeError,
+  },
+  {
+    name: "a history page of 1001 events",
+    act: (e) => e.history("done-run", { limit: 1001 }),
+    error: RangeError,
+  },
+  {
+    name: "a history cursor that is not a number",
+    act: (e) => e.history("done-run", { after: "5" as never }),
+    error: TypeError,
+  },
 ];
 
 async function snapshot(engine: Engine): Promise<string> {
