@@ -75,6 +75,7 @@ export type {
 } from "./lib/plan.ts";
 export { type Duration, parseDuration } from "./lib/duration.ts";
 export { MAX_DURATION_MS, MAX_TIME_MS, MIN_TIME_MS } from "./lib/time.ts";
+export { MAX_NESTING_DEPTH } from "./lib/values.ts";
 export { type Clock, type ClockTimer, ManualClock, realClock } from "./lib/clock.ts";
 export { type Resource, resource, type ResourceScope } from "./lib/deps.ts";
 export type { Middleware } from "./lib/interpreter.ts";

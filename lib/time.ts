@@ -23,7 +23,7 @@
  * assert.equal(new Date(MIN_TIME_MS).toISOString(), "-271821-04-20T00:00:00.000Z");
  * ```
  */
-export const MIN_TIME_MS = -8_640_000_000_000_000;
+export const MIN_TIME_MS: number = -8_640_000_000_000_000;
 
 /**
  * The latest storable time: 8,640,000,000,000,000 epoch ms (the year 275760,
@@ -37,7 +37,7 @@ export const MIN_TIME_MS = -8_640_000_000_000_000;
  * assert.equal(new Date(MAX_TIME_MS).toISOString(), "+275760-09-13T00:00:00.000Z");
  * ```
  */
-export const MAX_TIME_MS = 8_640_000_000_000_000;
+export const MAX_TIME_MS: number = 8_640_000_000_000_000;
 
 /**
  * The longest duration (sleep, timeout, retry delay, lease):
@@ -52,7 +52,7 @@ export const MAX_TIME_MS = 8_640_000_000_000_000;
  * assert.throws(() => parseDuration(1e300), RangeError);
  * ```
  */
-export const MAX_DURATION_MS = MAX_TIME_MS;
+export const MAX_DURATION_MS: number = MAX_TIME_MS;
 
 /**
  * Converts a given time (a `Date` or epoch ms) to a storable time: rounded to

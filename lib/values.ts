@@ -11,9 +11,22 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576;
 
 /**
  * The deepest nesting of arrays and objects in one stored value: 100 levels
- * (`[[1]]` is 2). Deeper values are refused with `SerializationError`.
+ * (`[[1]]` is 2). Deeper values are refused with a `SerializationError` that
+ * names the path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, MAX_NESTING_DEPTH, SerializationError, workflow } from "@sluice/sluice";
+ *
+ * let deep: unknown = 1;
+ * for (let i = 0; i <= MAX_NESTING_DEPTH; i++) deep = [deep];
+ * await using runner = new LocalRunner();
+ * const wf = workflow<unknown>("deep").step("echo", (v) => v);
+ * await assert.rejects(runner.start(wf, deep), SerializationError);
+ * ```
  */
-export const MAX_NESTING_DEPTH = 100;
+export const MAX_NESTING_DEPTH: number = 100;
 
 const DATE = "$date";
 const ESCAPE = "$esc";

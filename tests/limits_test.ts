@@ -12,7 +12,7 @@ import {
   workflow,
   WorkflowFailedError,
 } from "@sluice/sluice";
-import { PostgresDriver } from "@sluice/sluice/postgres";
+import type { PostgresDriver } from "@sluice/sluice/postgres";
 import { driverFactories, POSTGRES_ENABLED, POSTGRES_URL } from "./_fixtures/drivers.ts";
 import { done, newRun, T0, WF } from "../testing/rows.ts";
 
