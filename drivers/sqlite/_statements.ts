@@ -235,12 +235,12 @@ export class Statements {
     );
     this.stepsOfRun = p(
       `SELECT ${STEP_COLUMNS} FROM steps AS s JOIN journal AS j ON j.seq = s.seq
-       WHERE s.rid = ?1 AND s.seq > ?2`,
+       WHERE s.rid = ?1 AND s.seq > ?2 ORDER BY s.seq LIMIT ?3`,
     );
     this.eventsOfRun = p(
       `SELECT j.seq, j.kind AS type, j.at, j.step, j.attempt, j.data AS detail
        FROM events AS e JOIN journal AS j ON j.seq = e.seq WHERE e.rid = ?1 AND e.seq > ?2
-       ORDER BY e.seq`,
+       ORDER BY e.seq LIMIT ?3`,
     );
 
     this.insertSignal = p(

@@ -1075,20 +1075,26 @@ export class SqliteDriver implements Driver {
       this.#snapshot(() => {
         const fence = s.fence.get(runId) as FenceRow | undefined;
         if (!fence) throw new RunNotFoundError(runId);
+        const local = this.#leases.get(runId);
+        const held = local !== undefined && local.token === fence.lease_token;
+        // Without newer rows to overlay (a run not running here, folded), each
+        // table is read only up to the page: up to the lower of the two last
+        // seqs read, both are complete. SQLite reads LIMIT -1 as no limit.
+        const limit = page !== undefined && !held && fence.journal_from === null ? page.limit : -1;
+        let complete = Infinity;
         const rows = new Map<string, Sequenced>();
-        for (const r of s.stepsOfRun.all(fence.rid, after) as unknown as StepRowData[]) {
-          rows.set(r.key, { row: stepFromColumns(r), seq: r.seq });
-        }
+        const stepRows = s.stepsOfRun.all(fence.rid, after, limit) as unknown as StepRowData[];
+        for (const r of stepRows) rows.set(r.key, { row: stepFromColumns(r), seq: r.seq });
+        if (stepRows.length === limit) complete = stepRows[limit - 1]!.seq;
         const events = new Map<number, StoredEvent>();
-        for (const e of s.eventsOfRun.all(fence.rid, after) as unknown as EventRow[]) {
-          events.set(e.seq, toEvent(e.type, e.at, e));
-        }
+        const eventRows = s.eventsOfRun.all(fence.rid, after, limit) as unknown as EventRow[];
+        for (const e of eventRows) events.set(e.seq, toEvent(e.type, e.at, e));
+        if (eventRows.length === limit) complete = Math.min(complete, eventRows[limit - 1]!.seq);
         const overlay = (entry: Sequenced) => {
           const base = rows.get(entry.row.key);
           rows.set(entry.row.key, base ? later(base, entry) : entry);
         };
-        const local = this.#leases.get(runId);
-        if (local && local.token === fence.lease_token) {
+        if (held) {
           for (const entry of local.rows.values()) overlay(entry);
           for (const { seq, event } of local.events) events.set(seq, event);
         } else if (fence.journal_from !== null) {
@@ -1110,7 +1116,7 @@ export class SqliteDriver implements Driver {
         const items: StoredHistoryItem[] = [];
         for (const entry of entries) {
           if (entry.seq <= after) continue;
-          if (page !== undefined && items.length >= page.limit) break;
+          if (entry.seq > complete || page !== undefined && items.length >= page.limit) break;
           items.push(entry.item);
         }
         return items;
