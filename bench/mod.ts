@@ -8,11 +8,13 @@ import { printTable } from "./_harness.ts";
 import { memoryScenarios } from "./memory.ts";
 import { sqliteScenarios } from "./sqlite.ts";
 import { postgresScenarios } from "./postgres.ts";
+import { fairnessScenarios } from "./fairness.ts";
 
 const groups: Record<string, () => Promise<Row[]>> = {
   memory: memoryScenarios,
   sqlite: sqliteScenarios,
   postgres: postgresScenarios,
+  fairness: fairnessScenarios,
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(groups);

@@ -29,6 +29,7 @@ import type { PlanRetry } from "./plan.ts";
 import { endSpan, startRunSpan, startStepSpan, withSpan } from "./telemetry.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { timeAfter, toStoredTime } from "./time.ts";
+import { yieldIfDue } from "./_yield.ts";
 
 /**
  * Wraps every step execution; call `next()` to run the step (and the inner
@@ -709,6 +710,10 @@ export class Activation {
       const done: StepRow = { key, kind: "step", state: "done", attempt, startedAt, finishedAt };
       if (data !== undefined) done.data = data;
       await this.#record(done);
+      // Between write cycles, let the process's event loop run (timers,
+      // heartbeats, signals, the host's own I/O): see _yield.ts.
+      const pause = yieldIfDue();
+      if (pause) await pause;
       if (host.observers.length) {
         host.emit("onStepCompleted", {
           ...this.#event(),

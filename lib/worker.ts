@@ -19,6 +19,7 @@ import {
 } from "./errors.ts";
 import { Activation } from "./interpreter.ts";
 import type { Runtime } from "./runtime.ts";
+import { yieldIfDue } from "./_yield.ts";
 
 /**
  * Options of `engine.worker()`.
@@ -252,6 +253,9 @@ export class Worker implements AsyncDisposable {
           });
           for (const claim of claims) this.#launch(claim);
           if (claims.length > 0) claimedAny = true;
+          // Between claim cycles, let the process's event loop run: see _yield.ts.
+          const pause = yieldIfDue();
+          if (pause) await pause;
           claimedAll = claims.length === limit;
           if (!claimedAll) break;
         }

@@ -8,11 +8,12 @@
  *
  * Usage: deno run -A tests/_fixtures/chaos_worker.ts --db <db> --log <file>
  *          [--concurrency 8] [--lease 2000] [--poll 100] [--delay 30] [--schema s]
+ *          [--max-recoveries n] [--id worker-id]
  */
 import { parseArgs } from "node:util";
 import { consoleLogger, Engine } from "../../mod.ts";
 import { openDriver } from "../../cli/mod.ts";
-import { chaos, napper, setExecutionLog, slow } from "./chaos_workflows.ts";
+import { chaos, hog, napper, setExecutionLog, slow, spin, suicide } from "./chaos_workflows.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,6 +25,8 @@ const { values } = parseArgs({
     lease: { type: "string", default: "2000" },
     poll: { type: "string", default: "100" },
     delay: { type: "string", default: "30" },
+    "max-recoveries": { type: "string" },
+    id: { type: "string" },
   },
 });
 if (!values.db || !values.log) throw new TypeError("Pass --db and --log");
@@ -32,13 +35,15 @@ setExecutionLog(values.log, Number(values.delay));
 const driver = await openDriver(values.db, values.schema ? { schema: values.schema } : {});
 const engine = new Engine({
   driver,
-  workflows: [chaos, slow, napper],
+  workflows: [chaos, slow, napper, spin, hog, suicide],
   logger: consoleLogger("warn"), // to stderr, where tests read it
+  ...(values["max-recoveries"] ? { maxRecoveries: Number(values["max-recoveries"]) } : {}),
 });
 const worker = engine.worker({
   concurrency: Number(values.concurrency),
   leaseMs: Number(values.lease),
   pollInterval: Number(values.poll),
+  ...(values.id ? { id: values.id } : {}),
 });
 await worker.start();
 console.log(`ready ${Deno.pid}`);

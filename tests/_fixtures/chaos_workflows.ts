@@ -72,3 +72,60 @@ export const napper = workflow<number>("napper")
   .step("before", (n, ctx) => work(ctx, n + 1))
   .sleep("nap", NAP_MS)
   .step("after", (n, ctx) => work(ctx, n * 2));
+
+/** Appends one execution line to the log, if one is set (no delay). */
+function note(ctx: StepContext): void {
+  if (!logFile) return;
+  const line = JSON.stringify({
+    run: ctx.runId,
+    step: ctx.step,
+    key: ctx.idempotencyKey,
+    attempt: ctx.attempt,
+    pid: Deno.pid,
+    at: Date.now(),
+  });
+  Deno.writeFileSync(logFile, encoder.encode(line + "\n"), { append: true });
+}
+
+let gate: () => Promise<void> | void = () => {};
+
+/** Sets what the first step of `spin` waits for (in the test process). */
+export function setSpinGate(wait: () => Promise<void> | void): void {
+  gate = wait;
+}
+
+/**
+ * A gate step, then a loop of `input` trivial steps: a worker draining the loop
+ * never waits on I/O on SQLite.
+ */
+export const spin = workflow<number>("spin")
+  .step("gate", async (n) => {
+    await gate();
+    return n;
+  })
+  .loop("spin", (n) => n, (n, ctx) => {
+    note(ctx);
+    return n;
+  });
+
+/** Blocks its process (a busy loop, no await) for `input` ms, longer than the lease. */
+export const hog = workflow<number>("hog")
+  .step("before", (ms, ctx) => work(ctx, ms))
+  .step("hog", async (ms, ctx) => {
+    await work(ctx, ms);
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // blocks the event loop: no heartbeat, no timer, no signal handler
+    }
+    return ms;
+  });
+
+/** Kills its own worker process with SIGKILL every time its second step runs. */
+export const suicide = workflow<number>("suicide")
+  .step("before", (n, ctx) => work(ctx, n))
+  .step("die", async (n, ctx) => {
+    await work(ctx, n);
+    Deno.kill(Deno.pid, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    return n;
+  });

@@ -36,6 +36,8 @@ export function spawnWorker(options: {
   delayMs?: number;
   /** A command that runs the worker, e.g. `["faketime", "-f", "+60s"]` for a clock 60s ahead. */
   prefix?: string[];
+  maxRecoveries?: number;
+  id?: string;
 }): WorkerProcess {
   const args = [
     "run",
@@ -55,6 +57,10 @@ export function spawnWorker(options: {
     String(options.delayMs ?? 30),
   ];
   if (options.schema) args.push("--schema", options.schema);
+  if (options.maxRecoveries !== undefined) {
+    args.push("--max-recoveries", String(options.maxRecoveries));
+  }
+  if (options.id) args.push("--id", options.id);
   const [command, ...prefixArgs] = [...(options.prefix ?? []), Deno.execPath()];
   const child = new Deno.Command(command!, {
     args: [...prefixArgs, ...args],
