@@ -124,6 +124,7 @@ export {
   NonRetryableError,
   PayloadTooLargeError,
   PlanMismatchError,
+  RecoveryLimitError,
   RunNotFoundError,
   SerializationError,
   SignalTimeoutError,
@@ -131,6 +132,7 @@ export {
   type SluiceErrorOptions,
   StepTimeoutError,
   StorageError,
+  type StorageErrorOptions,
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from "./lib/errors.ts";

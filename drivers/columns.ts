@@ -27,6 +27,8 @@ export interface RunColumns {
   waiting_for: string[] | string | null;
   lease_token: number;
   lease_owner: string | null;
+  /** Takeovers since the run last wrote anything. */
+  recoveries: number;
 }
 
 /** The columns of a checkpoint row. */
@@ -62,6 +64,7 @@ export function runFromColumns(r: RunColumns): StoredRun {
     : r.waiting_for;
   if (waitingFor !== null && waitingFor.length > 0) run.waitingFor = waitingFor;
   if (r.lease_owner !== null) run.leaseOwner = r.lease_owner;
+  if (r.recoveries > 0) run.recoveries = r.recoveries;
   return run;
 }
 

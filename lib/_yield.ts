@@ -12,6 +12,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
+import { type ActivityAwareClock, type Clock, clockActivity } from "./clock.ts";
 
 /** How long work may run before it yields to the event loop, in ms. */
 export const SLICE_MS = 4;
@@ -23,21 +24,32 @@ const CHECK_EVERY = 32;
 
 let sliceStart = performance.now();
 let calls = 0;
-
-function resume(resolve: () => void): void {
-  sliceStart = performance.now();
-  resolve();
-}
+/** The pause in progress, which every caller joins. */
+let pause: Promise<void> | undefined;
 
 /**
  * Yields to the macrotask queue when the current time slice is used up;
- * otherwise returns undefined at once (no promise, no microtask).
+ * otherwise returns undefined at once (no promise, no microtask). A simulated
+ * clock is told of the pause as activity, so it does not take the yielding
+ * work for work that waits on the clock.
  */
-export function yieldIfDue(): Promise<void> | undefined {
+export function yieldIfDue(clock: Clock): Promise<void> | undefined {
+  // Once one caller yields, every other one joins it: the event loop gets its
+  // turn only when no work is left in the microtask queue.
+  if (pause !== undefined) return pause;
   if (++calls < CHECK_EVERY) return undefined;
   calls = 0;
   if (performance.now() - sliceStart < sliceMs) return undefined;
-  return new Promise<void>((resolve) => setImmediate(resume, resolve));
+  const aware = clock as ActivityAwareClock;
+  aware[clockActivity]?.(1);
+  return pause = new Promise<void>((resolve) =>
+    setImmediate(() => {
+      pause = undefined;
+      sliceStart = performance.now();
+      aware[clockActivity]?.(-1);
+      resolve();
+    })
+  );
 }
 
 /**

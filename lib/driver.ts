@@ -102,6 +102,12 @@ export interface StoredRun {
   leaseToken: number;
   /** The worker holding the lease, if any. */
   leaseOwner?: string;
+  /**
+   * Takeovers since the run last wrote anything: each claim of a run whose
+   * lease expired adds one; a write flagged `clearRecoveries`, a write with a
+   * `run` transition and a retry reset it. Absent when 0.
+   */
+  recoveries?: number;
 }
 
 /**
@@ -202,6 +208,11 @@ export interface Claim {
   lease: Lease;
   /** The status before the claim; `pending` means the run has not started. */
   previousStatus: RunStatus;
+  /**
+   * The worker whose lease had expired, when the claim took the run over (a
+   * `run.recovered` event records it); absent for an ordinary claim.
+   */
+  previousOwner?: string;
 }
 
 /**
@@ -273,7 +284,8 @@ export type HistoryEventType =
   | "run.completed"
   | "run.failed"
   | "run.cancelled"
-  | "run.retried";
+  | "run.retried"
+  | "run.recovered";
 
 /**
  * A history event as a driver stores it.
@@ -379,6 +391,12 @@ export interface WriteBatch {
   events?: StoredEvent[];
   /** A status change of the run. */
   run?: RunTransition;
+  /**
+   * Resets the run's `recoveries`: the engine sets it on the first `write`
+   * after a takeover, since the run made progress (a write with a `run`
+   * transition resets them anyway).
+   */
+  clearRecoveries?: boolean;
 }
 
 /**
@@ -638,7 +656,9 @@ export interface Driver extends AsyncDisposable {
   /**
    * Claims up to `limit` due runs: each gets status `running`, a higher
    * fencing token and a lease until `now + leaseMs`. Concurrent claimers never
-   * get the same run.
+   * get the same run. Taking over a run whose lease expired (status `running`
+   * with an owner) adds one to its `recoveries` and appends a `run.recovered`
+   * event whose detail is `{"previousWorker","worker"}`.
    */
   claimRuns(options: ClaimOptions): Promise<Claim[]>;
   /** The earliest time at which a run of these workflows becomes claimable. */
@@ -675,8 +695,9 @@ export interface Driver extends AsyncDisposable {
    */
   cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun>;
   /**
-   * Makes a failed run claimable again from its failed step. Throws
-   * `RunNotFoundError`, or `InvalidStateError` unless the run failed.
+   * Makes a failed run claimable again from its failed step, with its
+   * `recoveries` reset. Throws `RunNotFoundError`, or `InvalidStateError`
+   * unless the run failed.
    */
   retryRun(runId: string, now: number): Promise<StoredRun>;
   /** Deletes finished runs last updated before a time; returns how many. */
@@ -746,6 +767,11 @@ export function signalRowData(name: string, payload: string | undefined): string
   return payload === undefined
     ? `{"signal":${JSON.stringify(name)}}`
     : `{"signal":${JSON.stringify(name)},"payload":${payload}}`;
+}
+
+/** The `detail` of a `run.recovered` event: the worker whose lease expired, and the new one. */
+export function recoveredDetail(previousWorker: string, worker: string): string {
+  return JSON.stringify({ previousWorker, worker });
 }
 
 /** Encodes a list position as an opaque cursor (shared by all drivers). */

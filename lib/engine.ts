@@ -48,6 +48,14 @@ export interface EngineOptions extends RuntimeOptions {
    * @default {realClock}
    */
   clock?: Clock;
+  /**
+   * How many times in a row a run may be taken over after its lease expired
+   * with no write in between (the same step in flight: it blocks or kills its
+   * worker); one more takeover fails the run with `RecoveryLimitError` instead
+   * of running the step again. `retry()` resets the count.
+   * @default {5}
+   */
+  maxRecoveries?: number;
 }
 
 /**

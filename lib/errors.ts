@@ -482,6 +482,27 @@ export class NonRetryableError extends SluiceError {
 }
 
 /**
+ * Options of the {@linkcode StorageError} constructor.
+ *
+ * @example A dropped connection is transient
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StorageError, type StorageErrorOptions } from "@sluice/sluice";
+ *
+ * const options: StorageErrorOptions = { cause: new Error("ECONNRESET"), transient: true };
+ * assert.equal(new StorageError("Cannot write run 'r-1'", options).transient, true);
+ * ```
+ */
+export interface StorageErrorOptions extends SluiceErrorOptions {
+  /**
+   * Whether the same call may succeed if made again at once (a dropped or
+   * refused connection), as opposed to a failure that repeats.
+   * @default {false}
+   */
+  transient?: boolean;
+}
+
+/**
  * The storage backend failed (unreachable database, I/O error). Credentials are
  * never part of the message.
  *
@@ -490,18 +511,66 @@ export class NonRetryableError extends SluiceError {
  * import assert from "node:assert/strict";
  * import { StorageError } from "@sluice/sluice";
  *
- * assert.equal(new StorageError("Cannot reach the database").code, "STORAGE");
+ * const error = new StorageError("Cannot reach the database");
+ * assert.equal(error.code, "STORAGE");
+ * assert.equal(error.transient, false);
  * ```
  */
 export class StorageError extends SluiceError {
+  /** Whether the call may succeed if made again (a connection failure); workers retry those. */
+  readonly transient: boolean;
   /**
    * Creates the error.
    *
    * @param message What failed, without secrets.
-   * @param options The cause, when there is one.
+   * @param options The cause, and whether the failure is transient.
    */
-  constructor(message: string, options?: SluiceErrorOptions) {
+  constructor(message: string, options?: StorageErrorOptions) {
     super("STORAGE", message, options);
+    this.transient = options?.transient === true;
+  }
+}
+
+/**
+ * A run's lease expired more than `maxRecoveries` times in a row while the
+ * same step was in flight (the run wrote nothing between the takeovers): the
+ * step blocks or kills its process every time, so the run fails instead of
+ * being taken over forever. `retry()` resets the count.
+ *
+ * @example The error of a run taken over six times in a row
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RecoveryLimitError } from "@sluice/sluice";
+ *
+ * const error = new RecoveryLimitError("r-1", "charge", 6, 5);
+ * assert.equal(error.code, "RECOVERY_LIMIT");
+ * assert.equal(error.step, "charge");
+ * assert.equal(error.recoveries, 6);
+ * assert.equal(error.nonRetryable, true);
+ * ```
+ */
+export class RecoveryLimitError extends SluiceError {
+  /** Retrying at once would block or kill a process again. */
+  override readonly nonRetryable = true;
+  /** The step that was in flight at every takeover. */
+  readonly step: string;
+  /** How many takeovers happened in a row. */
+  readonly recoveries: number;
+  /**
+   * Creates the error.
+   *
+   * @param runId The run.
+   * @param step The step in flight.
+   * @param recoveries Takeovers in a row.
+   * @param maxRecoveries The engine's limit.
+   */
+  constructor(runId: string, step: string, recoveries: number, maxRecoveries: number) {
+    super(
+      "RECOVERY_LIMIT",
+      `Cannot run step '${step}' of run '${runId}' again: its lease expired ${recoveries} times in a row with the step in flight (limit 'maxRecoveries' ${maxRecoveries}), so it blocks or kills its worker; fix the step, then retry the run`,
+    );
+    this.step = step;
+    this.recoveries = recoveries;
   }
 }
 
@@ -603,6 +672,7 @@ const errorClasses: Record<string, { prototype: SluiceError }> = {
   NON_RETRYABLE: NonRetryableError,
   STORAGE: StorageError,
   CLOCK_SKEW: ClockSkewError,
+  RECOVERY_LIMIT: RecoveryLimitError,
 };
 
 /**

@@ -14,10 +14,20 @@ import type { Span } from "@opentelemetry/api";
 import type { RtBranch, RtNode, RtStep, StepContext } from "./builder.ts";
 import type { Clock, ClockTimer } from "./clock.ts";
 import type { DepsScope } from "./deps.ts";
-import type { Claim, Driver, Lease, RunTransition, StepRow, StoredEvent } from "./driver.ts";
+import type {
+  Claim,
+  Driver,
+  Lease,
+  RunTransition,
+  StepRow,
+  StoredEvent,
+  WriteBatch,
+} from "./driver.ts";
 import {
+  CancelledError,
   isNonRetryable,
   LeaseLostError,
+  RecoveryLimitError,
   SignalTimeoutError,
   StepTimeoutError,
   StorageError,
@@ -68,12 +78,17 @@ export interface Host {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly maxPayloadBytes: number;
+  /** Takeovers in a row after which a run fails with `RecoveryLimitError`. */
+  readonly maxRecoveries: number;
   readonly deps: DepsScope;
   readonly middleware: readonly Middleware[];
   readonly overrides: ReadonlyMap<unknown, AnyFn>;
   readonly observers: readonly Observer[];
   emit<K extends ObserverHook>(hook: K, event: Parameters<NonNullable<Observer[K]>>[0]): void;
 }
+
+/** Pauses (ms) before each new try of a write that failed on a dropped connection. */
+const WRITE_RETRIES: readonly number[] = [25, 100, 250, 500, 1_000];
 
 /** Thrown to unwind when the run suspends on timers or signals. */
 const SUSPEND: { readonly control: "suspend" } = Object.freeze({ control: "suspend" });
@@ -189,6 +204,12 @@ export class Activation {
   #signalEpoch = 0;
   #stopping = false;
   #span: Span | undefined;
+  /** Takeovers in a row before this claim, with no write between them. */
+  #recoveries: number;
+  /** Whether the next write resets the recovery count (set after a takeover). */
+  #clearRecoveries: boolean;
+  /** Keys of the steps whose bodies run now (for the lease-loss warning). */
+  readonly #inFlight = new Set<string>();
   /** Extends this run's lease now; rejects when it is lost. */
   readonly heartbeat: () => Promise<void>;
 
@@ -207,6 +228,8 @@ export class Activation {
     this.input = decodeValue(claim.run.input);
     this.#nodes = nodes;
     this.#fresh = claim.lease.token === 1 && claim.previousStatus === "pending";
+    this.#recoveries = claim.run.recoveries ?? 0;
+    this.#clearRecoveries = this.#recoveries > 0;
   }
 
   /** Aborts every step in flight (cancel or lease loss); nothing more is written. */
@@ -318,8 +341,13 @@ export class Activation {
         await this.#commit([], { status: "running" });
         return undefined;
       }
+      const reason = this.aborted ? this.#controller.signal.reason : error;
+      if (reason instanceof CancelledError) {
+        host.logger.debug(`run ${this.runId} stopped: ${reason.message}`);
+        return undefined;
+      }
       if (this.aborted || error instanceof LeaseLostError) {
-        host.logger.debug(`run ${this.runId} stopped: ${String(this.#controller.signal.reason)}`);
+        this.#warnLeaseLost();
         return undefined;
       }
       if (error instanceof StorageError) {
@@ -356,15 +384,25 @@ export class Activation {
       }
       return failure.error;
     } catch (writeError) {
-      if (writeError instanceof LeaseLostError) {
-        host.logger.debug(`run ${this.runId}: lease lost before the final write`);
-      } else {
+      if (writeError instanceof LeaseLostError) this.#warnLeaseLost();
+      else {
         host.logger.error(`run ${this.runId}: cannot record the end of an activation`, {
           error: writeError instanceof Error ? writeError.message : String(writeError),
         });
       }
       return writeError;
     }
+  }
+
+  /** Lease loss is worth a warning: the steps in flight may run again elsewhere. */
+  #warnLeaseLost(): void {
+    const steps = [...this.#inFlight];
+    this.host.logger.warn(
+      `run ${this.runId}: lost its lease${
+        steps.length ? ` with step ${steps.map((key) => `'${key}'`).join(", ")} in flight` : ""
+      }; another worker owns the run now`,
+      { runId: this.runId, steps },
+    );
   }
 
   // ---- writes --------------------------------------------------------------
@@ -381,24 +419,74 @@ export class Activation {
     return { steps, events };
   }
 
-  /** Writes everything queued, plus `events` and an optional run transition. */
+  /**
+   * Writes everything queued, plus `events` and an optional run transition;
+   * a write that fails on a dropped connection is tried again.
+   */
   #commit(events: StoredEvent[], run?: RunTransition, row?: StepRow): Promise<void> {
-    const batch = this.#takeBatch();
-    if (row) batch.steps.push(row);
-    if (events.length) batch.events.push(...events);
-    return this.host.driver.write(
-      this.lease,
-      run ? { steps: batch.steps, events: batch.events, run } : batch,
-      this.host.clock.now(),
-    );
+    const queued = this.#takeBatch();
+    if (row) queued.steps.push(row);
+    if (events.length) queued.events.push(...events);
+    const batch: WriteBatch = run ? { ...queued, run } : queued;
+    return this.#write(batch, this.host.clock.now());
   }
 
   /** Writes one completed step row, with whatever is queued. */
   #record(row: StepRow): Promise<void> {
-    if (this.#pending.size === 0 && this.#pendingEvents.length === 0) {
-      return this.host.driver.write(this.lease, { steps: [row] }, row.finishedAt!);
+    if (
+      this.#pending.size === 0 && this.#pendingEvents.length === 0 && !this.#clearRecoveries
+    ) {
+      const batch: WriteBatch = { steps: [row] };
+      const written = this.host.driver.write(this.lease, batch, row.finishedAt!);
+      // Only storage outside this process can drop a connection: the memory
+      // driver's hot path stays one promise.
+      if (!this.host.driver.shared) return written;
+      return written.catch((error) => this.#writeAgain(batch, row.finishedAt!, error));
     }
     return this.#commit([], undefined, row);
+  }
+
+  /** Writes a batch under the lease; the first write after a takeover clears the count. */
+  #write(batch: WriteBatch, now: number): Promise<void> {
+    if (this.#clearRecoveries) {
+      batch.clearRecoveries = true;
+      this.#clearRecoveries = false;
+      this.#recoveries = 0;
+    }
+    return this.host.driver.write(this.lease, batch, now).catch((error) =>
+      this.#writeAgain(batch, now, error)
+    );
+  }
+
+  /**
+   * Tries a write again, with backoff, after a transient storage failure (a
+   * dropped connection), so that losing a connection costs milliseconds, not
+   * the lease. Any other error (`LeaseLostError` above all) is thrown at once.
+   */
+  async #writeAgain(batch: WriteBatch, now: number, error: unknown): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      if (!(error instanceof StorageError && error.transient) || attempt > WRITE_RETRIES.length) {
+        throw error;
+      }
+      this.host.logger.warn(`run ${this.runId}: a write failed on the connection; trying again`, {
+        runId: this.runId,
+        attempt,
+        error: error.message,
+      });
+      await new Promise((resolve) => setTimeout(resolve, WRITE_RETRIES[attempt - 1]));
+      if (this.aborted) throw this.#controller.signal.reason;
+      try {
+        return await this.host.driver.write(this.lease, batch, now);
+      } catch (again) {
+        // The first try may have committed before the connection dropped: the
+        // run is then no longer ours to write, which is what it looks like.
+        if (again instanceof LeaseLostError && batch.run !== undefined) {
+          this.host.logger.info(`run ${this.runId}: its final write had committed already`);
+          return;
+        }
+        error = again;
+      }
+    }
   }
 
   #read(keys: readonly string[]): Promise<Map<string, StepRow>> {
@@ -635,10 +723,18 @@ export class Activation {
       if (host.observers.length) {
         host.emit("onStepStarted", { ...this.#event(), step: key, attempt });
       }
+      if (this.#recoveries > host.maxRecoveries) {
+        // Taken over again and again with this step in flight: it blocks or
+        // kills its worker, so fail the run instead of running it again.
+        const error = new RecoveryLimitError(this.runId, key, this.#recoveries, host.maxRecoveries);
+        throw new StepFailure(error, key);
+      }
       let output: unknown;
+      this.#inFlight.add(key);
       try {
         output = await this.#attempt(node, value, key, attempt, scope);
       } catch (error) {
+        this.#inFlight.delete(key);
         if (scope.aborted) throw scope.reason;
         failures++;
         const retry = node.retry;
@@ -693,6 +789,7 @@ export class Activation {
         if (delay > 0) await this.#waitFor(until, undefined, scope);
         continue;
       }
+      this.#inFlight.delete(key);
       let data: string | undefined;
       try {
         data = encodeValue(output, () => stepOutput(key), host.maxPayloadBytes);
@@ -712,7 +809,7 @@ export class Activation {
       await this.#record(done);
       // Between write cycles, let the process's event loop run (timers,
       // heartbeats, signals, the host's own I/O): see _yield.ts.
-      const pause = yieldIfDue();
+      const pause = yieldIfDue(host.clock);
       if (pause) await pause;
       if (host.observers.length) {
         host.emit("onStepCompleted", {

@@ -178,7 +178,8 @@ export interface HistoryEvent {
     | "run.completed"
     | "run.failed"
     | "run.cancelled"
-    | "run.retried";
+    | "run.retried"
+    | "run.recovered";
   /** When. */
   at: Date;
   /**
@@ -204,6 +205,10 @@ export interface HistoryEvent {
   payload?: unknown;
   /** The cancel reason (`run.cancelled`). */
   reason?: string;
+  /** The worker whose lease expired (`run.recovered`). */
+  previousWorker?: string;
+  /** The worker that took the run over (`run.recovered`). */
+  worker?: string;
 }
 
 /**
@@ -310,6 +315,9 @@ export interface RuntimeOptions {
   maxPayloadBytes?: number;
 }
 
+/** Takeovers in a row, with no write between them, after which a run fails. */
+const DEFAULT_MAX_RECOVERIES = 5;
+
 const ID = /^[\x21-\x7e]{1,255}$/;
 
 function describe(value: unknown): string {
@@ -394,6 +402,7 @@ export class Runtime implements Host {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly maxPayloadBytes: number;
+  readonly maxRecoveries: number;
   readonly deps: DepsScope;
   readonly middleware: readonly Middleware[];
   readonly overrides: Map<unknown, (...args: never[]) => unknown> = new Map();
@@ -409,7 +418,12 @@ export class Runtime implements Host {
   #closed = false;
   readonly #owner: string;
 
-  constructor(owner: string, driver: Driver, clock: Clock, options: RuntimeOptions) {
+  constructor(
+    owner: string,
+    driver: Driver,
+    clock: Clock,
+    options: RuntimeOptions & { maxRecoveries?: number },
+  ) {
     this.#owner = owner;
     this.driver = driver;
     this.clock = clock;
@@ -418,6 +432,14 @@ export class Runtime implements Host {
     if (!Number.isInteger(this.maxPayloadBytes) || this.maxPayloadBytes < 1) {
       throw new RangeError(
         `Cannot use 'maxPayloadBytes' ${this.maxPayloadBytes}: it must be a positive integer`,
+      );
+    }
+    this.maxRecoveries = options.maxRecoveries ?? DEFAULT_MAX_RECOVERIES;
+    if (!Number.isInteger(this.maxRecoveries) || this.maxRecoveries < 0) {
+      throw new RangeError(
+        `Cannot use 'maxRecoveries' ${
+          String(this.maxRecoveries)
+        }: it must be an integer of at least 0`,
       );
     }
     this.deps = new DepsScope(options.deps);

@@ -254,7 +254,7 @@ export class Worker implements AsyncDisposable {
           for (const claim of claims) this.#launch(claim);
           if (claims.length > 0) claimedAny = true;
           // Between claim cycles, let the process's event loop run: see _yield.ts.
-          const pause = yieldIfDue();
+          const pause = yieldIfDue(rt.clock);
           if (pause) await pause;
           claimedAll = claims.length === limit;
           if (!claimedAll) break;
@@ -344,6 +344,17 @@ export class Worker implements AsyncDisposable {
       nodes,
       (): Promise<void> => this.#heartbeatOne(activation),
     );
+    if (claim.previousOwner !== undefined) {
+      rt.logger.warn(
+        `worker ${this.id} took run ${runId} over from worker ${claim.previousOwner}, whose lease expired`,
+        {
+          runId,
+          previousWorker: claim.previousOwner,
+          worker: this.id,
+          recoveries: claim.run.recoveries ?? 0,
+        },
+      );
+    }
     if (claim.previousStatus === "pending" && rt.observers.length) {
       rt.emit("onRunStarted", {
         runId,

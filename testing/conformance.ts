@@ -244,7 +244,53 @@ const CASES: ConformanceCase[] = [
       await assert.rejects(driver.write(first, { steps: [done("a")] }, T0 + 1_001), LeaseLostError);
       await driver.write(again.lease, { steps: [done("a", "1")] }, T0 + 1_001);
       assert.deepEqual(await rowsOf(driver, "run-1", ["a"]), [done("a", "1")]);
-      assert.deepEqual(await timeline(driver, "run-1"), ["run.created", "run.started", "row:a"]);
+      assert.deepEqual(await timeline(driver, "run-1"), [
+        "run.created",
+        "run.started",
+        "run.recovered",
+        "row:a",
+      ]);
+    },
+  },
+  {
+    name:
+      "a takeover is a recovery: counted, recorded, and reset by a flagged write or a transition",
+    async fn(driver) {
+      const recoveries = async () => (await driver.getRun("run-1"))!.recoveries;
+      await started(driver, "run-1", T0, 1_000);
+      assert.equal(await recoveries(), undefined);
+      const [second] = await claimAll(driver, T0 + 1_000, { workerId: "worker-2", leaseMs: 1_000 });
+      assert.equal(second?.previousOwner, "worker-1");
+      assert.equal(second?.run.recoveries, 1);
+      const [third] = await claimAll(driver, T0 + 2_000, { workerId: "worker-3", leaseMs: 1_000 });
+      assert.equal(third?.previousOwner, "worker-2");
+      assert.equal(third?.run.recoveries, 2);
+      await driver.write(third.lease, { steps: [done("a")] }, T0 + 2_001);
+      assert.equal(await recoveries(), 2, "an unflagged write keeps the count");
+      await driver.write(third.lease, { steps: [done("b")], clearRecoveries: true }, T0 + 2_002);
+      assert.equal(await recoveries(), undefined, "a flagged write resets it");
+      const [fourth] = await claimAll(driver, T0 + 4_000, { leaseMs: 1_000 });
+      assert.equal(fourth?.run.recoveries, 1);
+      await assert.rejects(
+        driver.write(third.lease, { clearRecoveries: true }, T0 + 4_001),
+        LeaseLostError,
+      );
+      assert.equal(await recoveries(), 1, "a stale flagged write changes nothing");
+      await driver.write(fourth.lease, { run: { status: "running" } }, T0 + 4_002);
+      assert.equal(await recoveries(), undefined, "a transition resets it");
+      const [fifth] = await claimAll(driver, T0 + 4_002, { workerId: "worker-2" });
+      assert.equal(fifth?.previousStatus, "running");
+      assert.equal(fifth?.previousOwner, undefined, "a handed-back run is not taken over");
+      const recovered = (await driver.history("run-1")).flatMap((item) =>
+        item.source === "event" && item.event.type === "run.recovered"
+          ? [{ at: item.event.at, ...JSON.parse(item.event.detail!) }]
+          : []
+      );
+      assert.deepEqual(recovered, [
+        { at: T0 + 1_000, previousWorker: "worker-1", worker: "worker-2" },
+        { at: T0 + 2_000, previousWorker: "worker-2", worker: "worker-3" },
+        { at: T0 + 4_000, previousWorker: "worker-3", worker: "worker-1" },
+      ]);
     },
   },
   {
@@ -414,6 +460,7 @@ const CASES: ConformanceCase[] = [
         "run.started",
         "row:a",
         "step.failed:b",
+        "run.recovered",
         "row:b",
       ]);
     },

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { done, newRun, T0 } from "../testing/rows.ts";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
+import { MIGRATIONS } from "../drivers/sqlite/_schema.ts";
 import { InvalidStateError, LeaseLostError } from "../lib/errors.ts";
 import type { DriverNotice, StepRow } from "../lib/driver.ts";
 import { testDriverConformance } from "../testing/mod.ts";
@@ -42,14 +43,14 @@ Deno.test("sqlite: a new file gets WAL, synchronous NORMAL and the busy timeout"
     journalMode: "wal",
     synchronous: "NORMAL",
     busyTimeoutMs: 1234,
-    schemaVersion: 1,
+    schemaVersion: 2,
   });
   const other = new DatabaseSync(path);
   try {
     const mode = other.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
     assert.equal(mode.journal_mode, "wal", "WAL is a property of the file");
     const version = other.prepare("PRAGMA user_version").get() as { user_version: number };
-    assert.equal(version.user_version, 1);
+    assert.equal(version.user_version, 2);
     const indexes = other.prepare(
       "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name = 'runs_due'",
     ).get() as { sql: string };
@@ -93,9 +94,26 @@ Deno.test("sqlite: migrations are idempotent", async () => {
     await driver.migrate();
     await driver.migrate();
     await driver.createRun(newRun(`run-${i}`), T0);
-    assert.equal((await driver.settings()).schemaVersion, 1);
+    assert.equal((await driver.settings()).schemaVersion, 2);
     assert.equal((await driver.listRuns({})).runs.length, i + 1);
   }
+});
+
+Deno.test("sqlite: a version 1 file is upgraded in place, its runs kept and counting takeovers", async () => {
+  const path = freshPath();
+  const db = new DatabaseSync(path);
+  db.exec(MIGRATIONS[0]!);
+  db.exec("PRAGMA user_version = 1");
+  db.close();
+  await using driver = new SqliteDriver({ path });
+  await driver.migrate();
+  assert.equal((await driver.settings()).schemaVersion, 2);
+  await driver.createRun(newRun("run-1"), T0);
+  const claim = { workerId: "w-1", now: T0, leaseMs: 1_000, limit: 1, workflows: ["wf"] };
+  await driver.claimRuns(claim);
+  const [again] = await driver.claimRuns({ ...claim, workerId: "w-2", now: T0 + 1_000 });
+  assert.equal(again?.run.recoveries, 1);
+  assert.equal(again?.previousOwner, "w-1");
 });
 
 Deno.test("sqlite: a file with a newer schema is refused", async () => {
@@ -137,7 +155,7 @@ await driver.close();
   await using driver = new SqliteDriver({ path });
   const ids = (await driver.listRuns({})).runs.map((run) => run.id).sort();
   assert.deepEqual(ids, ["child-0", "child-1", "child-2", "child-3"]);
-  assert.equal((await driver.settings()).schemaVersion, 1);
+  assert.equal((await driver.settings()).schemaVersion, 2);
 });
 
 Deno.test("sqlite: a reopened file has its runs, checkpoints and history intact", async () => {

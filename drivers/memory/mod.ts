@@ -18,6 +18,7 @@ import {
   type LeaseState,
   type NewRun,
   pendingRun,
+  recoveredDetail,
   type RunFilter,
   signalRowData,
   type StepRow,
@@ -266,6 +267,8 @@ export class MemoryDriver implements Driver {
       const stored = this.#runs.get(best.id)!;
       const run = stored.run;
       const previousStatus = run.status;
+      // A running run with an owner is due only once its lease expired: a takeover.
+      const previousOwner = previousStatus === "running" ? run.leaseOwner : undefined;
       run.status = "running";
       run.leaseToken++;
       run.leaseOwner = options.workerId;
@@ -275,12 +278,19 @@ export class MemoryDriver implements Driver {
         run.updatedAt = options.now;
         stored.log.push({ type: "run.started", at: options.now });
       }
+      if (previousOwner !== undefined) {
+        run.recoveries = (run.recoveries ?? 0) + 1;
+        const detail = recoveredDetail(previousOwner, options.workerId);
+        stored.log.push({ type: "run.recovered", at: options.now, detail });
+      }
       this.#schedule(run);
-      claims.push({
+      const claim: Claim = {
         run: copyRun(run),
         lease: { runId: run.id, token: run.leaseToken },
         previousStatus,
-      });
+      };
+      if (previousOwner !== undefined) claim.previousOwner = previousOwner;
+      claims.push(claim);
     }
     return Promise.resolve(claims);
   }
@@ -331,6 +341,7 @@ export class MemoryDriver implements Driver {
   }
 
   #apply(stored: MemoryRun, batch: WriteBatch, now: number): void {
+    if (batch.clearRecoveries) delete stored.run.recoveries;
     const steps = batch.steps;
     if (steps) {
       for (let i = 0; i < steps.length; i++) {
@@ -346,6 +357,7 @@ export class MemoryDriver implements Driver {
     const run = stored.run;
     run.updatedAt = now;
     delete run.leaseOwner;
+    delete run.recoveries;
     switch (transition.status) {
       case "sleeping":
       case "waiting": {
@@ -496,6 +508,7 @@ export class MemoryDriver implements Driver {
       }
       run.status = "pending";
       delete run.error;
+      delete run.recoveries;
       run.dueAt = now;
       run.updatedAt = now;
       stored.log.push({ type: "run.retried", at: now });

@@ -69,7 +69,8 @@ export function isRefusedStatement(error: unknown): boolean {
 
 /**
  * Wraps a failure of `what` (e.g. "read run 'r-1'") in a `StorageError`, with a
- * cause that keeps the name, code and message of the original error, redacted.
+ * cause that keeps the name, code and message of the original error, redacted;
+ * a connection failure is marked `transient`.
  * Sluice errors pass through unchanged.
  */
 export function toStorageError(what: string, error: unknown, secrets: readonly string[]): Error {
@@ -82,11 +83,12 @@ export function toStorageError(what: string, error: unknown, secrets: readonly s
   cause.name = redact(original.name, secrets);
   cause.stack = `${cause.name}: ${message}`;
   if (code !== undefined) Object.defineProperty(cause, "code", { value: code, enumerable: true });
-  const advice = code !== undefined && CONNECTION_CODES.has(code)
+  const transient = code !== undefined && CONNECTION_CODES.has(code);
+  const advice = transient
     ? "check that PostgreSQL is running and reachable at the configured address, then retry"
     : "check the database logs and that the schema is migrated, then retry";
   return new StorageError(
     `Cannot ${what} as PostgreSQL failed${code ? ` with ${code}` : ""} ('${message}'): ${advice}`,
-    { cause },
+    { cause, transient },
   );
 }

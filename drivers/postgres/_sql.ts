@@ -82,6 +82,10 @@ export function migrations(s: string): Migration[] {
       `CREATE INDEX signals_run ON ${s}.signals (run_id, id)`,
       `CREATE SEQUENCE ${s}.history_seq`,
     ],
+  }, {
+    version: 2,
+    name: "takeovers since the run last wrote anything (maxRecoveries)",
+    statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
   }];
 }
 
@@ -89,11 +93,11 @@ export function migrations(s: string): Migration[] {
 const RUN = `r.id, r.workflow, r.version, r.plan_hash, r.status, r.input, r.output, r.error,
   r.labels::text AS labels, r.created_at::float8 AS created_at,
   r.updated_at::float8 AS updated_at, r.due_at::float8 AS due_at, r.waiting_for,
-  r.lease_token::float8 AS lease_token, r.lease_owner`;
+  r.lease_token::float8 AS lease_token, r.lease_owner, r.recoveries`;
 
 /** The columns of the same run once a CTE returned them. */
 const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error, labels,
-  created_at, updated_at, due_at, waiting_for, lease_token, lease_owner`;
+  created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries`;
 
 const HELD = "r.status = 'running' AND r.lease_owner IS NOT NULL";
 
@@ -136,7 +140,7 @@ export function statements(s: string): Statements {
    */
   const transition = (set: string, notifyWhen: string) =>
     `WITH up AS (
-      UPDATE ${s}.runs AS r SET ${set}, lease_owner = NULL, updated_at = $3::int8
+      UPDATE ${s}.runs AS r SET ${set}, lease_owner = NULL, recoveries = 0, updated_at = $3::int8
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
       RETURNING r.id, r.due_at
     ),
@@ -197,7 +201,7 @@ export function statements(s: string): Statements {
       ORDER BY seq, pos LIMIT $4`,
 
     claimRuns: `WITH due AS (
-        SELECT r.id, r.status, r.due_at FROM ${s}.runs r
+        SELECT r.id, r.status, r.due_at, r.lease_owner FROM ${s}.runs r
         WHERE r.due_at <= $1::int8 AND r.workflow = ANY($2::text[])
         ORDER BY r.due_at, r.id
         LIMIT $3::int4
@@ -206,13 +210,19 @@ export function statements(s: string): Statements {
       up AS (
         UPDATE ${s}.runs AS r SET status = 'running', lease_token = r.lease_token + 1,
           lease_owner = $4::text, due_at = $1::int8 + $5::int8, waiting_for = NULL,
-          updated_at = CASE WHEN due.status = 'pending' THEN $1::int8 ELSE r.updated_at END
+          updated_at = CASE WHEN due.status = 'pending' THEN $1::int8 ELSE r.updated_at END,
+          recoveries = r.recoveries + (due.status = 'running' AND due.lease_owner IS NOT NULL)::int
         FROM due WHERE r.id = due.id
-        RETURNING ${RUN}, due.status AS previous_status, due.due_at AS previous_due_at
+        RETURNING ${RUN}, due.status AS previous_status, due.due_at AS previous_due_at,
+          CASE WHEN due.status = 'running' THEN due.lease_owner END AS previous_owner
       ),
       ev AS (
-        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
-        SELECT id, ${seq}, 0, 'run.started', $1::int8 FROM up WHERE previous_status = 'pending'
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
+        SELECT id, ${seq}, 0, CASE WHEN previous_status = 'pending' THEN 'run.started'
+            ELSE 'run.recovered' END, $1::int8,
+          CASE WHEN previous_owner IS NOT NULL
+            THEN json_build_object('previousWorker', previous_owner, 'worker', $4::text)::text END
+        FROM up WHERE previous_status = 'pending' OR previous_owner IS NOT NULL
       )
       SELECT * FROM up ORDER BY previous_due_at, id`,
 
@@ -325,7 +335,7 @@ export function statements(s: string): Statements {
       ),
       up AS (
         UPDATE ${s}.runs AS r SET status = 'pending', error = NULL, due_at = $2::int8,
-          updated_at = $2::int8
+          updated_at = $2::int8, recoveries = 0
         FROM old WHERE r.id = old.id
         RETURNING ${RUN}
       ),
@@ -352,6 +362,8 @@ export function statements(s: string): Statements {
     listRuns: `SELECT ${RUN} FROM ${s}.runs r`,
     leaseHeld: `SELECT 1 AS held FROM ${s}.runs r
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}`,
+    clearRecoveries: `UPDATE ${s}.runs AS r SET recoveries = 0
+      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING 1 AS held`,
   };
 }
 
@@ -382,6 +394,7 @@ export interface Statements {
   purge: string;
   listRuns: string;
   leaseHeld: string;
+  clearRecoveries: string;
 }
 
 /** The shape of a fenced write without a run transition. */

@@ -746,7 +746,9 @@ export class PostgresDriver implements Driver {
   async claimRuns(options: ClaimOptions): Promise<Claim[]> {
     this.#check();
     if (options.limit < 1 || options.workflows.length === 0) return [];
-    const rows = await this.#query<RunRow & { previous_status: RunStatus }>(
+    const rows = await this.#query<
+      RunRow & { previous_status: RunStatus; previous_owner: string | null }
+    >(
       "claim runs",
       this.#st.claimRuns,
       [
@@ -757,11 +759,15 @@ export class PostgresDriver implements Driver {
         options.leaseMs,
       ],
     );
-    return rows.map((row) => ({
-      run: runFromColumns(row),
-      lease: { runId: row.id, token: row.lease_token },
-      previousStatus: row.previous_status,
-    }));
+    return rows.map((row) => {
+      const claim: Claim = {
+        run: runFromColumns(row),
+        lease: { runId: row.id, token: row.lease_token },
+        previousStatus: row.previous_status,
+      };
+      if (row.previous_owner !== null) claim.previousOwner = row.previous_owner;
+      return claim;
+    });
   }
 
   /** The earliest due time among runs of these workflows. */
@@ -829,6 +835,7 @@ export class PostgresDriver implements Driver {
     if (batch.run) return await this.#transition(lease, batch, now);
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
+    if (batch.clearRecoveries) return await this.#writeClearing(lease, steps, events);
     await new Promise<void>((resolve, reject) => {
       this.#writes.push({
         lease,
@@ -839,6 +846,30 @@ export class PostgresDriver implements Driver {
         keys: steps.map((row) => `${lease.runId}\u0000${row.key}`),
       });
     });
+  }
+
+  /**
+   * The first write after a takeover (rare): the rows and the reset of the
+   * run's `recoveries` in one transaction, fenced by the reset.
+   */
+  async #writeClearing(lease: Lease, steps: StepRow[], events: StoredEvent[]): Promise<void> {
+    const { text, params } = this.#writeQuery([{
+      lease,
+      steps,
+      events,
+      resolve: () => {},
+      reject: () => {},
+      keys: [],
+    }], 0);
+    try {
+      await this.#sql.begin(async (tx) => {
+        if (steps.length > 0 || events.length > 0) await tx.unsafe(text, params as never[]);
+        const [held] = await tx.unsafe(this.#st.clearRecoveries, [lease.runId, lease.token]);
+        if (!held) throw new LeaseLostError(lease.runId);
+      });
+    } catch (error) {
+      throw toStorageError(`record checkpoints of run '${lease.runId}'`, error, this.#secrets);
+    }
   }
 
   /** The fenced write statement of a shape (cached). */

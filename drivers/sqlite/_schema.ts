@@ -9,7 +9,8 @@
  *
  * - `runs`: one row per run. `due_at` orders claims (partial index);
  *   `journal_from` is set while a lease holder may have rows in the journal
- *   that are not yet folded into `steps` / `events`.
+ *   that are not yet folded into `steps` / `events`; `recoveries` counts
+ *   takeovers since the run last wrote anything.
  * - `journal`: every checkpoint row and history event, keyed by `seq` (its
  *   rowid: the global write order that orders each run's history). A worker
  *   appends its rows here with one fenced statement per write; rows of many
@@ -93,6 +94,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (rid, seq)
   ) WITHOUT ROWID;
   `,
+  // 2: takeovers since the run last wrote anything (maxRecoveries).
+  `ALTER TABLE runs ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The schema version this code writes. */

@@ -8,7 +8,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 /** The columns of `runs` that make a `StoredRun`. */
 const RUN_COLUMNS =
-  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error";
+  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries";
 
 /** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
 const FENCE =
@@ -85,6 +85,7 @@ export class Statements {
   readonly setJournalFrom: StatementSync;
   readonly transition: StatementSync;
   readonly setDue: StatementSync;
+  readonly clearRecoveries: StatementSync;
   readonly cancelRun: StatementSync;
   readonly retryRun: StatementSync;
   readonly dropPendingRow: StatementSync;
@@ -156,7 +157,7 @@ export class Statements {
        ORDER BY created_at DESC, id DESC LIMIT ?6`,
     );
     this.claimCandidates = p(
-      `SELECT rid, id, status, journal_from FROM runs
+      `SELECT rid, id, status, lease_owner, journal_from FROM runs
        WHERE due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
        ORDER BY due_at LIMIT ?3`,
     );
@@ -164,6 +165,7 @@ export class Statements {
       `UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?2,
          due_at = ?3, waiting_for = NULL,
          updated_at = CASE WHEN status = 'pending' THEN ?4 ELSE updated_at END,
+         recoveries = recoveries + (status = 'running' AND lease_owner IS NOT NULL),
          journal_from = (SELECT coalesce(max(seq), 0) + 1 FROM journal)
        WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
     );
@@ -184,18 +186,21 @@ export class Statements {
       "UPDATE runs SET journal_from = (SELECT coalesce(max(seq), 0) + 1 FROM journal) WHERE rid = ?1",
     );
     this.transition = p(
-      `UPDATE runs SET status = ?2, updated_at = ?3, lease_owner = NULL, journal_from = NULL,
+      `UPDATE runs SET status = ?2, updated_at = ?3, lease_owner = NULL, journal_from = NULL, recoveries = 0,
          due_at = ?4, waiting_for = ?5, output = coalesce(?6, output), error = coalesce(?7, error)
        WHERE rid = ?1`,
     );
     this.setDue = p("UPDATE runs SET due_at = ?2 WHERE rid = ?1");
+    this.clearRecoveries = p(
+      "UPDATE runs SET recoveries = 0 WHERE rid = ?1 AND lease_token = ?2 AND recoveries > 0",
+    );
     this.cancelRun = p(
       `UPDATE runs SET status = 'cancelled', error = ?2, lease_token = lease_token + 1,
          lease_owner = NULL, due_at = NULL, waiting_for = NULL, updated_at = ?3, journal_from = NULL
        WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
     );
     this.retryRun = p(
-      `UPDATE runs SET status = 'pending', error = NULL, due_at = ?2, updated_at = ?2
+      `UPDATE runs SET status = 'pending', error = NULL, due_at = ?2, updated_at = ?2, recoveries = 0
        WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
     );
     this.dropPendingRow = p(

@@ -47,6 +47,7 @@ import {
   type LeaseState,
   type NewRun,
   pendingRun,
+  recoveredDetail,
   type RunFilter,
   type RunStatus,
   type RunTransition,
@@ -1147,6 +1148,7 @@ export class SqliteDriver implements Driver {
       rid: number;
       id: string;
       status: RunStatus;
+      lease_owner: string | null;
       journal_from: number | null;
     }[];
     const claims: Claim[] = [];
@@ -1154,6 +1156,11 @@ export class SqliteDriver implements Driver {
       const { rid, id: runId } = candidate;
       if (candidate.journal_from !== null) this.#recover(rid, candidate.journal_from);
       if (candidate.status === "pending") this.#event(rid, "run.started", now);
+      // A running run with an owner is due only once its lease expired: a takeover.
+      const previousOwner = candidate.status === "running" ? candidate.lease_owner : null;
+      if (previousOwner !== null) {
+        this.#event(rid, "run.recovered", now, recoveredDetail(previousOwner, options.workerId));
+      }
       const row = s.claimRun.get(
         rid,
         options.workerId,
@@ -1162,11 +1169,13 @@ export class SqliteDriver implements Driver {
       ) as unknown as RunRow;
       const run = runFromColumns(row);
       this.#remember(runId, rid, run.leaseToken);
-      claims.push({
+      const claim: Claim = {
         run,
         lease: { runId, token: run.leaseToken },
         previousStatus: candidate.status,
-      });
+      };
+      if (previousOwner !== null) claim.previousOwner = previousOwner;
+      claims.push(claim);
     }
     return claims;
   }
@@ -1281,9 +1290,12 @@ export class SqliteDriver implements Driver {
       () => {
         const local = this.#holder(lease, count === 0);
         this.#append(lease, local, batch.steps, batch.events);
+        if (batch.clearRecoveries) this.#s!.clearRecoveries.run(local.rid, lease.token);
         this.#settle(lease, local, batch.run, now);
       },
-      () => batch.run === undefined && count <= MAX_ITEMS_PER_INSERT && this.#hot(lease, count),
+      () =>
+        batch.run === undefined && !batch.clearRecoveries && count <= MAX_ITEMS_PER_INSERT &&
+        this.#hot(lease, count),
     );
   }
 
@@ -1310,6 +1322,7 @@ export class SqliteDriver implements Driver {
         if (payload !== undefined) consumed.payload = payload;
       }
       this.#append(lease, local, batch.steps, batch.events);
+      if (batch.clearRecoveries) s.clearRecoveries.run(local.rid, lease.token);
       this.#settle(lease, local, batch.run, now);
       return consumed;
     });
