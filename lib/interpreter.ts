@@ -208,7 +208,7 @@ export class Activation {
   #recoveries: number;
   /** Whether the next write resets the recovery count (set after a takeover). */
   #clearRecoveries: boolean;
-  /** Keys of the steps whose bodies run now (for the lease-loss warning). */
+  /** Keys of the steps whose bodies run or whose results are being recorded (for warnings). */
   readonly #inFlight = new Set<string>();
   /** Extends this run's lease now; rejects when it is lost. */
   readonly heartbeat: () => Promise<void>;
@@ -789,7 +789,6 @@ export class Activation {
         if (delay > 0) await this.#waitFor(until, undefined, scope);
         continue;
       }
-      this.#inFlight.delete(key);
       let data: string | undefined;
       try {
         data = encodeValue(output, () => stepOutput(key), host.maxPayloadBytes);
@@ -801,12 +800,15 @@ export class Activation {
           attempt,
           detail: JSON.stringify({ error: toErrorInfo(error) }),
         });
+        this.#inFlight.delete(key);
         throw new StepFailure(error, key);
       }
       const finishedAt = host.clock.now();
       const done: StepRow = { key, kind: "step", state: "done", attempt, startedAt, finishedAt };
       if (data !== undefined) done.data = data;
+      // The step stays in flight until its result is recorded.
       await this.#record(done);
+      this.#inFlight.delete(key);
       // Between write cycles, let the process's event loop run (timers,
       // heartbeats, signals, the host's own I/O): see _yield.ts.
       const pause = yieldIfDue(host.clock);

@@ -398,9 +398,12 @@ export class Worker implements AsyncDisposable {
       const clockReady = rt.clockReady();
       if (clockReady !== undefined) await clockReady.catch(() => {}); // keep the last offset
       const states = await rt.driver.extendLeases(leases, rt.clock.now(), this.#leaseMs);
+      const tokens = new Map(leases.map((lease) => [lease.runId, lease.token]));
       for (const state of states) {
         const activation = this.#active.get(state.runId)?.activation;
-        if (!activation) continue;
+        // A newer activation of the run (claimed again meanwhile) holds a
+        // newer lease: this answer is about the old one.
+        if (!activation || activation.lease.token !== tokens.get(state.runId)) continue;
         if (state.state === "lost") activation.abort(new LeaseLostError(state.runId));
         else if (state.state === "cancelled") activation.abort(new CancelledError(state.runId));
         else if (state.signals) activation.signalArrived();
