@@ -209,7 +209,7 @@ export class Activation {
   /** Whether the next write resets the recovery count (set after a takeover). */
   #clearRecoveries: boolean;
   /** Keys of the steps whose bodies run or whose results are being recorded (for warnings). */
-  readonly #inFlight = new Set<string>();
+  readonly #inFlight: string[] = [];
   /** Extends this run's lease now; rejects when it is lost. */
   readonly heartbeat: () => Promise<void>;
 
@@ -394,9 +394,18 @@ export class Activation {
     }
   }
 
+  /** A step is no longer in flight (an array: most runs have one step in flight, no hashing). */
+  #landed(key: string): void {
+    const inFlight = this.#inFlight;
+    const at = inFlight.lastIndexOf(key);
+    if (at < 0) return;
+    inFlight[at] = inFlight[inFlight.length - 1]!;
+    inFlight.pop();
+  }
+
   /** Lease loss is worth a warning: the steps in flight may run again elsewhere. */
   #warnLeaseLost(): void {
-    const steps = [...this.#inFlight];
+    const steps = [...new Set(this.#inFlight)];
     this.host.logger.warn(
       `run ${this.runId}: lost its lease${
         steps.length ? ` with step ${steps.map((key) => `'${key}'`).join(", ")} in flight` : ""
@@ -723,18 +732,12 @@ export class Activation {
       if (host.observers.length) {
         host.emit("onStepStarted", { ...this.#event(), step: key, attempt });
       }
-      if (this.#recoveries > host.maxRecoveries) {
-        // Taken over again and again with this step in flight: it blocks or
-        // kills its worker, so fail the run instead of running it again.
-        const error = new RecoveryLimitError(this.runId, key, this.#recoveries, host.maxRecoveries);
-        throw new StepFailure(error, key);
-      }
       let output: unknown;
-      this.#inFlight.add(key);
+      this.#inFlight.push(key);
       try {
         output = await this.#attempt(node, value, key, attempt, scope);
       } catch (error) {
-        this.#inFlight.delete(key);
+        this.#landed(key);
         if (scope.aborted) throw scope.reason;
         failures++;
         const retry = node.retry;
@@ -800,7 +803,7 @@ export class Activation {
           attempt,
           detail: JSON.stringify({ error: toErrorInfo(error) }),
         });
-        this.#inFlight.delete(key);
+        this.#landed(key);
         throw new StepFailure(error, key);
       }
       const finishedAt = host.clock.now();
@@ -808,7 +811,7 @@ export class Activation {
       if (data !== undefined) done.data = data;
       // The step stays in flight until its result is recorded.
       await this.#record(done);
-      this.#inFlight.delete(key);
+      this.#landed(key);
       // Between write cycles, let the process's event loop run (timers,
       // heartbeats, signals, the host's own I/O): see _yield.ts.
       const pause = yieldIfDue(host.clock);
@@ -835,6 +838,12 @@ export class Activation {
     scope: AbortSignal,
   ): Promise<unknown> {
     const host = this.host;
+    if (this.#recoveries > host.maxRecoveries) {
+      // Taken over again and again with this step in flight: it blocks or
+      // kills its worker, so fail the run (not retryable) instead of running it.
+      const limit = new RecoveryLimitError(this.runId, key, this.#recoveries, host.maxRecoveries);
+      return Promise.reject(limit);
+    }
     const overrides = host.overrides;
     const fn: AnyFn = overrides.size === 0
       ? node.fn
