@@ -6,7 +6,7 @@
  */
 import { Engine, LocalRunner } from "../mod.ts";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
-import { setYieldSlice, SLICE_MS } from "../lib/_yield.ts";
+import { setYieldSlice, SLICE_MS } from "../lib/yield.ts";
 import { median, type Row, us } from "./_harness.ts";
 import { chain } from "./_durable.ts";
 

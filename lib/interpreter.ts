@@ -39,7 +39,7 @@ import type { PlanRetry } from "./plan.ts";
 import { endSpan, startRunSpan, startStepSpan, withSpan } from "./telemetry.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { timeAfter, toStoredTime } from "./time.ts";
-import { yieldIfDue } from "./_yield.ts";
+import { yieldIfDue } from "./yield.ts";
 
 /**
  * Wraps every step execution; call `next()` to run the step (and the inner
@@ -813,7 +813,7 @@ export class Activation {
       await this.#record(done);
       this.#landed(key);
       // Between write cycles, let the process's event loop run (timers,
-      // heartbeats, signals, the host's own I/O): see _yield.ts.
+      // heartbeats, signals, the host's own I/O): see yield.ts.
       const pause = yieldIfDue(host.clock);
       if (pause) await pause;
       if (host.observers.length) {

@@ -19,7 +19,7 @@ import {
 } from "./errors.ts";
 import { Activation } from "./interpreter.ts";
 import type { Runtime } from "./runtime.ts";
-import { yieldIfDue } from "./_yield.ts";
+import { yieldIfDue } from "./yield.ts";
 
 /**
  * Options of `engine.worker()`.
@@ -253,7 +253,7 @@ export class Worker implements AsyncDisposable {
           });
           for (const claim of claims) this.#launch(claim);
           if (claims.length > 0) claimedAny = true;
-          // Between claim cycles, let the process's event loop run: see _yield.ts.
+          // Between claim cycles, let the process's event loop run: see yield.ts.
           const pause = yieldIfDue(rt.clock);
           if (pause) await pause;
           claimedAll = claims.length === limit;
