@@ -77,5 +77,5 @@ function row(driver: string, { on, off }: { on: number; off: number }): Row {
 
 /** Runs the fairness scenarios. */
 export async function fairnessScenarios(): Promise<Row[]> {
-  return [row("memory", await compare(9, memory)), row("SQLite", await compare(7, sqlite))];
+  return [row("memory", await compare(15, memory)), row("SQLite", await compare(11, sqlite))];
 }
