@@ -762,18 +762,6 @@ export type StoredHistoryItem =
   | { source: "event"; seq: number; event: StoredEvent }
   | { source: "step"; seq: number; row: StepRow };
 
-/** The `data` of the `done` row that records a consumed signal. */
-export function signalRowData(name: string, payload: string | undefined): string {
-  return payload === undefined
-    ? `{"signal":${JSON.stringify(name)}}`
-    : `{"signal":${JSON.stringify(name)},"payload":${payload}}`;
-}
-
-/** The `detail` of a `run.recovered` event: the worker whose lease expired, and the new one. */
-export function recoveredDetail(previousWorker: string, worker: string): string {
-  return JSON.stringify({ previousWorker, worker });
-}
-
 /** Encodes a list position as an opaque cursor (shared by all drivers). */
 export function encodeCursor(createdAt: number, id: string): string {
   return btoa(JSON.stringify([createdAt, id]));

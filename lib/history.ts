@@ -7,6 +7,7 @@
  */
 import type { Driver, StoredHistoryItem } from "./driver.ts";
 import type { HistoryEvent } from "./runtime.ts";
+import { decodeEventDetail } from "./formats.ts";
 import { decodeValue } from "./values.ts";
 
 /**
@@ -58,7 +59,7 @@ function itemEvents(item: StoredHistoryItem, entries: Entry[]): void {
     if (stored.step !== undefined) event.step = stored.step;
     if (stored.attempt !== undefined) event.attempt = stored.attempt;
     if (stored.detail !== undefined) {
-      const detail = decodeValue(stored.detail) as Record<string, unknown>;
+      const detail = decodeEventDetail(stored.detail);
       for (const [key, value] of Object.entries(detail)) {
         if (key === "wakeAt" && typeof value === "number") event.wakeAt = new Date(value);
         else if (key === "startedAt" && typeof value === "number") {

@@ -24,6 +24,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from "./errors.ts";
+import { LIST_PAGE } from "./driver_policy.ts";
 import { DuplicateRunError } from "./errors.ts";
 import type { Host, Middleware } from "./interpreter.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -684,9 +685,9 @@ export class Runtime implements Host {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(`Cannot list with ${describe(options)}: pass an options object`);
     }
-    const limit = options.limit ?? 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new RangeError(`Cannot list ${String(limit)} runs a page: use 1 to 1000`);
+    const limit = options.limit ?? LIST_PAGE.default;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_PAGE.max) {
+      throw new RangeError(`Cannot list ${String(limit)} runs a page: use 1 to ${LIST_PAGE.max}`);
     }
     const statuses = options.status === undefined
       ? []

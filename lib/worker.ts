@@ -9,6 +9,7 @@
 import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock.ts";
 import type { Claim, DriverNotice, Lease } from "./driver.ts";
 import { type Duration, parseDuration } from "./duration.ts";
+import { failedDetail } from "./formats.ts";
 import { CONTROL_CHARACTERS, hasControlCharacters } from "./_text.ts";
 import {
   CancelledError,
@@ -332,7 +333,7 @@ export class Worker implements AsyncDisposable {
       const info = toErrorInfo(error);
       const now = rt.clock.now();
       rt.driver.write(claim.lease, {
-        events: [{ type: "run.failed", at: now, detail: JSON.stringify({ error: info }) }],
+        events: [{ type: "run.failed", at: now, detail: failedDetail(info) }],
         run: { status: "failed", error: info },
       }, now).catch((e) => rt.logger.warn(`cannot fail run ${runId}: ${String(e)}`));
       rt.logger.error(error.message);

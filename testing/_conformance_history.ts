@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { signalRowData } from "../lib/formats.ts";
 import assert from "node:assert/strict";
-import { type Driver, signalRowData, type StepRow, type StoredEvent } from "../lib/driver.ts";
+import type { Driver, StepRow, StoredEvent } from "../lib/driver.ts";
 import { done, newRun, T0, WF } from "./rows.ts";
 import {
   claimAll,

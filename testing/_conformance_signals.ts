@@ -4,9 +4,10 @@
  *
  * @module
  */
+import { signalRowData } from "../lib/formats.ts";
 import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
-import { signalRowData, type StepRow } from "../lib/driver.ts";
+import type { StepRow } from "../lib/driver.ts";
 import { done, newRun, T0, WF } from "./rows.ts";
 import {
   claimAll,

@@ -18,9 +18,7 @@ import {
   type LeaseState,
   type NewRun,
   pendingRun,
-  recoveredDetail,
   type RunFilter,
-  signalRowData,
   type StepRow,
   type StoredEvent,
   type StoredHistoryItem,
@@ -29,13 +27,9 @@ import {
   type StoredRunPage,
   type WriteBatch,
 } from "../../lib/driver.ts";
-import {
-  CancelledError,
-  InvalidStateError,
-  LeaseLostError,
-  RunNotFoundError,
-  toErrorInfo,
-} from "../../lib/errors.ts";
+import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
+import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
+import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
 
 interface InboxEntry {
   name: string;
@@ -199,7 +193,7 @@ export class MemoryDriver implements Driver {
       ? filter.status
       : [filter.status];
     const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-    const limit = filter.limit ?? 100;
+    const limit = filter.limit ?? LIST_PAGE.default;
     const matches: StoredRun[] = [];
     for (const { run } of this.#runs.values()) {
       if (statuses && !statuses.includes(run.status)) continue;
@@ -440,11 +434,8 @@ export class MemoryDriver implements Driver {
       this.#check();
       const stored = this.#get(runId);
       const run = stored.run;
-      if (isFinished(run.status)) {
-        throw new InvalidStateError(
-          `Cannot signal run '${runId}' as it is ${run.status}: signal only unfinished runs`,
-        );
-      }
+      const refused = refusal("signal", runId, run.status);
+      if (refused) throw refused;
       stored.inbox.push({ name, payload, consumed: false });
       const detail = signalRowData(name, payload);
       stored.log.push({ type: "signal.received", at: now, detail });
@@ -466,20 +457,16 @@ export class MemoryDriver implements Driver {
       this.#check();
       const stored = this.#get(runId);
       const run = stored.run;
-      if (isFinished(run.status)) {
-        throw new InvalidStateError(
-          `Cannot cancel run '${runId}' as it is ${run.status}: cancel only unfinished runs`,
-        );
-      }
+      const refused = refusal("cancel", runId, run.status);
+      if (refused) throw refused;
       run.status = "cancelled";
-      run.error = toErrorInfo(new CancelledError(runId, reason));
-      delete run.error.stack;
+      run.error = cancelledErrorInfo(runId, reason);
       run.leaseToken++;
       delete run.leaseOwner;
       delete run.dueAt;
       delete run.waitingFor;
       run.updatedAt = now;
-      const detail = reason === undefined ? undefined : JSON.stringify({ reason });
+      const detail = cancelledDetail(reason);
       const event: StoredEvent = { type: "run.cancelled", at: now };
       if (detail) event.detail = detail;
       stored.log.push(event);
@@ -497,12 +484,9 @@ export class MemoryDriver implements Driver {
       this.#check();
       const stored = this.#get(runId);
       const run = stored.run;
-      if (run.status !== "failed") {
-        throw new InvalidStateError(
-          `Cannot retry run '${runId}' as it is ${run.status}: retry only failed runs`,
-        );
-      }
-      const failedStep = run.error?.step;
+      const refused = refusal("retry", runId, run.status);
+      if (refused) throw refused;
+      const failedStep = retryDropsRow(run.error);
       if (failedStep !== undefined && stored.steps.get(failedStep)?.state === "pending") {
         stored.steps.delete(failedStep);
       }

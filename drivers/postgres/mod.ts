@@ -64,13 +64,13 @@ import type {
   WriteBatch,
 } from "../../lib/driver.ts";
 import { decodeCursor, encodeCursor, isFinished } from "../../lib/driver.ts";
+import { cancelledErrorInfo, LIST_PAGE, refusedError } from "../../lib/driver_policy.ts";
+import { cancelledDetail, signalRowData } from "../../lib/formats.ts";
 import {
-  CancelledError,
   InvalidStateError,
   LeaseLostError,
   RunNotFoundError,
   StorageError,
-  toErrorInfo,
 } from "../../lib/errors.ts";
 
 /**
@@ -692,7 +692,7 @@ export class PostgresDriver implements Driver {
       params.push(createdAt, id);
       where.push(`(r.created_at, r.id) < ($${params.length - 1}::int8, $${params.length}::text)`);
     }
-    const limit = filter.limit ?? 100;
+    const limit = filter.limit ?? LIST_PAGE.default;
     params.push(limit + 1);
     const text = `${this.#st.listRuns}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}
       ORDER BY r.created_at DESC, r.id DESC LIMIT $${params.length}::int4`;
@@ -1171,9 +1171,7 @@ export class PostgresDriver implements Driver {
     now: number,
   ): Promise<void> {
     this.#check();
-    const detail = payload === undefined
-      ? `{"signal":${JSON.stringify(name)}}`
-      : `{"signal":${JSON.stringify(name)},"payload":${payload}}`;
+    const detail = signalRowData(name, payload);
     for (let attempt = 0;; attempt++) {
       const [row] = await this.#query<{ woke: boolean; notified: number }>(
         `signal run '${runId}'`,
@@ -1195,11 +1193,7 @@ export class PostgresDriver implements Driver {
       }
       const status = await this.#status(runId);
       if (status === undefined) throw new RunNotFoundError(runId);
-      if (isFinished(status) || attempt >= 3) {
-        throw new InvalidStateError(
-          `Cannot signal run '${runId}' as it is ${status}: signal only unfinished runs`,
-        );
-      }
+      if (isFinished(status) || attempt >= 3) throw refusedError("signal", runId, status);
     }
   }
 
@@ -1217,14 +1211,13 @@ export class PostgresDriver implements Driver {
   /** Cancels an unfinished run and revokes its lease. */
   async cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun> {
     this.#check();
-    const error = toErrorInfo(new CancelledError(runId, reason));
-    delete error.stack;
+    const error = cancelledErrorInfo(runId, reason);
     for (let attempt = 0;; attempt++) {
       const [row] = await this.#query<RunRow>(`cancel run '${runId}'`, this.#st.cancelRun, [
         runId,
         JSON.stringify(error),
         now,
-        reason === undefined ? null : JSON.stringify({ reason }),
+        cancelledDetail(reason) ?? null,
         this.#channel,
         this.#payload("cancelled,finished", runId),
       ]);
@@ -1234,11 +1227,7 @@ export class PostgresDriver implements Driver {
       }
       const status = await this.#status(runId);
       if (status === undefined) throw new RunNotFoundError(runId);
-      if (isFinished(status) || attempt >= 3) {
-        throw new InvalidStateError(
-          `Cannot cancel run '${runId}' as it is ${status}: cancel only unfinished runs`,
-        );
-      }
+      if (isFinished(status) || attempt >= 3) throw refusedError("cancel", runId, status);
     }
   }
 
@@ -1257,9 +1246,7 @@ export class PostgresDriver implements Driver {
     }
     const status = await this.#status(runId);
     if (status === undefined) throw new RunNotFoundError(runId);
-    throw new InvalidStateError(
-      `Cannot retry run '${runId}' as it is ${status}: retry only failed runs`,
-    );
+    throw refusedError("retry", runId, status);
   }
 
   /** Deletes finished runs (and their rows) last updated before a time. */

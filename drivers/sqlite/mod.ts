@@ -42,16 +42,13 @@ import {
   type Driver,
   type DriverNotice,
   encodeCursor,
-  isFinished,
   type Lease,
   type LeaseState,
   type NewRun,
   pendingRun,
-  recoveredDetail,
   type RunFilter,
   type RunStatus,
   type RunTransition,
-  signalRowData,
   type StepRow,
   type StoredEvent,
   type StoredHistoryItem,
@@ -62,15 +59,15 @@ import {
 } from "../../lib/driver.ts";
 import { type Duration, parseDuration } from "../../lib/duration.ts";
 import {
-  CancelledError,
   type ErrorInfo,
   InvalidStateError,
   LeaseLostError,
   RunNotFoundError,
   SluiceError,
   StorageError,
-  toErrorInfo,
 } from "../../lib/errors.ts";
+import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
+import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { unrefTimer } from "../../lib/timers.ts";
 import { migrateSchema, schemaVersion } from "./_schema.ts";
@@ -1043,7 +1040,7 @@ export class SqliteDriver implements Driver {
         ? null
         : JSON.stringify(Array.isArray(filter.status) ? filter.status : [filter.status]);
       const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-      const limit = filter.limit ?? 100;
+      const limit = filter.limit ?? LIST_PAGE.default;
       const labels = filter.labels && Object.keys(filter.labels).length > 0
         ? JSON.stringify(filter.labels)
         : null;
@@ -1341,11 +1338,8 @@ export class SqliteDriver implements Driver {
     return this.#enqueue(() => {
       const s = this.#s!;
       const state = this.#state(runId);
-      if (isFinished(state.status)) {
-        throw new InvalidStateError(
-          `Cannot signal run '${runId}' as it is ${state.status}: signal only unfinished runs`,
-        );
-      }
+      const refused = refusal("signal", runId, state.status);
+      if (refused) throw refused;
       const seq = this.#event(state.rid, "signal.received", now, signalRowData(name, payload));
       s.insertSignal.run(state.rid, seq, name, payload ?? null);
       if (
@@ -1364,21 +1358,12 @@ export class SqliteDriver implements Driver {
     return this.#enqueue(() => {
       const s = this.#s!;
       const state = this.#state(runId);
-      if (isFinished(state.status)) {
-        throw new InvalidStateError(
-          `Cannot cancel run '${runId}' as it is ${state.status}: cancel only unfinished runs`,
-        );
-      }
+      const refused = refusal("cancel", runId, state.status);
+      if (refused) throw refused;
       if (state.journal_from !== null) this.#recover(state.rid, state.journal_from);
-      const error = toErrorInfo(new CancelledError(runId, reason));
-      delete error.stack;
+      const error = cancelledErrorInfo(runId, reason);
       const row = s.cancelRun.get(state.rid, JSON.stringify(error), now) as unknown as RunRow;
-      this.#event(
-        state.rid,
-        "run.cancelled",
-        now,
-        reason === undefined ? null : JSON.stringify({ reason }),
-      );
+      this.#event(state.rid, "run.cancelled", now, cancelledDetail(reason) ?? null);
       this.#leases.delete(runId);
       this.#notify("cancelled", runId, reason);
       this.#notify("finished", runId);
@@ -1391,14 +1376,11 @@ export class SqliteDriver implements Driver {
     return this.#enqueue(() => {
       const s = this.#s!;
       const state = this.#state(runId);
-      if (state.status !== "failed") {
-        throw new InvalidStateError(
-          `Cannot retry run '${runId}' as it is ${state.status}: retry only failed runs`,
-        );
-      }
-      const failedStep = state.error === null
-        ? undefined
-        : (JSON.parse(state.error) as ErrorInfo).step;
+      const refused = refusal("retry", runId, state.status);
+      if (refused) throw refused;
+      const failedStep = retryDropsRow(
+        state.error === null ? undefined : JSON.parse(state.error) as ErrorInfo,
+      );
       if (failedStep !== undefined) {
         s.dropPendingRow.run(state.rid, failedStep);
         s.dropPendingIndex.run(state.rid, failedStep);

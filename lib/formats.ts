@@ -1,0 +1,270 @@
+/**
+ * The stored formats, declared once: the `data` of every kind of checkpoint
+ * row and the `detail` of every history event, each a type with its encoder
+ * and decoder side by side. The interpreter, the worker, every driver and
+ * `history()` write and read them only through this module, so the bytes
+ * every database holds are decided here. Changing an encoding needs a
+ * migration (existing databases hold the old bytes); decoders accept every
+ * encoding ever written.
+ *
+ * Step outputs, inputs and signal payloads are values (`lib/values.ts`):
+ * JSON plus tagged `Date`s, already encoded when they get here.
+ *
+ * @module
+ */
+import type { ErrorInfo } from "./errors.ts";
+import { decodeValue, encodeValue } from "./values.ts";
+
+// ---- checkpoint rows ---------------------------------------------------------------
+
+/** A step's `pending` row: failed attempts so far and when the next one is due. */
+export interface StepProgress {
+  /** Attempts that failed. */
+  failures: number;
+  /** When the next attempt is due (epoch ms). */
+  until: number;
+}
+
+/** An `if`'s `pending` row: the branch it chose. */
+export interface IfProgress {
+  /** The chosen branch. */
+  branch: "then" | "else";
+}
+
+/** A loop's (`loop`, `while`) `pending` row: the index of the next iteration. */
+export interface LoopProgress {
+  /** The next iteration's index. */
+  next: number;
+}
+
+/** A sleep's `pending` row: its wake time. */
+export interface SleepProgress {
+  /** When the sleep ends (epoch ms). */
+  until: number;
+}
+
+/** A wait's `pending` row: its deadline, if it has a timeout. */
+export interface WaitProgress {
+  /** When the wait times out (epoch ms). */
+  until?: number;
+}
+
+/**
+ * A wait's `done` row: the signal it consumed (the payload as a decoded
+ * value), or the `onTimeout` result when it timed out.
+ */
+export type WaitOutcome =
+  | { timedOut?: undefined; signal: string; payload?: unknown }
+  | { timedOut: true; value: unknown };
+
+/**
+ * Encoders and decoders of checkpoint-row `data`, by row shape.
+ *
+ * @example Round-trip a step's retry progress
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rowData } from "./formats.ts";
+ *
+ * const data = rowData.step.encode({ failures: 2, until: 1_000 });
+ * assert.equal(data, '{"failures":2,"until":1000}');
+ * assert.deepEqual(rowData.step.decode(data), { failures: 2, until: 1_000 });
+ * assert.deepEqual(rowData.wait.decode(rowData.wait.encode({})), {});
+ * ```
+ */
+export const rowData: {
+  /** A step's retry progress. */
+  readonly step: Format<StepProgress>;
+  /** An `if`'s chosen branch. */
+  readonly if: Format<IfProgress>;
+  /** A loop's next iteration. */
+  readonly loop: Format<LoopProgress>;
+  /** A sleep's wake time. */
+  readonly sleep: Format<SleepProgress>;
+  /** A wait's deadline. */
+  readonly wait: Format<WaitProgress>;
+} = {
+  step: json<StepProgress>((p) => ({ failures: p.failures, until: p.until })),
+  if: json<IfProgress>((p) => ({ branch: p.branch })),
+  loop: json<LoopProgress>((p) => ({ next: p.next })),
+  sleep: json<SleepProgress>((p) => ({ until: p.until })),
+  wait: json<WaitProgress>((p) => (p.until === undefined ? {} : { until: p.until })),
+};
+
+/** One stored shape's encoder and decoder. */
+export interface Format<T> {
+  /** The stored text. */
+  encode(value: T): string;
+  /** The value back from the stored text. */
+  decode(text: string): T;
+}
+
+/** A shape stored as plain JSON, its keys in the order `shape` gives them. */
+function json<T>(shape: (value: T) => unknown): Format<T> {
+  return {
+    encode: (value) => JSON.stringify(shape(value)),
+    decode: (text) => JSON.parse(text) as T,
+  };
+}
+
+/**
+ * The `data` of a wait's `done` row for a consumed signal, and the `detail`
+ * of its `signal.received` event. `payload` is already an encoded value, so
+ * it is spliced in as it is.
+ *
+ * @example A signal with and without a payload
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeWaitOutcome, signalRowData } from "./formats.ts";
+ *
+ * assert.equal(signalRowData("go", undefined), '{"signal":"go"}');
+ * assert.deepEqual(decodeWaitOutcome(signalRowData("go", "42")), { signal: "go", payload: 42 });
+ * ```
+ */
+export function signalRowData(name: string, payload: string | undefined): string {
+  return payload === undefined
+    ? `{"signal":${JSON.stringify(name)}}`
+    : `{"signal":${JSON.stringify(name)},"payload":${payload}}`;
+}
+
+/**
+ * The `data` of a wait's `done` row when it timed out: the `onTimeout`
+ * result, checked and encoded as a value (so it may hold `Date`s).
+ *
+ * @example Encode a timeout's result
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeWaitOutcome, timedOutRowData } from "./formats.ts";
+ *
+ * const data = timedOutRowData("late", "the output of 'wait'", 1_000)!;
+ * assert.deepEqual(decodeWaitOutcome(data), { timedOut: true, value: "late" });
+ * ```
+ */
+export function timedOutRowData(
+  value: unknown,
+  what: string,
+  maxBytes: number,
+): string | undefined {
+  return encodeValue({ timedOut: true, value }, what, maxBytes);
+}
+
+/**
+ * A wait's `done` row, decoded.
+ *
+ * @example Decode a consumed signal
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeWaitOutcome } from "./formats.ts";
+ *
+ * assert.deepEqual(decodeWaitOutcome('{"signal":"go"}'), { signal: "go" });
+ * ```
+ */
+export function decodeWaitOutcome(data: string | undefined): WaitOutcome {
+  return decodeValue(data) as WaitOutcome;
+}
+
+// ---- history events ----------------------------------------------------------------
+
+/** The `detail` of each history event type that has one. */
+export interface EventDetails {
+  /** The run suspended until a time. */
+  "run.sleeping": { wakeAt?: number };
+  /** The run suspended waiting for signals (and maybe a deadline). */
+  "run.waiting": { wakeAt?: number; signals?: string[] };
+  /** The run failed. */
+  "run.failed": { error: ErrorInfo };
+  /** An attempt failed (`startedAt` is absent when its output could not be stored). */
+  "step.failed": { error: ErrorInfo; startedAt?: number };
+  /** An attempt will be retried at `wakeAt`. */
+  "step.retried": { wakeAt: number; delayMs: number };
+  /** Cancelled, with the caller's reason. */
+  "run.cancelled": { reason: string };
+  /** A worker took over a run whose lease expired. */
+  "run.recovered": { previousWorker: string; worker: string };
+}
+
+/**
+ * Encodes the `detail` of a history event. The keys are stored in the order
+ * given, as they always were.
+ *
+ * @example A retried attempt's detail
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeEventDetail, encodeEventDetail } from "./formats.ts";
+ *
+ * const detail = encodeEventDetail("step.retried", { wakeAt: 10, delayMs: 5 });
+ * assert.equal(detail, '{"wakeAt":10,"delayMs":5}');
+ * assert.deepEqual(decodeEventDetail(detail), { wakeAt: 10, delayMs: 5 });
+ * ```
+ */
+export function encodeEventDetail<T extends keyof EventDetails>(
+  _type: T,
+  detail: EventDetails[T],
+): string {
+  return JSON.stringify(detail);
+}
+
+/**
+ * Decodes a stored event `detail` (of any type, including the
+ * `signal.received` detail that {@linkcode signalRowData} writes, whose
+ * payload is a value) into its fields.
+ *
+ * @example Decode a signal's detail
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeEventDetail, signalRowData } from "./formats.ts";
+ *
+ * assert.deepEqual(decodeEventDetail(signalRowData("go", '"p"')), { signal: "go", payload: "p" });
+ * ```
+ */
+export function decodeEventDetail(detail: string): Record<string, unknown> {
+  return decodeValue(detail) as Record<string, unknown>;
+}
+
+/**
+ * The `detail` of a `run.cancelled` event: the reason, if one was given.
+ *
+ * @example With and without a reason
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cancelledDetail } from "./formats.ts";
+ *
+ * assert.equal(cancelledDetail("stop"), '{"reason":"stop"}');
+ * assert.equal(cancelledDetail(undefined), undefined);
+ * ```
+ */
+export function cancelledDetail(reason: string | undefined): string | undefined {
+  return reason === undefined ? undefined : encodeEventDetail("run.cancelled", { reason });
+}
+
+/**
+ * The `detail` of a `run.recovered` event: the worker whose lease expired,
+ * and the new one. (The PostgreSQL driver builds the same object in SQL with
+ * `json_build_object`, which spaces it differently; the decoder reads both.)
+ *
+ * @example Who took over from whom
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recoveredDetail } from "./formats.ts";
+ *
+ * assert.equal(recoveredDetail("w-1", "w-2"), '{"previousWorker":"w-1","worker":"w-2"}');
+ * ```
+ */
+export function recoveredDetail(previousWorker: string, worker: string): string {
+  return encodeEventDetail("run.recovered", { previousWorker, worker });
+}
+
+/**
+ * The `detail` of a `run.failed` event.
+ *
+ * @example A failed run's detail
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { failedDetail } from "./formats.ts";
+ *
+ * const error = { name: "Error", message: "boom" };
+ * assert.equal(failedDetail(error), '{"error":{"name":"Error","message":"boom"}}');
+ * ```
+ */
+export function failedDetail(error: ErrorInfo): string {
+  return encodeEventDetail("run.failed", { error });
+}
