@@ -11,7 +11,8 @@
  * @module
  */
 import type { Span } from "@opentelemetry/api";
-import type { RtBranch, RtNode, RtStep, StepContext } from "./builder.ts";
+import type { StepContext } from "./builder.ts";
+import type { NodeKind, RtBranch, RtNode, RtOf, RtStep } from "./nodes.ts";
 import type { Clock, ClockTimer } from "./clock.ts";
 import type { DepsScope } from "./deps.ts";
 import type {
@@ -108,6 +109,22 @@ interface Waiter {
   timer: ClockTimer | undefined;
   scope: AbortSignal;
   onAbort: () => void;
+}
+
+/** How the walk handles one kind of node (one entry per kind of `NODE_KINDS`). */
+interface KindWalk<K extends NodeKind> {
+  /** Runs the node; `row` is its pending row when resuming. */
+  run(
+    activation: Activation,
+    node: RtOf<K>,
+    value: unknown,
+    key: string,
+    row: StepRow | undefined,
+    replay: boolean,
+    scope: AbortSignal,
+  ): Promise<unknown>;
+  /** The output recorded in the node's `done` row; `input` is the value that flowed in. */
+  done(node: RtOf<K>, row: StepRow, input: unknown): unknown;
 }
 
 interface StepProgress {
@@ -636,19 +653,7 @@ export class Activation {
 
   /** The output recorded in a node's `done` row; `input` is the value that flowed in. */
   #doneValue(node: RtNode, row: StepRow, input: unknown): unknown {
-    if (node.kind === "sleep" || node.kind === "sleepUntil") return input;
-    const value = decodeValue(row.data);
-    if (node.kind !== "waitForSignal" && node.kind !== "waitForAnySignal") return value;
-    const record = value as {
-      signal?: string;
-      payload?: unknown;
-      timedOut?: true;
-      value?: unknown;
-    };
-    if (record.timedOut) return record.value;
-    return node.kind === "waitForAnySignal"
-      ? { signal: record.signal, payload: record.payload }
-      : record.payload;
+    return (Activation.#kinds[node.kind] as KindWalk<NodeKind>).done(node, row, input);
   }
 
   #node(
@@ -659,27 +664,73 @@ export class Activation {
     replay: boolean,
     scope: AbortSignal,
   ): Promise<unknown> {
-    switch (node.kind) {
-      case "step":
-        return this.#step(node, value, key, row, scope);
-      case "flow":
-        return this.#flow(node, value, key, replay, scope);
-      case "if":
-        return this.#if(node, value, key, row, replay, scope);
-      case "parallel":
-        return this.#parallel(node, value, key, replay, scope);
-      case "loop":
-      case "while":
-        return this.#loop(node, value, key, row, replay, scope);
-      case "map":
-        return this.#map(node, value, key, replay, scope);
-      case "sleep":
-      case "sleepUntil":
-        return this.#sleep(node, value, key, row, scope);
-      case "waitForSignal":
-      case "waitForAnySignal":
-        return this.#wait(node, value, key, row, scope);
-    }
+    const walk = Activation.#kinds[node.kind] as KindWalk<NodeKind>;
+    return walk.run(this, node, value, key, row, replay, scope);
+  }
+
+  /** How the walk runs each kind of node, and reads its output back from its `done` row. */
+  static #kinds: { readonly [K in NodeKind]: KindWalk<K> };
+  static {
+    const recorded = (_node: unknown, row: StepRow) => decodeValue(row.data);
+    const passThrough = (_node: unknown, _row: StepRow, input: unknown) => input;
+    const waited = (node: RtOf<"waitForSignal">, row: StepRow) => {
+      const record = decodeValue(row.data) as {
+        signal?: string;
+        payload?: unknown;
+        timedOut?: true;
+        value?: unknown;
+      };
+      if (record.timedOut) return record.value;
+      return node.kind === "waitForAnySignal"
+        ? { signal: record.signal, payload: record.payload }
+        : record.payload;
+    };
+    Activation.#kinds = {
+      step: {
+        run: (a, node, v, key, row, _, scope) => a.#step(node, v, key, row, scope),
+        done: recorded,
+      },
+      flow: {
+        run: (a, node, v, key, _, replay, scope) => a.#flow(node, v, key, replay, scope),
+        done: recorded,
+      },
+      if: {
+        run: (a, node, v, key, row, replay, scope) => a.#if(node, v, key, row, replay, scope),
+        done: recorded,
+      },
+      parallel: {
+        run: (a, node, v, key, _, replay, scope) => a.#parallel(node, v, key, replay, scope),
+        done: recorded,
+      },
+      loop: {
+        run: (a, node, v, key, row, replay, scope) => a.#loop(node, v, key, row, replay, scope),
+        done: recorded,
+      },
+      while: {
+        run: (a, node, v, key, row, replay, scope) => a.#loop(node, v, key, row, replay, scope),
+        done: recorded,
+      },
+      map: {
+        run: (a, node, v, key, _, replay, scope) => a.#map(node, v, key, replay, scope),
+        done: recorded,
+      },
+      sleep: {
+        run: (a, node, v, key, row, _, scope) => a.#sleep(node, v, key, row, scope),
+        done: passThrough,
+      },
+      sleepUntil: {
+        run: (a, node, v, key, row, _, scope) => a.#sleep(node, v, key, row, scope),
+        done: passThrough,
+      },
+      waitForSignal: {
+        run: (a, node, v, key, row, _, scope) => a.#wait(node, v, key, row, scope),
+        done: waited,
+      },
+      waitForAnySignal: {
+        run: (a, node, v, key, row, _, scope) => a.#wait(node, v, key, row, scope),
+        done: waited,
+      },
+    };
   }
 
   async #flow(

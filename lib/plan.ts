@@ -4,6 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { kindOf } from "./nodes.ts";
 
 /**
  * Retry settings as they appear in a plan (durations in milliseconds).
@@ -378,25 +379,10 @@ export interface Plan {
 
 /** The structure of a node: kind, name and nesting only. */
 function shape(node: PlanNode): unknown[] {
-  switch (node.kind) {
-    case "flow":
-      return [node.kind, node.name, node.nodes.map(shape)];
-    case "if":
-      return [
-        node.kind,
-        node.name,
-        shape(node.then),
-        node.otherwise ? shape(node.otherwise) : null,
-      ];
-    case "parallel":
-      return [node.kind, node.name, node.branches.map(shape)];
-    case "loop":
-    case "while":
-    case "map":
-      return [node.kind, node.name, shape(node.body)];
-    default:
-      return [node.kind, node.name];
-  }
+  const spec = kindOf(node);
+  const children = spec.children(node).map((child) => child ? shape(child) : null);
+  if (spec.nesting === "list") return [node.kind, node.name, children];
+  return [node.kind, node.name, ...children];
 }
 
 /** Hashes the structure of a plan: kinds, names and nesting, nothing tunable. */
@@ -409,21 +395,8 @@ export function planToMermaid(plan: Plan): string {
   const lines = ["flowchart TD", `  start(("${escape(plan.workflow)}"))`];
   let counter = 0;
   const id = () => `n${++counter}`;
-  const label = (node: PlanNode): string => {
-    switch (node.kind) {
-      case "step":
-        return node.name;
-      case "sleep":
-        return `sleep ${node.name} ${node.durationMs}ms`;
-      case "sleepUntil":
-        return `sleep until ${node.name}`;
-      case "waitForSignal":
-      case "waitForAnySignal":
-        return `wait ${node.name}: ${node.signals.join(" | ")}`;
-      default:
-        return `${node.kind} ${node.name}`;
-    }
-  };
+  const label = (node: PlanNode): string =>
+    kindOf(node).label?.(node) ?? `${node.kind} ${node.name}`;
   /** Renders a sequence; returns its entry and exit ids. */
   const sequence = (nodes: readonly PlanNode[], indent: string): [string, string] => {
     let first = "";
@@ -444,49 +417,49 @@ export function planToMermaid(plan: Plan): string {
     node.kind === "flow" ? sequence(node.nodes, indent) : render(node, indent);
   const render = (node: PlanNode, indent: string): [string, string] => {
     const self = id();
-    switch (node.kind) {
-      case "flow":
-        return sequence(node.nodes, indent);
-      case "if": {
+    const spec = kindOf(node);
+    const text = escape(label(node));
+    switch (spec.mermaid) {
+      case "sequence":
+        return sequence(spec.children(node) as PlanNode[], indent);
+      case "choice": {
         const join = id();
-        lines.push(`${indent}${self}{"${escape(label(node))}"}`, `${indent}${join}(( ))`);
-        const [thenIn, thenOut] = branch(node.then, indent);
-        lines.push(`${indent}${self} -->|then| ${thenIn}`, `${indent}${thenOut} --> ${join}`);
-        if (node.otherwise) {
-          const [elseIn, elseOut] = branch(node.otherwise, indent);
-          lines.push(`${indent}${self} -->|else| ${elseIn}`, `${indent}${elseOut} --> ${join}`);
-        } else {
-          lines.push(`${indent}${self} -->|else| ${join}`);
+        lines.push(`${indent}${self}{"${text}"}`, `${indent}${join}(( ))`);
+        const [then, otherwise] = spec.children(node);
+        for (const [edge, child] of [["then", then], ["else", otherwise]] as const) {
+          if (!child) {
+            lines.push(`${indent}${self} -->|${edge}| ${join}`);
+            continue;
+          }
+          const [entry, exit] = branch(child, indent);
+          lines.push(`${indent}${self} -->|${edge}| ${entry}`, `${indent}${exit} --> ${join}`);
         }
         return [self, join];
       }
-      case "parallel":
-      case "loop":
-      case "while":
-      case "map": {
+      case "group": {
         const join = id();
-        lines.push(`${indent}subgraph ${self}_g ["${escape(label(node))}"]`);
+        lines.push(`${indent}subgraph ${self}_g ["${text}"]`);
         lines.push(`${indent}  ${self}[["${escape(node.kind)}"]]`, `${indent}  ${join}(( ))`);
-        const bodies = node.kind === "parallel" ? node.branches : [node.body];
-        for (const body of bodies) {
+        const children = spec.children(node) as PlanNode[];
+        // Several children are alternatives drawn with their names; one is a repeated body.
+        const named = spec.nesting === "list";
+        for (const body of children) {
           const [entry, exit] = branch(body, indent + "  ");
-          const edge = node.kind === "parallel" ? `|${escape(body.name)}|` : "";
+          const edge = named ? `|${escape(body.name)}|` : "";
           lines.push(`${indent}  ${self} -->${edge} ${entry}`, `${indent}  ${exit} --> ${join}`);
         }
-        if (node.kind !== "parallel") lines.push(`${indent}  ${join} -.->|repeat| ${self}`);
+        if (!named) lines.push(`${indent}  ${join} -.->|repeat| ${self}`);
         lines.push(`${indent}end`);
         return [self, join];
       }
-      case "sleep":
-      case "sleepUntil":
-        lines.push(`${indent}${self}(["${escape(label(node))}"])`);
+      case "pause":
+        lines.push(`${indent}${self}(["${text}"])`);
         return [self, self];
-      case "waitForSignal":
-      case "waitForAnySignal":
-        lines.push(`${indent}${self}[/"${escape(label(node))}"/]`);
+      case "wait":
+        lines.push(`${indent}${self}[/"${text}"/]`);
         return [self, self];
-      default:
-        lines.push(`${indent}${self}["${escape(label(node))}"]`);
+      case "box":
+        lines.push(`${indent}${self}["${text}"]`);
         return [self, self];
     }
   };

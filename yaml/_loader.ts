@@ -18,6 +18,7 @@ import {
   workflow,
 } from "../lib/builder.ts";
 import { type Duration, parseDuration } from "../lib/duration.ts";
+import { NODE_KINDS, type NodeKind } from "../lib/nodes.ts";
 import { compileExpression, type Expect, summary } from "./_cel.ts";
 import { errorAt, locator, type YamlEntry, type YamlMapping, type YamlNode } from "./_document.ts";
 import { clip, ExpressionError } from "./_errors.ts";
@@ -34,20 +35,14 @@ const MAX_WORKFLOW_NODES = 2_000;
 const ISO_TIME =
   /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2}))?$/;
 
-/** The keys each kind of node accepts; the first is the kind key, holding the name. */
-const NODE_KEYS = {
-  step: ["step", "action", "retry", "timeout"],
-  if: ["if", "when", "then", "else"],
-  parallel: ["parallel", "branches", "concurrency"],
-  loop: ["loop", "times", "do"],
-  while: ["while", "when", "do", "maxIterations"],
-  map: ["map", "items", "do", "concurrency"],
-  sleep: ["sleep", "for"],
-  sleepUntil: ["sleepUntil", "at"],
-  waitForSignal: ["waitForSignal", "signal", "timeout", "onTimeout"],
-  waitForAnySignal: ["waitForAnySignal", "signals", "timeout", "onTimeout"],
-} as const;
-type Kind = keyof typeof NODE_KEYS;
+/** The kinds a YAML node can have: every node kind but the anonymous sequence. */
+type Kind = Exclude<NodeKind, "flow">;
+/** The keys each kind of node accepts (from the node table); the first is the kind key. */
+const NODE_KEYS = Object.fromEntries(
+  Object.entries(NODE_KINDS).filter(([, spec]) => spec.yaml.length > 0).map((
+    [kind, spec],
+  ) => [kind, spec.yaml]),
+) as { readonly [K in Kind]: readonly string[] };
 const KINDS = Object.keys(NODE_KEYS) as Kind[];
 const WORKFLOW_KEYS = ["name", "version", "description", "steps"] as const;
 const ACTION_KEYS = ["action", "retry", "timeout"] as const;

@@ -1,0 +1,407 @@
+/**
+ * The builder's public types: the step context and functions, step
+ * definitions, branches and the options of every node.
+ *
+ * @module
+ */
+import type { Duration } from "./duration.ts";
+import type { Logger } from "./logger.ts";
+
+/**
+ * Dependencies injected into every step as `ctx.deps`. Augment it in your own
+ * module to type your dependencies:
+ *
+ * ```ts ignore
+ * declare module "@sluice/sluice" {
+ *   interface Deps {
+ *     greeting: string;
+ *   }
+ * }
+ * ```
+ *
+ * @example Read a dependency
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("greet").step("greet", (name, ctx) => `${ctx.deps.greeting}, ${name}`);
+ * await using runner = new LocalRunner({ deps: { greeting: "Hello" } });
+ * assert.equal(await runner.run(wf, "Ada"), "Hello, Ada");
+ * ```
+ */
+// deno-lint-ignore no-empty-interface
+export interface Deps {}
+
+/**
+ * What every step function receives besides its input value.
+ *
+ * @typeParam In The workflow input type (`ctx.input`).
+ *
+ * @example Read the context in a step
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type StepContext, workflow } from "@sluice/sluice";
+ *
+ * function label(order: number, ctx: StepContext<number>): string {
+ *   return `${ctx.workflow}/${ctx.step} attempt ${ctx.attempt}: order ${order}`;
+ * }
+ * const wf = workflow<number>("ship").step("label", label);
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, 7), "ship/label attempt 1: order 7");
+ * ```
+ */
+export interface StepContext<In = unknown> {
+  /** The run's id. */
+  readonly runId: string;
+  /** The workflow name. */
+  readonly workflow: string;
+  /** The step's stable key, e.g. `retryLoop#3/charge`. */
+  readonly step: string;
+  /** The attempt number, from 1. */
+  readonly attempt: number;
+  /** `runId` plus the step key: the same on every retry and after crash recovery. */
+  readonly idempotencyKey: string;
+  /** The workflow input. */
+  readonly input: In;
+  /** Aborted on cancel, step timeout, lease loss, or a failed sibling branch. */
+  readonly signal: AbortSignal;
+  /** The runner's logger, with the run and step as attributes. */
+  readonly log: Logger;
+  /** Injected dependencies. */
+  readonly deps: Deps & Record<string, unknown>;
+  /** Extends the run's lease during a long step; rejects if the lease is lost. */
+  heartbeat(): Promise<void>;
+  /** The engine clock's time. */
+  now(): Date;
+}
+
+/**
+ * A step function: receives the value flowing in and the context.
+ *
+ * @typeParam I The value flowing in.
+ * @typeParam O The value it produces.
+ * @typeParam In The workflow input type.
+ *
+ * @example A step function declared on its own
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type StepFn, workflow } from "@sluice/sluice";
+ *
+ * const shout: StepFn<string, string> = (text) => text.toUpperCase();
+ * const wf = workflow<string>("shout").step("shout", shout);
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, "hi"), "HI");
+ * ```
+ */
+export type StepFn<I, O, In = unknown> = (value: I, ctx: StepContext<In>) => O | Promise<O>;
+
+/**
+ * Retry settings of a step.
+ *
+ * @example Retry a flaky step with backoff
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type RetryOptions, workflow } from "@sluice/sluice";
+ *
+ * const retry: RetryOptions = { maxAttempts: 3, initialDelay: "1s", backoff: 2, maxDelay: "1m" };
+ * let calls = 0;
+ * const wf = workflow<number>("flaky").step("call", (n) => {
+ *   if (++calls < 3) throw new Error("try again");
+ *   return n;
+ * }, { retry });
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * assert.equal(await runner.run(wf, 5), 5);
+ * assert.equal(calls, 3);
+ * ```
+ */
+export interface RetryOptions {
+  /**
+   * Attempts in all, the first included.
+   * @default {1}
+   */
+  maxAttempts?: number;
+  /**
+   * Delay before the second attempt.
+   * @default {"1s"}
+   */
+  initialDelay?: Duration;
+  /**
+   * Factor applied to the delay after each failed attempt.
+   * @default {2}
+   */
+  backoff?: number;
+  /**
+   * Upper bound of the delay.
+   * @default {"1h"}
+   */
+  maxDelay?: Duration;
+  /**
+   * Fraction (0 to 1) of each delay that is randomised downwards.
+   * @default {0}
+   */
+  jitter?: number;
+}
+
+/**
+ * Options of a step.
+ *
+ * @example Options as they land in the plan
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type StepOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: StepOptions = { retry: { maxAttempts: 5 }, timeout: "30s" };
+ * const wf = workflow<string>("mail").step("send", (to) => `sent to ${to}`, options);
+ * const node = wf.plan.nodes[0]!;
+ * assert.equal(node.kind, "step");
+ * assert.equal(node.retry?.maxAttempts, 5);
+ * assert.equal(node.timeoutMs, 30_000);
+ * ```
+ */
+export interface StepOptions {
+  /**
+   * Retry settings; without them a step has one attempt.
+   * @default {{ maxAttempts: 1 }}
+   */
+  retry?: RetryOptions;
+  /** Timeout of each attempt; `ctx.signal` aborts when it fires. */
+  timeout?: Duration;
+  /** Reserved for compensation (saga) handlers; setting it throws for now. */
+  compensate?: never;
+}
+
+/** @internal Brands a step definition. */
+export declare const stepDefBrand: unique symbol;
+
+/**
+ * A reusable, typed step made with {@linkcode defineStep}.
+ *
+ * @typeParam I The value flowing in.
+ * @typeParam O The value it produces.
+ *
+ * @example A reusable step, with options added where it is used
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineStep, LocalRunner, type StepDef, workflow } from "@sluice/sluice";
+ *
+ * const parse: StepDef<string, number> = defineStep("parse", (s: string) => Number(s));
+ * assert.equal(parse.name, "parse");
+ * assert.equal(parse.options, undefined);
+ * const wf = workflow<string>("parser").step(parse, { retry: { maxAttempts: 2 } });
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, "42"), 42);
+ * ```
+ */
+export interface StepDef<I, O> {
+  /** The step name. */
+  readonly name: string;
+  /** The function. */
+  readonly fn: StepFn<I, O>;
+  /** Its default options. */
+  readonly options: StepOptions | undefined;
+  /** @ignore */
+  readonly [stepDefBrand]: true;
+}
+
+/** @internal Brands a sub-flow. */
+export declare const flowBrand: unique symbol;
+
+/**
+ * What a sub-flow looks like to the types: accepts `I`, produces `O`. Every
+ * {@linkcode Workflow} is one; a flow typed for a narrower input fits where a
+ * wider value flows in.
+ *
+ * @example Accept any sub-flow of the right type
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { flow, type FlowRef, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const twice = (body: FlowRef<number, number>) =>
+ *   workflow<number>("twice").loop("again", 2, body);
+ * const wf = twice(flow<number>().step("double", (n) => n * 2));
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, 3), 12);
+ * ```
+ */
+export interface FlowRef<I, O> {
+  /** @ignore */
+  readonly [flowBrand]: "flow";
+  /** @ignore Carries the type parameters. */
+  readonly types?: (input: I) => O;
+}
+
+/**
+ * A branch or body: a step function, a sub-flow, or a step definition.
+ *
+ * @example Mix step functions and sub-flows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type Branch, flow, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const branches: Branch<number, number>[] = [
+ *   (n) => n + 1,
+ *   flow<number>().step("square", (n) => n * n),
+ * ];
+ * const wf = workflow<number>("fan").parallel("both", branches);
+ * await using runner = new LocalRunner();
+ * assert.deepEqual(await runner.run(wf, 3), [4, 9]);
+ * ```
+ */
+export type Branch<I, O> = StepFn<I, O> | FlowRef<I, O> | StepDef<I, O>;
+
+/**
+ * The output type of a branch.
+ *
+ * @example The output type of a step definition and of an async function
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type BranchOutput, defineStep } from "@sluice/sluice";
+ *
+ * const toText = defineStep("toText", (n: number) => String(n));
+ * const text: BranchOutput<typeof toText> = "42"; // a string
+ * const ok: BranchOutput<(n: number) => Promise<boolean>> = true; // awaited: a boolean
+ * assert.equal(text, "42");
+ * assert.ok(ok);
+ * ```
+ */
+export type BranchOutput<B> = B extends FlowRef<infer _I, infer O> ? O
+  : B extends StepDef<infer _I, infer O> ? O
+  : B extends (...args: never[]) => infer R ? Awaited<R>
+  : never;
+
+/**
+ * Options of `parallel`.
+ *
+ * @example At most two branches at once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type ParallelOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: ParallelOptions = { concurrency: 2 };
+ * const wf = workflow<number>("fan")
+ *   .parallel("three", [(n) => n + 1, (n) => n + 2, (n) => n + 3], options);
+ * await using runner = new LocalRunner();
+ * assert.deepEqual(await runner.run(wf, 0), [1, 2, 3]);
+ * ```
+ */
+export interface ParallelOptions {
+  /** Most branches in flight at once; default all. */
+  concurrency?: number;
+}
+
+/**
+ * Options of `map`.
+ *
+ * @example At most four items at once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type MapOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: MapOptions = { concurrency: 4 };
+ * const wf = workflow<string[]>("lengths")
+ *   .map("each", (words) => words, (word: string) => word.length, options);
+ * await using runner = new LocalRunner();
+ * assert.deepEqual(await runner.run(wf, ["a", "bb", "ccc"]), [1, 2, 3]);
+ * ```
+ */
+export interface MapOptions {
+  /** Most items in flight at once; default all. */
+  concurrency?: number;
+}
+
+/**
+ * Options of `while`.
+ *
+ * @example Cap a loop
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type WhileOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: WhileOptions = { maxIterations: 20 };
+ * const wf = workflow<number>("grow").while("small", (n) => n < 100, (n) => n * 2, options);
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, 3), 192);
+ * ```
+ */
+export interface WhileOptions {
+  /**
+   * The iteration count at which the run fails with a clear error.
+   * @default {10000}
+   */
+  maxIterations?: number;
+}
+
+/**
+ * Options of `waitForSignal` and `waitForAnySignal`.
+ *
+ * @typeParam V The value flowing in.
+ * @typeParam P The output.
+ * @typeParam In The workflow input type.
+ *
+ * @example Give up waiting after a day
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type WaitOptions, workflow } from "@sluice/sluice";
+ *
+ * const options: WaitOptions<string, boolean> = { timeout: "1d", onTimeout: () => false };
+ * const wf = workflow<string>("approve").waitForSignal("approval", "approved", options);
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * assert.equal(await runner.run(wf, "order-1"), false);
+ * ```
+ */
+export interface WaitOptions<V, P, In = unknown> {
+  /** How long to wait; default forever. */
+  timeout?: Duration;
+  /**
+   * Called with the value (and the workflow input) when the timeout fires; its
+   * result becomes the output.
+   */
+  onTimeout?: (value: V, input: In) => P | Promise<P>;
+}
+
+/**
+ * What `waitForAnySignal` produces: which signal arrived, and its payload.
+ *
+ * @example Act on whichever signal came first
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type AnySignal, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * type Decision = AnySignal<"approve" | "reject", string>;
+ * const wf = workflow<string>("review")
+ *   .waitForAnySignal<string, "approve" | "reject">("decision", ["approve", "reject"])
+ *   .step("act", (d: Decision) => `${d.signal} by ${d.payload}`);
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, "doc-1");
+ * await runner.signal(run.id, "reject", "ada");
+ * assert.equal(await run.result(), "reject by ada");
+ * ```
+ */
+export interface AnySignal<S extends string, P> {
+  /** The signal name. */
+  signal: S;
+  /** The payload sent with it. */
+  payload: P;
+}
+
+/**
+ * Options of `workflow()`.
+ *
+ * @example Version a workflow
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { workflow, type WorkflowOptions } from "@sluice/sluice";
+ *
+ * const options: WorkflowOptions = { version: "2" };
+ * const wf = workflow<number>("billing", options).step("charge", (n) => n * 100);
+ * assert.equal(wf.name, "billing");
+ * assert.equal(wf.version, "2");
+ * ```
+ */
+export interface WorkflowOptions {
+  /**
+   * The version; runs keep the version they started with.
+   * @default {"1"}
+   */
+  version?: string;
+}
