@@ -82,6 +82,13 @@ export type { Middleware } from "./lib/interpreter.ts";
 export { LocalRunner, type LocalRunnerOptions } from "./lib/local_runner.ts";
 export { Engine, type EngineOptions } from "./lib/engine.ts";
 export { Worker, type WorkerOptions } from "./lib/worker.ts";
+export {
+  Schedule,
+  schedule,
+  type ScheduleCatchUp,
+  type ScheduleOptions,
+  type ScheduleOverlap,
+} from "./lib/schedule.ts";
 export type {
   HistoryEvent,
   HistoryOptions,
