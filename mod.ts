@@ -79,6 +79,7 @@ export { MAX_NESTING_DEPTH } from "./lib/values.ts";
 export { type Clock, type ClockTimer, ManualClock, realClock } from "./lib/clock.ts";
 export { type Resource, resource, type ResourceScope } from "./lib/deps.ts";
 export type { Middleware } from "./lib/interpreter.ts";
+export { RunClient } from "./lib/client.ts";
 export { LocalRunner, type LocalRunnerOptions } from "./lib/local_runner.ts";
 export { Engine, type EngineOptions } from "./lib/engine.ts";
 export { Worker, type WorkerOptions } from "./lib/worker.ts";
@@ -91,14 +92,14 @@ export {
 } from "./lib/schedule.ts";
 export type {
   HistoryEvent,
-  HistoryOptions,
   ListOptions,
   RunHandle,
   RunPage,
   RunRecord,
-  RuntimeOptions,
   StartOptions,
-} from "./lib/runtime.ts";
+} from "./lib/records.ts";
+export type { HistoryOptions } from "./lib/history.ts";
+export type { RuntimeOptions } from "./lib/runtime.ts";
 export { MemoryDriver } from "./drivers/memory/mod.ts";
 export type {
   Claim,

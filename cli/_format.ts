@@ -1,5 +1,5 @@
 /** Formatting helpers of the CLI: tables for people, JSON for scripts. */
-import type { HistoryEvent, RunRecord } from "../lib/runtime.ts";
+import type { HistoryEvent, RunRecord } from "../lib/records.ts";
 
 /** Renders rows as an aligned text table. */
 export function table(header: string[], rows: string[][]): string {

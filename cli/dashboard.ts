@@ -8,7 +8,7 @@
  */
 import type { Engine } from "../lib/engine.ts";
 import { SluiceError } from "../lib/errors.ts";
-import type { HistoryEvent, RunRecord } from "../lib/runtime.ts";
+import type { HistoryEvent, RunRecord } from "../lib/records.ts";
 import { eventDetail } from "./_format.ts";
 
 /** Options of {@linkcode serveDashboard}. */

@@ -1,19 +1,9 @@
-import type { Workflow } from "./builder.ts";
 import { type Clock, realClock } from "./clock.ts";
 import { StorageClock } from "./_storage_clock.ts";
 import { silentLogger } from "./logger.ts";
 import type { Driver } from "./driver.ts";
-import {
-  type HistoryEvent,
-  type HistoryOptions,
-  type ListOptions,
-  type RunHandle,
-  type RunPage,
-  type RunRecord,
-  Runtime,
-  type RuntimeOptions,
-  type StartOptions,
-} from "./runtime.ts";
+import { bindRuntime, RunClient } from "./client.ts";
+import { Runtime, type RuntimeOptions } from "./runtime.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
 /**
@@ -60,7 +50,8 @@ export interface EngineOptions extends RuntimeOptions {
 
 /**
  * The durable client: starts, signals, cancels, inspects and retries runs
- * stored by a driver, and makes workers that execute them. Any number of
+ * stored by a driver (the operations of {@linkcode RunClient}, shared with
+ * `LocalRunner`), and makes workers that execute them. Any number of
  * engines and workers in any number of processes may share one SQLite file or
  * one PostgreSQL database.
  *
@@ -82,7 +73,7 @@ export interface EngineOptions extends RuntimeOptions {
  * assert.equal(await run.result(), "shipped");
  * ```
  */
-export class Engine implements AsyncDisposable {
+export class Engine extends RunClient {
   readonly #rt: Runtime;
   readonly #workers = new Set<Worker>();
   #closing: Promise<void> | undefined;
@@ -93,6 +84,7 @@ export class Engine implements AsyncDisposable {
    * @param options The driver, workflows and the rest.
    */
   constructor(options: EngineOptions) {
+    super();
     if (typeof options !== "object" || options === null) {
       throw new TypeError("Cannot create an Engine without options: pass { driver, workflows }");
     }
@@ -114,128 +106,12 @@ export class Engine implements AsyncDisposable {
         : clock,
       options,
     );
+    bindRuntime(this, this.#rt);
   }
 
   /** The storage driver. */
   get driver(): Driver {
     return this.#rt.driver;
-  }
-
-  /**
-   * Registers another workflow (version) after construction.
-   *
-   * @param wf The workflow.
-   */
-  // deno-lint-ignore no-explicit-any
-  register(wf: Workflow<any, any>): void {
-    this.#rt.check();
-    this.#rt.register(wf);
-  }
-
-  /**
-   * Starts a run; with an `id` that exists, returns the existing run.
-   *
-   * @param wf The workflow (registered on the fly) or a registered name (newest version).
-   * @param input The workflow input (JSON plus Date).
-   * @param options Run id, labels, delayed start.
-   * @returns A handle; the run exists durably when it resolves.
-   */
-  start<In, Out>(
-    wf: Workflow<In, Out> | string,
-    input: In,
-    options?: StartOptions,
-  ): Promise<RunHandle<Out>> {
-    return this.#rt.start(wf, input, options);
-  }
-
-  /**
-   * A handle on an existing run.
-   *
-   * @param runId The run id.
-   */
-  handle<Out = unknown>(runId: string): RunHandle<Out> {
-    return this.#rt.handle<Out>(runId);
-  }
-
-  /**
-   * Sends a signal; it waits in the run's inbox until a matching wait takes it.
-   *
-   * @param runId The run.
-   * @param name The signal name.
-   * @param payload The payload (JSON plus Date).
-   */
-  signal(runId: string, name: string, payload?: unknown): Promise<void> {
-    return this.#rt.signal(runId, name, payload);
-  }
-
-  /**
-   * Cancels a run at once: steps in flight see `ctx.signal` abort.
-   *
-   * @param runId The run.
-   * @param reason Why.
-   */
-  cancel(runId: string, reason?: string): Promise<void> {
-    return this.#rt.cancel(runId, reason);
-  }
-
-  /**
-   * Reads a run; throws `RunNotFoundError` for an unknown id.
-   *
-   * @param runId The run.
-   */
-  get(runId: string): Promise<RunRecord> {
-    return this.#rt.get(runId);
-  }
-
-  /**
-   * Lists runs, newest first, a page at a time.
-   *
-   * @param options Filters and paging.
-   */
-  list(options?: ListOptions): Promise<RunPage> {
-    return this.#rt.list(options);
-  }
-
-  /**
-   * The events of a run. Without options, the whole history ordered by time;
-   * with `{ after?, limit? }`, one page of it in write order (at most `limit`
-   * events, default 100, at most 1000, after the event whose `seq` is
-   * `after`; a page shorter than `limit` is the last).
-   *
-   * @param runId The run.
-   * @param options Paging.
-   */
-  history(runId: string, options?: HistoryOptions): Promise<HistoryEvent[]> {
-    return this.#rt.history(runId, options);
-  }
-
-  /**
-   * Waits for a run's output; rejects with `WorkflowFailedError` (whose
-   * `cause` is the step error) or `CancelledError`.
-   *
-   * @param runId The run.
-   */
-  result<Out = unknown>(runId: string): Promise<Out> {
-    return this.#rt.result(runId) as Promise<Out>;
-  }
-
-  /**
-   * Resumes a failed run from the failed step (completed steps are kept).
-   *
-   * @param runId The run.
-   */
-  retry(runId: string): Promise<void> {
-    return this.#rt.retry(runId);
-  }
-
-  /**
-   * Deletes finished runs (with their history) last updated before a time.
-   *
-   * @param options The cut-off.
-   * @returns How many runs were deleted.
-   */
-  purge(options: { finishedBefore: Date | number }): Promise<number> {
-    return this.#rt.purge(options);
   }
 
   /**
@@ -254,7 +130,7 @@ export class Engine implements AsyncDisposable {
    * Stops every worker gracefully, closes the driver and runs dependency
    * cleanups (last in, first out).
    */
-  close(): Promise<void> {
+  override close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
         await Promise.all([...this.#workers].map((w) => w.stop()));
@@ -264,10 +140,5 @@ export class Engine implements AsyncDisposable {
       }
     })();
     return this.#closing;
-  }
-
-  /** Same as {@linkcode Engine.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }

@@ -1,4 +1,4 @@
-import type { StepDef, StepFn, Workflow } from "./builder.ts";
+import type { Workflow } from "./builder.ts";
 import {
   type ActivityAwareClock,
   type Clock,
@@ -7,17 +7,9 @@ import {
   VirtualClock,
 } from "./clock.ts";
 import { MemoryDriver } from "../drivers/memory/mod.ts";
-import {
-  type HistoryEvent,
-  type HistoryOptions,
-  type ListOptions,
-  type RunHandle,
-  type RunPage,
-  type RunRecord,
-  Runtime,
-  type RuntimeOptions,
-  type StartOptions,
-} from "./runtime.ts";
+import { bindRuntime, RunClient } from "./client.ts";
+import type { StartOptions } from "./records.ts";
+import { Runtime, type RuntimeOptions } from "./runtime.ts";
 import { Worker } from "./worker.ts";
 
 /**
@@ -52,8 +44,10 @@ export interface LocalRunnerOptions extends RuntimeOptions {
 
 /**
  * Runs workflows in-process on the memory driver: for tests, scripts and
- * development. Not crash-durable; the same workflows run unchanged under an
- * `Engine` with a durable driver.
+ * development. It is an engine over a `MemoryDriver` with a worker started
+ * for you (every operation of {@linkcode RunClient}, shared with `Engine`),
+ * plus `run` and the clocks. Not crash-durable; the same workflows run
+ * unchanged under an `Engine` with a durable driver.
  *
  * @example A day-long sleep that finishes at once
  * ```ts
@@ -67,7 +61,7 @@ export interface LocalRunnerOptions extends RuntimeOptions {
  * assert.equal(await runner.run(reminder, "Ada"), "Reminded Ada");
  * ```
  */
-export class LocalRunner implements AsyncDisposable {
+export class LocalRunner extends RunClient {
   readonly #rt: Runtime;
   readonly #worker: Worker;
   readonly #ownClock: ActivityAwareClock | undefined;
@@ -79,6 +73,7 @@ export class LocalRunner implements AsyncDisposable {
    * @param options Workflows, clock, dependencies, observers, logger, middleware.
    */
   constructor(options: LocalRunnerOptions = {}) {
+    super();
     if (typeof options !== "object" || options === null) {
       throw new TypeError("Cannot create a LocalRunner with options that are not an object");
     }
@@ -106,6 +101,7 @@ export class LocalRunner implements AsyncDisposable {
       // does not stop for hundreds of heartbeats.
       leaseMs: 30 * 86_400_000,
     });
+    bindRuntime(this, this.#rt, () => this.#ensureWorker());
   }
 
   #ensureWorker(): void {
@@ -126,110 +122,8 @@ export class LocalRunner implements AsyncDisposable {
     return await handle.result();
   }
 
-  /**
-   * Starts a run; resolves once it exists (it need not have begun executing).
-   *
-   * @param wf The workflow, or the name of a registered one.
-   * @param input Its input.
-   * @param options Run id, labels, delayed start.
-   */
-  async start<In, Out>(
-    wf: Workflow<In, Out> | string,
-    input: In,
-    options?: StartOptions,
-  ): Promise<RunHandle<Out>> {
-    this.#rt.check();
-    this.#ensureWorker();
-    return await this.#rt.start(wf, input, options);
-  }
-
-  /**
-   * Sends a signal to a run.
-   *
-   * @param runId The run.
-   * @param name The signal name.
-   * @param payload Its payload.
-   */
-  signal(runId: string, name: string, payload?: unknown): Promise<void> {
-    return this.#rt.signal(runId, name, payload);
-  }
-
-  /**
-   * Cancels a run.
-   *
-   * @param runId The run.
-   * @param reason Why.
-   */
-  cancel(runId: string, reason?: string): Promise<void> {
-    return this.#rt.cancel(runId, reason);
-  }
-
-  /**
-   * Reads a run.
-   *
-   * @param runId The run.
-   */
-  get(runId: string): Promise<RunRecord> {
-    return this.#rt.get(runId);
-  }
-
-  /**
-   * Lists runs, newest first.
-   *
-   * @param options Filters and paging.
-   */
-  list(options?: ListOptions): Promise<RunPage> {
-    return this.#rt.list(options);
-  }
-
-  /**
-   * The events of a run. Without options, the whole history ordered by time;
-   * with `{ after?, limit? }`, one page of it in write order (at most `limit`
-   * events, default 100, at most 1000, after the event whose `seq` is
-   * `after`; a page shorter than `limit` is the last).
-   *
-   * @param runId The run.
-   * @param options Paging.
-   */
-  history(runId: string, options?: HistoryOptions): Promise<HistoryEvent[]> {
-    return this.#rt.history(runId, options);
-  }
-
-  /**
-   * Swaps a step's implementation for tests, without touching the workflow.
-   * Matches a `defineStep` definition, a full step key (`loop#2/charge`), or a
-   * step name (every step of that name).
-   *
-   * @param step The definition, key or name.
-   * @param fn The replacement.
-   *
-   * @example Replace a step that needs the network in a test
-   * ```ts
-   * import assert from "node:assert/strict";
-   * import { LocalRunner, workflow } from "@sluice/sluice";
-   *
-   * const wf = workflow<number>("pay").step("charge", () => {
-   *   throw new Error("no network in tests");
-   * });
-   * await using runner = new LocalRunner();
-   * runner.override("charge", (n: number) => n * 100);
-   * assert.equal(await runner.run(wf, 2), 200);
-   * ```
-   */
-  // deno-lint-ignore no-explicit-any
-  override<I, O>(step: StepDef<I, O> | string, fn: StepFn<I, O, any>): void {
-    this.#rt.check();
-    if (typeof step !== "string" && (typeof step !== "object" || step === null)) {
-      throw new TypeError("Cannot override a step that is neither a name nor a defineStep()");
-    }
-    if (typeof fn !== "function") {
-      throw new TypeError("Cannot override a step with something that is not a function");
-    }
-    this.#rt.overrides.set(step, fn as (...args: never[]) => unknown);
-  }
-
   /** Stops the worker, runs cleanups and releases every timer. */
-  close(): Promise<void> {
+  override close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
         await this.#worker.stop();
@@ -240,10 +134,5 @@ export class LocalRunner implements AsyncDisposable {
       }
     })();
     return this.#closing;
-  }
-
-  /** Same as {@linkcode LocalRunner.close}. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 }

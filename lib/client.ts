@@ -1,0 +1,387 @@
+/**
+ * The one front door: every operation on runs, written once, that `Engine`
+ * and `LocalRunner` both inherit. A new operation is one method here.
+ *
+ * @module
+ */
+import type { StepDef, StepFn, Workflow } from "./builder.ts";
+import { fromErrorInfo, RunNotFoundError, WorkflowFailedError } from "./errors.ts";
+import { DuplicateRunError } from "./errors.ts";
+import { decodeCursor } from "./driver.ts";
+import { LIST_PAGE } from "./driver_policy.ts";
+import type { Observer } from "./observer.ts";
+import { decodeValue, encodeValue } from "./values.ts";
+import { HISTORY_PAGE, type HistoryOptions, historyPage, toHistory } from "./history.ts";
+import { toStoredTime } from "./time.ts";
+import {
+  type HistoryEvent,
+  type ListOptions,
+  type RunHandle,
+  type RunPage,
+  type RunRecord,
+  type StartOptions,
+  toRunRecord,
+} from "./records.ts";
+import type { Runtime } from "./runtime.ts";
+import {
+  checkLabels,
+  checkOptions,
+  checkRunId,
+  checkSignalName,
+  checkStatuses,
+  checkWorkflowFilter,
+  describe,
+} from "./validate.ts";
+
+let bind: (client: RunClient, runtime: Runtime, onWork: (() => void) | undefined) => void;
+
+/**
+ * Gives a front door its runtime; called once by the `Engine` and
+ * `LocalRunner` constructors. `onWork` runs before an operation that makes a
+ * run due (`start`, `retry`), so `LocalRunner` can start its worker lazily.
+ */
+export function bindRuntime(
+  client: RunClient,
+  runtime: Runtime,
+  onWork?: () => void,
+): void {
+  bind(client, runtime, onWork);
+}
+
+/**
+ * The operations on runs that {@linkcode Engine} and {@linkcode LocalRunner}
+ * share, from one implementation: start, signal, cancel, inspect, wait for,
+ * retry and purge runs, register workflows and override steps. Code written
+ * against a `RunClient` works with either front door.
+ *
+ * @example The same function over an engine and a runner
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Engine, LocalRunner, MemoryDriver, type RunClient, workflow } from "@sluice/sluice";
+ *
+ * const double = workflow<number>("double").step("double", (n) => n * 2);
+ * async function runTwice(client: RunClient): Promise<number[]> {
+ *   client.register(double);
+ *   const a = await client.start(double, 1);
+ *   const b = await client.start("double", 2); // by name: the newest version
+ *   return [await a.result(), await client.result<number>(b.id)];
+ * }
+ * await using runner = new LocalRunner();
+ * await using engine = new Engine({ driver: new MemoryDriver() });
+ * await using worker = engine.worker();
+ * await worker.start();
+ * assert.deepEqual(await runTwice(runner), [2, 4]);
+ * assert.deepEqual(await runTwice(engine), [2, 4]);
+ * ```
+ */
+export abstract class RunClient implements AsyncDisposable {
+  #rt!: Runtime;
+  #onWork: (() => void) | undefined;
+
+  static {
+    bind = (client, runtime, onWork) => {
+      client.#rt = runtime;
+      client.#onWork = onWork;
+    };
+  }
+
+  /**
+   * Registers another workflow (version) after construction.
+   *
+   * @param wf The workflow.
+   */
+  // deno-lint-ignore no-explicit-any
+  register(wf: Workflow<any, any>): void {
+    this.#rt.check();
+    this.#rt.register(wf);
+  }
+
+  /**
+   * Starts a run; with an `id` that exists, returns the existing run.
+   *
+   * @param wf The workflow (registered on the fly) or a registered name (newest version).
+   * @param input The workflow input (JSON plus Date).
+   * @param options Run id, labels, delayed start.
+   * @returns A handle; the run exists durably when it resolves (it need not
+   * have begun executing).
+   */
+  async start<In, Out>(
+    wf: Workflow<In, Out> | string,
+    input: In,
+    options?: StartOptions,
+  ): Promise<RunHandle<Out>> {
+    const rt = this.#rt;
+    rt.check();
+    this.#onWork?.();
+    const workflow = rt.resolve(wf);
+    checkOptions(options, "use start options");
+    const id = options?.id ?? crypto.randomUUID();
+    checkRunId(id);
+    const labels = checkLabels(options?.labels, "the labels of a run");
+    await rt.clockReady();
+    const now = rt.clock.now();
+    const dueAt = options?.startAt === undefined ? now : toStoredTime(options.startAt, "'startAt'");
+    const encoded = encodeValue(
+      input,
+      `the input of workflow '${workflow.name}'`,
+      rt.maxPayloadBytes,
+    );
+    const { run, created } = await rt.driver.createRun({
+      id,
+      workflow: workflow.name,
+      version: workflow.version,
+      planHash: workflow.planHash,
+      ...(encoded === undefined ? {} : { input: encoded }),
+      labels,
+      dueAt,
+    }, now);
+    if (!created && run.workflow !== workflow.name) {
+      throw new DuplicateRunError(id, run.workflow, workflow.name);
+    }
+    return this.handle<Out>(run.id);
+  }
+
+  /**
+   * A handle on an existing run (the run is not read until a method is called).
+   *
+   * @param runId The run id.
+   */
+  handle<Out = unknown>(runId: string): RunHandle<Out> {
+    return {
+      id: runId,
+      result: () => this.result<Out>(runId),
+      status: async () => (await this.get(runId)).status,
+      signal: (name, payload) => this.signal(runId, name, payload),
+      cancel: (reason) => this.cancel(runId, reason),
+    };
+  }
+
+  /**
+   * Sends a signal; it waits in the run's inbox until a matching wait takes it.
+   *
+   * @param runId The run.
+   * @param name The signal name.
+   * @param payload The payload (JSON plus Date).
+   */
+  async signal(runId: string, name: string, payload?: unknown): Promise<void> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    checkSignalName(name);
+    const encoded = encodeValue(payload, `the payload of signal '${name}'`, rt.maxPayloadBytes);
+    await rt.clockReady();
+    const now = rt.clock.now();
+    await rt.driver.sendSignal(runId, name, encoded, now);
+    if (rt.observers.length) {
+      const run = await rt.driver.getRun(runId);
+      if (run) {
+        rt.emit("onSignalReceived", {
+          runId,
+          workflow: run.workflow,
+          version: run.version,
+          at: new Date(now),
+          signal: name,
+          payload,
+        });
+      }
+    }
+  }
+
+  /**
+   * Cancels a run at once: steps in flight see `ctx.signal` abort.
+   *
+   * @param runId The run.
+   * @param reason Why.
+   */
+  async cancel(runId: string, reason?: string): Promise<void> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    if (reason !== undefined && (typeof reason !== "string" || reason.length > 1000)) {
+      throw new TypeError(
+        `Cannot cancel with reason ${describe(reason)}: pass a string of up to 1000 characters`,
+      );
+    }
+    await rt.clockReady();
+    const now = rt.clock.now();
+    const run = await rt.driver.cancelRun(runId, reason, now);
+    if (rt.observers.length) {
+      const event: Parameters<NonNullable<Observer["onRunCancelled"]>>[0] = {
+        runId,
+        workflow: run.workflow,
+        version: run.version,
+        at: new Date(now),
+      };
+      if (reason !== undefined) event.reason = reason;
+      rt.emit("onRunCancelled", event);
+    }
+  }
+
+  /**
+   * Reads a run; throws `RunNotFoundError` for an unknown id.
+   *
+   * @param runId The run.
+   */
+  async get(runId: string): Promise<RunRecord> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    const run = await rt.driver.getRun(runId);
+    if (!run) throw new RunNotFoundError(runId);
+    return toRunRecord(run);
+  }
+
+  /**
+   * Lists runs, newest first, a page at a time.
+   *
+   * @param options Filters and paging.
+   */
+  async list(options: ListOptions = {}): Promise<RunPage> {
+    const rt = this.#rt;
+    rt.check();
+    checkOptions(options, "list with", "pass an options object");
+    const limit = options.limit ?? LIST_PAGE.default;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_PAGE.max) {
+      throw new RangeError(`Cannot list ${String(limit)} runs a page: use 1 to ${LIST_PAGE.max}`);
+    }
+    checkStatuses(options.status);
+    checkWorkflowFilter(options.workflow);
+    if (options.cursor !== undefined) decodeCursor(options.cursor);
+    const labels = options.labels === undefined
+      ? undefined
+      : checkLabels(options.labels, "the label filter");
+    const page = await rt.driver.listRuns({ ...options, limit, ...(labels ? { labels } : {}) });
+    const out: RunPage = { runs: page.runs.map(toRunRecord) };
+    if (page.nextCursor !== undefined) out.nextCursor = page.nextCursor;
+    return out;
+  }
+
+  /**
+   * The events of a run. Without options, the whole history ordered by time;
+   * with `{ after?, limit? }`, one page of it in write order (at most `limit`
+   * events, default 100, at most 1000, after the event whose `seq` is
+   * `after`; a page shorter than `limit` is the last).
+   *
+   * @param runId The run.
+   * @param options Paging.
+   */
+  async history(runId: string, options?: HistoryOptions): Promise<HistoryEvent[]> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    checkOptions(options, "read a history with options");
+    const limit = options?.limit ?? HISTORY_PAGE.default;
+    if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE.max) {
+      throw new RangeError(
+        `Cannot read ${String(limit)} history events a page: use 1 to ${HISTORY_PAGE.max}`,
+      );
+    }
+    const after = options?.after;
+    if (after !== undefined && (typeof after !== "number" || !Number.isFinite(after))) {
+      throw new TypeError(
+        `Cannot read a history after ${describe(after)}: pass the 'seq' of the last event read`,
+      );
+    }
+    if (!(await rt.driver.getRun(runId))) throw new RunNotFoundError(runId);
+    if (options === undefined) return toHistory(await rt.driver.history(runId));
+    return await historyPage(rt.driver, runId, after ?? -1, limit);
+  }
+
+  /**
+   * Waits for a run's output; rejects with `WorkflowFailedError` (whose
+   * `cause` is the step error) or `CancelledError`.
+   *
+   * @param runId The run.
+   */
+  async result<Out = unknown>(runId: string): Promise<Out> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    for (;;) {
+      // A run may finish while getRun() is pending: its notice then finds no
+      // waiter, so compare the notice count before waiting.
+      const changes = rt.changes;
+      const run = await rt.driver.getRun(runId);
+      if (!run) throw new RunNotFoundError(runId);
+      if (run.status === "completed") return decodeValue(run.output) as Out;
+      if (run.status === "failed" || run.status === "cancelled") {
+        const cause = run.error ? fromErrorInfo(run.error) : new Error("unknown error");
+        if (run.status === "cancelled") throw cause;
+        throw new WorkflowFailedError(run.id, run.workflow, cause, run.error?.step);
+      }
+      if (changes === rt.changes) await rt.waitForChange(runId);
+      rt.check();
+    }
+  }
+
+  /**
+   * Resumes a failed run from the failed step (completed steps are kept).
+   *
+   * @param runId The run.
+   */
+  async retry(runId: string): Promise<void> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    this.#onWork?.();
+    await rt.clockReady();
+    await rt.driver.retryRun(runId, rt.clock.now());
+  }
+
+  /**
+   * Deletes finished runs (with their history) last updated before a time.
+   *
+   * @param options The cut-off.
+   * @returns How many runs were deleted.
+   */
+  async purge(options: { finishedBefore: Date | number }): Promise<number> {
+    const rt = this.#rt;
+    rt.check();
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Cannot purge without options: pass { finishedBefore }");
+    }
+    return await rt.driver.purge(toStoredTime(options.finishedBefore, "'finishedBefore'"));
+  }
+
+  /**
+   * Swaps a step's implementation, without touching the workflow (for tests).
+   * Matches a `defineStep` definition, a full step key (`loop#2/charge`), or a
+   * step name (every step of that name). On an `Engine`, every worker of the
+   * engine uses the replacement.
+   *
+   * @param step The definition, key or name.
+   * @param fn The replacement.
+   *
+   * @example Replace a step that needs the network in a test
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const wf = workflow<number>("pay").step("charge", () => {
+   *   throw new Error("no network in tests");
+   * });
+   * await using runner = new LocalRunner();
+   * runner.override("charge", (n: number) => n * 100);
+   * assert.equal(await runner.run(wf, 2), 200);
+   * ```
+   */
+  // deno-lint-ignore no-explicit-any
+  override<I, O>(step: StepDef<I, O> | string, fn: StepFn<I, O, any>): void {
+    this.#rt.check();
+    if (typeof step !== "string" && (typeof step !== "object" || step === null)) {
+      throw new TypeError("Cannot override a step that is neither a name nor a defineStep()");
+    }
+    if (typeof fn !== "function") {
+      throw new TypeError("Cannot override a step with something that is not a function");
+    }
+    this.#rt.overrides.set(step, fn as (...args: never[]) => unknown);
+  }
+
+  /** Stops the workers, runs dependency cleanups and closes the storage. */
+  abstract close(): Promise<void>;
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

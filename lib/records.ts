@@ -1,0 +1,269 @@
+/**
+ * Run records: what `get`, `list`, `history` and `start` give back and take,
+ * and the conversion of a stored run into its public record.
+ *
+ * @module
+ */
+import type { RunStatus, StoredRun } from "./driver.ts";
+import type { ErrorInfo } from "./errors.ts";
+import { decodeValue } from "./values.ts";
+
+/**
+ * A run as `get` and `list` return it.
+ *
+ * @example Read a finished run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type RunRecord, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<{ qty: number }>("order").step("price", (o) => o.qty * 3);
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, { qty: 2 }, { id: "order-1", labels: { shop: "eu" } });
+ * await run.result();
+ * const record: RunRecord = await runner.get("order-1");
+ * assert.equal(record.status, "completed");
+ * assert.deepEqual(record.input, { qty: 2 });
+ * assert.equal(record.output, 6);
+ * assert.deepEqual(record.labels, { shop: "eu" });
+ * ```
+ */
+export interface RunRecord {
+  /** The run id. */
+  id: string;
+  /** Workflow name. */
+  workflow: string;
+  /** Workflow version the run started with. */
+  version: string;
+  /** Plan hash the run started with. */
+  planHash: string;
+  /** Current status. */
+  status: RunStatus;
+  /** The workflow input. */
+  input: unknown;
+  /** The output, once completed. */
+  output?: unknown;
+  /** The error, once failed or cancelled. */
+  error?: ErrorInfo;
+  /** Labels given at start. */
+  labels: Record<string, string>;
+  /** When the run was created. */
+  createdAt: Date;
+  /** When its status last changed. */
+  updatedAt: Date;
+  /** When a sleeping or waiting run wakes (timer or signal timeout). */
+  wakeAt?: Date;
+  /** The signals a waiting run waits for. */
+  waitingFor?: string[];
+}
+
+/**
+ * A page of runs, newest first.
+ *
+ * @example Page through runs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type RunPage, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("n").step("n", (n) => n);
+ * await using runner = new LocalRunner();
+ * for (const n of [1, 2, 3]) await runner.run(wf, n);
+ * const first: RunPage = await runner.list({ limit: 2 });
+ * const second: RunPage = await runner.list({ limit: 2, cursor: first.nextCursor });
+ * assert.equal(first.runs.length, 2);
+ * assert.equal(second.runs.length, 1);
+ * assert.equal(second.nextCursor, undefined);
+ * ```
+ */
+export interface RunPage {
+  /** The runs. */
+  runs: RunRecord[];
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/**
+ * Filters of `list`.
+ *
+ * @example Filter by status and label
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ListOptions, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("invoice").step("total", (n) => n * 2);
+ * await using runner = new LocalRunner();
+ * await runner.run(wf, 1, { labels: { team: "billing" } });
+ * await runner.run(wf, 2, { labels: { team: "sales" } });
+ * const options: ListOptions = { status: ["completed"], labels: { team: "billing" }, limit: 10 };
+ * const page = await runner.list(options);
+ * assert.deepEqual(page.runs.map((r) => r.output), [2]);
+ * ```
+ */
+export interface ListOptions {
+  /** Only runs in this status (or these statuses). */
+  status?: RunStatus | RunStatus[];
+  /** Only runs of this workflow. */
+  workflow?: string;
+  /** Only runs carrying all these labels. */
+  labels?: Record<string, string>;
+  /**
+   * Page size, 1 to 1000.
+   * @default {100}
+   */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/**
+ * One entry of a run's history.
+ *
+ * @example The history of a one-step run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type HistoryEvent, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(workflow<number>("h").step("inc", (n) => n + 1), 1);
+ * await run.result();
+ * const history: HistoryEvent[] = await runner.history(run.id);
+ * assert.deepEqual(history.map((e) => e.step ? `${e.type} ${e.step}` : e.type), [
+ *   "run.created",
+ *   "run.started",
+ *   "step.started inc",
+ *   "step.completed inc",
+ *   "run.completed",
+ * ]);
+ * ```
+ */
+export interface HistoryEvent {
+  /** What happened. */
+  type:
+    | "run.created"
+    | "run.started"
+    | "step.started"
+    | "step.completed"
+    | "step.failed"
+    | "step.retried"
+    | "run.sleeping"
+    | "run.waiting"
+    | "signal.received"
+    | "run.completed"
+    | "run.failed"
+    | "run.cancelled"
+    | "run.retried"
+    | "run.recovered";
+  /** When. */
+  at: Date;
+  /**
+   * Its place in the run's history: higher for later writes, and the same on
+   * every read. Pass the last one read as `after` to read the next page.
+   */
+  seq: number;
+  /** The step key concerned. */
+  step?: string;
+  /** The attempt concerned. */
+  attempt?: number;
+  /** A step's output (`step.completed`). */
+  output?: unknown;
+  /** The error (`step.failed`, `run.failed`). */
+  error?: ErrorInfo;
+  /** When the run or step wakes (`run.sleeping`, `run.waiting`, `step.retried`). */
+  wakeAt?: Date;
+  /** The signals waited for (`run.waiting`). */
+  signals?: string[];
+  /** The signal name (`signal.received`). */
+  signal?: string;
+  /** The signal payload (`signal.received`). */
+  payload?: unknown;
+  /** The cancel reason (`run.cancelled`). */
+  reason?: string;
+  /** The worker whose lease expired (`run.recovered`). */
+  previousWorker?: string;
+  /** The worker that took the run over (`run.recovered`). */
+  worker?: string;
+}
+
+/**
+ * Options of `start`.
+ *
+ * @example Start later, with an id and labels
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type StartOptions, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("invoice").step("total", (n) => n * 2);
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * const options: StartOptions = {
+ *   id: "invoice-42",
+ *   labels: { customer: "ada" },
+ *   startAt: Date.now() + 60_000, // a minute from now
+ * };
+ * const run = await runner.start(wf, 21, options);
+ * assert.equal((await runner.get(run.id)).status, "pending");
+ * const again = await runner.start(wf, 99, options); // same id: the same run
+ * assert.equal(again.id, "invoice-42");
+ * assert.equal(await again.result(), 42);
+ * ```
+ */
+export interface StartOptions {
+  /** The run id; starting again with an existing id returns the existing run. */
+  id?: string;
+  /** Labels to filter runs by. */
+  labels?: Record<string, string>;
+  /** Delays the first step durably until this time. */
+  startAt?: Date | number;
+}
+
+/**
+ * A started run.
+ *
+ * @typeParam Out The workflow output type.
+ *
+ * @example Signal a run through its handle
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type RunHandle, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<string>("gate").waitForSignal<string>("open", "open");
+ * await using runner = new LocalRunner();
+ * const run: RunHandle<string> = await runner.start(wf, "x", { id: "gate-1" });
+ * await run.signal("open", "by ada");
+ * assert.equal(run.id, "gate-1");
+ * assert.equal(await run.result(), "by ada");
+ * assert.equal(await run.status(), "completed");
+ * ```
+ */
+export interface RunHandle<Out> {
+  /** The run id. */
+  readonly id: string;
+  /** Resolves with the output; rejects with `WorkflowFailedError` or `CancelledError`. */
+  result(): Promise<Out>;
+  /** The current status. */
+  status(): Promise<RunStatus>;
+  /** Sends a signal to the run. */
+  signal(name: string, payload?: unknown): Promise<void>;
+  /** Cancels the run. */
+  cancel(reason?: string): Promise<void>;
+}
+
+/** Converts a stored run to a public record. */
+export function toRunRecord(run: StoredRun): RunRecord {
+  const record: RunRecord = {
+    id: run.id,
+    workflow: run.workflow,
+    version: run.version,
+    planHash: run.planHash,
+    status: run.status,
+    input: decodeValue(run.input),
+    labels: run.labels,
+    createdAt: new Date(run.createdAt),
+    updatedAt: new Date(run.updatedAt),
+  };
+  if (run.output !== undefined) record.output = decodeValue(run.output);
+  if (run.error !== undefined) record.error = run.error;
+  if ((run.status === "sleeping" || run.status === "waiting") && run.dueAt !== undefined) {
+    record.wakeAt = new Date(run.dueAt);
+  }
+  if (run.status === "waiting" && run.waitingFor) record.waitingFor = run.waitingFor;
+  return record;
+}
