@@ -1,0 +1,203 @@
+// The one front door: every operation exists on Engine and LocalRunner from one implementation
+// (RunClient) and behaves the same on both. One table of cases, run over both doors.
+import {
+  CancelledError,
+  Engine,
+  InvalidStateError,
+  LocalRunner,
+  MemoryDriver,
+  RunClient,
+  RunNotFoundError,
+  workflow,
+  WorkflowFailedError,
+} from "@sluice/sluice";
+import { waitForStatus } from "@sluice/sluice/testing";
+import assert from "node:assert/strict";
+
+/** Every operation of SPEC §1.3 that both front doors offer. */
+const OPERATIONS = [
+  "start",
+  "signal",
+  "cancel",
+  "get",
+  "list",
+  "history",
+  "result",
+  "retry",
+  "purge",
+  "register",
+  "override",
+  "handle",
+  "close",
+] as const;
+
+interface Door {
+  name: string;
+  open(): Promise<RunClient>;
+}
+
+const DOORS: Door[] = [
+  { name: "LocalRunner", open: () => Promise.resolve(new LocalRunner()) },
+  {
+    name: "Engine",
+    async open() {
+      const engine = new Engine({ driver: new MemoryDriver() });
+      await engine.worker().start();
+      return engine;
+    },
+  },
+];
+
+/** A case gets a fresh door; the workflow names are unique per case. */
+const CASES: Record<string, (door: RunClient) => Promise<void>> = {
+  async "register, then start by name"(door) {
+    door.register(workflow<number>("reg").step("inc", (n) => n + 1));
+    const run = await door.start<number, number>("reg", 1);
+    assert.equal(await run.result(), 2);
+  },
+
+  async "start with an id twice returns the same run; handle reads it"(door) {
+    const wf = workflow<number>("idem").step("double", (n) => n * 2);
+    const first = await door.start(wf, 2, { id: "idem-1", labels: { team: "a" } });
+    const again = await door.start(wf, 99, { id: "idem-1" });
+    assert.equal(again.id, "idem-1");
+    assert.equal(await first.result(), 4);
+    const handle = door.handle<number>("idem-1");
+    assert.equal(await handle.status(), "completed");
+    assert.equal(await handle.result(), 4);
+  },
+
+  async "signal wakes a waiting run; get shows the record"(door) {
+    const wf = workflow<string>("gate").waitForSignal<string>("open", "open");
+    const run = await door.start(wf, "x", { id: "gate-1" });
+    await waitForStatus(door, "gate-1", "waiting");
+    const waiting = await door.get("gate-1");
+    assert.deepEqual(waiting.waitingFor, ["open"]);
+    await door.signal("gate-1", "open", "by ada");
+    assert.equal(await run.result(), "by ada");
+    const record = await door.get("gate-1");
+    assert.equal(record.status, "completed");
+    assert.equal(record.workflow, "gate");
+    assert.equal(record.output, "by ada");
+  },
+
+  async "cancel ends a waiting run with CancelledError"(door) {
+    const wf = workflow<string>("cancel").waitForSignal("go", "go");
+    const run = await door.start(wf, "x");
+    await waitForStatus(door, run.id, "waiting");
+    await door.cancel(run.id, "no longer needed");
+    await assert.rejects(door.result(run.id), CancelledError);
+    assert.equal((await door.get(run.id)).status, "cancelled");
+  },
+
+  async "list filters by status and labels"(door) {
+    const wf = workflow<number>("listed").step("n", (n) => n);
+    for (const [n, team] of [[1, "a"], [2, "b"], [3, "a"]] as const) {
+      await door.start(wf, n, { labels: { team } }).then((r) => r.result());
+    }
+    const page = await door.list({ status: "completed", labels: { team: "a" } });
+    assert.deepEqual(page.runs.map((r) => r.output).sort(), [1, 3]);
+    assert.equal(page.nextCursor, undefined);
+  },
+
+  async "history lists the events of a run"(door) {
+    const run = await door.start(workflow<number>("hist").step("inc", (n) => n + 1), 1);
+    await run.result();
+    const events = await door.history(run.id);
+    assert.deepEqual(events.map((e) => e.step ? `${e.type} ${e.step}` : e.type), [
+      "run.created",
+      "run.started",
+      "step.started inc",
+      "step.completed inc",
+      "run.completed",
+    ]);
+    assert.equal((await door.history(run.id, { limit: 2 })).length, 2);
+  },
+
+  async "result waits for the output of a run by id"(door) {
+    const run = await door.start(workflow<number>("res").sleep("nap", 1).step("n", (n) => n), 7);
+    assert.equal(await door.result<number>(run.id), 7);
+  },
+
+  async "retry resumes a failed run from the failed step"(door) {
+    let down = true;
+    let firstRuns = 0;
+    const wf = workflow<number>("flaky")
+      .step("first", (n) => {
+        firstRuns++;
+        return n + 1;
+      })
+      .step("call", (n) => {
+        if (down) throw new Error("service down");
+        return n * 10;
+      });
+    const run = await door.start(wf, 1);
+    await assert.rejects(run.result(), WorkflowFailedError);
+    down = false;
+    await door.retry(run.id);
+    assert.equal(await run.result(), 20);
+    assert.equal(firstRuns, 1);
+  },
+
+  async "purge deletes finished runs before a time"(door) {
+    const wf = workflow<number>("old").step("n", (n) => n);
+    const run = await door.start(wf, 1);
+    await run.result();
+    assert.equal(await door.purge({ finishedBefore: Date.now() + 60_000 }), 1);
+    await assert.rejects(door.get(run.id), RunNotFoundError);
+  },
+
+  async "override swaps a step's implementation"(door) {
+    const wf = workflow<number>("pay").step("charge", () => {
+      throw new Error("no network in tests");
+    });
+    door.override("charge", (n: number) => n * 100);
+    assert.equal(await (await door.start(wf, 2)).result(), 200);
+  },
+
+  async "every operation throws InvalidStateError once closed"(door) {
+    await door.close();
+    const wf = workflow<number>("closed").step("n", (n) => n);
+    const calls: Record<string, () => unknown> = {
+      start: () => door.start(wf, 1),
+      signal: () => door.signal("r", "s"),
+      cancel: () => door.cancel("r"),
+      get: () => door.get("r"),
+      list: () => door.list(),
+      history: () => door.history("r"),
+      result: () => door.result("r"),
+      retry: () => door.retry("r"),
+      purge: () => door.purge({ finishedBefore: 0 }),
+      register: () => door.register(wf),
+      override: () => door.override("n", (n: number) => n),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      await assert.rejects(async () => await call(), InvalidStateError, name);
+    }
+  },
+};
+
+for (const door of DOORS) {
+  Deno.test(`${door.name}: every shared operation`, async (t) => {
+    for (const [name, body] of Object.entries(CASES)) {
+      await t.step(name, async () => {
+        await using client = await door.open();
+        await body(client);
+      });
+    }
+  });
+}
+
+Deno.test("Engine and LocalRunner share one implementation of every operation", async () => {
+  for (const op of OPERATIONS) {
+    const engineOp = (Engine.prototype as unknown as Record<string, unknown>)[op];
+    const runnerOp = (LocalRunner.prototype as unknown as Record<string, unknown>)[op];
+    assert.equal(typeof engineOp, "function", `Engine.${op}`);
+    assert.equal(typeof runnerOp, "function", `LocalRunner.${op}`);
+    if (op !== "close") assert.equal(engineOp, runnerOp, `${op} is written once`);
+  }
+  await using runner = new LocalRunner();
+  assert.ok(runner instanceof RunClient);
+  assert.equal("worker" in LocalRunner.prototype, false, "LocalRunner has no worker()");
+  assert.equal(typeof Engine.prototype.worker, "function");
+});
