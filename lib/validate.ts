@@ -14,14 +14,14 @@ import { CONTROL_CHARACTERS, hasControlCharacters } from "./_text.ts";
  * type, an object or function by its type only (never its contents).
  *
  * @param value Any value.
- * @returns `'text'`, `null`, `undefined`, `number 5`, `of type object`, …
+ * @returns `'text'`, `null`, `undefined`, `the number 5`, `of type object`, …
  */
 export function describe(value: unknown): string {
   if (typeof value === "string") return `'${value}'`;
   if (value === null || value === undefined) return String(value);
   return typeof value === "object" || typeof value === "function" || typeof value === "symbol"
     ? `of type ${typeof value}`
-    : `${typeof value} ${String(value)}`;
+    : `the ${typeof value} ${String(value)}`;
 }
 
 /** Names of workflows, steps and signals: a letter or `_`, then up to 127 of `A-Za-z0-9_.-`. */
