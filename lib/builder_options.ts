@@ -7,30 +7,17 @@
 import { type Duration, parseDuration } from "./duration.ts";
 import type { PlanRetry } from "./plan.ts";
 import type { StepDef, StepFn, StepOptions } from "./builder_types.ts";
+import { describe, NAME, NAME_RULE } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
 
-/** @internal */
-export const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
-
-/** @internal */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return `the string '${value}'`;
-  return typeof value === "object" || typeof value === "function"
-    ? `of type ${typeof value}`
-    : `${typeof value} ${String(value)}`;
-}
+export { describe, NAME } from "./validate.ts";
 
 /** @internal */
 export function checkName(name: unknown, where: string): asserts name is string {
   if (typeof name !== "string" || !NAME.test(name)) {
-    throw new TypeError(
-      `Cannot use name ${
-        typeof name === "string" ? `'${name}'` : describe(name)
-      } in ${where}: names start with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'`,
-    );
+    throw new TypeError(`Cannot use name ${describe(name)} in ${where}: names ${NAME_RULE}`);
   }
 }
 

@@ -27,6 +27,10 @@ export function describe(value: unknown): string {
 /** Names of workflows, steps and signals: a letter or `_`, then up to 127 of `A-Za-z0-9_.-`. */
 export const NAME: RegExp = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
+/** The rule of {@linkcode NAME}, for messages. */
+export const NAME_RULE =
+  "start with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'";
+
 /** Run ids: 1 to 255 printable ASCII characters without spaces. */
 const RUN_ID = /^[\x21-\x7e]{1,255}$/;
 
@@ -44,11 +48,7 @@ export function checkRunId(runId: unknown): asserts runId is string {
 /** Throws `TypeError` unless `name` is a valid signal name. */
 export function checkSignalName(name: unknown): asserts name is string {
   if (typeof name !== "string" || !NAME.test(name)) {
-    throw new TypeError(
-      `Cannot send signal ${
-        describe(name)
-      }: signal names start with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'`,
-    );
+    throw new TypeError(`Cannot send signal ${describe(name)}: signal names ${NAME_RULE}`);
   }
 }
 

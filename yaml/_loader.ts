@@ -22,6 +22,7 @@ import { NODE_KINDS, type NodeKind } from "../lib/nodes.ts";
 import { compileExpression, type Expect, summary } from "./_cel.ts";
 import { errorAt, locator, type YamlEntry, type YamlMapping, type YamlNode } from "./_document.ts";
 import { clip, ExpressionError } from "./_errors.ts";
+import { describe, NAME, NAME_RULE } from "../lib/validate.ts";
 import type { YamlAction } from "./mod.ts";
 
 type W = Workflow<unknown, unknown, unknown>;
@@ -29,7 +30,6 @@ type AnyBranch = Branch<unknown, unknown>;
 type PlanFn = (value: unknown, input: unknown) => unknown;
 type Cond = (value: unknown, input: unknown) => boolean;
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 /** Most nodes (steps, branches and control nodes, at any depth) in one workflow. */
 const MAX_WORKFLOW_NODES = 2_000;
 const ISO_TIME =
@@ -65,13 +65,10 @@ function quoteList(keys: readonly string[]): string {
     : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
 }
 
-function describe(node: YamlNode): string {
+function describeNode(node: YamlNode): string {
   if (node.kind === "sequence") return "a list";
   if (node.kind === "mapping") return "a mapping";
-  const value = node.value;
-  if (value === null) return "null";
-  if (typeof value === "string") return `the string '${clip(value)}'`;
-  return `the ${typeof value} ${String(value)}`;
+  return describe(typeof node.value === "string" ? clip(node.value) : node.value);
 }
 
 /** Turns a positioned tree into builder calls. */
@@ -92,7 +89,7 @@ export class Loader {
       this.#fail(
         root.offset,
         undefined,
-        `Cannot use ${describe(root)} as a workflow: write a mapping with 'name' and 'steps'`,
+        `Cannot use ${describeNode(root)} as a workflow: write a mapping with 'name' and 'steps'`,
       );
     }
     const fields = this.#fields(root, WORKFLOW_KEYS, "the workflow");
@@ -198,7 +195,7 @@ export class Loader {
       this.#fail(
         node.offset,
         entry.key,
-        `Cannot use ${describe(node)} as '${entry.key}' of ${where}: use a string`,
+        `Cannot use ${describeNode(node)} as '${entry.key}' of ${where}: use a string`,
       );
     }
     return node.value;
@@ -210,9 +207,7 @@ export class Loader {
       this.#fail(
         entry.value.offset,
         entry.key,
-        `Cannot use the name '${
-          clip(name)
-        }' in ${where}: names start with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'`,
+        `Cannot use the name '${clip(name)}' in ${where}: names ${NAME_RULE}`,
       );
     }
     return name;
@@ -224,7 +219,7 @@ export class Loader {
       this.#fail(
         node.offset,
         entry.key,
-        `Cannot use ${describe(node)} as '${entry.key}' of ${where}: it must be ${rule}`,
+        `Cannot use ${describeNode(node)} as '${entry.key}' of ${where}: it must be ${rule}`,
       );
     }
     return node.value;
@@ -248,7 +243,7 @@ export class Loader {
         node.offset,
         entry.key,
         `Cannot use ${
-          describe(node)
+          describeNode(node)
         } as '${entry.key}' of ${where}: use a duration such as '5s', '10m' or '1h30m', or milliseconds`,
       );
     }
@@ -271,7 +266,7 @@ export class Loader {
       this.#fail(
         node.offset,
         entry.key,
-        `Cannot use ${describe(node)} as '${entry.key}' of ${where}: write a CEL expression`,
+        `Cannot use ${describeNode(node)} as '${entry.key}' of ${where}: write a CEL expression`,
       );
     }
     const source = node.value;
@@ -337,7 +332,7 @@ export class Loader {
       this.#fail(
         node.offset,
         entry.key,
-        `Cannot use ${describe(node)} as '${entry.key}' of ${where}: use a list of nodes`,
+        `Cannot use ${describeNode(node)} as '${entry.key}' of ${where}: use a list of nodes`,
       );
     }
     if (node.items.length === 0) {
@@ -357,7 +352,7 @@ export class Loader {
         node.offset,
         parentKey,
         `Cannot use ${
-          describe(node)
+          describeNode(node)
         } as a node of ${parent}: use a mapping such as '{ step: name, action: fn }'`,
       );
     }
@@ -486,7 +481,7 @@ export class Loader {
       this.#fail(
         node.offset,
         entry.key,
-        `Cannot use ${describe(node)} as 'retry' of ${where}: use a mapping of ${
+        `Cannot use ${describeNode(node)} as 'retry' of ${where}: use a mapping of ${
           quoteList(RETRY_KEYS)
         }`,
       );
@@ -560,7 +555,7 @@ export class Loader {
         node.offset,
         entry.key,
         `Cannot use ${
-          describe(node)
+          describeNode(node)
         } as 'signals' of ${where}: use a non-empty list of signal names`,
       );
     }
@@ -617,9 +612,7 @@ export class Loader {
           this.#fail(
             branch.offset,
             branch.key,
-            `Cannot use the branch name '${
-              clip(branch.key)
-            }' in ${where}: names start with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'`,
+            `Cannot use the branch name '${clip(branch.key)}' in ${where}: names ${NAME_RULE}`,
           );
         }
         // Keys are checked: none is '__proto__', 'constructor' or 'prototype'.
@@ -631,7 +624,7 @@ export class Loader {
       node.offset,
       entry.key,
       `Cannot use ${
-        describe(node)
+        describeNode(node)
       } as 'branches' of ${where}: use a non-empty list (a tuple) or mapping (a record) of branches`,
     );
   }
@@ -666,7 +659,7 @@ export class Loader {
       node.offset,
       entry.key,
       `Cannot use ${
-        describe(node)
+        describeNode(node)
       } as '${entry.key}' of ${where}: use an action name, '{ action, retry, timeout }', a node, or a list of nodes`,
     );
   }
