@@ -19,6 +19,7 @@ import {
   toErrorInfo,
 } from "./errors.ts";
 import { Activation } from "./interpreter.ts";
+import { leaseStore } from "./lease_store.ts";
 import type { Runtime } from "./runtime.ts";
 import { yieldIfDue } from "./yield.ts";
 
@@ -344,6 +345,7 @@ export class Worker implements AsyncDisposable {
       claim,
       nodes,
       (): Promise<void> => this.#heartbeatOne(activation),
+      leaseStore(rt.driver, runId, claim.lease, rt.logger),
     );
     if (claim.previousOwner !== undefined) {
       rt.logger.warn(
