@@ -1,0 +1,392 @@
+/**
+ * The PostgreSQL driver's write batching: the statements and parameters of
+ * fenced writes (one run's, or many runs' grouped into one statement), of run
+ * transitions, and of grouped run creations. The `Batcher` (`_batch.ts`)
+ * decides what is grouped; this module builds what is sent.
+ *
+ * @module
+ */
+import { LeaseLostError, StorageError } from "../../lib/errors.ts";
+import { type RunColumns, runFromColumns } from "../columns.ts";
+import type {
+  DriverNotice,
+  Lease,
+  NewRun,
+  RunTransition,
+  StepRow,
+  StoredEvent,
+  StoredRun,
+  WriteBatch,
+} from "../../lib/driver.ts";
+import type { BatchItem } from "./_batch.ts";
+import { type Statements, type WriteShape, writeStatement } from "./_sql.ts";
+
+/** Runs one statement (a driver's query, which maps errors to `StorageError`). */
+export type Query = (
+  what: string,
+  text: string,
+  params: readonly Param[],
+) => Promise<Record<string, unknown>[]>;
+
+/** A query parameter. */
+export type Param = string | number | boolean | null | readonly (string | number | null)[];
+
+/** A write without a transition, waiting to be grouped. */
+export interface WriteItem extends BatchItem {
+  lease: Lease;
+  steps: StepRow[];
+  events: StoredEvent[];
+  resolve(): void;
+}
+
+/** A run creation, waiting to be grouped. */
+export interface CreateItem extends BatchItem {
+  run: NewRun;
+  now: number;
+  resolve(result: { run: StoredRun; created: boolean }): void;
+}
+
+/** Keeps the last row of each key, as sequential upserts would (a `done` row stays). */
+export function lastRows(steps: readonly StepRow[] | undefined): StepRow[] {
+  if (!steps || steps.length === 0) return [];
+  if (steps.length === 1) return [steps[0]!];
+  const byKey = new Map<string, StepRow>();
+  for (const row of steps) {
+    if (byKey.get(row.key)?.state === "done") continue;
+    byKey.delete(row.key);
+    byKey.set(row.key, row);
+  }
+  return [...byKey.values()];
+}
+
+/** Column arrays of step rows (8 parameters), positions from `pos`. */
+export function stepArrays(steps: readonly StepRow[], pos: number): Param[] {
+  const n = steps.length;
+  const key: string[] = new Array(n);
+  const kind: string[] = new Array(n);
+  const state: string[] = new Array(n);
+  const data: (string | null)[] = new Array(n);
+  const attempt: (number | null)[] = new Array(n);
+  const startedAt: (number | null)[] = new Array(n);
+  const finishedAt: (number | null)[] = new Array(n);
+  const position: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = steps[i]!;
+    key[i] = row.key;
+    kind[i] = row.kind;
+    state[i] = row.state;
+    data[i] = row.data ?? null;
+    attempt[i] = row.attempt ?? null;
+    startedAt[i] = row.startedAt ?? null;
+    finishedAt[i] = row.finishedAt ?? null;
+    position[i] = pos + i;
+  }
+  return [key, kind, state, data, attempt, startedAt, finishedAt, position];
+}
+
+/** Column arrays of events (6 parameters), positions from `pos`. */
+export function eventArrays(events: readonly StoredEvent[], pos: number): Param[] {
+  const n = events.length;
+  const type: string[] = new Array(n);
+  const at: number[] = new Array(n);
+  const step: (string | null)[] = new Array(n);
+  const attempt: (number | null)[] = new Array(n);
+  const detail: (string | null)[] = new Array(n);
+  const position: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const event = events[i]!;
+    type[i] = event.type;
+    at[i] = event.at;
+    step[i] = event.step ?? null;
+    attempt[i] = event.attempt ?? null;
+    detail[i] = event.detail ?? null;
+    position[i] = pos + i;
+  }
+  return [type, at, step, attempt, detail, position];
+}
+
+/** The statements of fenced writes without a transition, cached by shape. */
+export class WriteQueries {
+  readonly #quoted: string;
+  readonly #texts = new Map<string, string>();
+
+  /** @param quoted The quoted schema name. */
+  constructor(quoted: string) {
+    this.#quoted = quoted;
+  }
+
+  /** The fenced write statement of a shape (cached). */
+  #text(shape: WriteShape): string {
+    const key = `${shape.multi ? "m" : "1"}${shape.direct ? "d" : ""}${shape.steps}${
+      shape.events ? "e" : ""
+    }`;
+    let text = this.#texts.get(key);
+    if (text === undefined) {
+      text = writeStatement(this.#quoted, shape);
+      this.#texts.set(key, text);
+    }
+    return text;
+  }
+
+  /** The statement and parameters of fenced writes without a transition. */
+  query(
+    items: readonly WriteItem[],
+    firstPos: number,
+  ): { text: string; params: Param[]; direct: boolean } {
+    const multi = items.length > 1;
+    let stepCount = 0;
+    let eventCount = 0;
+    for (const item of items) {
+      stepCount += item.steps.length;
+      eventCount += item.events.length;
+    }
+    const shape: WriteShape = {
+      multi,
+      steps: stepCount === 0 ? "none" : stepCount === 1 ? "one" : "many",
+      events: eventCount > 0,
+    };
+    if (
+      multi && eventCount === 0 && items.every((item) => item.steps.length > 0) &&
+      new Set(items.map((item) => item.lease.runId)).size === items.length
+    ) {
+      shape.direct = true;
+      shape.steps = "many";
+    }
+    const params: Param[] = multi
+      ? [items.map((item) => item.lease.runId), items.map((item) => item.lease.token)]
+      : [items[0]!.lease.runId, items[0]!.lease.token];
+    let pos = firstPos;
+    if (shape.steps === "one") {
+      const row = items.find((item) => item.steps.length > 0)!.steps[0]!;
+      params.push(
+        row.key,
+        row.kind,
+        row.state,
+        row.data ?? null,
+        row.attempt ?? null,
+        row.startedAt ?? null,
+        row.finishedAt ?? null,
+        pos,
+      );
+    } else if (shape.steps === "many") {
+      const w: number[] = [];
+      const rows: StepRow[] = [];
+      items.forEach((item, i) => {
+        for (const row of item.steps) {
+          w.push(i + 1);
+          rows.push(row);
+        }
+      });
+      if (multi) params.push(w);
+      params.push(...stepArrays(rows, pos));
+    }
+    pos += stepCount;
+    if (shape.events) {
+      const w: number[] = [];
+      const events: StoredEvent[] = [];
+      items.forEach((item, i) => {
+        for (const event of item.events) {
+          w.push(i + 1);
+          events.push(event);
+        }
+      });
+      if (multi) params.push(w);
+      params.push(...eventArrays(events, pos));
+    }
+    return { text: this.#text(shape), params, direct: shape.direct === true };
+  }
+
+  /**
+   * Sends grouped writes as one statement and settles each item: written,
+   * or refused with `LeaseLostError` (or the error of its lease check).
+   */
+  async flush(items: WriteItem[], query: Query, leaseHeld: string): Promise<void> {
+    const { text, params, direct } = this.query(items, 0);
+    const rows = (await query(
+      items.length === 1
+        ? `record checkpoints of run '${items[0]!.lease.runId}'`
+        : `record checkpoints of ${items.length} runs`,
+      text,
+      params,
+    )) as { w?: number; run_id?: string }[];
+    const held = new Set<number>();
+    if (direct) {
+      const written = new Set<string>();
+      for (const row of rows) written.add(row.run_id!);
+      items.forEach((item, i) => {
+        if (written.has(item.lease.runId)) held.add(i + 1);
+      });
+    } else {
+      for (const row of rows) held.add(row.w!);
+    }
+    // A plain INSERT writes nothing both when the lease is lost and when every
+    // row was done already (a no-op); a lease once lost never comes back, so
+    // reading it now tells the two apart exactly.
+    // The group is written: a failed check fails its own item, never the group
+    // (which must not be sent again).
+    const failed = new Map<number, unknown>();
+    await Promise.all(items.map(async (item, i) => {
+      if (held.has(i + 1) || item.steps.length === 0 || item.events.length > 0) return;
+      if (items.length > 1 && !direct) return;
+      const lease = item.lease;
+      try {
+        const [row] = await query(
+          `check the lease on run '${lease.runId}'`,
+          leaseHeld,
+          [lease.runId, lease.token],
+        );
+        if (row) held.add(i + 1);
+      } catch (error) {
+        failed.set(i + 1, error);
+      }
+    }));
+    for (let w = 0; w < items.length; w++) {
+      const item = items[w]!;
+      if (held.has(w + 1)) item.resolve();
+      else item.reject(failed.get(w + 1) ?? new LeaseLostError(item.lease.runId));
+    }
+  }
+}
+
+/** The statement and parameters of a write that moves the run. */
+export function transitionQuery(
+  st: Statements,
+  lease: Lease,
+  batch: WriteBatch & { run: RunTransition },
+  now: number,
+  pos: number,
+  channel: string,
+  payload: (types: string) => string,
+): { text: string; params: Param[]; notices: DriverNotice["type"][] } {
+  const steps = lastRows(batch.steps);
+  const common: Param[] = [
+    lease.runId,
+    lease.token,
+    now,
+    ...stepArrays(steps, pos),
+    ...eventArrays(batch.events ?? [], pos + steps.length),
+    channel,
+  ];
+  const run = batch.run;
+  switch (run.status) {
+    case "sleeping":
+    case "waiting":
+      return {
+        text: st.suspend,
+        params: [
+          ...common,
+          payload("runnable"),
+          run.status,
+          run.waitingFor ?? [],
+          run.dueAt ?? null,
+        ],
+        notices: ["runnable"],
+      };
+    case "completed":
+      return {
+        text: st.complete,
+        params: [...common, payload("finished"), run.output ?? null],
+        notices: ["finished"],
+      };
+    case "failed":
+      return {
+        text: st.fail,
+        params: [
+          ...common,
+          payload("finished"),
+          JSON.stringify(run.error),
+        ],
+        notices: ["finished"],
+      };
+    case "running":
+      return {
+        text: st.release,
+        params: [...common, payload("runnable")],
+        notices: ["runnable"],
+      };
+    default:
+      throw new TypeError(
+        `Cannot write run transition '${
+          (run as { status: string }).status
+        }': use sleeping, waiting, completed, failed or running`,
+      );
+  }
+}
+
+/** The parameters of the consume-signal statement. */
+export function consumeParams(
+  lease: Lease,
+  names: readonly string[],
+  row: StepRow,
+  steps: readonly StepRow[],
+  events: readonly StoredEvent[],
+): Param[] {
+  return [
+    lease.runId,
+    lease.token,
+    names as string[],
+    row.key,
+    row.kind,
+    row.attempt ?? null,
+    row.startedAt ?? null,
+    row.finishedAt ?? null,
+    ...stepArrays(steps, 1),
+    ...eventArrays(events, 1 + steps.length),
+  ];
+}
+
+/** The column arrays of grouped run creations (8 parameters). */
+export function createParams(items: readonly CreateItem[]): Param[] {
+  const n = items.length;
+  const ids: string[] = new Array(n);
+  const workflows: string[] = new Array(n);
+  const versions: string[] = new Array(n);
+  const hashes: string[] = new Array(n);
+  const inputs: (string | null)[] = new Array(n);
+  const labels: string[] = new Array(n);
+  const dueAt: number[] = new Array(n);
+  const nows: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const { run, now } = items[i]!;
+    ids[i] = run.id;
+    workflows[i] = run.workflow;
+    versions[i] = run.version;
+    hashes[i] = run.planHash;
+    inputs[i] = run.input ?? null;
+    labels[i] = JSON.stringify(run.labels ?? {});
+    dueAt[i] = run.dueAt;
+    nows[i] = now;
+  }
+  return [ids, workflows, versions, hashes, inputs, labels, dueAt, nows];
+}
+
+/**
+ * Settles grouped creations from the rows the statement returned: each item
+ * gets its run (created or existing); `created` is called once per new run.
+ * A run missing from the rows was inserted by a concurrent transaction after
+ * the statement's snapshot, so it is read back.
+ */
+export function settleCreates(
+  items: readonly CreateItem[],
+  rows: readonly (RunColumns & { created: boolean })[],
+  created: (runId: string) => void,
+  getRun: (runId: string) => Promise<StoredRun | undefined>,
+): void {
+  const byId = new Map<string, RunColumns & { created: boolean }>();
+  for (const row of rows) byId.set(row.id, row);
+  for (const item of items) {
+    const row = byId.get(item.run.id);
+    if (row) {
+      item.resolve({ run: runFromColumns(row), created: row.created });
+      if (row.created) {
+        row.created = false;
+        created(row.id);
+      }
+      continue;
+    }
+    getRun(item.run.id).then((run) => {
+      if (run) item.resolve({ run, created: false });
+      else item.reject(new StorageError(`Cannot create run '${item.run.id}': retry`));
+    }, item.reject);
+  }
+}
