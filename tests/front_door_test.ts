@@ -155,6 +155,31 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
     assert.equal(await (await door.start(wf, 2)).result(), 200);
   },
 
+  async "bad input gets the same typed error on both"(door) {
+    const wf = workflow<number>("bad").step("n", (n) => n);
+    const done = await door.start(wf, 1, { id: "bad-done" });
+    await done.result();
+    const calls: [string, () => unknown, new (...args: never[]) => Error][] = [
+      ["start with a bad id", () => door.start(wf, 1, { id: "has space" }), TypeError],
+      ["signal with a bad name", () => door.signal("bad-done", "1x"), TypeError],
+      ["signal an unknown run", () => door.signal("nobody", "go"), RunNotFoundError],
+      ["cancel a finished run", () => door.cancel("bad-done"), InvalidStateError],
+      ["get an unknown run", () => door.get("nobody"), RunNotFoundError],
+      ["list 0 a page", () => door.list({ limit: 0 }), RangeError],
+      ["history of an unknown run", () => door.history("nobody"), RunNotFoundError],
+      ["result of an unknown run", () => door.result("nobody"), RunNotFoundError],
+      ["retry a completed run", () => door.retry("bad-done"), InvalidStateError],
+      ["purge without a cut-off", () => door.purge({} as never), TypeError],
+      ["register a non-workflow", () => door.register({} as never), TypeError],
+      ["override with a non-function", () => door.override("n", 1 as never), TypeError],
+    ];
+    for (const [name, call, type] of calls) {
+      await assert.rejects(async () => await call(), type, name);
+    }
+    assert.equal((await door.get("bad-done")).status, "completed");
+    assert.equal((await door.list()).runs.length, 1);
+  },
+
   async "every operation throws InvalidStateError once closed"(door) {
     await door.close();
     const wf = workflow<number>("closed").step("n", (n) => n);
