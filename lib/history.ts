@@ -6,7 +6,7 @@
  * @module
  */
 import type { Driver, StoredHistoryItem } from "./driver.ts";
-import type { HistoryEvent } from "./runtime.ts";
+import type { HistoryEvent } from "./records.ts";
 import { decodeEventDetail } from "./formats.ts";
 import { decodeValue } from "./values.ts";
 

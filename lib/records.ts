@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RunStatus, StoredRun } from "./driver.ts";
+import type { HistoryEventType, RunFilter, RunStatus, StoredRun } from "./driver.ts";
 import type { ErrorInfo } from "./errors.ts";
 import { decodeValue } from "./values.ts";
 
@@ -98,20 +98,12 @@ export interface RunPage {
  * assert.deepEqual(page.runs.map((r) => r.output), [2]);
  * ```
  */
-export interface ListOptions {
-  /** Only runs in this status (or these statuses). */
-  status?: RunStatus | RunStatus[];
-  /** Only runs of this workflow. */
-  workflow?: string;
-  /** Only runs carrying all these labels. */
-  labels?: Record<string, string>;
+export interface ListOptions extends RunFilter {
   /**
    * Page size, 1 to 1000.
    * @default {100}
    */
   limit?: number;
-  /** The `nextCursor` of the previous page. */
-  cursor?: string;
 }
 
 /**
@@ -137,21 +129,7 @@ export interface ListOptions {
  */
 export interface HistoryEvent {
   /** What happened. */
-  type:
-    | "run.created"
-    | "run.started"
-    | "step.started"
-    | "step.completed"
-    | "step.failed"
-    | "step.retried"
-    | "run.sleeping"
-    | "run.waiting"
-    | "signal.received"
-    | "run.completed"
-    | "run.failed"
-    | "run.cancelled"
-    | "run.retried"
-    | "run.recovered";
+  type: HistoryEventType;
   /** When. */
   at: Date;
   /**

@@ -19,17 +19,6 @@ import type { Observer, ObserverHook } from "./observer.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./values.ts";
 import { describe } from "./validate.ts";
 
-export type { HistoryOptions } from "./history.ts";
-export type {
-  HistoryEvent,
-  ListOptions,
-  RunHandle,
-  RunPage,
-  RunRecord,
-  StartOptions,
-} from "./records.ts";
-export { toRunRecord } from "./records.ts";
-
 /**
  * Options shared by `LocalRunner` and `Engine`.
  *

@@ -1,5 +1,5 @@
 import type { RunStatus } from "../lib/driver.ts";
-import type { RunRecord } from "../lib/runtime.ts";
+import type { RunRecord } from "../lib/records.ts";
 
 /**
  * Options of {@linkcode waitForStatus}.
