@@ -9,7 +9,9 @@ import type { Span } from "@opentelemetry/api";
 import type { RtNode } from "./nodes.ts";
 import type { Claim, Lease, RunTransition, StepRow, StoredEvent, WriteBatch } from "./driver.ts";
 import { CancelledError, LeaseLostError, StorageError, toErrorInfo } from "./errors.ts";
+import { encodeEventDetail, type EventDetails, failedDetail } from "./formats.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
+import { notify, type ObserverEvent } from "./recorder.ts";
 import { endSpan, startRunSpan } from "./telemetry.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import type { AttemptHost } from "./attempt.ts";
@@ -146,13 +148,12 @@ export abstract class ActivationCore {
       } catch (error) {
         throw new StepFailure(error, "");
       }
-      await this.commit(
+      await this.recordEvents(
         [{ type: "run.completed", at: host.clock.now() }],
         data === undefined ? { status: "completed" } : { status: "completed", output: data },
+        "onRunCompleted",
+        () => ({ ...this.event(), output }),
       );
-      if (host.observers.length) {
-        host.emit("onRunCompleted", { ...this.event(), output });
-      }
     } catch (error) {
       spanError = await this.#conclude(error);
     } finally {
@@ -171,26 +172,24 @@ export abstract class ActivationCore {
         const transition: RunTransition = { status: waiting ? "waiting" : "sleeping" };
         if (wakeAt !== undefined) transition.dueAt = wakeAt;
         if (waiting) transition.waitingFor = signals;
-        const detail: Record<string, unknown> = {};
+        const detail: EventDetails["run.waiting"] = {};
         if (wakeAt !== undefined) detail.wakeAt = wakeAt;
-        if (waiting) detail.signals = transition.waitingFor;
-        await this.commit(
-          [{
-            type: waiting ? "run.waiting" : "run.sleeping",
-            at: host.clock.now(),
-            detail: JSON.stringify(detail),
-          }],
+        if (waiting) detail.signals = signals;
+        const type = waiting ? "run.waiting" : "run.sleeping";
+        await this.recordEvents(
+          [{ type, at: host.clock.now(), detail: encodeEventDetail(type, detail) }],
           transition,
+          "onRunWaiting",
+          () => {
+            const event: ObserverEvent<"onRunWaiting"> = {
+              ...this.event(),
+              status: transition.status as "sleeping" | "waiting",
+            };
+            if (wakeAt !== undefined) event.wakeAt = new Date(wakeAt);
+            if (waiting) event.signals = signals;
+            return event;
+          },
         );
-        if (host.observers.length) {
-          const event: Parameters<NonNullable<Observer["onRunWaiting"]>>[0] = {
-            ...this.event(),
-            status: transition.status as "sleeping" | "waiting",
-          };
-          if (wakeAt !== undefined) event.wakeAt = new Date(wakeAt);
-          if (waiting) event.signals = transition.waitingFor!;
-          host.emit("onRunWaiting", event);
-        }
         return undefined;
       }
       if (error === STOP) {
@@ -218,26 +217,24 @@ export abstract class ActivationCore {
       }
       const failure = error instanceof StepFailure ? error : new StepFailure(error, "");
       const info = toErrorInfo(failure.error, failure.step || undefined);
-      await this.commit(
+      await this.recordEvents(
         [{
           type: "run.failed",
           at: host.clock.now(),
           ...(failure.step ? { step: failure.step } : {}),
-          detail: JSON.stringify({ error: info }),
+          detail: failedDetail(info),
         }],
         { status: "failed", error: info },
+        "onRunFailed",
+        () => {
+          const failed = failure.error instanceof Error
+            ? failure.error
+            : new Error(String(failure.error));
+          const event: ObserverEvent<"onRunFailed"> = { ...this.event(), error: failed };
+          if (failure.step) event.step = failure.step;
+          return event;
+        },
       );
-      if (host.observers.length) {
-        const failed = failure.error instanceof Error
-          ? failure.error
-          : new Error(String(failure.error));
-        const event: Parameters<NonNullable<Observer["onRunFailed"]>>[0] = {
-          ...this.event(),
-          error: failed,
-        };
-        if (failure.step) event.step = failure.step;
-        host.emit("onRunFailed", event);
-      }
       return failure.error;
     } catch (writeError) {
       if (writeError instanceof LeaseLostError) this.#warnLeaseLost();
@@ -294,6 +291,34 @@ export abstract class ActivationCore {
     if (events.length) queued.events.push(...events);
     const batch: WriteBatch = run ? { ...queued, run } : queued;
     return this.#write(batch, this.host.clock.now());
+  }
+
+  /**
+   * Writes `events` (with whatever is queued and an optional run transition),
+   * then tells observers `hook`: the one way an activation stores an event
+   * that observers hear of.
+   */
+  protected async recordEvents<K extends ObserverHook>(
+    events: StoredEvent[],
+    run: RunTransition | undefined,
+    hook: K,
+    make: () => ObserverEvent<K>,
+  ): Promise<void> {
+    await this.commit(events, run);
+    notify(this.host, hook, make);
+  }
+
+  /**
+   * Queues an event to ride along with the next write and tells observers
+   * `hook` now (they hear of a failed attempt before it is stored).
+   */
+  protected queueEvent<K extends ObserverHook>(
+    event: StoredEvent,
+    hook?: K,
+    make?: () => ObserverEvent<K>,
+  ): void {
+    if (hook !== undefined && make !== undefined) notify(this.host, hook, make);
+    this.pendingEvents.push(event);
   }
 
   /** Writes one completed step row, with whatever is queued. */

@@ -4,12 +4,12 @@
  *
  * @module
  */
+import { notify, type ObserverEvent } from "./recorder.ts";
 import type { StepDef, StepFn, Workflow } from "./builder.ts";
 import { fromErrorInfo, RunNotFoundError, WorkflowFailedError } from "./errors.ts";
 import { DuplicateRunError } from "./errors.ts";
 import { decodeCursor } from "./driver.ts";
 import { LIST_PAGE } from "./driver_policy.ts";
-import type { Observer } from "./observer.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { HISTORY_PAGE, type HistoryOptions, historyPage, toHistory } from "./history.ts";
 import { toStoredTime } from "./time.ts";
@@ -205,16 +205,16 @@ export abstract class RunClient implements AsyncDisposable {
     await rt.clockReady();
     const now = rt.clock.now();
     const run = await rt.driver.cancelRun(runId, reason, now);
-    if (rt.observers.length) {
-      const event: Parameters<NonNullable<Observer["onRunCancelled"]>>[0] = {
+    notify(rt, "onRunCancelled", () => {
+      const event: ObserverEvent<"onRunCancelled"> = {
         runId,
         workflow: run.workflow,
         version: run.version,
         at: new Date(now),
       };
       if (reason !== undefined) event.reason = reason;
-      rt.emit("onRunCancelled", event);
-    }
+      return event;
+    });
   }
 
   /**

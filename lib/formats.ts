@@ -13,7 +13,7 @@
  * @module
  */
 import type { ErrorInfo } from "./errors.ts";
-import { decodeValue, encodeValue } from "./values.ts";
+import { decodeValue } from "./values.ts";
 
 // ---- checkpoint rows ---------------------------------------------------------------
 
@@ -127,24 +127,20 @@ export function signalRowData(name: string, payload: string | undefined): string
 }
 
 /**
- * The `data` of a wait's `done` row when it timed out: the `onTimeout`
- * result, checked and encoded as a value (so it may hold `Date`s).
+ * What a wait's `done` row holds when it timed out: the `onTimeout` result.
+ * It is stored as a value (checked and encoded like a step's output, so it
+ * may hold `Date`s), not as plain JSON.
  *
- * @example Encode a timeout's result
+ * @example The stored shape of a timeout
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeWaitOutcome, timedOutRowData } from "./formats.ts";
+ * import { timedOutOutcome } from "./formats.ts";
  *
- * const data = timedOutRowData("late", "the output of 'wait'", 1_000)!;
- * assert.deepEqual(decodeWaitOutcome(data), { timedOut: true, value: "late" });
+ * assert.deepEqual(timedOutOutcome("late"), { timedOut: true, value: "late" });
  * ```
  */
-export function timedOutRowData(
-  value: unknown,
-  what: string,
-  maxBytes: number,
-): string | undefined {
-  return encodeValue({ timedOut: true, value }, what, maxBytes);
+export function timedOutOutcome(value: unknown): { timedOut: true; value: unknown } {
+  return { timedOut: true, value };
 }
 
 /**

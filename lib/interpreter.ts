@@ -14,6 +14,8 @@ import type { NodeKind, RtBranch, RtNode, RtOf, RtStep } from "./nodes.ts";
 import type { StepRow } from "./driver.ts";
 import { isNonRetryable, SignalTimeoutError, toErrorInfo } from "./errors.ts";
 import { decodeValue, encodeValue } from "./values.ts";
+import { decodeWaitOutcome, encodeEventDetail, rowData, timedOutOutcome } from "./formats.ts";
+import { notify } from "./recorder.ts";
 import { timeAfter, toStoredTime } from "./time.ts";
 import { yieldIfDue } from "./yield.ts";
 import { retryDelay, runAttempt } from "./attempt.ts";
@@ -37,11 +39,6 @@ interface KindWalk<K extends NodeKind> {
   ): Promise<unknown>;
   /** The output recorded in the node's `done` row; `input` is the value that flowed in. */
   done(node: RtOf<K>, row: StepRow, input: unknown): unknown;
-}
-
-interface StepProgress {
-  failures: number;
-  until: number;
 }
 
 /** Describes a step's output for error messages. */
@@ -114,12 +111,7 @@ export class Activation extends ActivationCore {
     const recorded = (_node: unknown, row: StepRow) => decodeValue(row.data);
     const passThrough = (_node: unknown, _row: StepRow, input: unknown) => input;
     const waited = (node: RtOf<"waitForSignal">, row: StepRow) => {
-      const record = decodeValue(row.data) as {
-        signal?: string;
-        payload?: unknown;
-        timedOut?: true;
-        value?: unknown;
-      };
+      const record = decodeWaitOutcome(row.data);
       if (record.timedOut) return record.value;
       return node.kind === "waitForAnySignal"
         ? { signal: record.signal, payload: record.payload }
@@ -212,7 +204,7 @@ export class Activation extends ActivationCore {
     const host = this.host;
     let failures = 0;
     if (row !== undefined && row.data !== undefined) {
-      const progress = JSON.parse(row.data) as StepProgress;
+      const progress = rowData.step.decode(row.data);
       failures = progress.failures;
       if (progress.until > host.clock.now()) {
         await this.suspension.waitFor(progress.until, undefined, scope);
@@ -222,9 +214,7 @@ export class Activation extends ActivationCore {
       if (scope.aborted) throw scope.reason;
       const attempt = failures + 1;
       const startedAt = host.clock.now();
-      if (host.observers.length) {
-        host.emit("onStepStarted", { ...this.event(), step: key, attempt });
-      }
+      notify(host, "onStepStarted", () => ({ ...this.event(), step: key, attempt }));
       let output: unknown;
       this.inFlight.push(key);
       try {
@@ -237,23 +227,24 @@ export class Activation extends ActivationCore {
         const final = retry === undefined || failures >= retry.maxAttempts ||
           isNonRetryable(error);
         const now = host.clock.now();
-        if (host.observers.length) {
-          host.emit("onStepFailed", {
+        this.queueEvent(
+          {
+            type: "step.failed",
+            at: now,
+            step: key,
+            attempt,
+            detail: encodeEventDetail("step.failed", { error: toErrorInfo(error), startedAt }),
+          },
+          "onStepFailed",
+          () => ({
             ...this.event(),
             step: key,
             attempt,
             durationMs: now - startedAt,
             error,
             willRetry: !final,
-          });
-        }
-        this.pendingEvents.push({
-          type: "step.failed",
-          at: now,
-          step: key,
-          attempt,
-          detail: JSON.stringify({ error: toErrorInfo(error), startedAt }),
-        });
+          }),
+        );
         if (final) throw new StepFailure(error, key);
         const delay = retryDelay(retry, failures);
         const until = timeAfter(now, delay);
@@ -261,27 +252,28 @@ export class Activation extends ActivationCore {
           key,
           kind: "step",
           state: "pending",
-          data: JSON.stringify({ failures, until } satisfies StepProgress),
+          data: rowData.step.encode({ failures, until }),
           attempt,
           startedAt,
           finishedAt: now,
         });
-        this.pendingEvents.push({
-          type: "step.retried",
-          at: now,
-          step: key,
-          attempt: attempt + 1,
-          detail: JSON.stringify({ wakeAt: until, delayMs: delay }),
-        });
-        if (host.observers.length) {
-          host.emit("onStepRetried", {
+        this.queueEvent(
+          {
+            type: "step.retried",
+            at: now,
+            step: key,
+            attempt: attempt + 1,
+            detail: encodeEventDetail("step.retried", { wakeAt: until, delayMs: delay }),
+          },
+          "onStepRetried",
+          () => ({
             ...this.event(),
             step: key,
             attempt: attempt + 1,
             delayMs: delay,
             wakeAt: new Date(until),
-          });
-        }
+          }),
+        );
         if (delay > 0) await this.suspension.waitFor(until, undefined, scope);
         continue;
       }
@@ -289,12 +281,12 @@ export class Activation extends ActivationCore {
       try {
         data = encodeValue(output, () => stepOutput(key), host.maxPayloadBytes);
       } catch (error) {
-        this.pendingEvents.push({
+        this.queueEvent({
           type: "step.failed",
           at: host.clock.now(),
           step: key,
           attempt,
-          detail: JSON.stringify({ error: toErrorInfo(error) }),
+          detail: encodeEventDetail("step.failed", { error: toErrorInfo(error) }),
         });
         this.landed(key);
         throw new StepFailure(error, key);
@@ -309,15 +301,13 @@ export class Activation extends ActivationCore {
       // heartbeats, signals, the host's own I/O): see yield.ts.
       const pause = yieldIfDue(host.clock);
       if (pause) await pause;
-      if (host.observers.length) {
-        host.emit("onStepCompleted", {
-          ...this.event(),
-          step: key,
-          attempt,
-          durationMs: finishedAt - startedAt,
-          output,
-        });
-      }
+      notify(host, "onStepCompleted", () => ({
+        ...this.event(),
+        step: key,
+        attempt,
+        durationMs: finishedAt - startedAt,
+        output,
+      }));
       return output;
     }
   }
@@ -332,10 +322,10 @@ export class Activation extends ActivationCore {
   ): Promise<unknown> {
     let taken: "then" | "else";
     if (row?.state === "pending" && row.data !== undefined) {
-      taken = (JSON.parse(row.data) as { branch: "then" | "else" }).branch;
+      taken = rowData.if.decode(row.data).branch;
     } else {
       taken = (await this.call(key, node.cond, value)) ? "then" : "else";
-      this.queue({ key, kind: "if", state: "pending", data: JSON.stringify({ branch: taken }) });
+      this.queue({ key, kind: "if", state: "pending", data: rowData.if.encode({ branch: taken }) });
     }
     const branch = taken === "then" ? node.then : node.otherwise;
     const output = branch
@@ -358,7 +348,7 @@ export class Activation extends ActivationCore {
     if (row?.state === "pending" && row.data !== undefined) {
       // Progress holds only the next index; the value is the previous
       // iteration's recorded output (written no later than the progress row).
-      const next = (JSON.parse(row.data) as { next: number }).next;
+      const next = rowData.loop.decode(row.data).next;
       const last = `${key}#${next - 1}`;
       const previous = next > 0 ? (await this.read([last])).get(last) : undefined;
       if (previous?.state === "done") {
@@ -405,7 +395,7 @@ export class Activation extends ActivationCore {
         key,
         kind: node.kind,
         state: "pending",
-        data: JSON.stringify({ next: index + 1 }),
+        data: rowData.loop.encode({ next: index + 1 }),
       });
     }
     const done: StepRow = {
@@ -504,7 +494,7 @@ export class Activation extends ActivationCore {
     const now = this.host.clock.now();
     let until: number;
     if (row?.data !== undefined) {
-      until = (JSON.parse(row.data) as { until: number }).until;
+      until = rowData.sleep.decode(row.data).until;
     } else {
       if (node.kind === "sleep") until = timeAfter(now, node.durationMs);
       else if (typeof node.at === "number") until = node.at;
@@ -521,7 +511,7 @@ export class Activation extends ActivationCore {
           key,
           kind: "sleep",
           state: "pending",
-          data: JSON.stringify({ until }),
+          data: rowData.sleep.encode({ until }),
           startedAt: now,
         });
       }
@@ -542,8 +532,7 @@ export class Activation extends ActivationCore {
     let until: number | undefined;
     let startedAt = host.clock.now();
     if (row?.data !== undefined) {
-      const progress = JSON.parse(row.data) as { until?: number; startedAt?: number };
-      until = progress.until;
+      until = rowData.wait.decode(row.data).until;
       startedAt = row.startedAt ?? startedAt;
     } else if (node.timeoutMs !== undefined) {
       until = timeAfter(startedAt, node.timeoutMs);
@@ -574,7 +563,7 @@ export class Activation extends ActivationCore {
       if (until !== undefined && now >= until) {
         if (!node.onTimeout) throw new StepFailure(new SignalTimeoutError(key, node.signals), key);
         const output = await this.call(key, node.onTimeout, value);
-        const data = this.encode({ timedOut: true, value: output }, `the output of '${key}'`, key);
+        const data = this.encode(timedOutOutcome(output), `the output of '${key}'`, key);
         await this.record({ ...done, finishedAt: now, data });
         return output;
       }
@@ -584,7 +573,7 @@ export class Activation extends ActivationCore {
           key,
           kind: "wait",
           state: "pending",
-          data: JSON.stringify(until === undefined ? {} : { until }),
+          data: rowData.wait.encode(until === undefined ? {} : { until }),
           startedAt,
         });
       }

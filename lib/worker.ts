@@ -10,6 +10,7 @@ import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock
 import type { Claim, DriverNotice, Lease } from "./driver.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { failedDetail } from "./formats.ts";
+import { notify } from "./recorder.ts";
 import { CONTROL_CHARACTERS, hasControlCharacters } from "./_text.ts";
 import {
   CancelledError,
@@ -358,13 +359,13 @@ export class Worker implements AsyncDisposable {
         },
       );
     }
-    if (claim.previousStatus === "pending" && rt.observers.length) {
-      rt.emit("onRunStarted", {
+    if (claim.previousStatus === "pending") {
+      notify(rt, "onRunStarted", () => ({
         runId,
         workflow: claim.run.workflow,
         version: claim.run.version,
         at: new Date(rt.clock.now()),
-      });
+      }));
     }
     this.#busy(1);
     this.#active.get(runId)?.activation.abort(new LeaseLostError(runId));
