@@ -8,7 +8,7 @@ import { notify, type ObserverEvent } from "./recorder.ts";
 import type { StepDef, StepFn, Workflow } from "./builder.ts";
 import { fromErrorInfo, RunNotFoundError, WorkflowFailedError } from "./errors.ts";
 import { DuplicateRunError } from "./errors.ts";
-import { decodeCursor } from "./driver.ts";
+import { decodeCursor, type RunFilter } from "./driver.ts";
 import { LIST_PAGE } from "./driver_policy.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { HISTORY_PAGE, type HistoryOptions, historyPage, toHistory } from "./history.ts";
@@ -250,7 +250,12 @@ export abstract class RunClient implements AsyncDisposable {
     const labels = options.labels === undefined
       ? undefined
       : checkLabels(options.labels, "the label filter");
-    const page = await rt.driver.listRuns({ ...options, limit, ...(labels ? { labels } : {}) });
+    const filter: RunFilter = { ...options, limit, ...(labels ? { labels } : {}) } as RunFilter;
+    for (const bound of ["createdAfter", "createdBefore"] as const) {
+      const at = options[bound];
+      if (at !== undefined) filter[bound] = toStoredTime(at, `'${bound}'`);
+    }
+    const page = await rt.driver.listRuns(filter);
     const out: RunPage = { runs: page.runs.map(toRunRecord) };
     if (page.nextCursor !== undefined) out.nextCursor = page.nextCursor;
     return out;
@@ -315,7 +320,8 @@ export abstract class RunClient implements AsyncDisposable {
   }
 
   /**
-   * Resumes a failed run from the failed step (completed steps are kept).
+   * Resumes a failed run from the failed step, or a cancelled run from where
+   * it was (completed steps are kept either way).
    *
    * @param runId The run.
    */

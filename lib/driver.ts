@@ -482,6 +482,10 @@ export interface RunFilter {
   workflow?: string;
   /** Only runs carrying all these labels. */
   labels?: Record<string, string>;
+  /** Only runs created at or after this time (epoch ms). */
+  createdAfter?: number;
+  /** Only runs created at or before this time (epoch ms). */
+  createdBefore?: number;
   /**
    * Page size.
    * @default {100}
@@ -695,9 +699,9 @@ export interface Driver extends AsyncDisposable {
    */
   cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun>;
   /**
-   * Makes a failed run claimable again from its failed step, with its
-   * `recoveries` reset. Throws `RunNotFoundError`, or `InvalidStateError`
-   * unless the run failed.
+   * Makes a failed or cancelled run claimable again (a failed one from its
+   * failed step), with its `recoveries` reset. Throws `RunNotFoundError`, or
+   * `InvalidStateError` unless the run failed or was cancelled.
    */
   retryRun(runId: string, now: number): Promise<StoredRun>;
   /** Deletes finished runs last updated before a time; returns how many. */

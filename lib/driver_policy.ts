@@ -50,7 +50,7 @@ export type RunOperation = "signal" | "cancel" | "retry";
 
 /**
  * Why `operation` is refused on a run of that status (`signal` and `cancel`
- * take only unfinished runs, `retry` only failed ones), or `undefined` when
+ * take only unfinished runs, `retry` only failed or cancelled ones), or `undefined` when
  * it is allowed.
  *
  * @example Signal a completed run
@@ -70,7 +70,9 @@ export function refusal(
   runId: string,
   status: RunStatus,
 ): InvalidStateError | undefined {
-  const allowed = operation === "retry" ? status === "failed" : !isFinished(status);
+  const allowed = operation === "retry"
+    ? status === "failed" || status === "cancelled"
+    : !isFinished(status);
   return allowed ? undefined : refusedError(operation, runId, status);
 }
 
@@ -85,7 +87,7 @@ export function refusal(
  *
  * assert.equal(
  *   refusedError("retry", "r-1", "completed").message,
- *   "Cannot retry run 'r-1' as it is completed: retry only failed runs",
+ *   "Cannot retry run 'r-1' as it is completed: retry only failed or cancelled runs",
  * );
  * ```
  */
@@ -94,7 +96,7 @@ export function refusedError(
   runId: string,
   status: RunStatus,
 ): InvalidStateError {
-  const only = operation === "retry" ? "failed" : "unfinished";
+  const only = operation === "retry" ? "failed or cancelled" : "unfinished";
   return new InvalidStateError(
     `Cannot ${operation} run '${runId}' as it is ${status}: ${operation} only ${only} runs`,
   );

@@ -98,12 +98,16 @@ export interface RunPage {
  * assert.deepEqual(page.runs.map((r) => r.output), [2]);
  * ```
  */
-export interface ListOptions extends RunFilter {
+export interface ListOptions extends Omit<RunFilter, "createdAfter" | "createdBefore"> {
   /**
    * Page size, 1 to 1000.
    * @default {100}
    */
   limit?: number;
+  /** Only runs created at or after this time (a `Date` or epoch ms). */
+  createdAfter?: Date | number;
+  /** Only runs created at or before this time (a `Date` or epoch ms). */
+  createdBefore?: Date | number;
 }
 
 /**

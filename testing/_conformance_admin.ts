@@ -28,7 +28,8 @@ import {
 /** The cases of this area. */
 export const ADMIN_CASES: ConformanceCase[] = [
   {
-    name: "sendSignal, cancelRun and retryRun reject unknown runs and finished runs",
+    name:
+      "sendSignal, cancelRun and retryRun reject unknown runs and finished runs (retry takes failed and cancelled ones)",
     async fn(driver) {
       await assert.rejects(driver.sendSignal("nope", "go", undefined, T0), RunNotFoundError);
       await assert.rejects(driver.cancelRun("nope", undefined, T0), RunNotFoundError);
@@ -49,7 +50,9 @@ export const ADMIN_CASES: ConformanceCase[] = [
         const history = await driver.history(id);
         await assert.rejects(driver.sendSignal(id, "go", undefined, T0 + 2), InvalidStateError);
         await assert.rejects(driver.cancelRun(id, "again", T0 + 2), InvalidStateError);
-        if (id !== "failed") await assert.rejects(driver.retryRun(id, T0 + 2), InvalidStateError);
+        if (id === "completed") {
+          await assert.rejects(driver.retryRun(id, T0 + 2), InvalidStateError);
+        }
         assert.deepEqual(await driver.getRun(id), before);
         assert.deepEqual(await driver.history(id), history);
       }
@@ -153,6 +156,46 @@ export const ADMIN_CASES: ConformanceCase[] = [
         "run.started",
         "row:a",
         "step.failed:b",
+        "run.retried",
+        "run.started",
+      ]);
+    },
+  },
+  {
+    name: "retryRun resumes a cancelled run where it was, keeping its rows and inbox",
+    async fn(driver) {
+      const lease = await started(driver, "run-1");
+      await driver.write(
+        lease,
+        { steps: [done("a", "1"), pending("b", '{"failures":1}')] },
+        T0 + 1,
+      );
+      await driver.cancelRun("run-1", "oops", T0 + 2);
+      await driver.createRun(newRun("run-2"), T0);
+      await driver.cancelRun("run-2", undefined, T0 + 2);
+      const { notices, off } = collect(driver);
+      const retried = await driver.retryRun("run-1", T0 + 10);
+      off();
+      assert.equal(retried.status, "pending");
+      assert.equal(retried.error, undefined);
+      assert.equal(retried.dueAt, T0 + 10);
+      assert.ok(has(notices, "runnable", "run-1"));
+      // A cancelled run has no failed step: its progress rows stay.
+      assert.deepEqual(await rowsOf(driver, "run-1", ["a", "b"]), [
+        done("a", "1"),
+        pending("b", '{"failures":1}'),
+      ]);
+      await assert.rejects(driver.retryRun("run-1", T0 + 11), InvalidStateError);
+      const claims = await claimAll(driver, T0 + 10);
+      assert.deepEqual(claims.map((c) => c.run.id), ["run-1"]); // run-2 stays cancelled
+      const claim = claims.find((c) => c.run.id === "run-1")!;
+      assert.equal(claim.lease.token, lease.token + 2);
+      await assert.rejects(
+        driver.write(lease, { steps: [done("b", "2")] }, T0 + 11),
+        LeaseLostError,
+      );
+      assert.deepEqual((await timeline(driver, "run-1")).slice(-3), [
+        "run.cancelled",
         "run.retried",
         "run.started",
       ]);

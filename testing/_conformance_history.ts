@@ -20,7 +20,8 @@ import {
 /** The cases of this area. */
 export const HISTORY_CASES: ConformanceCase[] = [
   {
-    name: "listRuns filters by status, workflow and labels and pages newest first without gaps",
+    name:
+      "listRuns filters by status, workflow, labels and creation time and pages newest first without gaps",
     async fn(driver) {
       const all: string[] = [];
       for (let i = 0; i < 25; i++) {
@@ -79,6 +80,20 @@ export const HISTORY_CASES: ConformanceCase[] = [
         await pageThrough({ workflow: "other", labels: { team: "a" }, status: "pending" }),
         other.filter((id) => teamA.includes(id) && !claimed.includes(id)),
       );
+      // Creation times are T0 + floor(i / 3): both bounds are inclusive.
+      const created = (id: string) => T0 + Math.floor(Number(id.slice(4)) / 3);
+      const between = (lo: number, hi: number) =>
+        newestFirst.filter((id) => created(id) >= lo && created(id) <= hi);
+      assert.deepEqual(
+        await pageThrough({ createdAfter: T0 + 2, limit: 4 }),
+        between(T0 + 2, T0 + 99),
+      );
+      assert.deepEqual(await pageThrough({ createdBefore: T0 + 2, limit: 4 }), between(T0, T0 + 2));
+      assert.deepEqual(
+        await pageThrough({ createdAfter: T0 + 3, createdBefore: T0 + 5, workflow: WF, limit: 2 }),
+        between(T0 + 3, T0 + 5).filter((id) => Number(id.slice(4)) % 2 === 0),
+      );
+      assert.deepEqual(await pageThrough({ createdAfter: T0 + 5, createdBefore: T0 + 4 }), []);
     },
   },
   {

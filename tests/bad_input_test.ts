@@ -319,6 +319,18 @@ const cases: Case[] = [
     error: TypeError,
   },
   {
+    name: "listing runs created after a string",
+    act: (e) => e.list({ createdAfter: "yesterday" as never }),
+    error: TypeError,
+    message: /'createdAfter'/,
+  },
+  {
+    name: "listing runs created before a time out of range",
+    act: (e) => e.list({ createdBefore: 1e20 }),
+    error: RangeError,
+    message: /'createdBefore'/,
+  },
+  {
     name: "listing a workflow name holding a NUL",
     act: (e) => e.list({ workflow: "a\0b" }),
     error: TypeError,

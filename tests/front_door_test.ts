@@ -139,6 +139,43 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
     assert.equal(firstRuns, 1);
   },
 
+  async "retry resumes a cancelled run from where it was"(door) {
+    let firstRuns = 0;
+    const wf = workflow<number>("stopped")
+      .step("first", (n) => {
+        firstRuns++;
+        return n + 1;
+      })
+      .waitForSignal<number>("go", "go")
+      .step("sum", (extra) => extra + 2);
+    const run = await door.start(wf, 1);
+    await waitForStatus(door, run.id, "waiting");
+    await door.cancel(run.id, "by mistake");
+    await assert.rejects(run.result(), CancelledError);
+    await door.retry(run.id);
+    await waitForStatus(door, run.id, "waiting");
+    await door.signal(run.id, "go", 10);
+    assert.equal(await run.result(), 12);
+    assert.equal(firstRuns, 1);
+  },
+
+  async "list filters by creation time, inclusive, with a Date or epoch ms"(door) {
+    const wf = workflow<number>("dated").step("n", (n) => n);
+    const runs = [];
+    for (let n = 0; n < 3; n++) {
+      runs.push(await door.get((await door.start(wf, n)).id));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const [a, b, c] = runs.map((r) => r.createdAt.getTime()) as [number, number, number];
+    const ids = async (options: Parameters<RunClient["list"]>[0]) =>
+      (await door.list(options)).runs.map((r) => r.id);
+    assert.deepEqual(await ids({ createdAfter: b }), [runs[2]!.id, runs[1]!.id]);
+    assert.deepEqual(await ids({ createdBefore: new Date(b) }), [runs[1]!.id, runs[0]!.id]);
+    assert.deepEqual(await ids({ createdAfter: new Date(b), createdBefore: b }), [runs[1]!.id]);
+    assert.deepEqual(await ids({ createdAfter: c + 1 }), []);
+    assert.deepEqual(await ids({ createdBefore: a - 1 }), []);
+  },
+
   async "purge deletes finished runs before a time"(door) {
     const wf = workflow<number>("old").step("n", (n) => n);
     const run = await door.start(wf, 1);
@@ -166,6 +203,8 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
       ["cancel a finished run", () => door.cancel("bad-done"), InvalidStateError],
       ["get an unknown run", () => door.get("nobody"), RunNotFoundError],
       ["list 0 a page", () => door.list({ limit: 0 }), RangeError],
+      ["list after a string", () => door.list({ createdAfter: "today" as never }), TypeError],
+      ["list before NaN", () => door.list({ createdBefore: NaN }), TypeError],
       ["history of an unknown run", () => door.history("nobody"), RunNotFoundError],
       ["result of an unknown run", () => door.result("nobody"), RunNotFoundError],
       ["retry a completed run", () => door.retry("bad-done"), InvalidStateError],

@@ -202,6 +202,8 @@ export class MemoryDriver implements Driver {
         const labels = filter.labels;
         if (!Object.keys(labels).every((k) => run.labels[k] === labels[k])) continue;
       }
+      if (filter.createdAfter !== undefined && run.createdAt < filter.createdAfter) continue;
+      if (filter.createdBefore !== undefined && run.createdAt > filter.createdBefore) continue;
       if (
         after &&
         !(run.createdAt < after[0] || (run.createdAt === after[0] && run.id < after[1]))
@@ -478,7 +480,7 @@ export class MemoryDriver implements Driver {
     }
   }
 
-  /** Makes a failed run claimable again from its failed step. */
+  /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
   retryRun(runId: string, now: number): Promise<StoredRun> {
     try {
       this.#check();

@@ -43,6 +43,14 @@ export function listQuery(
     params.push(JSON.stringify(filter.labels));
     where.push(`r.labels @> $${params.length}::text::jsonb`);
   }
+  if (filter.createdAfter !== undefined) {
+    params.push(filter.createdAfter);
+    where.push(`r.created_at >= $${params.length}::int8`);
+  }
+  if (filter.createdBefore !== undefined) {
+    params.push(filter.createdBefore);
+    where.push(`r.created_at <= $${params.length}::int8`);
+  }
   if (filter.cursor !== undefined) {
     const [createdAt, id] = decodeCursor(filter.cursor);
     params.push(createdAt, id);

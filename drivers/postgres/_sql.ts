@@ -331,7 +331,7 @@ export function statements(s: string): Statements {
       SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
 
     retryRun: `WITH old AS (
-        SELECT r.id, r.error FROM ${s}.runs r WHERE r.id = $1 AND r.status = 'failed' FOR UPDATE
+        SELECT r.id, r.error FROM ${s}.runs r WHERE r.id = $1 AND r.status IN ('failed', 'cancelled') FOR UPDATE
       ),
       up AS (
         UPDATE ${s}.runs AS r SET status = 'pending', error = NULL, due_at = $2::int8,

@@ -650,7 +650,7 @@ export class PostgresDriver implements Driver {
     }
   }
 
-  /** Makes a failed run claimable again from its failed step. */
+  /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
   async retryRun(runId: string, now: number): Promise<StoredRun> {
     this.#check();
     const [row] = await this.#query<RunRow>(`retry run '${runId}'`, this.#st.retryRun, [

@@ -154,6 +154,7 @@ export class Statements {
              SELECT 1 FROM json_each(runs.labels) AS label
              WHERE label.key = wanted.key AND label.value = wanted.value)))
          AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
+         AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at <= ?8)
        ORDER BY created_at DESC, id DESC LIMIT ?6`,
     );
     this.claimCandidates = p(

@@ -378,6 +378,8 @@ export class SqliteDriver implements Driver {
         after?.[0] ?? null,
         after?.[1] ?? null,
         limit + 1,
+        filter.createdAfter ?? null,
+        filter.createdBefore ?? null,
       ) as unknown as RunRow[];
       const runs = rows.slice(0, limit).map(runFromColumns);
       const page: StoredRunPage = { runs };
@@ -641,7 +643,7 @@ export class SqliteDriver implements Driver {
     });
   }
 
-  /** Makes a failed run claimable again from its failed step. */
+  /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
   retryRun(runId: string, now: number): Promise<StoredRun> {
     return this.#q.enqueue(() => {
       const s = this.#s!;
