@@ -95,7 +95,7 @@ export function workflowNodes(wf: AnyWorkflow): readonly RtNode[] {
  * assert.equal(await runner.run(greet, { name: "Ada" }), "HELLO, ADA");
  * ```
  */
-export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
+export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   /** The workflow name; empty for an anonymous sub-flow. */
   readonly name: string;
   /** The workflow version. */
@@ -105,6 +105,8 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   #planHash: string | undefined;
   /** @ignore Carries the type parameters. */
   declare readonly types?: (input: In) => Out;
+  /** @ignore Carries the type of `ctx.input`. */
+  declare inputs?: FlowRef<In, Out, Input>["inputs"];
   /** @ignore */
   declare readonly [flowBrand]: "flow";
 
@@ -281,7 +283,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   if<T>(
     name: string,
     cond: (value: Out, input: Input) => boolean | Promise<boolean>,
-    then: Branch<Out, T>,
+    then: Branch<Out, T, Input>,
   ): Workflow<In, Out | T, Input>;
   /**
    * Takes `then` when `cond` holds, otherwise `otherwise`.
@@ -289,8 +291,8 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   if<T, E>(
     name: string,
     cond: (value: Out, input: Input) => boolean | Promise<boolean>,
-    then: Branch<Out, T>,
-    otherwise: Branch<Out, E>,
+    then: Branch<Out, T, Input>,
+    otherwise: Branch<Out, E, Input>,
   ): Workflow<In, T | E, Input>;
   if(name: string, cond: unknown, then: unknown, otherwise?: unknown): AnyWorkflow {
     checkName(name, this.#where());
@@ -322,7 +324,11 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * assert.equal(await runner.run(wf, 3), 15);
    * ```
    */
-  parallel<const B extends readonly Branch<Out, unknown>[] | Record<string, Branch<Out, unknown>>>(
+  parallel<
+    const B extends
+      | readonly Branch<Out, unknown, Input>[]
+      | Record<string, Branch<Out, unknown, Input>>,
+  >(
     name: string,
     branches: B,
     options?: ParallelOptions,
@@ -372,7 +378,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * assert.equal(await runner.run(wf, 0), 3);
    * ```
    */
-  loop<B extends Branch<Out, Out>>(
+  loop<B extends Branch<Out, Out, Input>>(
     name: string,
     times: number | ((value: Out, input: Input) => number),
     body: B,
@@ -404,7 +410,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * assert.equal(await runner.run(wf, 3), 192);
    * ```
    */
-  while<B extends Branch<Out, Out>>(
+  while<B extends Branch<Out, Out, Input>>(
     name: string,
     cond: (value: Out, input: Input) => boolean | Promise<boolean>,
     body: B,
@@ -442,7 +448,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   map<I, R>(
     name: string,
     items: (value: Out, input: Input) => readonly I[] | Promise<readonly I[]>,
-    body: Branch<I, R>,
+    body: Branch<I, R, Input>,
     options?: MapOptions,
   ): Workflow<In, R[], Input> {
     checkName(name, this.#where());
@@ -541,12 +547,27 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
    * assert.deepEqual(await run.result(), { approved: true });
    * assert.deepEqual(await runner.run(wf, "order-2"), { approved: false });
    * ```
+   *
+   * @example Keep the value from before the wait with `combine`
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const wf = workflow<{ order: string }>("approve")
+   *   .waitForSignal("approval", "decision", {
+   *     combine: (order, decision: { approved: boolean }) => ({ ...order, ...decision }),
+   *   });
+   * await using runner = new LocalRunner();
+   * const run = await runner.start(wf, { order: "o-1" });
+   * await run.signal("decision", { approved: true });
+   * assert.deepEqual(await run.result(), { order: "o-1", approved: true });
+   * ```
    */
-  waitForSignal<P = unknown>(
+  waitForSignal<P = unknown, O = P>(
     name: string,
     signal: string,
-    options?: WaitOptions<Out, P, Input>,
-  ): Workflow<In, P, Input> {
+    options?: WaitOptions<Out, P, Input, O>,
+  ): Workflow<In, O, Input> {
     checkName(name, this.#where());
     checkName(signal, `the signal of wait '${name}'`);
     return this.#add(this.#wait("waitForSignal", name, [signal], options));
@@ -573,7 +594,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   waitForAnySignal<P = unknown, const S extends string = string>(
     name: string,
     signals: readonly S[],
-    options?: WaitOptions<Out, AnySignal<S, P>, Input>,
+    options?: Omit<WaitOptions<Out, AnySignal<S, P>, Input>, "combine">,
   ): Workflow<In, AnySignal<S, P>, Input> {
     checkName(name, this.#where());
     if (!Array.isArray(signals) || signals.length === 0) {
@@ -596,9 +617,14 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
   ): RtNode {
     const record = checkOptionsObject(options, `options of wait '${name}'`);
     for (const key of Object.keys(record)) {
-      if (key !== "timeout" && key !== "onTimeout") {
+      const combine = key === "combine" && kind === "waitForSignal";
+      if (key !== "timeout" && key !== "onTimeout" && !combine) {
         throw new TypeError(
-          `Cannot use option '${key}' on wait '${name}': use 'timeout' or 'onTimeout'`,
+          `Cannot use option '${key}' on wait '${name}': use ${
+            kind === "waitForSignal"
+              ? "'timeout', 'onTimeout' or 'combine'"
+              : "'timeout' or 'onTimeout'"
+          }`,
         );
       }
     }
@@ -611,6 +637,9 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out> {
       if (node.timeoutMs === undefined) {
         throw new TypeError(`Cannot use 'onTimeout' on wait '${name}' without a 'timeout'`);
       }
+    }
+    if (record.combine !== undefined) {
+      node.combine = checkFunction(record.combine, `'combine' of wait '${name}'`);
     }
     return node;
   }
@@ -655,6 +684,9 @@ export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<
  * Starts an anonymous sub-flow, used as a branch or a body.
  *
  * @typeParam In The value flowing into the sub-flow.
+ * @typeParam Input The workflow input, the type of `ctx.input` in the
+ *   sub-flow's steps (default `unknown`); a flow fits only workflows whose
+ *   input is assignable to it.
  * @returns An empty sub-flow whose value is its input.
  *
  * @example A sub-flow as the body of a loop
@@ -667,13 +699,27 @@ export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<
  * await using runner = new LocalRunner();
  * assert.equal(await runner.run(wf, 1), 10);
  * ```
+ *
+ * @example A sub-flow that reads the workflow input
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { flow, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const add = flow<number, { step: number }>().step("add", (n, ctx) => n + ctx.input.step);
+ * const wf = workflow<{ step: number }>("outer")
+ *   .step("zero", () => 0)
+ *   .loop("thrice", 3, add);
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, { step: 5 }), 15);
+ * ```
  */
-export function flow<In>(): Workflow<In, In, unknown> {
-  return new Workflow<In, In, unknown>("", "", []);
+export function flow<In, Input = unknown>(): Workflow<In, In, Input> {
+  return new Workflow<In, In, Input>("", "", []);
 }
 
 /**
- * A sub-flow: a workflow without a name, whose steps see `ctx.input` as unknown.
+ * A sub-flow: a workflow without a name, whose steps see `ctx.input` as
+ * `Input` (default `unknown`).
  *
  * @example A reusable sub-flow
  * ```ts
@@ -688,4 +734,4 @@ export function flow<In>(): Workflow<In, In, unknown> {
  * assert.equal(await runner.run(wf, "  Hello "), "hello");
  * ```
  */
-export type Flow<In, Out> = Workflow<In, Out, unknown>;
+export type Flow<In, Out, Input = unknown> = Workflow<In, Out, Input>;

@@ -223,15 +223,21 @@ export declare const flowBrand: unique symbol;
  * assert.equal(await runner.run(wf, 3), 12);
  * ```
  */
-export interface FlowRef<I, O> {
+export interface FlowRef<I, O, In = unknown> {
   /** @ignore */
   readonly [flowBrand]: "flow";
   /** @ignore Carries the type parameters. */
   readonly types?: (input: I) => O;
+  /**
+   * @ignore Carries the type of `ctx.input` the flow expects (the workflow
+   * input). A method, so bivariant: a flow for `unknown` fits every workflow.
+   */
+  inputs?(input: In): void;
 }
 
 /**
- * A branch or body: a step function, a sub-flow, or a step definition.
+ * A branch or body: a step function, a sub-flow, or a step definition. `In`
+ * is the workflow input, the type of `ctx.input` inside the branch.
  *
  * @example Mix step functions and sub-flows
  * ```ts
@@ -247,7 +253,7 @@ export interface FlowRef<I, O> {
  * assert.deepEqual(await runner.run(wf, 3), [4, 9]);
  * ```
  */
-export type Branch<I, O> = StepFn<I, O> | FlowRef<I, O> | StepDef<I, O>;
+export type Branch<I, O, In = unknown> = StepFn<I, O, In> | FlowRef<I, O, In> | StepDef<I, O>;
 
 /**
  * The output type of a branch.
@@ -264,7 +270,7 @@ export type Branch<I, O> = StepFn<I, O> | FlowRef<I, O> | StepDef<I, O>;
  * assert.ok(ok);
  * ```
  */
-export type BranchOutput<B> = B extends FlowRef<infer _I, infer O> ? O
+export type BranchOutput<B> = B extends FlowRef<infer _I, infer O, infer _In> ? O
   : B extends StepDef<infer _I, infer O> ? O
   : B extends (...args: never[]) => infer R ? Awaited<R>
   : never;
@@ -349,14 +355,22 @@ export interface WhileOptions {
  * assert.equal(await runner.run(wf, "order-1"), false);
  * ```
  */
-export interface WaitOptions<V, P, In = unknown> {
+export interface WaitOptions<V, P, In = unknown, O = P> {
   /** How long to wait; default forever. */
   timeout?: Duration;
   /**
    * Called with the value (and the workflow input) when the timeout fires; its
-   * result becomes the output.
+   * result becomes the output (`combine` is not applied to it).
    */
-  onTimeout?: (value: V, input: In) => P | Promise<P>;
+  onTimeout?: (value: V, input: In) => O | Promise<O>;
+  /**
+   * `waitForSignal` only: joins the value from before the wait with the
+   * signal's payload; its result is the output (default: the payload).
+   * Synchronous, and, like every function of the plan, recomputed from
+   * recorded values on replay. Annotate its payload parameter to type the
+   * payload.
+   */
+  combine?: (value: V, payload: P) => O;
 }
 
 /**

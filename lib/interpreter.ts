@@ -46,7 +46,28 @@ function stepOutput(key: string): string {
   return `the output of step '${key}'`;
 }
 
-/** One activation of one run. */
+/**
+ * The output of a wait that received `payload`: the payload (with the
+ * signal's name for `waitForAnySignal`), joined with the value from before the
+ * wait by `combine` when there is one (recomputed on replay, like every plan
+ * function).
+ */
+function received(
+  node: RtOf<"waitForSignal">,
+  key: string,
+  value: unknown,
+  signal: string,
+  payload: unknown,
+): unknown {
+  const got = node.kind === "waitForAnySignal" ? { signal, payload } : payload;
+  if (!node.combine) return got;
+  try {
+    return node.combine(value, got);
+  } catch (error) {
+    throw new StepFailure(error, key);
+  }
+}
+
 /** One activation of one run: the tree walk over {@linkcode ActivationCore}. */
 export class Activation extends ActivationCore {
   protected override walk(
@@ -110,12 +131,10 @@ export class Activation extends ActivationCore {
   static {
     const recorded = (_node: unknown, row: StepRow) => decodeValue(row.data);
     const passThrough = (_node: unknown, _row: StepRow, input: unknown) => input;
-    const waited = (node: RtOf<"waitForSignal">, row: StepRow) => {
+    const waited = (node: RtOf<"waitForSignal">, row: StepRow, input: unknown) => {
       const record = decodeWaitOutcome(row.data);
       if (record.timedOut) return record.value;
-      return node.kind === "waitForAnySignal"
-        ? { signal: record.signal, payload: record.payload }
-        : record.payload;
+      return received(node, row.key, input, record.signal!, record.payload);
     };
     Activation.#kinds = {
       step: {
@@ -555,10 +574,7 @@ export class Activation extends ActivationCore {
         batch,
         host.clock.now(),
       );
-      if (got) {
-        const payload = decodeValue(got.payload);
-        return node.kind === "waitForAnySignal" ? { signal: got.name, payload } : payload;
-      }
+      if (got) return received(node, key, value, got.name, decodeValue(got.payload));
       const now = host.clock.now();
       if (until !== undefined && now >= until) {
         if (!node.onTimeout) throw new StepFailure(new SignalTimeoutError(key, node.signals), key);

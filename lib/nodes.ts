@@ -42,8 +42,8 @@ export interface RtFields {
   map: { items: AnyFn; body: RtBranch };
   sleep: Record<never, never>;
   sleepUntil: { at: number | AnyFn };
-  waitForSignal: { onTimeout?: AnyFn };
-  waitForAnySignal: { onTimeout?: AnyFn };
+  waitForSignal: { onTimeout?: AnyFn; combine?: AnyFn };
+  waitForAnySignal: { onTimeout?: AnyFn; combine?: AnyFn };
 }
 
 type Derive<P extends PlanNode> = P extends unknown
@@ -214,6 +214,7 @@ function planWait(node: RtOf<"waitForSignal">): PlanOf<"waitForSignal"> {
   };
   if (node.timeoutMs !== undefined) out.timeoutMs = node.timeoutMs;
   if (node.onTimeout) out.onTimeout = true;
+  if (node.combine) out.combine = true;
   return out;
 }
 

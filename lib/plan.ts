@@ -317,6 +317,8 @@ export interface PlanWait {
   timeoutMs?: number;
   /** Whether a timeout produces a value instead of failing the run. */
   onTimeout?: boolean;
+  /** True when a `combine` function joins the value before the wait with the payload. */
+  combine?: boolean;
 }
 
 /**

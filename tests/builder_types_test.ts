@@ -115,3 +115,53 @@ Deno.test("a workflow fits where a wider output type is expected", () => {
   // @ts-expect-error the loop body must still map the value to its own type
   wf.loop("bad", 1, (n) => `${n}`);
 });
+
+Deno.test("ctx.input is the workflow input inside every branch and body", () => {
+  type In = { id: number };
+  workflow<In>("types-branch-input")
+    .if("a", (_v, input) => input.id > 0, (_v, ctx) => {
+      expectType<number>(ctx.input.id);
+      // @ts-expect-error ctx.input is the workflow input, which has no 'name'
+      ctx.input.name;
+      return 1;
+    })
+    .parallel("p", [(_v, ctx) => ctx.input.id, (_v, ctx) => String(ctx.input.id)])
+    .loop("l", 2, (v, ctx) => {
+      assertType<Equal<typeof ctx, StepContext<In>>>();
+      return v;
+    })
+    .while("w", () => false, (v, ctx) => {
+      expectType<number>(ctx.input.id);
+      return v;
+    })
+    .map("m", () => ["x"], (item, ctx) => item + ctx.input.id);
+  // A sub-flow declares the workflow input it expects as its second type parameter.
+  const body = flow<number, In>().step("b", (n, ctx) => n + ctx.input.id);
+  workflow<In>("types-flow-input").step("zero", () => 0).loop("l", 2, body);
+  // @ts-expect-error the sub-flow expects a workflow input with an 'id'
+  workflow<{ other: string }>("types-flow-input-bad").step("zero", () => 0).loop("l", 2, body);
+});
+
+Deno.test("waitForSignal's combine keeps the value from before the wait", () => {
+  const wf = workflow<{ order: string }>("types-combine")
+    .waitForSignal("approval", "decision", {
+      combine: (order, decision: { approved: boolean }) => ({ ...order, ...decision }),
+    });
+  assertType<
+    Equal<
+      typeof wf.types,
+      ((input: { order: string }) => { approved: boolean; order: string }) | undefined
+    >
+  >();
+  workflow<{ order: string }>("types-combine-bad").waitForSignal("approval", "decision", {
+    // @ts-expect-error the value before the wait has no 'total'
+    combine: (order: { total: number }, decision: boolean) => ({ ...order, decision }),
+  });
+  // onTimeout must give the combined output, not the payload.
+  const late = { timeout: "1d", combine: (o: { id: string }, ok: boolean) => ({ ...o, ok }) };
+  const bad = { ...late, onTimeout: () => false };
+  const wf2 = workflow<{ id: string }>("types-combine-timeout");
+  // @ts-expect-error onTimeout gives a boolean where the combined output is expected
+  wf2.waitForSignal("approval", "decision", bad).step("x", (v) => v.ok);
+  wf2.waitForSignal("approval", "decision", { ...late, onTimeout: (o) => ({ ...o, ok: false }) });
+});

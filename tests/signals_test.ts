@@ -344,3 +344,47 @@ Deno.test("a signal sent just as a branch starts waiting is taken while a siblin
     assert.deepEqual(await handle.result(), [turns, 1]);
   }
 });
+
+Deno.test("combine joins the value before the wait with the payload, also on replay", async () => {
+  const clock = new ManualClock(T0);
+  let calls = 0;
+  const wf = workflow<{ order: string }>("combine-replay")
+    .step("load", (input) => ({ ...input, total: 5 }))
+    .waitForSignal("approval", "decision", {
+      timeout: "1h",
+      combine: (order, decision: { approved: boolean }) => {
+        calls++;
+        return { ...order, ...decision };
+      },
+      onTimeout: (order) => ({ ...order, approved: false }),
+    })
+    .sleep("settle", "1m") // the run suspends, so the next activation replays the wait
+    .step("act", (v) => `${v.order}:${v.total}:${v.approved}`);
+  await using runner = new LocalRunner({ clock });
+  const handle = await runner.start(wf, { order: "o-1" });
+  await runner.signal(handle.id, "decision", { approved: true });
+  await clock.advance("1m");
+  assert.equal(await within(handle.result(), 5_000), "o-1:5:true");
+  assert.equal(calls, 2, "computed once live and once more from the recorded payload");
+  // A timeout's onTimeout gives the output itself: combine is not applied to it.
+  calls = 0;
+  const late = await runner.start(wf, { order: "o-2" });
+  await clock.advance("1h");
+  await clock.advance("1m");
+  assert.equal(await within(late.result(), 5_000), "o-2:5:false");
+  assert.equal(calls, 0);
+});
+
+Deno.test("a combine that throws fails the run naming the wait", async () => {
+  const wf = workflow<number>("combine-throws").waitForSignal("w", "go", {
+    combine: () => {
+      throw new RangeError("no");
+    },
+  });
+  await using runner = new LocalRunner();
+  const handle = await runner.start(wf, 1);
+  await runner.signal(handle.id, "go");
+  const error = await handle.result().catch((e) => e);
+  assert.ok(error instanceof WorkflowFailedError);
+  assert.equal((await runner.get(handle.id)).error?.step, "w");
+});
