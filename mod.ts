@@ -90,6 +90,16 @@ export {
   type ScheduleOptions,
   type ScheduleOverlap,
 } from "./lib/schedule.ts";
+export { type ScheduleInfo, Schedules } from "./lib/schedules.ts";
+export { DuplicateScheduleError, ScheduleNotFoundError } from "./lib/schedule_errors.ts";
+export type {
+  NewSchedule,
+  ScheduleChange,
+  ScheduleClaimOptions,
+  ScheduleSource,
+  ScheduleStore,
+  StoredSchedule,
+} from "./lib/schedule_store.ts";
 export type {
   HistoryEvent,
   ListOptions,

@@ -23,6 +23,7 @@ import {
   toRunRecord,
 } from "./records.ts";
 import type { Runtime } from "./runtime.ts";
+import { Schedules } from "./schedules.ts";
 import {
   checkLabels,
   checkOptions,
@@ -77,12 +78,46 @@ export function bindRuntime(
 export abstract class RunClient implements AsyncDisposable {
   #rt!: Runtime;
   #onWork: (() => void) | undefined;
+  #schedules: Schedules | undefined;
 
   static {
     bind = (client, runtime, onWork) => {
       client.#rt = runtime;
       client.#onWork = onWork;
     };
+  }
+
+  /**
+   * The schedules in storage: declared ones (the `schedules` option) and
+   * dynamic ones (`upsert`). Workers fire them; under a `LocalRunner` they
+   * fire as its clock moves, so with a `ManualClock` or the virtual clock a
+   * test can advance a week and count the runs.
+   *
+   * @example Count the runs of a week
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, ManualClock, schedule, workflow } from "@sluice/sluice";
+   *
+   * const report = workflow("report").step("build", () => "done");
+   * const clock = new ManualClock(Date.UTC(2026, 0, 5)); // a Monday, 00:00 UTC
+   * await using runner = new LocalRunner({
+   *   workflows: [report],
+   *   schedules: [schedule("weekday-report", report, { cron: "0 9 * * MON-FRI" })],
+   *   clock,
+   * });
+   * await clock.advance("7d");
+   * const { runs } = await runner.list({ labels: { schedule: "weekday-report" } });
+   * assert.equal(runs.length, 5);
+   * const [info] = await runner.schedules.list();
+   * assert.equal(info?.source, "declared");
+   * ```
+   */
+  get schedules(): Schedules {
+    if (!this.#rt.closed) this.#onWork?.();
+    return this.#schedules ??= new Schedules(
+      this.#rt.scheduleHost,
+      (wf, input, options) => this.start(wf, input, options),
+    );
   }
 
   /**

@@ -10,6 +10,7 @@
  * @module
  */
 import type { ErrorInfo } from "./errors.ts";
+import type { ScheduleStore } from "./schedule_store.ts";
 
 /**
  * The life-cycle states of a run.
@@ -547,9 +548,10 @@ export interface DriverNotice {
   /**
    * `runnable`: a run may be claimable now; `signal`: a signal reached a run's
    * inbox; `cancelled`: a run was cancelled; `finished`: a run reached a final
-   * status; `changed`: something changed, re-check everything.
+   * status; `schedule`: a schedule was written; `changed`: something changed,
+   * re-check everything.
    */
-  type: "runnable" | "signal" | "cancelled" | "finished" | "changed";
+  type: "runnable" | "signal" | "cancelled" | "finished" | "schedule" | "changed";
   /** The run concerned (absent for `changed`). */
   runId?: string;
   /** The reason given to a cancel, when known (`cancelled`). */
@@ -616,7 +618,7 @@ export interface ClaimOptions {
  * assert.equal(await (await engine.start(wf, 1)).result(), 2);
  * ```
  */
-export interface Driver extends AsyncDisposable {
+export interface Driver extends AsyncDisposable, ScheduleStore {
   /** A short name for logs: `memory`, `sqlite`, `postgres`. */
   readonly kind: string;
   /**

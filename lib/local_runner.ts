@@ -102,6 +102,7 @@ export class LocalRunner extends RunClient {
       leaseMs: 30 * 86_400_000,
     });
     bindRuntime(this, this.#rt, () => this.#ensureWorker());
+    if (options.schedules !== undefined && options.schedules.length > 0) this.#ensureWorker();
   }
 
   #ensureWorker(): void {

@@ -18,6 +18,8 @@ import { StorageClock } from "./_storage_clock.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./values.ts";
 import { describe } from "./validate.ts";
+import type { Schedule } from "./schedule.ts";
+import { checkDeclared, scheduleHost, type SchedulesHost } from "./schedules.ts";
 
 /**
  * Options shared by `LocalRunner` and `Engine`.
@@ -58,6 +60,13 @@ export interface RuntimeOptions {
    * @default {1048576}
    */
   maxPayloadBytes?: number;
+  /**
+   * Schedules declared in code, written to storage when the engine opens (a
+   * declared schedule of this engine's workflows that is no longer listed is
+   * removed). Their workflows must be in `workflows`.
+   */
+  // deno-lint-ignore no-explicit-any
+  schedules?: readonly Schedule<any>[];
 }
 
 /** Takeovers in a row, with no write between them, after which a run fails. */
@@ -84,6 +93,8 @@ export class Runtime implements Host {
   #unsubscribe: (() => void) | undefined;
   #closed = false;
   readonly #owner: string;
+  /** The schedules: what workers fire with and `schedules` works through. */
+  readonly scheduleHost: SchedulesHost;
 
   constructor(
     owner: string,
@@ -123,6 +134,10 @@ export class Runtime implements Host {
       }
       for (const wf of options.workflows) this.register(wf);
     }
+    const declared = options.schedules === undefined
+      ? undefined
+      : checkDeclared(options.schedules, (name) => this.#versions.has(name));
+    this.scheduleHost = scheduleHost(this, declared);
     this.#unsubscribe = driver.subscribe((notice) => this.#dispatch(notice));
   }
 
@@ -144,6 +159,11 @@ export class Runtime implements Host {
    */
   clockReady(): Promise<void> | undefined {
     return this.clock instanceof StorageClock ? this.clock.ready() : undefined;
+  }
+
+  /** The newest registered version of a workflow. */
+  latestVersion(name: string): AnyWorkflow | undefined {
+    return this.#versions.get(name)?.at(-1);
   }
 
   /** Names of registered workflows, for claims. */

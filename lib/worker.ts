@@ -23,6 +23,7 @@ import { Activation } from "./interpreter.ts";
 import { leaseStore } from "./lease_store.ts";
 import type { Runtime } from "./runtime.ts";
 import { yieldIfDue } from "./yield.ts";
+import { fireDueSchedules, nextScheduleAt, SCHEDULE_CLAIM_LIMIT } from "./scheduler.ts";
 
 /**
  * Options of `engine.worker()`.
@@ -98,6 +99,10 @@ export class Worker implements AsyncDisposable {
   #dueTimer: ClockTimer | undefined;
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ClockTimer | undefined;
+  #scheduleTimer: ClockTimer | undefined;
+  #scheduleRetry: ReturnType<typeof setTimeout> | undefined;
+  #firing = false;
+  #fireAgain = false;
   #unlisten: (() => void) | undefined;
   #idle: (() => void) | undefined;
 
@@ -172,6 +177,7 @@ export class Worker implements AsyncDisposable {
     this.#stopping = false;
     this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
     this.#requestPoll();
+    this.#requestSchedules();
   }
 
   /**
@@ -187,8 +193,12 @@ export class Worker implements AsyncDisposable {
     this.#dueTimer = undefined;
     if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;
+    this.#scheduleTimer?.cancel();
+    this.#scheduleTimer = undefined;
+    if (this.#scheduleRetry !== undefined) clearTimeout(this.#scheduleRetry);
+    this.#scheduleRetry = undefined;
     for (const { activation } of this.#active.values()) activation.stop();
-    while (this.#active.size > 0 || this.#polling) {
+    while (this.#active.size > 0 || this.#polling || this.#firing) {
       await new Promise<void>((resolve) => this.#idle = resolve);
     }
     this.#heartbeatTimer?.cancel();
@@ -219,6 +229,10 @@ export class Worker implements AsyncDisposable {
       case "changed":
         for (const { activation } of this.#active.values()) activation.signalArrived();
         this.#requestPoll();
+        this.#requestSchedules();
+        return;
+      case "schedule":
+        this.#requestSchedules();
         return;
       case "finished":
         return;
@@ -318,6 +332,62 @@ export class Worker implements AsyncDisposable {
     this.#pollTimer = setTimeout(() => {
       this.#pollTimer = undefined;
       this.#requestPoll();
+      this.#requestSchedules();
+    }, ms);
+  }
+
+  /** Fires due schedules (see scheduler.ts), then sets a timer for the next one. */
+  #requestSchedules(): void {
+    if (!this.#started || this.#stopping || this.#rt.closed) return;
+    if (this.#firing) {
+      this.#fireAgain = true;
+      return;
+    }
+    this.#firing = true;
+    this.#busy(1);
+    queueMicrotask(() => void this.#fireSchedules());
+  }
+
+  async #fireSchedules(): Promise<void> {
+    const rt = this.#rt;
+    const host = rt.scheduleHost;
+    try {
+      await host.ready();
+      do {
+        this.#fireAgain = false;
+        while (!this.#stopping && await fireDueSchedules(host) === SCHEDULE_CLAIM_LIMIT) {
+          const pause = yieldIfDue(rt.clock);
+          if (pause) await pause;
+        }
+        if (this.#stopping) break;
+        const next = await nextScheduleAt(host);
+        this.#scheduleTimer?.cancel();
+        this.#scheduleTimer = undefined;
+        if (next !== undefined && next > rt.clock.now()) {
+          this.#scheduleTimer = rt.clock.setTimer(next, () => this.#requestSchedules());
+        } else if (next !== undefined) this.#retrySchedules(50);
+      } while (this.#fireAgain && !this.#stopping);
+    } catch (error) {
+      rt.logger.warn(`worker ${this.id} cannot fire schedules`, {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      this.#retrySchedules(this.#pollMs);
+    } finally {
+      this.#firing = false;
+      this.#busy(-1);
+      this.#idle?.();
+      if (this.#fireAgain && !this.#stopping) {
+        this.#fireAgain = false;
+        this.#requestSchedules();
+      }
+    }
+  }
+
+  #retrySchedules(ms: number): void {
+    if (this.#stopping || this.#rt.closed || this.#scheduleRetry !== undefined) return;
+    this.#scheduleRetry = setTimeout(() => {
+      this.#scheduleRetry = undefined;
+      this.#requestSchedules();
     }, ms);
   }
 

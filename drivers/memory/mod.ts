@@ -29,6 +29,13 @@ import {
 } from "../../lib/driver.ts";
 import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
+import type {
+  NewSchedule,
+  ScheduleChange,
+  ScheduleClaimOptions,
+  StoredSchedule,
+} from "../../lib/schedule_store.ts";
+import { MemorySchedules } from "./_schedules.ts";
 import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
 
 interface InboxEntry {
@@ -90,6 +97,10 @@ export class MemoryDriver implements Driver {
   #due = new Map<string, MinHeap<DueEntry>>();
   #listeners = new Set<(notice: DriverNotice) => void>();
   #closed = false;
+  readonly #schedules = new MemorySchedules(
+    (run, now) => void this.createRun(run, now),
+    () => this.#notify("schedule"),
+  );
 
   #check(): void {
     if (this.#closed) throw this.#closedError();
@@ -151,6 +162,7 @@ export class MemoryDriver implements Driver {
     this.#closed = true;
     this.#runs.clear();
     this.#due.clear();
+    this.#schedules.clear();
     this.#listeners.clear();
     return Promise.resolve();
   }
@@ -517,6 +529,54 @@ export class MemoryDriver implements Driver {
       }
     }
     return Promise.resolve(count);
+  }
+
+  /** Inserts a schedule unless its id exists. */
+  insertSchedule(
+    schedule: NewSchedule,
+    now: number,
+  ): Promise<{ schedule: StoredSchedule; created: boolean }> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#schedules.insert(schedule, now));
+  }
+
+  /** Reads a schedule. */
+  getSchedule(id: string): Promise<StoredSchedule | undefined> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#schedules.get(id));
+  }
+
+  /** Every schedule, by id. */
+  listSchedules(): Promise<StoredSchedule[]> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#schedules.list());
+  }
+
+  /** Claims due schedules. */
+  claimSchedules(options: ScheduleClaimOptions): Promise<StoredSchedule[]> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#schedules.claim(options));
+  }
+
+  /** When the next schedule of these workflows becomes claimable. */
+  nextScheduleAt(
+    workflows: readonly string[],
+    functionIds: readonly string[],
+  ): Promise<number | undefined> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#schedules.nextAt(workflows, functionIds));
+  }
+
+  /** Applies a compare-and-set change of a schedule, with its runs. */
+  changeSchedule(change: ScheduleChange, now: number): Promise<StoredSchedule | undefined> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#schedules.change(change, now));
+  }
+
+  /** Deletes a schedule. */
+  deleteSchedule(id: string): Promise<boolean> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#schedules.delete(id));
   }
 
   /** Registers a listener for changes. */
