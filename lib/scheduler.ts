@@ -18,7 +18,7 @@ import {
   type ScheduleSpec,
 } from "./schedule.ts";
 import type { ScheduleChange, ScheduleStore, StoredSchedule } from "./schedule_store.ts";
-import { dueSlots, slotRunId, type SlotRule } from "./slots.ts";
+import { dueSlots, type SlotRule, slotRunId } from "./slots.ts";
 import { MAX_TIME_MS } from "./time.ts";
 import { encodeValue } from "./values.ts";
 

@@ -15,6 +15,7 @@ import { LIMIT_CASES } from "./_conformance_limits.ts";
 import { RUNS_CASES } from "./_conformance_runs.ts";
 import { SIGNALS_CASES } from "./_conformance_signals.ts";
 import { STEPS_CASES } from "./_conformance_steps.ts";
+import { SCHEDULE_CASES } from "./_conformance_schedules.ts";
 
 /**
  * Options of {@linkcode testDriverConformance}.
@@ -46,7 +47,7 @@ export interface ConformanceOptions {
 
 /**
  * Every case, by area: runs, claims and leases; steps and writes; signals and
- * timers; operations on runs; reading; the engine; limits.
+ * timers; operations on runs; reading; the engine; limits; schedules.
  */
 const CASES: readonly ConformanceCase[] = [
   ...RUNS_CASES,
@@ -56,6 +57,7 @@ const CASES: readonly ConformanceCase[] = [
   ...HISTORY_CASES,
   ...ENGINE_CASES,
   ...LIMIT_CASES,
+  ...SCHEDULE_CASES,
 ];
 
 /**

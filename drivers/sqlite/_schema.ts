@@ -22,11 +22,13 @@
  *   by a newer one is deleted from the journal then.
  * - `events`: the per-run index of history events, `(rid, seq)`.
  * - `signals`: each run's inbox per `(rid, seq)`, in send order.
+ * - `schedules`: one row per schedule (version 3; see `_schedules.ts`).
  *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
 import { StorageError } from "../../lib/errors.ts";
+import { SCHEDULES_MIGRATION } from "./_schedules.ts";
 
 /** Every migration, in order; migration `i` brings the schema to version `i + 1`. */
 export const MIGRATIONS: readonly string[] = [
@@ -96,6 +98,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 2: takeovers since the run last wrote anything (maxRecoveries).
   `ALTER TABLE runs ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0;`,
+  // 3: schedules (drivers/sqlite/_schedules.ts).
+  SCHEDULES_MIGRATION,
 ];
 
 /** The schema version this code writes. */

@@ -34,6 +34,13 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
+import { SqliteScheduleStore } from "./_schedules.ts";
+import type {
+  NewSchedule,
+  ScheduleChange,
+  ScheduleClaimOptions,
+  StoredSchedule,
+} from "../../lib/schedule_store.ts";
 import {
   type Claim,
   type ClaimOptions,
@@ -143,6 +150,11 @@ export class SqliteDriver implements Driver {
     storageError: (error, action) => storageError(this.#c, error, action),
   });
   readonly #journal: Journal = new Journal(() => this.#s!);
+  readonly #schedules: SqliteScheduleStore = new SqliteScheduleStore({
+    queue: this.#q,
+    db: () => this.#db!,
+    insertRun: (run, now) => void this.#insertRun(run, now),
+  });
   #listeners = new Set<(notice: DriverNotice) => void>();
   readonly #watcher: DataVersionWatcher;
 
@@ -324,11 +336,53 @@ export class SqliteDriver implements Driver {
     }
   }
 
+  // ---- schedules (drivers/sqlite/_schedules.ts) -------------------------------------
+
+  /** Inserts a schedule unless its id exists. */
+  insertSchedule(
+    schedule: NewSchedule,
+    now: number,
+  ): Promise<{ schedule: StoredSchedule; created: boolean }> {
+    return this.#schedules.insertSchedule(schedule, now);
+  }
+  /** Reads a schedule. */
+  getSchedule(id: string): Promise<StoredSchedule | undefined> {
+    return this.#schedules.getSchedule(id);
+  }
+  /** Every schedule, by id. */
+  listSchedules(): Promise<StoredSchedule[]> {
+    return this.#schedules.listSchedules();
+  }
+  /** Claims due schedules; an idle claim only reads. */
+  claimSchedules(options: ScheduleClaimOptions): Promise<StoredSchedule[]> {
+    return this.#schedules.claimSchedules(options);
+  }
+  /** When the next schedule of these workflows becomes claimable. */
+  nextScheduleAt(
+    workflows: readonly string[],
+    ids: readonly string[],
+  ): Promise<number | undefined> {
+    return this.#schedules.nextScheduleAt(workflows, ids);
+  }
+  /** Applies a compare-and-set change and creates its runs, in one transaction. */
+  changeSchedule(change: ScheduleChange, now: number): Promise<StoredSchedule | undefined> {
+    return this.#schedules.changeSchedule(change, now);
+  }
+  /** Deletes a schedule. */
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.#schedules.deleteSchedule(id);
+  }
+
   // ---- runs -----------------------------------------------------------------------
 
   /** Stores a new pending run, or returns the existing run with that id. */
   createRun(newRun: NewRun, now: number): Promise<{ run: StoredRun; created: boolean }> {
-    return this.#q.enqueue(() => {
+    return this.#q.enqueue(() => this.#insertRun(newRun, now));
+  }
+
+  /** The body of `createRun`, also run inside a schedule change's transaction. */
+  #insertRun(newRun: NewRun, now: number): { run: StoredRun; created: boolean } {
+    {
       const s = this.#s!;
       const inserted = s.insertRun.get(
         newRun.id,
@@ -349,7 +403,7 @@ export class SqliteDriver implements Driver {
       this.#journal.event((inserted as { rid: number }).rid, "run.created", now);
       this.#q.notify("runnable", newRun.id);
       return { run: pendingRun(newRun, now), created: true };
-    });
+    }
   }
 
   /** Reads a run. */
