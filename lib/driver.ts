@@ -618,7 +618,7 @@ export interface ClaimOptions {
  * assert.equal(await (await engine.start(wf, 1)).result(), 2);
  * ```
  */
-export interface Driver extends AsyncDisposable, ScheduleStore {
+export interface Driver extends AsyncDisposable {
   /** A short name for logs: `memory`, `sqlite`, `postgres`. */
   readonly kind: string;
   /**
@@ -639,6 +639,13 @@ export interface Driver extends AsyncDisposable, ScheduleStore {
 
   /** Creates or upgrades the schema; safe when several processes do it at once. */
   migrate(): Promise<void>;
+  /**
+   * The schedules table: claims and compare-and-set changes that let workers
+   * fire each slot exactly once, with no leader. Its calls fail with
+   * `InvalidStateError` once the driver is closed.
+   */
+  readonly scheduleStore: ScheduleStore;
+
   /** Releases every resource; later calls fail with `InvalidStateError`. */
   close(): Promise<void>;
 

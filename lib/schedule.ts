@@ -122,10 +122,6 @@ const MIN_EVERY_MS = 1_000;
 /** Schedule ids follow the rule of names, so `@` (which ends the id in a run id) never occurs. */
 const SCHEDULE_ID = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
-/** A schedule of any input type. */
-// deno-lint-ignore no-explicit-any
-export type AnySchedule = Schedule<any>;
-
 let internalsOf: (s: Schedule<unknown>) => { rule: SlotRule; spec: ScheduleSpec };
 
 /**

@@ -9,7 +9,6 @@ import type { Driver } from "./driver.ts";
 import { WorkflowNotFoundError } from "./errors.ts";
 import type { RunHandle } from "./runtime.ts";
 import {
-  type AnySchedule,
   decodeScheduleSpec,
   encodeScheduleSpec,
   Schedule,
@@ -178,7 +177,8 @@ export class Schedules {
    * @throws {DuplicateScheduleError} When the id is held by another workflow
    * or by a schedule declared in code.
    */
-  async upsert(def: AnySchedule): Promise<ScheduleInfo> {
+  // deno-lint-ignore no-explicit-any
+  async upsert(def: Schedule<any>): Promise<ScheduleInfo> {
     const host = this.#host;
     host.check();
     if (!(def instanceof Schedule)) {
@@ -449,7 +449,7 @@ export function scheduleHost(
 ): SchedulesHost {
   let synced: Promise<void> | undefined;
   const host: SchedulesHost = {
-    store: rt.driver,
+    store: rt.driver.scheduleStore,
     now: () => rt.clock.now(),
     get workflowNames() {
       return rt.workflowNames;

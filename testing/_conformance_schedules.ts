@@ -34,7 +34,7 @@ function claimOptions(overrides: Partial<ScheduleClaimOptions> = {}): ScheduleCl
 }
 
 async function claimedIds(driver: Driver, options: Partial<ScheduleClaimOptions> = {}) {
-  return (await driver.claimSchedules(claimOptions(options))).map((s) => s.id).sort();
+  return (await driver.scheduleStore.claimSchedules(claimOptions(options))).map((s) => s.id).sort();
 }
 
 /** The cases of this area. */
@@ -42,7 +42,10 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
   {
     name: "insertSchedule stores a schedule once; get and list read it back",
     async fn(driver) {
-      const first = await driver.insertSchedule(newSchedule("b", { source: "declared" }), T0);
+      const first = await driver.scheduleStore.insertSchedule(
+        newSchedule("b", { source: "declared" }),
+        T0,
+      );
       assert.equal(first.created, true);
       assert.deepEqual(first.schedule, {
         id: "b",
@@ -57,13 +60,16 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
         createdAt: T0,
         updatedAt: T0,
       });
-      const again = await driver.insertSchedule(newSchedule("b", { workflow: "other" }), T0 + 5);
+      const again = await driver.scheduleStore.insertSchedule(
+        newSchedule("b", { workflow: "other" }),
+        T0 + 5,
+      );
       assert.equal(again.created, false);
       assert.deepEqual(again.schedule, first.schedule);
-      await driver.insertSchedule(newSchedule("a", { inputFunction: true }), T0);
-      assert.deepEqual(await driver.getSchedule("b"), first.schedule);
-      assert.equal(await driver.getSchedule("c"), undefined);
-      const list = await driver.listSchedules();
+      await driver.scheduleStore.insertSchedule(newSchedule("a", { inputFunction: true }), T0);
+      assert.deepEqual(await driver.scheduleStore.getSchedule("b"), first.schedule);
+      assert.equal(await driver.scheduleStore.getSchedule("c"), undefined);
+      const list = await driver.scheduleStore.listSchedules();
       assert.deepEqual(list.map((s) => [s.id, s.inputFunction]), [["a", true], ["b", false]]);
     },
   },
@@ -71,19 +77,23 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
     name:
       "claimSchedules takes due, unpaused schedules of the given workflows, once until the claim ends",
     async fn(driver) {
-      await driver.insertSchedule(newSchedule("due"), T0);
-      await driver.insertSchedule(newSchedule("later", { nextAt: T0 + 1 }), T0);
-      await driver.insertSchedule(newSchedule("other", { workflow: "other-wf" }), T0);
-      await driver.insertSchedule(newSchedule("fn", { inputFunction: true }), T0);
-      const paused = (await driver.insertSchedule(newSchedule("paused"), T0)).schedule;
-      await driver.changeSchedule({ id: "paused", rev: paused.rev, paused: true }, T0);
-      const before = (await driver.getSchedule("due"))!;
-      const [claimed, ...rest] = await driver.claimSchedules(claimOptions());
+      await driver.scheduleStore.insertSchedule(newSchedule("due"), T0);
+      await driver.scheduleStore.insertSchedule(newSchedule("later", { nextAt: T0 + 1 }), T0);
+      await driver.scheduleStore.insertSchedule(newSchedule("other", { workflow: "other-wf" }), T0);
+      await driver.scheduleStore.insertSchedule(newSchedule("fn", { inputFunction: true }), T0);
+      const paused =
+        (await driver.scheduleStore.insertSchedule(newSchedule("paused"), T0)).schedule;
+      await driver.scheduleStore.changeSchedule(
+        { id: "paused", rev: paused.rev, paused: true },
+        T0,
+      );
+      const before = (await driver.scheduleStore.getSchedule("due"))!;
+      const [claimed, ...rest] = await driver.scheduleStore.claimSchedules(claimOptions());
       assert.equal(rest.length, 0);
       assert.equal(claimed!.id, "due");
       assert.equal(claimed!.claimedUntil, T0 + 10_000);
       assert.ok(claimed!.rev > before.rev);
-      assert.deepEqual(await driver.getSchedule("due"), claimed);
+      assert.deepEqual(await driver.scheduleStore.getSchedule("due"), claimed);
       assert.deepEqual(await claimedIds(driver, { now: T0 + 9_999 }), ["later"]);
       assert.deepEqual(await claimedIds(driver, { now: T0 + 10_000, functionIds: ["fn"] }), [
         "due",
@@ -95,9 +105,14 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
   {
     name: "concurrent claimSchedules calls never hand out one schedule twice",
     async fn(driver) {
-      for (let i = 0; i < 20; i++) await driver.insertSchedule(newSchedule(`s-${i}`), T0);
+      for (let i = 0; i < 20; i++) {
+        await driver.scheduleStore.insertSchedule(newSchedule(`s-${i}`), T0);
+      }
       const results = await Promise.all(
-        Array.from({ length: 5 }, () => driver.claimSchedules(claimOptions({ limit: 7 }))),
+        Array.from(
+          { length: 5 },
+          () => driver.scheduleStore.claimSchedules(claimOptions({ limit: 7 })),
+        ),
       );
       const all = results.flat().map((s) => s.id);
       assert.equal(all.length, 20);
@@ -107,10 +122,10 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
   {
     name: "changeSchedule applies a change only at the expected rev, with its runs, atomically",
     async fn(driver) {
-      await driver.insertSchedule(newSchedule("s"), T0);
-      const [claimed] = await driver.claimSchedules(claimOptions());
+      await driver.scheduleStore.insertSchedule(newSchedule("s"), T0);
+      const [claimed] = await driver.scheduleStore.claimSchedules(claimOptions());
       const slotRun = newRun("s@slot-1", { labels: { schedule: "s" } });
-      const stale = await driver.changeSchedule({
+      const stale = await driver.scheduleStore.changeSchedule({
         id: "s",
         rev: claimed!.rev - 1,
         nextAt: T0 + 60_000,
@@ -118,9 +133,9 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
       }, T0 + 1);
       assert.equal(stale, undefined);
       assert.equal(await driver.getRun("s@slot-1"), undefined);
-      assert.deepEqual(await driver.getSchedule("s"), claimed);
+      assert.deepEqual(await driver.scheduleStore.getSchedule("s"), claimed);
       await driver.createRun(newRun("s@slot-0"), T0);
-      const changed = await driver.changeSchedule({
+      const changed = await driver.scheduleStore.changeSchedule({
         id: "s",
         rev: claimed!.rev,
         nextAt: T0 + 60_000,
@@ -137,14 +152,18 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
       assert.equal(changed.claimedUntil, undefined);
       assert.equal(changed.updatedAt, T0 + 1);
       assert.ok(changed.rev > claimed!.rev);
-      assert.deepEqual(await driver.getSchedule("s"), changed);
+      assert.deepEqual(await driver.scheduleStore.getSchedule("s"), changed);
       assert.equal((await driver.getRun("s@slot-0"))?.workflow, WF, "an existing run is kept");
       const run = await driver.getRun("s@slot-1");
       assert.equal(run?.status, "pending");
       assert.deepEqual(run?.labels, { schedule: "s" });
-      const again = await driver.changeSchedule({ id: "s", rev: claimed!.rev, skipped: 1 }, T0 + 2);
+      const again = await driver.scheduleStore.changeSchedule({
+        id: "s",
+        rev: claimed!.rev,
+        skipped: 1,
+      }, T0 + 2);
       assert.equal(again, undefined);
-      const paused = await driver.changeSchedule({
+      const paused = await driver.scheduleStore.changeSchedule({
         id: "s",
         rev: changed.rev,
         paused: true,
@@ -161,7 +180,7 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
       assert.equal(paused?.skipped, 3);
       assert.equal(paused?.lastRunId, "s@slot-1", "absent fields keep their values");
       assert.equal(
-        await driver.changeSchedule({ id: "none", rev: 1, paused: true }, T0),
+        await driver.scheduleStore.changeSchedule({ id: "none", rev: 1, paused: true }, T0),
         undefined,
       );
     },
@@ -169,28 +188,34 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
   {
     name: "nextScheduleAt is the earliest claimable time of unpaused schedules of the workflows",
     async fn(driver) {
-      assert.equal(await driver.nextScheduleAt([WF], []), undefined);
-      await driver.insertSchedule(newSchedule("a", { nextAt: T0 + 500 }), T0);
-      await driver.insertSchedule(newSchedule("b", { nextAt: T0 + 100 }), T0);
-      await driver.insertSchedule(newSchedule("c", { nextAt: T0 + 50, workflow: "x" }), T0);
-      await driver.insertSchedule(newSchedule("d", { nextAt: T0 + 10, inputFunction: true }), T0);
-      assert.equal(await driver.nextScheduleAt([WF], []), T0 + 100);
-      assert.equal(await driver.nextScheduleAt([WF, "x"], ["d"]), T0 + 10);
-      await driver.claimSchedules(claimOptions({ now: T0 + 100 })); // claims b until T0 + 10,100
-      assert.equal(await driver.nextScheduleAt([WF], []), T0 + 500);
-      const a = (await driver.getSchedule("a"))!;
-      await driver.changeSchedule({ id: "a", rev: a.rev, paused: true }, T0);
-      assert.equal(await driver.nextScheduleAt([WF], []), T0 + 10_100);
+      assert.equal(await driver.scheduleStore.nextScheduleAt([WF], []), undefined);
+      await driver.scheduleStore.insertSchedule(newSchedule("a", { nextAt: T0 + 500 }), T0);
+      await driver.scheduleStore.insertSchedule(newSchedule("b", { nextAt: T0 + 100 }), T0);
+      await driver.scheduleStore.insertSchedule(
+        newSchedule("c", { nextAt: T0 + 50, workflow: "x" }),
+        T0,
+      );
+      await driver.scheduleStore.insertSchedule(
+        newSchedule("d", { nextAt: T0 + 10, inputFunction: true }),
+        T0,
+      );
+      assert.equal(await driver.scheduleStore.nextScheduleAt([WF], []), T0 + 100);
+      assert.equal(await driver.scheduleStore.nextScheduleAt([WF, "x"], ["d"]), T0 + 10);
+      await driver.scheduleStore.claimSchedules(claimOptions({ now: T0 + 100 })); // claims b until T0 + 10,100
+      assert.equal(await driver.scheduleStore.nextScheduleAt([WF], []), T0 + 500);
+      const a = (await driver.scheduleStore.getSchedule("a"))!;
+      await driver.scheduleStore.changeSchedule({ id: "a", rev: a.rev, paused: true }, T0);
+      assert.equal(await driver.scheduleStore.nextScheduleAt([WF], []), T0 + 10_100);
     },
   },
   {
     name: "deleteSchedule removes a schedule and reports whether it existed",
     async fn(driver) {
-      await driver.insertSchedule(newSchedule("s"), T0);
-      assert.equal(await driver.deleteSchedule("s"), true);
-      assert.equal(await driver.deleteSchedule("s"), false);
-      assert.equal(await driver.getSchedule("s"), undefined);
-      assert.deepEqual(await driver.listSchedules(), []);
+      await driver.scheduleStore.insertSchedule(newSchedule("s"), T0);
+      assert.equal(await driver.scheduleStore.deleteSchedule("s"), true);
+      assert.equal(await driver.scheduleStore.deleteSchedule("s"), false);
+      assert.equal(await driver.scheduleStore.getSchedule("s"), undefined);
+      assert.deepEqual(await driver.scheduleStore.listSchedules(), []);
     },
   },
   {
@@ -199,8 +224,8 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
     async fn(driver) {
       const id = "it's'; DROP TABLE schedules; --ü🙂";
       const spec = '{"cron":"0 3 * * *","note":"\\"quoted\\" \' ; --"}';
-      await driver.insertSchedule(newSchedule(id, { spec, workflow: "wf'\"" }), T0);
-      const row = await driver.getSchedule(id);
+      await driver.scheduleStore.insertSchedule(newSchedule(id, { spec, workflow: "wf'\"" }), T0);
+      const row = await driver.scheduleStore.getSchedule(id);
       assert.equal(row?.spec, spec);
       assert.equal(row?.workflow, "wf'\"");
       assert.deepEqual(await claimedIds(driver, { workflows: ["wf'\""] }), [id]);
@@ -210,16 +235,16 @@ export const SCHEDULE_CASES: ConformanceCase[] = [
     name: "schedule operations after close() throw InvalidStateError",
     closes: true,
     async fn(driver) {
-      await driver.insertSchedule(newSchedule("s"), T0);
+      await driver.scheduleStore.insertSchedule(newSchedule("s"), T0);
       await driver.close();
       const calls: [string, () => Promise<unknown>][] = [
-        ["insertSchedule", () => driver.insertSchedule(newSchedule("t"), T0)],
-        ["getSchedule", () => driver.getSchedule("s")],
-        ["listSchedules", () => driver.listSchedules()],
-        ["claimSchedules", () => driver.claimSchedules(claimOptions())],
-        ["nextScheduleAt", () => driver.nextScheduleAt([WF], [])],
-        ["changeSchedule", () => driver.changeSchedule({ id: "s", rev: 1 }, T0)],
-        ["deleteSchedule", () => driver.deleteSchedule("s")],
+        ["insertSchedule", () => driver.scheduleStore.insertSchedule(newSchedule("t"), T0)],
+        ["getSchedule", () => driver.scheduleStore.getSchedule("s")],
+        ["listSchedules", () => driver.scheduleStore.listSchedules()],
+        ["claimSchedules", () => driver.scheduleStore.claimSchedules(claimOptions())],
+        ["nextScheduleAt", () => driver.scheduleStore.nextScheduleAt([WF], [])],
+        ["changeSchedule", () => driver.scheduleStore.changeSchedule({ id: "s", rev: 1 }, T0)],
+        ["deleteSchedule", () => driver.scheduleStore.deleteSchedule("s")],
       ];
       for (const [what, call] of calls) {
         await assert.rejects(async () => await call(), InvalidStateError, `${what} after close`);

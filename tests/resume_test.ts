@@ -107,6 +107,9 @@ class CountingDriver implements Driver {
   purge(finishedBefore: number): Promise<number> {
     return this.inner.purge(finishedBefore);
   }
+  get scheduleStore(): Driver["scheduleStore"] {
+    return this.inner.scheduleStore;
+  }
   subscribe(listener: (notice: DriverNotice) => void): () => void {
     return this.inner.subscribe(listener);
   }

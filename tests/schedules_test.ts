@@ -16,7 +16,6 @@ import type { RunRecord, RunStatus } from "../mod.ts";
 
 const MONDAY = Date.UTC(2026, 0, 5); // 00:00 UTC
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 const report = workflow<{ day: string }>("daily-report").step(
   "build",

@@ -42,14 +42,14 @@ Deno.test("sqlite: a new file gets WAL, synchronous NORMAL and the busy timeout"
     journalMode: "wal",
     synchronous: "NORMAL",
     busyTimeoutMs: 1234,
-    schemaVersion: 2,
+    schemaVersion: 3,
   });
   const other = new DatabaseSync(path);
   try {
     const mode = other.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
     assert.equal(mode.journal_mode, "wal", "WAL is a property of the file");
     const version = other.prepare("PRAGMA user_version").get() as { user_version: number };
-    assert.equal(version.user_version, 2);
+    assert.equal(version.user_version, 3);
     const indexes = other.prepare(
       "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name = 'runs_due'",
     ).get() as { sql: string };
@@ -93,7 +93,7 @@ Deno.test("sqlite: migrations are idempotent", async () => {
     await driver.migrate();
     await driver.migrate();
     await driver.createRun(newRun(`run-${i}`), T0);
-    assert.equal((await driver.settings()).schemaVersion, 2);
+    assert.equal((await driver.settings()).schemaVersion, 3);
     assert.equal((await driver.listRuns({})).runs.length, i + 1);
   }
 });
@@ -101,20 +101,27 @@ Deno.test("sqlite: migrations are idempotent", async () => {
 Deno.test("sqlite: a version 1 file is upgraded in place, its runs kept and counting takeovers", async () => {
   const path = freshPath();
   const current = new SqliteDriver({ path });
-  await current.migrate(); // version 2, taken back to version 1 below
+  await current.migrate(); // the current version, taken back to version 1 below
   await current.close();
   const db = new DatabaseSync(path);
-  db.exec("ALTER TABLE runs DROP COLUMN recoveries; PRAGMA user_version = 1");
+  db.exec("ALTER TABLE runs DROP COLUMN recoveries; DROP TABLE schedules; PRAGMA user_version = 1");
   db.close();
   await using driver = new SqliteDriver({ path });
   await driver.migrate();
-  assert.equal((await driver.settings()).schemaVersion, 2);
+  assert.equal((await driver.settings()).schemaVersion, 3);
   await driver.createRun(newRun("run-1"), T0);
   const claim = { workerId: "w-1", now: T0, leaseMs: 1_000, limit: 1, workflows: ["wf"] };
   await driver.claimRuns(claim);
   const [again] = await driver.claimRuns({ ...claim, workerId: "w-2", now: T0 + 1_000 });
   assert.equal(again?.run.recoveries, 1);
   assert.equal(again?.previousOwner, "w-1");
+  const schedule = { id: "s", workflow: "wf", spec: "{}", source: "dynamic" as const };
+  const row = { ...schedule, inputFunction: false, nextAt: T0 };
+  assert.equal(
+    (await driver.scheduleStore.insertSchedule(row, T0)).created,
+    true,
+    "version 3 has schedules",
+  );
 });
 
 Deno.test("sqlite: a file with a newer schema is refused", async () => {
@@ -156,7 +163,7 @@ await driver.close();
   await using driver = new SqliteDriver({ path });
   const ids = (await driver.listRuns({})).runs.map((run) => run.id).sort();
   assert.deepEqual(ids, ["child-0", "child-1", "child-2", "child-3"]);
-  assert.equal((await driver.settings()).schemaVersion, 2);
+  assert.equal((await driver.settings()).schemaVersion, 3);
 });
 
 Deno.test("sqlite: a reopened file has its runs, checkpoints and history intact", async () => {

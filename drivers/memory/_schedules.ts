@@ -9,6 +9,7 @@ import type {
   NewSchedule,
   ScheduleChange,
   ScheduleClaimOptions,
+  ScheduleStore,
   StoredSchedule,
 } from "../../lib/schedule_store.ts";
 
@@ -32,26 +33,75 @@ export function firedBy(
     (!row.inputFunction || functionIds.includes(row.id));
 }
 
-/** Schedules in a map; runs are created through the driver's own `createRun`. */
-export class MemorySchedules {
-  readonly #rows = new Map<string, StoredSchedule>();
-  readonly #createRun: (run: NewRun, now: number) => void;
-  readonly #changed: () => void;
+/** What the memory schedule store needs from its driver. */
+export interface MemoryScheduleHost {
+  /** Throws `InvalidStateError` when the driver is closed. */
+  check(): void;
+  /** Creates a run idempotently, synchronously. */
+  createRun(run: NewRun, now: number): void;
+  /** Reports a change to the driver's listeners. */
+  changed(id: string): void;
+}
 
-  /**
-   * @param createRun Creates a run idempotently, synchronously.
-   * @param changed Reports a change to the driver's listeners.
-   */
-  constructor(createRun: (run: NewRun, now: number) => void, changed: () => void) {
-    this.#createRun = createRun;
-    this.#changed = changed;
+/** Schedules in a map; runs are created through the driver's own `createRun`. */
+export class MemorySchedules implements ScheduleStore {
+  readonly #rows = new Map<string, StoredSchedule>();
+  readonly #host: MemoryScheduleHost;
+
+  constructor(host: MemoryScheduleHost) {
+    this.#host = host;
   }
 
+  /** Drops every schedule (the driver closes). */
   clear(): void {
     this.#rows.clear();
   }
 
-  insert(schedule: NewSchedule, now: number): { schedule: StoredSchedule; created: boolean } {
+  /** Runs `fn` unless the driver is closed, as a settled promise. */
+  #do<T>(fn: () => T): Promise<T> {
+    try {
+      this.#host.check();
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  insertSchedule(
+    schedule: NewSchedule,
+    now: number,
+  ): Promise<{ schedule: StoredSchedule; created: boolean }> {
+    return this.#do(() => this.#insert(schedule, now));
+  }
+
+  getSchedule(id: string): Promise<StoredSchedule | undefined> {
+    return this.#do(() => this.#get(id));
+  }
+
+  listSchedules(): Promise<StoredSchedule[]> {
+    return this.#do(() => this.#list());
+  }
+
+  claimSchedules(options: ScheduleClaimOptions): Promise<StoredSchedule[]> {
+    return this.#do(() => this.#claim(options));
+  }
+
+  nextScheduleAt(
+    workflows: readonly string[],
+    functionIds: readonly string[],
+  ): Promise<number | undefined> {
+    return this.#do(() => this.#nextAt(workflows, functionIds));
+  }
+
+  changeSchedule(change: ScheduleChange, now: number): Promise<StoredSchedule | undefined> {
+    return this.#do(() => this.#change(change, now));
+  }
+
+  deleteSchedule(id: string): Promise<boolean> {
+    return this.#do(() => this.#delete(id));
+  }
+
+  #insert(schedule: NewSchedule, now: number): { schedule: StoredSchedule; created: boolean } {
     const existing = this.#rows.get(schedule.id);
     if (existing) return { schedule: copy(existing), created: false };
     const row: StoredSchedule = {
@@ -63,21 +113,21 @@ export class MemorySchedules {
       updatedAt: now,
     };
     this.#rows.set(row.id, row);
-    this.#changed();
+    this.#host.changed(row.id);
     return { schedule: copy(row), created: true };
   }
 
-  get(id: string): StoredSchedule | undefined {
+  #get(id: string): StoredSchedule | undefined {
     const row = this.#rows.get(id);
     return row && copy(row);
   }
 
-  list(): StoredSchedule[] {
+  #list(): StoredSchedule[] {
     return [...this.#rows.values()].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
       .map(copy);
   }
 
-  claim(options: ScheduleClaimOptions): StoredSchedule[] {
+  #claim(options: ScheduleClaimOptions): StoredSchedule[] {
     const claimed: StoredSchedule[] = [];
     for (const row of this.#rows.values()) {
       if (claimed.length >= options.limit) break;
@@ -90,7 +140,7 @@ export class MemorySchedules {
     return claimed;
   }
 
-  nextAt(workflows: readonly string[], functionIds: readonly string[]): number | undefined {
+  #nextAt(workflows: readonly string[], functionIds: readonly string[]): number | undefined {
     let next: number | undefined;
     for (const row of this.#rows.values()) {
       if (row.paused || !firedBy(row, workflows, functionIds)) continue;
@@ -100,10 +150,10 @@ export class MemorySchedules {
     return next;
   }
 
-  change(change: ScheduleChange, now: number): StoredSchedule | undefined {
+  #change(change: ScheduleChange, now: number): StoredSchedule | undefined {
     const row = this.#rows.get(change.id);
     if (!row || row.rev !== change.rev) return undefined;
-    for (const run of change.runs ?? []) this.#createRun(run, now);
+    for (const run of change.runs ?? []) this.#host.createRun(run, now);
     if (change.workflow !== undefined) row.workflow = change.workflow;
     if (change.spec !== undefined) row.spec = change.spec;
     if (change.source !== undefined) row.source = change.source;
@@ -116,13 +166,13 @@ export class MemorySchedules {
     delete row.claimedUntil;
     row.rev++;
     row.updatedAt = now;
-    this.#changed();
+    this.#host.changed(row.id);
     return copy(row);
   }
 
-  delete(id: string): boolean {
+  #delete(id: string): boolean {
     const deleted = this.#rows.delete(id);
-    if (deleted) this.#changed();
+    if (deleted) this.#host.changed(id);
     return deleted;
   }
 }

@@ -29,12 +29,7 @@ import {
 } from "../../lib/driver.ts";
 import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
-import type {
-  NewSchedule,
-  ScheduleChange,
-  ScheduleClaimOptions,
-  StoredSchedule,
-} from "../../lib/schedule_store.ts";
+import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { MemorySchedules } from "./_schedules.ts";
 import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
 
@@ -97,10 +92,13 @@ export class MemoryDriver implements Driver {
   #due = new Map<string, MinHeap<DueEntry>>();
   #listeners = new Set<(notice: DriverNotice) => void>();
   #closed = false;
-  readonly #schedules = new MemorySchedules(
-    (run, now) => void this.createRun(run, now),
-    () => this.#notify("schedule"),
-  );
+  readonly #schedules = new MemorySchedules({
+    check: () => this.#check(),
+    createRun: (run, now) => void this.createRun(run, now),
+    changed: (id) => this.#notify("schedule", id),
+  });
+  /** The schedule table (drivers/memory/_schedules.ts). */
+  readonly scheduleStore: ScheduleStore = this.#schedules;
 
   #check(): void {
     if (this.#closed) throw this.#closedError();
@@ -529,54 +527,6 @@ export class MemoryDriver implements Driver {
       }
     }
     return Promise.resolve(count);
-  }
-
-  /** Inserts a schedule unless its id exists. */
-  insertSchedule(
-    schedule: NewSchedule,
-    now: number,
-  ): Promise<{ schedule: StoredSchedule; created: boolean }> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#schedules.insert(schedule, now));
-  }
-
-  /** Reads a schedule. */
-  getSchedule(id: string): Promise<StoredSchedule | undefined> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#schedules.get(id));
-  }
-
-  /** Every schedule, by id. */
-  listSchedules(): Promise<StoredSchedule[]> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#schedules.list());
-  }
-
-  /** Claims due schedules. */
-  claimSchedules(options: ScheduleClaimOptions): Promise<StoredSchedule[]> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#schedules.claim(options));
-  }
-
-  /** When the next schedule of these workflows becomes claimable. */
-  nextScheduleAt(
-    workflows: readonly string[],
-    functionIds: readonly string[],
-  ): Promise<number | undefined> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#schedules.nextAt(workflows, functionIds));
-  }
-
-  /** Applies a compare-and-set change of a schedule, with its runs. */
-  changeSchedule(change: ScheduleChange, now: number): Promise<StoredSchedule | undefined> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#schedules.change(change, now));
-  }
-
-  /** Deletes a schedule. */
-  deleteSchedule(id: string): Promise<boolean> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#schedules.delete(id));
   }
 
   /** Registers a listener for changes. */

@@ -19,7 +19,14 @@ export function reconnectDelay(retries: number): number {
   return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
 }
 
-const NOTICE_TYPES = new Set(["runnable", "signal", "cancelled", "finished", "changed"]);
+const NOTICE_TYPES = new Set([
+  "runnable",
+  "signal",
+  "cancelled",
+  "finished",
+  "schedule",
+  "changed",
+]);
 
 /**
  * The notices of a `NOTIFY` payload (`instance:type,type:runId`), or

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { schedulesMigration } from "./_schedules.ts";
+
 /** Schema names the driver accepts: a plain lower-case identifier. */
 export const SCHEMA_NAME: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -86,7 +88,7 @@ export function migrations(s: string): Migration[] {
     version: 2,
     name: "takeovers since the run last wrote anything (maxRecoveries)",
     statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
-  }];
+  }, schedulesMigration(s)];
 }
 
 /** The columns of a run, as `rowToRun` reads them (table alias `r`). */

@@ -336,7 +336,7 @@ export function consumeParams(
 }
 
 /** The column arrays of grouped run creations (8 parameters). */
-export function createParams(items: readonly CreateItem[]): Param[] {
+export function createParams(items: readonly { run: NewRun; now: number }[]): Param[] {
   const n = items.length;
   const ids: string[] = new Array(n);
   const workflows: string[] = new Array(n);

@@ -34,6 +34,8 @@
 import type postgres from "postgres";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { Batcher } from "./_batch.ts";
+import { PostgresScheduleStore } from "./_schedules.ts";
+import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { NotifyListener, parseNotify } from "./_listen.ts";
 import {
   connect,
@@ -170,6 +172,7 @@ export class PostgresDriver implements Driver {
     this.#secrets = c.secrets;
     this.#ownsPool = c.ownsPool;
     this.#st = statements(this.#quoted);
+    this.scheduleStore = this.#scheduleStore();
     this.#writeQueries = new WriteQueries(this.#quoted);
     this.#writes = new Batcher(
       (items) => this.#writeQueries.flush(items, this.#queryFn, this.#st.leaseHeld),
@@ -219,6 +222,37 @@ export class PostgresDriver implements Driver {
 
   #payload(types: string, runId = ""): string {
     return `${this.#instance}:${types}:${runId}`;
+  }
+
+  /** The schedule table (drivers/postgres/_schedules.ts). */
+  readonly scheduleStore: ScheduleStore;
+
+  #scheduleStore(): ScheduleStore {
+    return new PostgresScheduleStore({
+      check: () => this.#check(),
+      query: (what, text, params) => this.#query(what, text, params as readonly Param[]),
+      transaction: async (what, fn) => {
+        if (!this.#migrated) await this.migrate();
+        try {
+          return await this.#sql.begin((tx) =>
+            fn(async (text, params) => await tx.unsafe(text, params as never[]) as never)
+          ) as never;
+        } catch (error) {
+          throw toStorageError(what, error, this.#secrets);
+        }
+      },
+      createRuns: (runs, now) => ({
+        text: this.#st.createRuns,
+        params: [
+          ...createParams(runs.map((run) => ({ run, now }))),
+          this.#channel,
+          this.#payload("runnable"),
+        ],
+      }),
+      channel: this.#channel,
+      payload: (type, id) => this.#payload(type, id),
+      emit: (type, id) => this.#emit([type], id),
+    }, this.#quoted);
   }
 
   // ---- LISTEN ------------------------------------------------------------------

@@ -35,12 +35,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { SqliteScheduleStore } from "./_schedules.ts";
-import type {
-  NewSchedule,
-  ScheduleChange,
-  ScheduleClaimOptions,
-  StoredSchedule,
-} from "../../lib/schedule_store.ts";
+import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import {
   type Claim,
   type ClaimOptions,
@@ -150,7 +145,8 @@ export class SqliteDriver implements Driver {
     storageError: (error, action) => storageError(this.#c, error, action),
   });
   readonly #journal: Journal = new Journal(() => this.#s!);
-  readonly #schedules: SqliteScheduleStore = new SqliteScheduleStore({
+  /** The schedule table (drivers/sqlite/_schedules.ts). */
+  readonly scheduleStore: ScheduleStore = new SqliteScheduleStore({
     queue: this.#q,
     db: () => this.#db!,
     insertRun: (run, now) => void this.#insertRun(run, now),
@@ -334,43 +330,6 @@ export class SqliteDriver implements Driver {
       this.#journal.fold(local);
       this.#s!.setJournalFrom.run(local.rid);
     }
-  }
-
-  // ---- schedules (drivers/sqlite/_schedules.ts) -------------------------------------
-
-  /** Inserts a schedule unless its id exists. */
-  insertSchedule(
-    schedule: NewSchedule,
-    now: number,
-  ): Promise<{ schedule: StoredSchedule; created: boolean }> {
-    return this.#schedules.insertSchedule(schedule, now);
-  }
-  /** Reads a schedule. */
-  getSchedule(id: string): Promise<StoredSchedule | undefined> {
-    return this.#schedules.getSchedule(id);
-  }
-  /** Every schedule, by id. */
-  listSchedules(): Promise<StoredSchedule[]> {
-    return this.#schedules.listSchedules();
-  }
-  /** Claims due schedules; an idle claim only reads. */
-  claimSchedules(options: ScheduleClaimOptions): Promise<StoredSchedule[]> {
-    return this.#schedules.claimSchedules(options);
-  }
-  /** When the next schedule of these workflows becomes claimable. */
-  nextScheduleAt(
-    workflows: readonly string[],
-    ids: readonly string[],
-  ): Promise<number | undefined> {
-    return this.#schedules.nextScheduleAt(workflows, ids);
-  }
-  /** Applies a compare-and-set change and creates its runs, in one transaction. */
-  changeSchedule(change: ScheduleChange, now: number): Promise<StoredSchedule | undefined> {
-    return this.#schedules.changeSchedule(change, now);
-  }
-  /** Deletes a schedule. */
-  deleteSchedule(id: string): Promise<boolean> {
-    return this.#schedules.deleteSchedule(id);
   }
 
   // ---- runs -----------------------------------------------------------------------
