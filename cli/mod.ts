@@ -8,11 +8,16 @@
  * deno run -A jsr:@sluice/sluice/cli signal <runId> approved '{"by":"ada"}' --db app.db
  * deno run -A jsr:@sluice/sluice/cli plan ./workflows.ts --mermaid
  * deno run -A jsr:@sluice/sluice/cli serve --db app.db --port 8080
+ * deno run -A jsr:@sluice/sluice/cli worker --module ./workflows.ts --db app.db
+ * deno run -A jsr:@sluice/sluice/cli schedules pause nightly-report --db app.db
  * ```
  *
  * Commands: `list`, `show <runId>`, `signal <runId> <name> [payloadJson]`,
  * `cancel <runId> [--reason text]`, `retry <runId>`, `plan <module.ts|file.yaml>`,
- * `serve`. Options: `--db` (or `SLUICE_DB`), `--json` for machine-readable output.
+ * `serve`, `worker --module <file>` (a worker for every `Workflow` and
+ * `Schedule` the module exports, stopped gracefully by SIGINT or SIGTERM) and
+ * `schedules [list|pause|resume|trigger|delete] [id]`. Options: `--db` (or
+ * `SLUICE_DB`), `--json` for machine-readable output.
  *
  * @example Run the CLI from code
  * ```ts
@@ -32,6 +37,7 @@ import { Engine } from "../lib/engine.ts";
 import { SluiceError, StorageError } from "../lib/errors.ts";
 import { json, runDetail, runsTable } from "./_format.ts";
 import { serveDashboard } from "./dashboard.ts";
+import { loadModule, runWorker, schedulesCommand } from "./_worker.ts";
 
 /**
  * Where the CLI writes; tests pass their own.
@@ -72,6 +78,13 @@ Commands:
   retry <runId>                     Resume a failed run from its failed step
   plan <module.ts|file.yaml>        Print the plan of the workflows a module exports
   serve                             Serve the web dashboard
+  worker --module <file>            Run a worker for the module's exported workflows and
+                                    schedules until SIGINT/SIGTERM (graceful stop)
+  schedules [list]                  List schedules
+  schedules pause|resume <id>       Pause or resume a schedule
+  schedules trigger <id> --module <file>
+                                    Start one run of a schedule now
+  schedules delete <id>             Delete a dynamic schedule
   help                              Show this help
 
 Options:
@@ -86,6 +99,8 @@ Options:
   --mermaid           plan: print a Mermaid flowchart instead of JSON
   --host <address>    serve: listen address (default 127.0.0.1)
   --port <port>       serve: port (default 8080)
+  --module <file>     worker, schedules: the module that exports workflows and schedules
+  --concurrency <n>   worker: most runs at once (default 10)
   --token <token>     serve: require this token (mandatory off 127.0.0.1; or $SLUICE_TOKEN)`;
 
 /**
@@ -209,6 +224,8 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
         host: { type: "string" },
         port: { type: "string" },
         token: { type: "string" },
+        module: { type: "string" },
+        concurrency: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -254,9 +271,37 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
   }
   let engine: Engine | undefined;
   try {
+    if (command === "worker" && !values.module) {
+      throw new TypeError(
+        "Missing --module for 'worker': pass the module that exports your workflows and schedules",
+      );
+    }
+    const found = values.module ? await loadModule(values.module) : undefined;
     const driver = await openDriver(db, values.schema ? { schema: values.schema } : {});
-    engine = new Engine({ driver, workflows: [] });
+    engine = new Engine({
+      driver,
+      workflows: found?.workflows ?? [],
+      ...(found ? { schedules: found.schedules } : {}),
+    });
     switch (command) {
+      case "worker": {
+        const concurrency = values.concurrency === undefined
+          ? undefined
+          : Number(values.concurrency);
+        return await runWorker(
+          engine,
+          found!,
+          concurrency === undefined ? {} : { concurrency },
+          io,
+        );
+      }
+      case "schedules":
+        return await schedulesCommand(
+          engine,
+          rest,
+          { json: values.json, module: found !== undefined },
+          io,
+        );
       case "list": {
         const labels: Record<string, string> = {};
         for (const label of values.label ?? []) {
