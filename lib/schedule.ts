@@ -7,6 +7,7 @@
 import { Workflow } from "./builder.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { hasControlCharacters } from "./_text.ts";
+import { describe, NAME, NAME_RULE } from "./validate.ts";
 import { cronRule, everyRule, type SlotRule } from "./slots.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodeValue } from "./values.ts";
 
@@ -119,8 +120,6 @@ const OVERLAPS: readonly ScheduleOverlap[] = ["skip", "allow"];
 const CATCH_UPS: readonly ScheduleCatchUp[] = ["latest", "all", "none"];
 /** The shortest `every`. */
 const MIN_EVERY_MS = 1_000;
-/** Schedule ids follow the rule of names, so `@` (which ends the id in a run id) never occurs. */
-const SCHEDULE_ID = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
 let internalsOf: (s: Schedule<unknown>) => { rule: SlotRule; spec: ScheduleSpec };
 
@@ -268,24 +267,21 @@ export function schedule<In>(
   workflow: Workflow<In, unknown, unknown>,
   options: ScheduleOptions<In>,
 ): Schedule<In> {
-  if (typeof id !== "string" || !SCHEDULE_ID.test(id)) {
-    throw new TypeError(
-      `Cannot use schedule id ${
-        quote(id)
-      }: ids start with a letter or '_', then up to 127 letters, digits, '_', '.' or '-'`,
-    );
+  // Schedule ids follow the rule of names, so `@` (which ends the id in a run id) never occurs.
+  if (typeof id !== "string" || !NAME.test(id)) {
+    throw new TypeError(`Cannot use schedule id ${describe(id)}: ids ${NAME_RULE}`);
   }
   if (!(workflow instanceof Workflow) || workflow.name === "") {
     throw new TypeError(
       `Cannot build schedule '${id}' with workflow ${
-        quote(workflow)
+        describe(workflow)
       }: pass a workflow built with workflow()`,
     );
   }
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new TypeError(
       `Cannot build schedule '${id}' with options ${
-        quote(options)
+        describe(options)
       }: pass an options object with 'cron' or 'every'`,
     );
   }
@@ -324,7 +320,7 @@ function compileSpec(
     if (options.timezone !== undefined) {
       throw new TypeError(
         `Cannot use 'timezone' ${
-          quote(options.timezone)
+          describe(options.timezone)
         } in schedule '${id}' with 'every': intervals are aligned to the Unix epoch (UTC), use 'cron' for times of day in a time zone`,
       );
     }
@@ -332,7 +328,7 @@ function compileSpec(
     if (ms < MIN_EVERY_MS) {
       throw new RangeError(
         `Cannot use 'every' ${
-          quote(every)
+          describe(every)
         } in schedule '${id}': intervals are at least 1 second, use '1s' or more`,
       );
     }
@@ -341,7 +337,7 @@ function compileSpec(
   if (typeof cron !== "string" || hasControlCharacters(cron) || cron.length > 256) {
     throw new TypeError(
       `Cannot use cron expression ${
-        quote(cron)
+        describe(cron)
       } in schedule '${id}': use a string of 5 or 6 fields such as '0 3 * * *'`,
     );
   }
@@ -377,7 +373,7 @@ function canonicalTimeZone(id: string, timezone: unknown): string {
   }
   throw new TypeError(
     `Cannot use time zone ${
-      quote(timezone)
+      describe(timezone)
     } in schedule '${id}': use an IANA time zone name such as 'Europe/Berlin' or 'UTC'`,
   );
 }
@@ -390,20 +386,12 @@ function pick<T extends string>(
 ): T {
   if (!allowed.includes(value as T)) {
     throw new TypeError(
-      `Cannot use '${what}' ${quote(value)} in schedule '${id}': use ${
+      `Cannot use '${what}' ${describe(value)} in schedule '${id}': use ${
         allowed.map((a) => `'${a}'`).join(" or ")
       }`,
     );
   }
   return value as T;
-}
-
-function quote(value: unknown): string {
-  if (typeof value === "string") return `'${value}'`;
-  if (value === null) return "null";
-  return typeof value === "object" || typeof value === "function"
-    ? `of type ${typeof value}`
-    : `${typeof value} ${String(value)}`;
 }
 
 /** Encodes a stored schedule spec. */

@@ -22,6 +22,7 @@ import { ruleOf, SCHEDULE_LABEL, type SchedulerHost, slotInput, specOf } from ".
 import { manualRunId } from "./slots.ts";
 import { MAX_TIME_MS } from "./time.ts";
 import { decodeValue, encodeValue } from "./values.ts";
+import { describe } from "./validate.ts";
 
 /**
  * A schedule as stored, with its state: what `schedules.get()` and
@@ -125,11 +126,7 @@ function toInfo(row: StoredSchedule): ScheduleInfo {
 
 function checkId(id: unknown): asserts id is string {
   if (typeof id !== "string" || id.length === 0 || id.length > 128) {
-    throw new TypeError(
-      `Cannot use schedule id ${
-        typeof id === "string" ? `'${id}'` : `of type ${typeof id}`
-      }: pass the id of a schedule`,
-    );
+    throw new TypeError(`Cannot use schedule id ${describe(id)}: pass the id of a schedule`);
   }
 }
 

@@ -31,6 +31,17 @@ const ALLOWED: Record<string, { apis: string[]; reason: string }> = {
     reason:
       "the sluice CLI is a Deno program (deno run jsr:@sluice/sluice/cli), see README Runtimes",
   },
+  "cli/_worker.ts": {
+    apis: [
+      "Deno.cwd",
+      "Deno.Signal",
+      "Deno.build",
+      "Deno.addSignalListener",
+      "Deno.removeSignalListener",
+    ],
+    reason: "`sluice worker` imports the user's module and stops on SIGINT/SIGTERM; the CLI is " +
+      "Deno-only",
+  },
   "cli/dashboard.ts": {
     apis: ["Deno.HttpServer", "Deno.NetAddr", "Deno.serve"],
     reason: "the CLI's `serve` command listens with Deno.serve; the CLI is Deno-only",
