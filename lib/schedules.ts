@@ -7,7 +7,7 @@
  */
 import type { Driver } from "./driver.ts";
 import { WorkflowNotFoundError } from "./errors.ts";
-import type { RunHandle } from "./runtime.ts";
+import type { RunHandle } from "./records.ts";
 import {
   decodeScheduleSpec,
   encodeScheduleSpec,

@@ -102,6 +102,7 @@ export class Worker implements AsyncDisposable {
   #scheduleTimer: ClockTimer | undefined;
   #scheduleRetry: ReturnType<typeof setTimeout> | undefined;
   #firing = false;
+  #firstPassDone: (() => void) | undefined;
   #fireAgain = false;
   #unlisten: (() => void) | undefined;
   #idle: (() => void) | undefined;
@@ -161,23 +162,23 @@ export class Worker implements AsyncDisposable {
     this.#rt.check();
     if (this.#started) return Promise.resolve();
     const ready = this.#rt.clockReady();
-    if (ready === undefined) {
-      this.#begin();
-      return Promise.resolve();
-    }
+    if (ready === undefined) return this.#begin();
     // An unreachable database is not a reason to refuse: the poll retries.
     return ready.catch((error) => {
       if (error instanceof ClockSkewError) throw error;
     }).then(() => this.#begin());
   }
 
-  #begin(): void {
-    if (this.#started) return;
+  /** Starts polling; resolves once the first look at due schedules is done (failed or not). */
+  #begin(): Promise<void> {
+    if (this.#started) return Promise.resolve();
     this.#started = true;
     this.#stopping = false;
     this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
     this.#requestPoll();
+    const firstPass = new Promise<void>((resolve) => this.#firstPassDone = resolve);
     this.#requestSchedules();
+    return firstPass;
   }
 
   /**
@@ -353,6 +354,7 @@ export class Worker implements AsyncDisposable {
     const host = rt.scheduleHost;
     try {
       await host.ready();
+      let passes = 0;
       do {
         this.#fireAgain = false;
         while (!this.#stopping && await fireDueSchedules(host) === SCHEDULE_CLAIM_LIMIT) {
@@ -365,7 +367,12 @@ export class Worker implements AsyncDisposable {
         this.#scheduleTimer = undefined;
         if (next !== undefined && next > rt.clock.now()) {
           this.#scheduleTimer = rt.clock.setTimer(next, () => this.#requestSchedules());
-        } else if (next !== undefined) this.#retrySchedules(50);
+        } else if (next !== undefined) {
+          // Due already (another worker changed a row meanwhile): look again at once, a
+          // few times, then after a short real pause.
+          if (++passes < 3) this.#fireAgain = true;
+          else this.#retrySchedules(50);
+        }
       } while (this.#fireAgain && !this.#stopping);
     } catch (error) {
       rt.logger.warn(`worker ${this.id} cannot fire schedules`, {
@@ -374,6 +381,8 @@ export class Worker implements AsyncDisposable {
       this.#retrySchedules(this.#pollMs);
     } finally {
       this.#firing = false;
+      this.#firstPassDone?.();
+      this.#firstPassDone = undefined;
       this.#busy(-1);
       this.#idle?.();
       if (this.#fireAgain && !this.#stopping) {
