@@ -15,6 +15,7 @@ import { notify, type ObserverEvent } from "./recorder.ts";
 import { endSpan, startRunSpan } from "./telemetry.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import type { AttemptHost } from "./attempt.ts";
+import { type ActivityAwareClock, clockActivity } from "./clock.ts";
 import type { LeaseStore } from "./lease_store.ts";
 import { StepFailure, STOP, SUSPEND, Suspension } from "./suspension.ts";
 
@@ -67,9 +68,14 @@ export abstract class ActivationCore {
   ) {
     this.host = host;
     this.store = store;
+    // A simulated clock hears exactly when this activation waits (on the
+    // clock, a signal or a step body) and when it runs engine code again.
+    const clock = host.clock as ActivityAwareClock;
+    const report = clock[clockActivity]?.bind(clock);
     this.suspension = new Suspension(
       host.clock,
       () => this.#pending.size > 0 || this.pendingEvents.length > 0 ? this.commit([]) : undefined,
+      report,
     );
     this.heartbeat = heartbeat;
     this.runId = claim.run.id;
@@ -142,6 +148,7 @@ export abstract class ActivationCore {
           else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
         }),
       ]);
+      this.suspension.close();
       let data: string | undefined;
       try {
         data = encodeValue(output, "the output of the run", host.maxPayloadBytes);
@@ -155,6 +162,7 @@ export abstract class ActivationCore {
         () => ({ ...this.event(), output }),
       );
     } catch (error) {
+      this.suspension.close();
       spanError = await this.#conclude(error);
     } finally {
       if (this.#span) endSpan(this.#span, spanError);

@@ -56,14 +56,18 @@ export interface Clock {
   setTimer(at: number, callback: () => void): ClockTimer;
 }
 
-/** @internal Runners report work in flight so simulated clocks know when they are idle. */
+/**
+ * @internal Runners report work in flight so simulated clocks know when they
+ * are idle: `delta` units of engine work (a poll, an activation running engine
+ * code), or with `user` set, of user code the engine awaits (a step body).
+ */
 export const clockActivity: unique symbol = Symbol("sluice.clockActivity");
 /** @internal Releases a simulated clock's own real timers. */
 export const clockDispose: unique symbol = Symbol("sluice.clockDispose");
 
 /** @internal A clock that wants to know when work is in flight. */
 export interface ActivityAwareClock extends Clock {
-  [clockActivity]?(delta: number): void;
+  [clockActivity]?(delta: number, user?: boolean): void;
   [clockDispose]?(): void;
 }
 
@@ -115,15 +119,18 @@ interface TimerEntry {
   cancelled: boolean;
 }
 
-/** How long in-flight work may show no activity before a simulated clock assumes it waits on the clock. */
-const QUIET_MS = 25;
-
-/** The timers and the count of work in flight behind the simulated clocks. */
+/**
+ * The timers and the work in flight behind the simulated clocks. Work is
+ * reported exactly: `busy` counts units of engine work (a worker's poll, an
+ * activation while any of its branches runs engine code), `user` counts the
+ * user code the engine awaits (step bodies in flight). An activation whose
+ * branches all wait on the clock or on step bodies is not busy.
+ */
 class TimerQueue {
   readonly timers: MinHeap<TimerEntry> = new MinHeap();
   busy = 0;
-  #activity = 0;
-  #watchers: (() => void)[] = [];
+  user = 0;
+  #idleWatchers: (() => void)[] = [];
   #onChange: () => void;
   #onIdle: () => void;
 
@@ -135,7 +142,6 @@ class TimerQueue {
   add(at: number, callback: () => void): ClockTimer {
     const entry: TimerEntry = { at, callback, cancelled: false };
     this.timers.push(at, entry);
-    this.#bump();
     this.#onChange();
     return {
       cancel: () => {
@@ -144,18 +150,16 @@ class TimerQueue {
     };
   }
 
-  activity(delta: number): void {
-    this.busy += delta;
-    this.#bump();
-    if (this.busy === 0) this.#onIdle();
-  }
-
-  #bump(): void {
-    this.#activity++;
-    if (this.#watchers.length === 0) return;
-    const watchers = this.#watchers;
-    this.#watchers = [];
-    for (const wake of watchers) wake();
+  activity(delta: number, user = false): void {
+    if (user) this.user += delta;
+    else this.busy += delta;
+    if (this.busy !== 0) return;
+    if (this.#idleWatchers.length > 0) {
+      const watchers = this.#idleWatchers;
+      this.#idleWatchers = [];
+      for (const wake of watchers) wake();
+    }
+    if (this.user === 0) this.#onIdle();
   }
 
   /** The earliest live timer's time, dropping cancelled ones. */
@@ -176,15 +180,14 @@ class TimerQueue {
       this.timers.pop();
       if (top.cancelled) continue;
       top.cancelled = true;
-      this.#bump();
       top.callback();
     }
   }
 
   /**
-   * Resolves once no work is in flight (checked again after a macrotask turn),
-   * or once work in flight has shown no activity for a short real-time while:
-   * such work waits on the clock (a step timeout, say), so time must move on.
+   * Resolves once no engine work is in flight, and none has started after a
+   * macrotask turn: everything left waits on the clock, on a signal or on user
+   * code (a step body), so time may move on. No real-time guess is involved.
    */
   async settle(): Promise<void> {
     for (;;) {
@@ -193,16 +196,7 @@ class TimerQueue {
         if (this.busy === 0) return;
         continue;
       }
-      const seen = this.#activity;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, QUIET_MS);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.#watchers.push(done);
-      });
-      if (this.#activity === seen && this.busy > 0) return;
+      await new Promise<void>((resolve) => this.#idleWatchers.push(resolve));
     }
   }
 }
@@ -257,15 +251,18 @@ export class ManualClock implements Clock {
   }
 
   /** @ignore */
-  [clockActivity](delta: number): void {
-    this.#queue.activity(delta);
+  [clockActivity](delta: number, user?: boolean): void {
+    this.#queue.activity(delta, user);
   }
 
   /**
    * Moves the clock forward. Resolves once every timer due by the new time has
-   * fired, in due order, and the work it released has settled. Work that shows
-   * no activity for 25ms of real time is taken to wait on this clock (a step
-   * timeout, say), and time moves on.
+   * fired, in due order, and the work it released has settled: no engine work
+   * runs any more, and everything in flight waits on this clock, on a signal
+   * or on a step body. Runners report that exactly (no real-time guess), so
+   * advancing is exact on a loaded machine too. A step body in flight is not
+   * waited for: a step blocked until its timeout lets time move on, and one
+   * doing real I/O is the test's to await (`run.result()`, `waitForStatus`).
    *
    * @param duration How far to move, e.g. `"1h"` or `500`.
    */
@@ -306,8 +303,8 @@ export class VirtualClock implements ActivityAwareClock {
     return this.#queue.add(at, callback);
   }
 
-  [clockActivity](delta: number): void {
-    this.#queue.activity(delta);
+  [clockActivity](delta: number, user?: boolean): void {
+    this.#queue.activity(delta, user);
   }
 
   [clockDispose](): void {
@@ -320,7 +317,7 @@ export class VirtualClock implements ActivityAwareClock {
 
   #changed(): void {
     this.#armRealTimer();
-    if (this.#queue.busy === 0) this.#scheduleJumpCheck();
+    if (this.#queue.busy === 0 && this.#queue.user === 0) this.#scheduleJumpCheck();
   }
 
   #armRealTimer(): void {
@@ -343,14 +340,14 @@ export class VirtualClock implements ActivityAwareClock {
     this.#jumpCheck = setTimeout(() => {
       this.#jumpCheck = undefined;
       const queue = this.#queue;
-      if (queue.busy > 0) return;
+      if (queue.busy > 0 || queue.user > 0) return;
       const next = queue.next();
       if (next === undefined) return;
       const now = this.now();
       if (next > now) this.#offset += next - now;
       queue.fireDue(this.now());
       this.#armRealTimer();
-      if (queue.busy === 0) this.#scheduleJumpCheck();
+      if (queue.busy === 0 && queue.user === 0) this.#scheduleJumpCheck();
     }, 0);
   }
 }

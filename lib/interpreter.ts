@@ -236,9 +236,13 @@ export class Activation extends ActivationCore {
       notify(host, "onStepStarted", () => ({ ...this.event(), step: key, attempt }));
       let output: unknown;
       this.inFlight.push(key);
+      // While the body runs, this branch waits on user code, not on the engine.
+      this.suspension.userWork(1);
       try {
         output = await runAttempt(this, node, value, key, attempt, scope);
+        this.suspension.userWork(-1);
       } catch (error) {
+        this.suspension.userWork(-1);
         this.landed(key);
         if (scope.aborted) throw scope.reason;
         failures++;

@@ -49,11 +49,59 @@ export class Suspension {
   /** Counts signal arrivals, so a wait can tell one came after it read the inbox. */
   #epoch = 0;
   #stopping = false;
+  /** Branches awaiting user code (a step body): they run no engine code. */
+  #userWaits = 0;
+  /** Reports engine work (`delta` units) and awaited user code (`user`) to a simulated clock. */
+  readonly #report: ((delta: number, user?: boolean) => void) | undefined;
+  #idle = false;
+  #closed = false;
 
-  /** Waits on `clock`; `beforeWait` runs before a branch waits while others still run. */
-  constructor(clock: Clock, beforeWait: () => Promise<void> | undefined) {
+  /**
+   * Waits on `clock`; `beforeWait` runs before a branch waits while others
+   * still run. `report` (a simulated clock's activity hook) hears `-1` when
+   * every branch waits on the clock, a signal or a step body, `1` when one
+   * runs engine code again, and each step body in flight as `user` work.
+   */
+  constructor(
+    clock: Clock,
+    beforeWait: () => Promise<void> | undefined,
+    report?: (delta: number, user?: boolean) => void,
+  ) {
     this.#clock = clock;
     this.#beforeWait = beforeWait;
+    this.#report = report;
+  }
+
+  /** A branch starts (`1`) or stops (`-1`) awaiting user code: a step body. */
+  userWork(delta: 1 | -1): void {
+    if (this.#closed) return;
+    this.#userWaits += delta;
+    if (this.#report === undefined) return;
+    this.#report(delta, true);
+    this.#changed();
+  }
+
+  /**
+   * The activation ends: it counts as running again (it writes its end), and
+   * step bodies that never settled are forgotten.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#report === undefined) return;
+    if (this.#idle) this.#report(1);
+    if (this.#userWaits !== 0) this.#report(-this.#userWaits, true);
+    this.#idle = false;
+  }
+
+  /** Tells `onIdle` when engine code stops or starts running in some branch. */
+  #changed(): void {
+    if (this.#report === undefined || this.#closed) return;
+    // A suspending run unwinds its branches: engine code until it has written.
+    const idle = !this.#suspended && this.#running <= this.#userWaits;
+    if (idle === this.#idle) return;
+    this.#idle = idle;
+    this.#report(idle ? -1 : 1);
   }
 
   /** Whether the run is suspending (every branch unwinds). */
@@ -143,6 +191,7 @@ export class Suspension {
       };
       this.#waiters.add(waiter);
       this.#running--;
+      this.#changed();
       if (until !== undefined) {
         waiter.timer = this.#clock.setTimer(until, () => this.#wake(waiter));
       }
@@ -190,6 +239,7 @@ export class Suspension {
         if (more) {
           launch();
           this.#running--;
+          this.#changed();
           return;
         }
         if (settled === next) {
@@ -225,6 +275,7 @@ export class Suspension {
   /** One branch less runs; when none does and some wait, the run suspends. */
   #stopRunning(): void {
     this.#running--;
+    this.#changed();
     if (this.#running === 0 && this.#waiters.size > 0 && !this.#suspended) this.#suspendAll();
   }
 
@@ -244,12 +295,14 @@ export class Suspension {
   #wake(waiter: Waiter): void {
     if (!this.#detach(waiter)) return;
     this.#running++;
+    this.#changed();
     waiter.resolve();
   }
 
   #release(waiter: Waiter, reason: unknown): void {
     if (!this.#detach(waiter)) return;
     this.#running++;
+    this.#changed();
     waiter.reject(reason);
   }
 

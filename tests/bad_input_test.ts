@@ -1,6 +1,7 @@
 // SPEC §7: bad input gets a clear typed error and changes no stored data.
 // One table of cases, run against every driver with real storage.
 import assert from "node:assert/strict";
+import { waitForStatus } from "@sluice/sluice/testing";
 import {
   CancelledError,
   type Driver,
@@ -527,10 +528,7 @@ for (const { name: driverName, create } of driverFactories()) {
     await engine.signal(done.id, "approved", true);
     assert.equal(await done.result(), "shipped");
     const waiting = await engine.start(order, { qty: 3 }, { id: "wait-run" });
-    for (let i = 0; (await engine.get(waiting.id)).status !== "waiting"; i++) {
-      assert.ok(i < 200, "the run should reach its wait");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitForStatus(engine, waiting.id, "waiting");
     const before = await snapshot(engine);
     for (const c of cases) {
       await t.step(c.name, async () => {

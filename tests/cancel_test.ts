@@ -9,6 +9,7 @@ import {
   workflow,
 } from "@sluice/sluice";
 import assert from "node:assert/strict";
+import { waitForStatus } from "@sluice/sluice/testing";
 import { deferred } from "./_fixtures/deferred.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
@@ -40,9 +41,7 @@ Deno.test("cancel during a step aborts ctx.signal, stops the run and records the
     assert.match(e.message, /user asked/);
     return true;
   });
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  const record = await runner.get(handle.id);
-  assert.equal(record.status, "cancelled");
+  const record = await waitForStatus(runner, handle.id, "cancelled");
   assert.match(record.error?.message ?? "", /user asked/);
   assert.equal(after, 0);
   const history = await runner.history(handle.id);

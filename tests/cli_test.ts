@@ -1,5 +1,6 @@
 // The `sluice` CLI and the dashboard, against a real SQLite file.
 import assert from "node:assert/strict";
+import { waitForStatus } from "@sluice/sluice/testing";
 import { Engine, workflow } from "@sluice/sluice";
 import { SqliteDriver } from "@sluice/sluice/sqlite";
 import { main } from "@sluice/sluice/cli";
@@ -30,9 +31,7 @@ async function fixture(): Promise<{ path: string; cleanup: () => Promise<void> }
   await engine.signal(failed.id, "approved", { ok: false });
   await assert.rejects(failed.result());
   await engine.start(order, { item: "cup" }, { id: "wait-1", labels: { team: "b" } });
-  while ((await engine.get("wait-1")).status !== "waiting") {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitForStatus(engine, "wait-1", "waiting");
   await engine.close();
   return { path, cleanup: () => Deno.remove(dir, { recursive: true }) };
 }

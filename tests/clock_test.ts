@@ -1,7 +1,15 @@
 // Clocks: ManualClock moved by hand, the real clock, and the testing entry point.
-import { ManualClock as MainManualClock, realClock } from "@sluice/sluice";
+import {
+  flow,
+  LocalRunner,
+  ManualClock as MainManualClock,
+  realClock,
+  resource,
+  workflow,
+} from "@sluice/sluice";
 import { ManualClock } from "@sluice/sluice/testing";
 import assert from "node:assert/strict";
+import { deferred } from "./_fixtures/deferred.ts";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -100,4 +108,45 @@ Deno.test("realClock reads the wall clock and fires timers after their time", as
   timer.cancel();
   await new Promise((resolve) => setTimeout(resolve, 15));
   assert.equal(cancelled, 0);
+});
+
+Deno.test("ManualClock.advance waits for engine work however long it takes, with no real-time guess", async () => {
+  // The run's dependencies take 100 ms of real time to build before the run
+  // reaches its sleep: a clock that took 25 ms of quiet for waiting on it would
+  // move time on before the sleep set its timer, and the run would still sleep.
+  const clock = new ManualClock(T0);
+  const wf = workflow<number>("slow-start").sleep("nap", "1h").step("done", (n) => n + 1);
+  await using runner = new LocalRunner({
+    clock,
+    deps: {
+      db: resource(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return "db";
+      }),
+    },
+  });
+  const run = await runner.start(wf, 1);
+  await clock.advance("1h");
+  assert.equal(await run.status(), "completed");
+  assert.equal(await run.result(), 2);
+});
+
+Deno.test("ManualClock.advance moves on while a step body runs, waking a sleeping sibling branch", async () => {
+  const clock = new ManualClock(T0);
+  const release = deferred<string>();
+  const woke: number[] = [];
+  const wf = workflow<number>("busy-sibling").parallel("both", {
+    slow: () => release.promise,
+    later: flow<number>().sleep("nap", "1h").step("after", (n) => {
+      woke.push(clock.now());
+      return n;
+    }),
+  });
+  await using runner = new LocalRunner({ clock });
+  const run = await runner.start(wf, 7);
+  await clock.advance("1h");
+  assert.deepEqual(woke, [T0 + 3_600_000]);
+  assert.equal(await run.status(), "running");
+  release.resolve("done");
+  assert.deepEqual(await run.result(), { slow: "done", later: 7 });
 });

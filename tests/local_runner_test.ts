@@ -9,6 +9,7 @@ import {
   WorkflowNotFoundError,
 } from "@sluice/sluice";
 import assert from "node:assert/strict";
+import { waitForStatus } from "@sluice/sluice/testing";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -250,10 +251,11 @@ Deno.test("await using a runner with sleeping and waiting runs leaves no timer b
   const waits = workflow<number>("left-waiting").waitForSignal("w", "s", { timeout: "1d" });
   {
     await using runner = new LocalRunner();
-    await runner.start(wf, 1);
-    await runner.start(waits, 1);
+    const sleeping = await runner.start(wf, 1);
+    const waiting = await runner.start(waits, 1);
     await runner.start(wf, 1, { startAt: Date.now() + 3_600_000 });
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitForStatus(runner, sleeping.id, "sleeping");
+    await waitForStatus(runner, waiting.id, "waiting");
   }
   {
     await using runner = new LocalRunner({ clock: "virtual" });

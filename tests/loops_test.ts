@@ -108,9 +108,7 @@ Deno.test("a loop of 10,000 iterations completes", async () => {
   const body = flow<number>().step("inc", (n) => n + 1);
   const wf = workflow<number>("long").loop("many", 10_000, body);
   await using runner = new LocalRunner();
-  const started = performance.now();
   assert.equal(await runner.run(wf, 0), 10_000);
-  assert.ok(performance.now() - started < 3_000);
 });
 
 Deno.test("a while of 10,000 iterations completes within its limit", async () => {

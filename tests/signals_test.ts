@@ -11,6 +11,7 @@ import {
   WorkflowFailedError,
 } from "@sluice/sluice";
 import assert from "node:assert/strict";
+import { waitForStatus } from "@sluice/sluice/testing";
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -282,10 +283,7 @@ Deno.test("a branch that finished before the run suspended on a wait is not run 
   await using runner = new LocalRunner();
   const handle = await runner.start(wf, 1);
   await handle.signal("noise");
-  for (let i = 0; i < 20 && (await handle.status()) !== "waiting"; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  assert.equal(await handle.status(), "waiting");
+  await waitForStatus(runner, handle.id, "waiting");
   await handle.signal("go", "went");
   assert.deepEqual(await handle.result(), ["went", 2]);
   assert.equal(quick, 1);

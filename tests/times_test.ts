@@ -2,6 +2,7 @@
 // MIN_TIME_MS to MAX_TIME_MS, decided once in the engine. Each case once left a
 // PostgreSQL run stuck `running` (re-claimed every lease, never failed).
 import assert from "node:assert/strict";
+import { waitForStatus } from "@sluice/sluice/testing";
 import {
   Engine,
   ManualClock,
@@ -30,13 +31,6 @@ const longRetry = workflow<number>("times-long-retry").step("flaky", (n, ctx) =>
 const started = workflow<number>("times-started").step("inc", (n) => n + 1);
 const workflows = [fractional, farFuture, notATime, longest, longWait, longRetry, started];
 
-async function untilStatus(engine: Engine, id: string, status: string): Promise<void> {
-  for (let i = 0; (await engine.get(id)).status !== status; i++) {
-    assert.ok(i < 500, `run '${id}' should reach ${status}, is ${(await engine.get(id)).status}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 for (const { name, create } of driverFactories()) {
   Deno.test(`${name}: out-of-range durations and times are refused when built or started`, async () => {
     assert.throws(() => workflow("w").sleep("s", 1e300), RangeError);
@@ -61,7 +55,7 @@ for (const { name, create } of driverFactories()) {
     await worker.start();
     const later = await engine.start(started, 1, { id: "later", startAt: T0 + 0.5 });
     const run = await engine.start(fractional, "x", { id: "fractional" });
-    await untilStatus(engine, "fractional", "sleeping");
+    await waitForStatus(engine, "fractional", "sleeping");
     assert.equal((await engine.get("fractional")).wakeAt?.getTime(), T0 + 1501);
     await clock.advance(1501);
     assert.equal(await run.result(), "x@1501");
@@ -100,7 +94,7 @@ for (const { name, create } of driverFactories()) {
     const wait = await engine.start(longWait, 1, { id: "wait" });
     const retry = await engine.start(longRetry, 1, { id: "retry" });
     for (const id of ids) {
-      await untilStatus(engine, id, id === "wait" ? "waiting" : "sleeping");
+      await waitForStatus(engine, id, id === "wait" ? "waiting" : "sleeping");
       assert.equal((await engine.get(id)).wakeAt?.getTime(), MAX_TIME_MS, id);
     }
     await wait.signal("go", 7);
