@@ -253,6 +253,57 @@ export abstract class RunClient implements AsyncDisposable {
   }
 
   /**
+   * Pauses a run: its status is `paused` at once and no new step begins (a
+   * step in flight finishes and is checkpointed). Timers falling due
+   * meanwhile fire after {@linkcode RunClient.resume}; signals wait in the
+   * inbox; `cancel` still works. Pausing a paused run changes nothing;
+   * pausing a finished run throws `InvalidStateError`.
+   *
+   * @param runId The run.
+   *
+   * @example Pause a run between two steps, then resume it
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   * import { waitForStatus } from "@sluice/sluice/testing";
+   *
+   * const wf = workflow<number>("paused")
+   *   .waitForSignal<number>("extra", "extra")
+   *   .step("add", (n) => n + 1);
+   * await using runner = new LocalRunner();
+   * const run = await runner.start(wf, 1);
+   * await waitForStatus(runner, run.id, "waiting");
+   * await runner.pause(run.id);
+   * await run.signal("extra", 41); // waits in the inbox
+   * assert.equal(await run.status(), "paused");
+   * await runner.resume(run.id);
+   * assert.equal(await run.result(), 42);
+   * ```
+   */
+  async pause(runId: string): Promise<void> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    await rt.clockReady();
+    await rt.driver.pauseRun(runId, rt.clock.now());
+  }
+
+  /**
+   * Resumes a paused run where it was; timers that fell due while it was
+   * paused fire now. Throws `InvalidStateError` unless the run is paused.
+   *
+   * @param runId The run.
+   */
+  async resume(runId: string): Promise<void> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    this.#onWork?.();
+    await rt.clockReady();
+    await rt.driver.resumeRun(runId, rt.clock.now());
+  }
+
+  /**
    * Reads a run; throws `RunNotFoundError` for an unknown id.
    *
    * @param runId The run.

@@ -25,6 +25,7 @@ import type { ScheduleStore } from "./schedule_store.ts";
  *   running: "active",
  *   sleeping: "parked",
  *   waiting: "parked",
+ *   paused: "parked",
  *   completed: "finished",
  *   failed: "finished",
  *   cancelled: "finished",
@@ -40,6 +41,7 @@ export type RunStatus =
   | "running"
   | "sleeping"
   | "waiting"
+  | "paused"
   | "completed"
   | "failed"
   | "cancelled";
@@ -286,7 +288,9 @@ export type HistoryEventType =
   | "run.failed"
   | "run.cancelled"
   | "run.retried"
-  | "run.recovered";
+  | "run.recovered"
+  | "run.paused"
+  | "run.resumed";
 
 /**
  * A history event as a driver stores it.
@@ -452,8 +456,12 @@ export interface ConsumedSignal {
 export interface LeaseState {
   /** The run id. */
   runId: string;
-  /** `held` when extended; `lost` when another token owns the run; `cancelled` when cancelled. */
-  state: "held" | "lost" | "cancelled";
+  /**
+   * `held` when extended; `paused` when extended but the run was paused (its
+   * activation finishes the steps in flight and hands it back); `lost` when
+   * another token owns the run; `cancelled` when cancelled.
+   */
+  state: "held" | "paused" | "lost" | "cancelled";
   /** Whether the run's inbox holds unconsumed signals. */
   signals: boolean;
 }
@@ -547,11 +555,11 @@ export interface StoredRunPage {
 export interface DriverNotice {
   /**
    * `runnable`: a run may be claimable now; `signal`: a signal reached a run's
-   * inbox; `cancelled`: a run was cancelled; `finished`: a run reached a final
-   * status; `schedule`: a schedule was written; `changed`: something changed,
-   * re-check everything.
+   * inbox; `cancelled`: a run was cancelled; `paused`: a run was paused;
+   * `finished`: a run reached a final status; `schedule`: a schedule was
+   * written; `changed`: something changed, re-check everything.
    */
-  type: "runnable" | "signal" | "cancelled" | "finished" | "schedule" | "changed";
+  type: "runnable" | "signal" | "cancelled" | "paused" | "finished" | "schedule" | "changed";
   /** The run concerned (absent for `changed`). */
   runId?: string;
   /** The reason given to a cancel, when known (`cancelled`). */
@@ -713,6 +721,22 @@ export interface Driver extends AsyncDisposable {
    * `InvalidStateError` unless the run failed or was cancelled.
    */
   retryRun(runId: string, now: number): Promise<StoredRun>;
+  /**
+   * Pauses an unfinished run: status `paused`, not claimable until resumed.
+   * The lease of a running run stays valid, so its steps in flight are
+   * written (a `run` transition other than `completed`/`failed` then changes
+   * what the run resumes to, not its status); `extendLeases` answers `paused`.
+   * A signal waits in the inbox; a timer falling due waits for the resume.
+   * Pausing a paused run returns it unchanged. Throws `RunNotFoundError`, or
+   * `InvalidStateError` for a finished run.
+   */
+  pauseRun(runId: string, now: number): Promise<StoredRun>;
+  /**
+   * Resumes a paused run in the status it would have now (a timer or signal
+   * due meanwhile makes it due at once). Throws `RunNotFoundError`, or
+   * `InvalidStateError` unless the run is paused.
+   */
+  resumeRun(runId: string, now: number): Promise<StoredRun>;
   /** Deletes finished runs last updated before a time; returns how many. */
   purge(finishedBefore: number): Promise<number>;
 

@@ -46,11 +46,12 @@ export function cancelledErrorInfo(runId: string, reason: string | undefined): E
 }
 
 /** Operations a run's status can refuse. */
-export type RunOperation = "signal" | "cancel" | "retry";
+export type RunOperation = "signal" | "cancel" | "retry" | "pause" | "resume";
 
 /**
- * Why `operation` is refused on a run of that status (`signal` and `cancel`
- * take only unfinished runs, `retry` only failed or cancelled ones), or `undefined` when
+ * Why `operation` is refused on a run of that status (`signal`, `cancel` and
+ * `pause` take only unfinished runs, `retry` only failed or cancelled ones,
+ * `resume` only paused ones), or `undefined` when
  * it is allowed.
  *
  * @example Signal a completed run
@@ -72,6 +73,8 @@ export function refusal(
 ): InvalidStateError | undefined {
   const allowed = operation === "retry"
     ? status === "failed" || status === "cancelled"
+    : operation === "resume"
+    ? status === "paused"
     : !isFinished(status);
   return allowed ? undefined : refusedError(operation, runId, status);
 }
@@ -96,7 +99,11 @@ export function refusedError(
   runId: string,
   status: RunStatus,
 ): InvalidStateError {
-  const only = operation === "retry" ? "failed or cancelled" : "unfinished";
+  const only = operation === "retry"
+    ? "failed or cancelled"
+    : operation === "resume"
+    ? "paused"
+    : "unfinished";
   return new InvalidStateError(
     `Cannot ${operation} run '${runId}' as it is ${status}: ${operation} only ${only} runs`,
   );

@@ -118,6 +118,7 @@ const STATUSES: Record<RunStatus, true> = {
   running: true,
   sleeping: true,
   waiting: true,
+  paused: true,
   completed: true,
   failed: true,
   cancelled: true,

@@ -227,6 +227,10 @@ export class Worker implements AsyncDisposable {
           );
         }
         return;
+      case "paused":
+        // The steps in flight finish and are written; then the run is handed back.
+        if (notice.runId !== undefined) this.#active.get(notice.runId)?.activation.stop();
+        return;
       case "changed":
         for (const { activation } of this.#active.values()) activation.signalArrived();
         this.#requestPoll();
@@ -489,7 +493,10 @@ export class Worker implements AsyncDisposable {
         if (!activation || activation.lease.token !== tokens.get(state.runId)) continue;
         if (state.state === "lost") activation.abort(new LeaseLostError(state.runId));
         else if (state.state === "cancelled") activation.abort(new CancelledError(state.runId));
-        else if (state.signals) activation.signalArrived();
+        else {
+          if (state.state === "paused") activation.stop();
+          if (state.signals) activation.signalArrived();
+        }
       }
     } catch (error) {
       rt.logger.warn(`worker ${this.id} cannot extend its leases`, {
@@ -506,6 +513,7 @@ export class Worker implements AsyncDisposable {
       this.#leaseMs,
     );
     if (state?.state === "held") return;
+    if (state?.state === "paused") return activation.stop();
     const error = state?.state === "cancelled"
       ? new CancelledError(activation.runId)
       : new LeaseLostError(activation.runId);

@@ -12,6 +12,7 @@ import { ADMIN_CASES } from "./_conformance_admin.ts";
 import { ENGINE_CASES } from "./_conformance_engine.ts";
 import { HISTORY_CASES } from "./_conformance_history.ts";
 import { LIMIT_CASES } from "./_conformance_limits.ts";
+import { PAUSE_CASES } from "./_conformance_pause.ts";
 import { RUNS_CASES } from "./_conformance_runs.ts";
 import { SIGNALS_CASES } from "./_conformance_signals.ts";
 import { STEPS_CASES } from "./_conformance_steps.ts";
@@ -54,6 +55,7 @@ const CASES: readonly ConformanceCase[] = [
   ...STEPS_CASES,
   ...SIGNALS_CASES,
   ...ADMIN_CASES,
+  ...PAUSE_CASES,
   ...HISTORY_CASES,
   ...ENGINE_CASES,
   ...LIMIT_CASES,

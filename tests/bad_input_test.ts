@@ -313,6 +313,27 @@ const cases: Case[] = [
     error: InvalidStateError,
     code: "INVALID_STATE",
   },
+  {
+    name: "pausing a completed run",
+    act: (e) => e.pause("done-run"),
+    error: InvalidStateError,
+    code: "INVALID_STATE",
+    message: /'done-run' as it is completed: pause only unfinished runs/,
+  },
+  {
+    name: "resuming a waiting run",
+    act: (e) => e.resume("wait-run"),
+    error: InvalidStateError,
+    code: "INVALID_STATE",
+    message: /resume only paused runs/,
+  },
+  {
+    name: "pausing an unknown run",
+    act: (e) => e.pause("nobody"),
+    error: RunNotFoundError,
+    code: "RUN_NOT_FOUND",
+  },
+  { name: "resuming a run id with a space", act: (e) => e.resume("a b"), error: TypeError },
   { name: "listing 0 runs a page", act: (e) => e.list({ limit: 0 }), error: RangeError },
   {
     name: "listing an unknown status",

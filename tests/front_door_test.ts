@@ -24,6 +24,8 @@ const OPERATIONS = [
   "history",
   "result",
   "retry",
+  "pause",
+  "resume",
   "purge",
   "register",
   "override",
@@ -176,6 +178,76 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
     assert.deepEqual(await ids({ createdBefore: a - 1 }), []);
   },
 
+  async "pause lets the step in flight finish and be checkpointed; no new step begins until resume"(
+    door,
+  ) {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => release = resolve);
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => started = resolve);
+    const bodies = { slow: 0, next: 0 };
+    const wf = workflow<number>("pausable")
+      .step("slow", async (n) => {
+        bodies.slow++;
+        started();
+        await gate;
+        return n + 1;
+      })
+      .step("next", (n) => {
+        bodies.next++;
+        return n * 10;
+      });
+    const run = await door.start(wf, 1);
+    await inFlight;
+    await door.pause(run.id);
+    assert.equal((await door.get(run.id)).status, "paused", "paused at once");
+    release();
+    for (let i = 0;; i++) {
+      const events = await door.history(run.id);
+      if (events.some((e) => e.type === "step.completed" && e.step === "slow")) break;
+      assert.ok(i < 500, "the step in flight should be checkpointed");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((await door.get(run.id)).status, "paused");
+    assert.deepEqual(bodies, { slow: 1, next: 0 });
+    await door.resume(run.id);
+    assert.equal(await run.result(), 20);
+    assert.deepEqual(bodies, { slow: 1, next: 1 });
+    const types = (await door.history(run.id)).map((e) => e.type);
+    assert.ok(types.indexOf("run.paused") < types.indexOf("run.resumed"));
+  },
+
+  async "a timer falling due while paused fires after resume; signals wait in the inbox"(door) {
+    const wf = workflow<number>("napper")
+      .sleep("nap", 20)
+      .waitForSignal<number>("more", "more")
+      .step("sum", (more) => more + 1);
+    const run = await door.start(wf, 1);
+    await waitForStatus(door, run.id, "sleeping");
+    await door.pause(run.id);
+    await door.signal(run.id, "more", 41);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await door.get(run.id)).status, "paused");
+    await door.pause(run.id); // pausing again changes nothing
+    await door.resume(run.id);
+    assert.equal(await run.result(), 42);
+  },
+
+  async "cancel works on a paused run; pause and resume refuse what they cannot do"(door) {
+    const wf = workflow<string>("parked").waitForSignal("go", "go");
+    const run = await door.start(wf, "x");
+    await waitForStatus(door, run.id, "waiting");
+    await assert.rejects(door.resume(run.id), InvalidStateError);
+    await door.pause(run.id);
+    await door.cancel(run.id, "not needed");
+    await assert.rejects(run.result(), CancelledError);
+    await assert.rejects(door.pause(run.id), InvalidStateError);
+    await assert.rejects(door.resume(run.id), InvalidStateError);
+    await assert.rejects(door.pause("nobody"), RunNotFoundError);
+    await assert.rejects(door.pause("has space"), TypeError);
+  },
+
   async "purge deletes finished runs before a time"(door) {
     const wf = workflow<number>("old").step("n", (n) => n);
     const run = await door.start(wf, 1);
@@ -231,6 +303,8 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
       history: () => door.history("r"),
       result: () => door.result("r"),
       retry: () => door.retry("r"),
+      pause: () => door.pause("r"),
+      resume: () => door.resume("r"),
       purge: () => door.purge({ finishedBefore: 0 }),
       register: () => door.register(wf),
       override: () => door.override("n", (n: number) => n),

@@ -104,6 +104,12 @@ class CountingDriver implements Driver {
   retryRun(runId: string, now: number): Promise<StoredRun> {
     return this.inner.retryRun(runId, now);
   }
+  pauseRun(runId: string, now: number): Promise<StoredRun> {
+    return this.inner.pauseRun(runId, now);
+  }
+  resumeRun(runId: string, now: number): Promise<StoredRun> {
+    return this.inner.resumeRun(runId, now);
+  }
   purge(finishedBefore: number): Promise<number> {
     return this.inner.purge(finishedBefore);
   }

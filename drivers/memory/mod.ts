@@ -19,6 +19,7 @@ import {
   type NewRun,
   pendingRun,
   type RunFilter,
+  type RunStatus,
   type StepRow,
   type StoredEvent,
   type StoredHistoryItem,
@@ -46,6 +47,8 @@ interface MemoryRun {
   /** Every row and event, in write order (the index orders the history). */
   log: (StepRow | StoredEvent)[];
   inbox: InboxEntry[];
+  /** While paused: the status and due time the run resumes with. */
+  paused?: { status: RunStatus; dueAt: number | undefined };
 }
 
 function isEvent(entry: StepRow | StoredEvent): entry is StoredEvent {
@@ -135,7 +138,8 @@ export class MemoryDriver implements Driver {
   #fenced(lease: Lease): MemoryRun {
     const stored = this.#runs.get(lease.runId);
     if (
-      !stored || stored.run.leaseToken !== lease.token || stored.run.status !== "running" ||
+      !stored || stored.run.leaseToken !== lease.token ||
+      (stored.run.status !== "running" && stored.run.status !== "paused") ||
       stored.run.leaseOwner === undefined
     ) {
       throw new LeaseLostError(lease.runId);
@@ -323,6 +327,10 @@ export class MemoryDriver implements Driver {
         return { runId: lease.runId, state: "cancelled", signals };
       }
       const run = stored.run;
+      if (stored.paused && run.leaseToken === lease.token && run.leaseOwner) {
+        stored.paused.dueAt = now + leaseMs;
+        return { runId: lease.runId, state: "paused", signals };
+      }
       if (run.leaseToken !== lease.token || run.status !== "running" || !run.leaseOwner) {
         return { runId: lease.runId, state: "lost", signals };
       }
@@ -360,6 +368,24 @@ export class MemoryDriver implements Driver {
     if (batch.events) { for (const event of batch.events) stored.log.push(event); }
     const transition = batch.run;
     if (!transition) return;
+    const run = stored.run;
+    const paused = stored.paused;
+    if (paused) {
+      // A paused run keeps its status: the transition sets what it resumes with.
+      delete stored.paused;
+      run.status = paused.status;
+      this.#transition(stored, transition, now);
+      if (!isFinished(run.status)) {
+        stored.paused = { status: run.status, dueAt: run.dueAt };
+        run.status = "paused";
+        delete run.dueAt;
+      }
+      return;
+    }
+    this.#transition(stored, transition, now);
+  }
+
+  #transition(stored: MemoryRun, transition: NonNullable<WriteBatch["run"]>, now: number): void {
     const run = stored.run;
     run.updatedAt = now;
     delete run.leaseOwner;
@@ -451,6 +477,8 @@ export class MemoryDriver implements Driver {
       stored.inbox.push({ name, payload, consumed: false });
       const detail = signalRowData(name, payload);
       stored.log.push({ type: "signal.received", at: now, detail });
+      const paused = stored.paused;
+      if (paused?.status === "waiting" && run.waitingFor?.includes(name)) paused.dueAt = now;
       if (run.status === "waiting" && run.waitingFor?.includes(name)) {
         run.dueAt = now;
         this.#schedule(run);
@@ -472,6 +500,7 @@ export class MemoryDriver implements Driver {
       const refused = refusal("cancel", runId, run.status);
       if (refused) throw refused;
       run.status = "cancelled";
+      delete stored.paused;
       run.error = cancelledErrorInfo(runId, reason);
       run.leaseToken++;
       delete run.leaseOwner;
@@ -510,6 +539,50 @@ export class MemoryDriver implements Driver {
       stored.log.push({ type: "run.retried", at: now });
       this.#schedule(run);
       this.#notify("runnable", runId);
+      return Promise.resolve(copyRun(run));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Pauses an unfinished run; its lease, if any, stays valid. */
+  pauseRun(runId: string, now: number): Promise<StoredRun> {
+    try {
+      this.#check();
+      const stored = this.#get(runId);
+      const run = stored.run;
+      const refused = refusal("pause", runId, run.status);
+      if (refused) throw refused;
+      if (!stored.paused) {
+        stored.paused = { status: run.status, dueAt: run.dueAt };
+        run.status = "paused";
+        delete run.dueAt;
+        run.updatedAt = now;
+        stored.log.push({ type: "run.paused", at: now });
+        this.#notify("paused", runId);
+      }
+      return Promise.resolve(copyRun(run));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Resumes a paused run in the status it would have now. */
+  resumeRun(runId: string, now: number): Promise<StoredRun> {
+    try {
+      this.#check();
+      const stored = this.#get(runId);
+      const run = stored.run;
+      const refused = refusal("resume", runId, run.status);
+      if (refused) throw refused;
+      const paused = stored.paused!;
+      delete stored.paused;
+      run.status = paused.status;
+      if (paused.dueAt !== undefined) run.dueAt = paused.dueAt;
+      run.updatedAt = now;
+      stored.log.push({ type: "run.resumed", at: now });
+      this.#schedule(run);
+      if (run.dueAt !== undefined && run.dueAt <= now) this.#notify("runnable", runId);
       return Promise.resolve(copyRun(run));
     } catch (error) {
       return Promise.reject(error);

@@ -23,6 +23,7 @@ const NOTICE_TYPES = new Set([
   "runnable",
   "signal",
   "cancelled",
+  "paused",
   "finished",
   "schedule",
   "changed",

@@ -26,7 +26,7 @@ export interface Migration {
 
 /** The migrations of schema `s` (already quoted), oldest first. */
 export function migrations(s: string): Migration[] {
-  return [{
+  const before: Migration[] = [{
     version: 1,
     name: "runs, steps, events, signals",
     statements: [
@@ -89,6 +89,18 @@ export function migrations(s: string): Migration[] {
     name: "takeovers since the run last wrote anything (maxRecoveries)",
     statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
   }, schedulesMigration(s)];
+  return [...before, pauseMigration(s)];
+}
+
+/** Migration 4 of schema `s`: what a paused run resumes with (pause and resume). */
+function pauseMigration(s: string): Migration {
+  return {
+    version: 4,
+    name: "pause and resume: what a paused run resumes with",
+    statements: [
+      `ALTER TABLE ${s}.runs ADD COLUMN paused_status text, ADD COLUMN paused_due bigint`,
+    ],
+  };
 }
 
 /** The columns of a run, as `rowToRun` reads them (table alias `r`). */
@@ -101,7 +113,16 @@ const RUN = `r.id, r.workflow, r.version, r.plan_hash, r.status, r.input, r.outp
 const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error, labels,
   created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries`;
 
-const HELD = "r.status = 'running' AND r.lease_owner IS NOT NULL";
+const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
+
+/** Whether the run being updated is paused (its transitions then set what it resumes with). */
+const PAUSED = "r.status = 'paused'";
+
+/** Sets what a paused run resumes with: status `status` and due time `due` (SQL). */
+function resumesWith(status: string, due: string): string {
+  return `paused_status = CASE WHEN ${PAUSED} THEN ${status} END,
+    paused_due = CASE WHEN ${PAUSED} THEN ${due} END`;
+}
 
 const STEP_UPSERT = `ON CONFLICT (run_id, key) DO UPDATE SET kind = excluded.kind,
   state = excluded.state, data = excluded.data, attempt = excluded.attempt,
@@ -152,6 +173,7 @@ export function statements(s: string): Statements {
     n AS (SELECT pg_notify($18, $19) FROM up WHERE ${notifyWhen})
     SELECT up.due_at::float8 AS due_at, (SELECT count(*) FROM n)::int AS notified FROM up`;
 
+  const wakeAt = "CASE WHEN r.inbox && $21::text[] THEN $3::int8 ELSE $22::int8 END";
   return {
     lockMigrations: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
     inspect: `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text) AS has_schema,
@@ -242,7 +264,8 @@ export function statements(s: string): Statements {
         FOR UPDATE OF r
       ),
       up AS (
-        UPDATE ${s}.runs AS r SET due_at = $3::int8
+        UPDATE ${s}.runs AS r SET due_at = CASE WHEN ${PAUSED} THEN NULL ELSE $3::int8 END,
+          paused_due = CASE WHEN ${PAUSED} THEN $3::int8 ELSE r.paused_due END
         WHERE r.id IN (SELECT lk.id FROM lk WHERE lk.held)
       )
       SELECT b.run_id, lk.status, coalesce(lk.held, false) AS held,
@@ -255,20 +278,28 @@ export function statements(s: string): Statements {
       FROM ${s}.steps WHERE run_id = $1 AND key = ANY($2::text[])`,
 
     suspend: transition(
-      `status = $20::text,
+      `status = CASE WHEN ${PAUSED} THEN 'paused' ELSE $20::text END,
         waiting_for = CASE WHEN cardinality($21::text[]) > 0 THEN $21::text[] END,
-        due_at = CASE WHEN r.inbox && $21::text[] THEN $3::int8 ELSE $22::int8 END`,
+        ${resumesWith("$20::text", wakeAt)},
+        due_at = CASE WHEN ${PAUSED} THEN NULL ELSE ${wakeAt} END`,
       "up.due_at <= $3::int8",
     ),
     complete: transition(
-      "status = 'completed', output = $20::text, due_at = NULL, waiting_for = NULL",
+      `status = 'completed', output = $20::text, due_at = NULL, waiting_for = NULL,
+        paused_status = NULL, paused_due = NULL`,
       "true",
     ),
     fail: transition(
-      "status = 'failed', error = $20::text, due_at = NULL, waiting_for = NULL",
+      `status = 'failed', error = $20::text, due_at = NULL, waiting_for = NULL,
+        paused_status = NULL, paused_due = NULL`,
       "true",
     ),
-    release: transition("due_at = $3::int8", "true"),
+    release: transition(
+      `${
+        resumesWith("'running'", "$3::int8")
+      }, due_at = CASE WHEN ${PAUSED} THEN NULL ELSE $3::int8 END`,
+      "true",
+    ),
 
     consumeSignal: `WITH lk AS (
         SELECT r.id FROM ${s}.runs r
@@ -306,7 +337,9 @@ export function statements(s: string): Statements {
     sendSignal: `WITH up AS (
         UPDATE ${s}.runs AS r SET inbox = array_append(r.inbox, $2::text),
           due_at = CASE WHEN r.status = 'waiting' AND $2::text = ANY(r.waiting_for)
-            THEN $4::int8 ELSE r.due_at END
+            THEN $4::int8 ELSE r.due_at END,
+          paused_due = CASE WHEN r.paused_status = 'waiting' AND $2::text = ANY(r.waiting_for)
+            THEN $4::int8 ELSE r.paused_due END
         WHERE r.id = $1 AND r.status NOT IN ${FINISHED}
         RETURNING r.id, (r.status = 'waiting' AND $2::text = ANY(r.waiting_for)) AS woke
       ),
@@ -321,7 +354,7 @@ export function statements(s: string): Statements {
     cancelRun: `WITH up AS (
         UPDATE ${s}.runs AS r SET status = 'cancelled', error = $2::text,
           lease_token = r.lease_token + 1, lease_owner = NULL, due_at = NULL, waiting_for = NULL,
-          updated_at = $3::int8
+          updated_at = $3::int8, paused_status = NULL, paused_due = NULL
         WHERE r.id = $1 AND r.status NOT IN ${FINISHED}
         RETURNING ${RUN}
       ),
@@ -330,6 +363,32 @@ export function statements(s: string): Statements {
         SELECT $1, ${seq}, 0, 'run.cancelled', $3::int8, $4::text FROM up
       ),
       n AS (SELECT pg_notify($5, $6) FROM up)
+      SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
+
+    pauseRun: `WITH up AS (
+        UPDATE ${s}.runs AS r SET status = 'paused', paused_status = r.status,
+          paused_due = r.due_at, due_at = NULL, updated_at = $2::int8
+        WHERE r.id = $1 AND r.status NOT IN ${FINISHED} AND r.status <> 'paused'
+        RETURNING ${RUN}
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
+        SELECT $1, ${seq}, 0, 'run.paused', $2::int8 FROM up
+      ),
+      n AS (SELECT pg_notify($3, $4) FROM up)
+      SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
+
+    resumeRun: `WITH up AS (
+        UPDATE ${s}.runs AS r SET status = r.paused_status, due_at = r.paused_due,
+          paused_status = NULL, paused_due = NULL, updated_at = $2::int8
+        WHERE r.id = $1 AND r.status = 'paused'
+        RETURNING ${RUN}
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
+        SELECT $1, ${seq}, 0, 'run.resumed', $2::int8 FROM up
+      ),
+      n AS (SELECT pg_notify($3, $4) FROM up)
       SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
 
     retryRun: `WITH old AS (
@@ -393,6 +452,8 @@ export interface Statements {
   sendSignal: string;
   cancelRun: string;
   retryRun: string;
+  pauseRun: string;
+  resumeRun: string;
   purge: string;
   listRuns: string;
   leaseHeld: string;

@@ -57,6 +57,7 @@ import {
 } from "./_writes.ts";
 import { isRefusedStatement, toStorageError } from "./_errors.ts";
 import { type Statements, statements } from "./_sql.ts";
+import { type ControlHost, controlRun } from "./_control.ts";
 import { historyCursor, historyItem, type HistoryRow, listPage, listQuery } from "./_reads.ts";
 import type {
   Claim,
@@ -442,7 +443,7 @@ export class PostgresDriver implements Driver {
       state: row.status === null || row.status === "cancelled"
         ? "cancelled"
         : row.held
-        ? "held"
+        ? row.status === "paused" ? "paused" : "held"
         : "lost",
       signals: row.signals,
     }));
@@ -682,6 +683,30 @@ export class PostgresDriver implements Driver {
       if (status === undefined) throw new RunNotFoundError(runId);
       if (isFinished(status) || attempt >= 3) throw refusedError("cancel", runId, status);
     }
+  }
+
+  #control(): ControlHost {
+    return {
+      query: this.#queryFn,
+      statements: this.#st,
+      channel: this.#channel,
+      payload: (types, runId) => this.#payload(types, runId),
+      emit: (types, runId) => this.#emit(types, runId),
+      status: (runId) => this.#status(runId),
+      getRun: (runId) => this.getRun(runId),
+    };
+  }
+
+  /** Pauses an unfinished run; its lease, if any, stays valid. */
+  pauseRun(runId: string, now: number): Promise<StoredRun> {
+    this.#check();
+    return controlRun(this.#control(), "pause", runId, now);
+  }
+
+  /** Resumes a paused run in the status it would have now. */
+  resumeRun(runId: string, now: number): Promise<StoredRun> {
+    this.#check();
+    return controlRun(this.#control(), "resume", runId, now);
   }
 
   /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */

@@ -191,7 +191,8 @@ export class Journal {
   fence(lease: Lease): FenceRow {
     const row = this.#s().fence.get(lease.runId) as FenceRow | undefined;
     if (
-      !row || row.lease_token !== lease.token || row.status !== "running" ||
+      !row || row.lease_token !== lease.token ||
+      (row.status !== "running" && row.status !== "paused") ||
       row.lease_owner === null
     ) {
       const local = this.leases.get(lease.runId);

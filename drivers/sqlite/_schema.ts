@@ -100,6 +100,9 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE runs ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0;`,
   // 3: schedules (drivers/sqlite/_schedules.ts).
   SCHEDULES_MIGRATION,
+  // 4: pause and resume: what a paused run resumes with.
+  `ALTER TABLE runs ADD COLUMN paused_status TEXT;
+   ALTER TABLE runs ADD COLUMN paused_due INTEGER;`,
 ];
 
 /** The schema version this code writes. */

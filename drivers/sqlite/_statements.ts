@@ -12,7 +12,10 @@ const RUN_COLUMNS =
 
 /** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
 const FENCE =
-  "EXISTS (SELECT 1 FROM runs WHERE rid = ?1 AND lease_token = ?2 AND status = 'running' AND lease_owner IS NOT NULL)";
+  "EXISTS (SELECT 1 FROM runs WHERE rid = ?1 AND lease_token = ?2 AND status IN ('running', 'paused') AND lease_owner IS NOT NULL)";
+
+/** A transition (`?2` the new status) of a paused run that does not end it sets what it resumes with. */
+const STAYS_PAUSED = "(status = 'paused' AND ?2 NOT IN ('completed', 'failed'))";
 
 /** The journal columns written for a row or an event, in binding order. */
 const JOURNAL_COLUMNS = "rid, key, kind, state, data, attempt, started_at, at, step";
@@ -87,6 +90,9 @@ export class Statements {
   readonly setDue: StatementSync;
   readonly clearRecoveries: StatementSync;
   readonly cancelRun: StatementSync;
+  readonly pauseRun: StatementSync;
+  readonly resumeRun: StatementSync;
+  readonly setPausedDue: StatementSync;
   readonly retryRun: StatementSync;
   readonly dropPendingRow: StatementSync;
   readonly dropPendingIndex: StatementSync;
@@ -176,19 +182,25 @@ export class Statements {
        ORDER BY due_at LIMIT 1`,
     );
     this.extendLease = p(
-      `UPDATE runs SET due_at = ?3
-       WHERE id = ?1 AND lease_token = ?2 AND status = 'running' AND lease_owner IS NOT NULL
-       RETURNING rid`,
+      `UPDATE runs SET due_at = CASE WHEN status = 'paused' THEN NULL ELSE ?3 END,
+         paused_due = CASE WHEN status = 'paused' THEN ?3 ELSE paused_due END
+       WHERE id = ?1 AND lease_token = ?2 AND status IN ('running', 'paused')
+         AND lease_owner IS NOT NULL
+       RETURNING rid, status`,
     );
     this.runState = p(
-      "SELECT rid, status, waiting_for, error, journal_from FROM runs WHERE id = ?1",
+      "SELECT rid, status, waiting_for, error, journal_from, paused_status FROM runs WHERE id = ?1",
     );
     this.setJournalFrom = p(
       "UPDATE runs SET journal_from = (SELECT coalesce(max(seq), 0) + 1 FROM journal) WHERE rid = ?1",
     );
     this.transition = p(
-      `UPDATE runs SET status = ?2, updated_at = ?3, lease_owner = NULL, journal_from = NULL, recoveries = 0,
-         due_at = ?4, waiting_for = ?5, output = coalesce(?6, output), error = coalesce(?7, error)
+      `UPDATE runs SET status = CASE WHEN ${STAYS_PAUSED} THEN 'paused' ELSE ?2 END,
+         paused_status = CASE WHEN ${STAYS_PAUSED} THEN ?2 END,
+         paused_due = CASE WHEN ${STAYS_PAUSED} THEN ?4 END,
+         due_at = CASE WHEN ${STAYS_PAUSED} THEN NULL ELSE ?4 END,
+         updated_at = ?3, lease_owner = NULL, journal_from = NULL, recoveries = 0,
+         waiting_for = ?5, output = coalesce(?6, output), error = coalesce(?7, error)
        WHERE rid = ?1`,
     );
     this.setDue = p("UPDATE runs SET due_at = ?2 WHERE rid = ?1");
@@ -197,9 +209,21 @@ export class Statements {
     );
     this.cancelRun = p(
       `UPDATE runs SET status = 'cancelled', error = ?2, lease_token = lease_token + 1,
-         lease_owner = NULL, due_at = NULL, waiting_for = NULL, updated_at = ?3, journal_from = NULL
+         lease_owner = NULL, due_at = NULL, waiting_for = NULL, updated_at = ?3, journal_from = NULL,
+         paused_status = NULL, paused_due = NULL
        WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
     );
+    this.pauseRun = p(
+      `UPDATE runs SET status = 'paused', paused_status = status, paused_due = due_at,
+         due_at = NULL, updated_at = ?2
+       WHERE rid = ?1 AND status <> 'paused' RETURNING ${RUN_COLUMNS}`,
+    );
+    this.resumeRun = p(
+      `UPDATE runs SET status = paused_status, due_at = paused_due, paused_status = NULL,
+         paused_due = NULL, updated_at = ?2
+       WHERE rid = ?1 AND status = 'paused' RETURNING ${RUN_COLUMNS}`,
+    );
+    this.setPausedDue = p("UPDATE runs SET paused_due = ?2 WHERE rid = ?1");
     this.retryRun = p(
       `UPDATE runs SET status = 'pending', error = NULL, due_at = ?2, updated_at = ?2, recoveries = 0
        WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,

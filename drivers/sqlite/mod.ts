@@ -94,6 +94,7 @@ interface StateRow {
   waiting_for: string | null;
   error: string | null;
   journal_from: number | null;
+  paused_status: RunStatus | null;
 }
 
 /**
@@ -492,7 +493,7 @@ export class SqliteDriver implements Driver {
       for (const lease of leases) {
         const runId = lease.runId;
         const held = s.extendLease.get(runId, lease.token, now + leaseMs) as
-          | { rid: number }
+          | { rid: number; status: RunStatus }
           | undefined;
         const local = this.#journal.leases.get(runId);
         if (held) {
@@ -501,7 +502,7 @@ export class SqliteDriver implements Driver {
             s.setJournalFrom.run(held.rid);
           }
           const signals = s.hasSignal.get(held.rid) !== undefined;
-          states.push({ runId, state: "held", signals });
+          states.push({ runId, state: held.status === "paused" ? "paused" : "held", signals });
           continue;
         }
         if (local && local.token <= lease.token) this.#journal.leases.delete(runId);
@@ -627,13 +628,12 @@ export class SqliteDriver implements Driver {
         signalRowData(name, payload),
       );
       s.insertSignal.run(state.rid, seq, name, payload ?? null);
-      if (
-        state.status === "waiting" && state.waiting_for !== null &&
-        (JSON.parse(state.waiting_for) as string[]).includes(name)
-      ) {
+      const awaited = state.waiting_for !== null &&
+        (JSON.parse(state.waiting_for) as string[]).includes(name);
+      if (awaited && state.status === "waiting") {
         s.setDue.run(state.rid, now);
         this.#q.notify("runnable", runId);
-      }
+      } else if (awaited && state.paused_status === "waiting") s.setPausedDue.run(state.rid, now);
       this.#q.notify("signal", runId);
     });
   }
@@ -653,6 +653,35 @@ export class SqliteDriver implements Driver {
       this.#q.notify("cancelled", runId, reason);
       this.#q.notify("finished", runId);
       return runFromColumns(row);
+    });
+  }
+
+  /** Pauses an unfinished run; its lease, if any, stays valid. */
+  pauseRun(runId: string, now: number): Promise<StoredRun> {
+    return this.#q.enqueue(() => {
+      const s = this.#s!;
+      const state = this.#state(runId);
+      const refused = refusal("pause", runId, state.status);
+      if (refused) throw refused;
+      const row = s.pauseRun.get(state.rid, now) as RunRow | undefined;
+      if (!row) return runFromColumns(s.getRun.get(runId) as unknown as RunRow);
+      this.#journal.event(state.rid, "run.paused", now);
+      this.#q.notify("paused", runId);
+      return runFromColumns(row);
+    });
+  }
+
+  /** Resumes a paused run in the status it would have now. */
+  resumeRun(runId: string, now: number): Promise<StoredRun> {
+    return this.#q.enqueue(() => {
+      const s = this.#s!;
+      const state = this.#state(runId);
+      const refused = refusal("resume", runId, state.status);
+      if (refused) throw refused;
+      const run = runFromColumns(s.resumeRun.get(state.rid, now) as unknown as RunRow);
+      this.#journal.event(state.rid, "run.resumed", now);
+      if (run.dueAt !== undefined && run.dueAt <= now) this.#q.notify("runnable", runId);
+      return run;
     });
   }
 

@@ -1,0 +1,177 @@
+/**
+ * Conformance cases. Pausing and resuming runs: a paused run is never
+ * claimed, keeps what it would resume with (timers, signals, a lease in
+ * flight), and resumes in the status it would have now.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { Driver, Lease } from "../lib/driver.ts";
+import { done, newRun, T0 } from "./rows.ts";
+import { InvalidStateError, RunNotFoundError } from "../lib/errors.ts";
+import {
+  claimAll,
+  collect,
+  type ConformanceCase,
+  has,
+  ids,
+  LEASE_MS,
+  rowsOf,
+  started,
+  timeline,
+} from "./_conformance_helpers.ts";
+
+/** Pauses a run and checks it is parked: paused, not due, not claimable. */
+async function pauseAndCheck(driver: Driver, runId: string, now: number): Promise<void> {
+  const paused = await driver.pauseRun(runId, now);
+  assert.equal(paused.status, "paused");
+  assert.equal(paused.dueAt, undefined);
+  assert.deepEqual(await driver.getRun(runId), paused);
+  const later = now + 10 * LEASE_MS;
+  assert.deepEqual(ids(await claimAll(driver, later, { workflows: [runId] })), []);
+  assert.equal(await driver.nextDueAt([runId]), undefined);
+}
+
+/** Creates a run of its own workflow (named as the run) and claims it. */
+async function startedAlone(driver: Driver, id: string, now: number): Promise<Lease> {
+  await driver.createRun(newRun(id, { workflow: id, dueAt: now }), now);
+  const [claim] = await claimAll(driver, now, { workflows: [id] });
+  assert.ok(claim);
+  return claim.lease;
+}
+
+/** The cases of this area. */
+export const PAUSE_CASES: ConformanceCase[] = [
+  {
+    name:
+      "pauseRun parks pending, sleeping and waiting runs; resumeRun restores them with what fell due",
+    async fn(driver) {
+      const { notices, off } = collect(driver);
+      await driver.createRun(newRun("pending", { workflow: "pending" }), T0);
+      await pauseAndCheck(driver, "pending", T0 + 1);
+      assert.ok(has(notices, "paused", "pending"));
+      off();
+      // Pausing again changes nothing.
+      const history = await driver.history("pending");
+      assert.equal((await driver.pauseRun("pending", T0 + 2)).updatedAt, T0 + 1);
+      assert.deepEqual(await driver.history("pending"), history);
+      const resumed = await driver.resumeRun("pending", T0 + 5);
+      assert.equal(resumed.status, "pending");
+      assert.equal(resumed.dueAt, T0);
+      assert.deepEqual(await timeline(driver, "pending"), [
+        "run.created",
+        "run.paused",
+        "run.resumed",
+      ]);
+
+      const sleeper = await startedAlone(driver, "sleeping", T0 + 10);
+      await driver.write(sleeper, { run: { status: "sleeping", dueAt: T0 + 50 } }, T0 + 11);
+      await pauseAndCheck(driver, "sleeping", T0 + 12);
+      const slept = await driver.resumeRun("sleeping", T0 + 200);
+      assert.equal(slept.status, "sleeping");
+      assert.equal(slept.dueAt, T0 + 50, "the timer that fell due fires after the resume");
+
+      const waiter = await startedAlone(driver, "waiting", T0 + 20);
+      await driver.write(waiter, { run: { status: "waiting", waitingFor: ["go"] } }, T0 + 21);
+      await pauseAndCheck(driver, "waiting", T0 + 22);
+      await driver.sendSignal("waiting", "go", '"p"', T0 + 23);
+      assert.equal((await driver.getRun("waiting"))?.status, "paused");
+      assert.deepEqual(ids(await claimAll(driver, T0 + 24, { workflows: ["waiting"] })), []);
+      const woken = await driver.resumeRun("waiting", T0 + 30);
+      assert.equal(woken.status, "waiting");
+      assert.deepEqual(woken.waitingFor, ["go"]);
+      assert.equal(woken.dueAt, T0 + 23, "the signal that came meanwhile wakes it");
+      const workflows = ["pending", "sleeping", "waiting"];
+      const claims = await claimAll(driver, T0 + 300, { workflows });
+      assert.deepEqual(ids(claims).sort(), workflows);
+      const claim = claims.find((c) => c.run.id === "waiting")!;
+      const row = { key: "w", kind: "wait", state: "done" as const };
+      const signal = await driver.consumeSignal(claim.lease, ["go"], row, {}, T0 + 301);
+      assert.deepEqual(signal, { name: "go", payload: '"p"' });
+    },
+  },
+  {
+    name:
+      "a paused running run keeps its lease: steps in flight are written and it resumes as handed back",
+    async fn(driver) {
+      const lease = await started(driver, "run-1");
+      await driver.pauseRun("run-1", T0 + 1);
+      const [state] = await driver.extendLeases([lease], T0 + 2, LEASE_MS);
+      assert.equal(state?.state, "paused");
+      await driver.write(lease, { steps: [done("a", "1")] }, T0 + 3);
+      assert.deepEqual(await rowsOf(driver, "run-1", ["a"]), [done("a", "1")]);
+      // The activation hands the run back: it stays paused, without an owner.
+      await driver.write(lease, { run: { status: "running" } }, T0 + 4);
+      const parked = (await driver.getRun("run-1"))!;
+      assert.equal(parked.status, "paused");
+      assert.equal(parked.leaseOwner, undefined);
+      assert.deepEqual(ids(await claimAll(driver, T0 + 10 * LEASE_MS)), []);
+      await driver.resumeRun("run-1", T0 + 5);
+      const [again] = await claimAll(driver, T0 + 5);
+      assert.equal(again?.run.id, "run-1");
+      assert.equal(again?.previousStatus, "running");
+      assert.equal(again?.previousOwner, undefined, "a handed-back run is no takeover");
+      assert.deepEqual(await timeline(driver, "run-1"), [
+        "run.created",
+        "run.started",
+        "run.paused",
+        "row:a",
+        "run.resumed",
+      ]);
+    },
+  },
+  {
+    name: "a paused running run that suspends resumes suspended; one that ends ends",
+    async fn(driver) {
+      const sleeper = await startedAlone(driver, "sleeper", T0);
+      await driver.pauseRun("sleeper", T0 + 1);
+      await driver.write(sleeper, { run: { status: "sleeping", dueAt: T0 + 100 } }, T0 + 2);
+      assert.equal((await driver.getRun("sleeper"))?.status, "paused");
+      assert.deepEqual(ids(await claimAll(driver, T0 + 1000, { workflows: ["sleeper"] })), []);
+      const resumed = await driver.resumeRun("sleeper", T0 + 50);
+      assert.equal(resumed.status, "sleeping");
+      assert.equal(resumed.dueAt, T0 + 100);
+
+      const ender = await started(driver, "ender");
+      await driver.pauseRun("ender", T0 + 1);
+      await driver.write(ender, { run: { status: "completed", output: "7" } }, T0 + 2);
+      const ended = (await driver.getRun("ender"))!;
+      assert.equal(ended.status, "completed");
+      assert.equal(ended.output, "7");
+      await assert.rejects(driver.resumeRun("ender", T0 + 3), InvalidStateError);
+
+      // A paused run whose worker died is taken over after the resume, like any expired lease.
+      const dead = await started(driver, "dead", T0, 1_000);
+      await driver.pauseRun("dead", T0 + 1);
+      await driver.resumeRun("dead", T0 + 2);
+      assert.deepEqual(ids(await claimAll(driver, T0 + 500)), []);
+      const [takeover] = await claimAll(driver, T0 + 1_000, { workerId: "worker-2" });
+      assert.equal(takeover?.previousOwner, "worker-1");
+      await assert.rejects(driver.write(dead, { steps: [done("x")] }, T0 + 1_001));
+    },
+  },
+  {
+    name: "cancelRun takes paused runs; pauseRun and resumeRun refuse unknown and finished runs",
+    async fn(driver) {
+      await assert.rejects(driver.pauseRun("nope", T0), RunNotFoundError);
+      await assert.rejects(driver.resumeRun("nope", T0), RunNotFoundError);
+      const lease = await started(driver, "run-1");
+      await driver.pauseRun("run-1", T0 + 1);
+      const { notices, off } = collect(driver);
+      const cancelled = await driver.cancelRun("run-1", "stop", T0 + 2);
+      off();
+      assert.equal(cancelled.status, "cancelled");
+      assert.ok(has(notices, "cancelled", "run-1"));
+      await assert.rejects(driver.write(lease, { steps: [done("a")] }, T0 + 3));
+      await driver.createRun(newRun("run-2"), T0);
+      for (const id of ["run-1", "run-2"]) {
+        const before = await driver.getRun(id);
+        const history = await driver.history(id);
+        if (id === "run-1") await assert.rejects(driver.pauseRun(id, T0 + 4), InvalidStateError);
+        await assert.rejects(driver.resumeRun(id, T0 + 4), InvalidStateError);
+        assert.deepEqual(await driver.getRun(id), before);
+        assert.deepEqual(await driver.history(id), history);
+      }
+    },
+  },
+];
