@@ -1,37 +1,86 @@
 /**
- * The web dashboard of `sluice serve`: a runs list, a run's detail with its
- * history timeline, and signal/cancel/retry actions, over an `Engine`.
+ * The web dashboard: a request handler to mount in any server
+ * ({@linkcode dashboard}), and the server of `sluice serve`
+ * ({@linkcode serveDashboard}).
  *
- * It listens on 127.0.0.1 by default. On any other address it refuses to start
- * without a token, and with a token every request must carry it. Mutations
- * require a custom header, so another site cannot forge them from a browser.
+ * Pages are rendered on the server; the one stylesheet and script are inlined
+ * under a per-response CSP nonce, so nothing is fetched from elsewhere and no
+ * injected markup can run. Every value shown is escaped. With a token, every
+ * request must carry it; actions need the `x-sluice-action: 1` header, which a
+ * form on another site cannot send.
+ *
+ * @module
  */
-import type { Engine } from "../lib/engine.ts";
+import type { Workflow } from "../lib/builder.ts";
 import { SluiceError } from "../lib/errors.ts";
-import type { HistoryEvent, RunRecord } from "../lib/records.ts";
-import { eventDetail } from "./_format.ts";
+import { isFinished } from "../lib/driver.ts";
+import type { HistoryEvent } from "../lib/records.ts";
+import { RUN_ACTIONS } from "./_actions.ts";
+import { type DashboardClient, PlanIndex } from "./_client.ts";
+import { html } from "./_html.ts";
+import { notFoundPage, renderPage } from "./_layout.ts";
+import { liveResponse, runFingerprint, runsFingerprint } from "./_live.ts";
+import { runBody } from "./_run_page.ts";
+import { listOptions, readRunsQuery, runsBody } from "./_runs_page.ts";
 
-/** Options of {@linkcode serveDashboard}. */
+export type { DashboardClient };
+
+/**
+ * Options of {@linkcode dashboard}.
+ *
+ * @example Mount the dashboard under a path, with a token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Engine, MemoryDriver } from "@sluice/sluice";
+ * import { dashboard, type DashboardOptions } from "@sluice/sluice/cli";
+ *
+ * await using engine = new Engine({ driver: new MemoryDriver() });
+ * const options: DashboardOptions = { basePath: "/ops", token: "a-long-secret-token" };
+ * const handle = dashboard(engine, options);
+ * const denied = await handle(new Request("http://localhost/ops/"));
+ * assert.equal(denied.status, 401);
+ * const page = await handle(new Request("http://localhost/ops/", {
+ *   headers: { authorization: "Bearer a-long-secret-token" },
+ * }));
+ * assert.equal(page.status, 200);
+ * ```
+ */
 export interface DashboardOptions {
-  /** The engine to show. */
-  engine: Engine;
-  /** Listen address; default 127.0.0.1. */
-  hostname?: string;
-  /** Port; default 8080 (0 picks a free one). */
-  port?: number;
-  /** Required on every request when set; mandatory off loopback. */
+  /**
+   * Required on every request when set: as `Authorization: Bearer <token>`, as
+   * the `sluice_token` cookie, or once as `?token=` (which sets the cookie).
+   */
   token?: string;
-  /** Called once listening. */
-  onListen?: (address: { hostname: string; port: number }) => void;
+  /**
+   * The path the handler is mounted at (no trailing slash), used in links;
+   * requests may arrive with or without it.
+   * @default {""}
+   */
+  basePath?: string;
+  /** Workflows whose plan graphs the run pages draw (matched by name and plan hash). */
+  // deno-lint-ignore no-explicit-any
+  workflows?: readonly Workflow<any, any>[];
+  /**
+   * Runs per page of the runs list, 1 to 1000.
+   * @default {50}
+   */
+  pageSize?: number;
+  /**
+   * How often a live page checks for changes, in milliseconds.
+   * @default {1000}
+   */
+  liveInterval?: number;
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
-  );
+function json(body: unknown, status = 200, headers?: HeadersInit): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      ...headers,
+    },
+  });
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -42,274 +91,380 @@ function sameSecret(a: string, b: string): boolean {
   return diff === 0;
 }
 
-function jsonResponse(body: unknown, status = 200, headers?: HeadersInit): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
-}
-
-function errorResponse(error: unknown): Response {
+/** The HTTP status of an error. */
+function statusOf(error: unknown): number {
   if (error instanceof SluiceError) {
-    const status = error.code === "RUN_NOT_FOUND"
-      ? 404
-      : error.code === "INVALID_STATE"
-      ? 409
-      : error.code === "SERIALIZATION" || error.code === "PAYLOAD_TOO_LARGE"
-      ? 400
-      : 500;
-    return jsonResponse(
-      { error: { name: error.name, code: error.code, message: error.message } },
-      status,
-    );
+    if (error.code === "RUN_NOT_FOUND") return 404;
+    if (error.code === "INVALID_STATE") return 409;
+    if (error.code === "SERIALIZATION" || error.code === "PAYLOAD_TOO_LARGE") return 400;
+    return 500;
   }
   if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) {
-    return jsonResponse({ error: { name: error.name, message: error.message } }, 400);
+    return 400;
   }
-  return jsonResponse({ error: { name: "Error", message: "Internal error" } }, 500);
+  return 500;
 }
 
-const STYLE = `body{font:14px system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #ddd}
-th{background:#f4f4f4}code,pre{font:12px ui-monospace,monospace}pre{background:#f7f7f7;padding:.6rem;overflow:auto}
-.completed{color:#080}.failed{color:#b00}.cancelled{color:#777}.waiting,.sleeping{color:#a60}.running,.pending{color:#06c}
-nav a{margin-right:.8rem}button{margin-right:.4rem}`;
-
-function page(title: string, body: string): Response {
-  return new Response(
-    `<!doctype html><html><head><meta charset="utf-8"><title>${
-      escapeHtml(title)
-    }</title><style>${STYLE}</style></head><body>${body}</body></html>`,
-    {
-      headers: {
-        "content-type": "text/html; charset=utf-8",
-        "content-security-policy":
-          "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
-      },
-    },
-  );
-}
-
-const STATUSES = ["pending", "running", "sleeping", "waiting", "completed", "failed", "cancelled"];
-
-function listPage(runs: RunRecord[], status: string | undefined, next?: string): Response {
-  const nav = ["all", ...STATUSES].map((s) =>
-    `<a href="/${s === "all" ? "" : `?status=${s}`}">${
-      s === (status ?? "all") ? `<b>${s}</b>` : s
-    }</a>`
-  ).join("");
-  const rows = runs.map((r) =>
-    `<tr><td><a href="/runs/${encodeURIComponent(r.id)}">${escapeHtml(r.id)}</a></td><td>${
-      escapeHtml(r.workflow)
-    }</td><td>${
-      escapeHtml(r.version)
-    }</td><td class="${r.status}">${r.status}</td><td>${r.createdAt.toISOString()}</td><td>${r.updatedAt.toISOString()}</td></tr>`
-  ).join("");
-  const more = next
-    ? `<p><a href="/?${status ? `status=${status}&` : ""}cursor=${
-      encodeURIComponent(next)
-    }">Next page</a></p>`
-    : "";
-  return page(
-    "Sluice runs",
-    `<h1>Runs</h1><nav>${nav}</nav><table><tr><th>ID</th><th>Workflow</th><th>Version</th><th>Status</th><th>Created</th><th>Updated</th></tr>${rows}</table>${more}`,
-  );
-}
-
-const ACTIONS_SCRIPT = `async function act(path, body) {
-  const response = await fetch(path, { method: "POST", headers: { "content-type": "application/json", "x-sluice-action": "1" }, body: JSON.stringify(body ?? {}) });
-  const out = await response.json();
-  if (!response.ok) alert(out.error.message); else location.reload();
-}
-function sendSignal(id) {
-  const name = document.getElementById("signal-name").value;
-  let payload;
-  const text = document.getElementById("signal-payload").value;
-  try { payload = text ? JSON.parse(text) : undefined; } catch { alert("The payload must be JSON"); return; }
-  act("/api/runs/" + encodeURIComponent(id) + "/signal", { name, payload });
-}`;
-
-function detailPage(run: RunRecord, history: HistoryEvent[]): Response {
-  const id = escapeHtml(JSON.stringify(run.id));
-  const field = (label: string, value: string) => `<tr><th>${label}</th><td>${value}</td></tr>`;
-  const fields = [
-    field("Workflow", `${escapeHtml(run.workflow)} (version ${escapeHtml(run.version)})`),
-    field("Plan hash", `<code>${escapeHtml(run.planHash)}</code>`),
-    field("Status", `<span class="${run.status}">${run.status}</span>`),
-    field("Created", run.createdAt.toISOString()),
-    field("Updated", run.updatedAt.toISOString()),
-    run.wakeAt ? field("Wakes at", run.wakeAt.toISOString()) : "",
-    run.waitingFor ? field("Waits for", escapeHtml(run.waitingFor.join(", "))) : "",
-    field("Labels", `<code>${escapeHtml(JSON.stringify(run.labels))}</code>`),
-    field("Input", `<pre>${escapeHtml(JSON.stringify(run.input, null, 2) ?? "")}</pre>`),
-    run.output !== undefined
-      ? field("Output", `<pre>${escapeHtml(JSON.stringify(run.output, null, 2))}</pre>`)
-      : "",
-    run.error
-      ? field(
-        "Error",
-        `<pre>${
-          escapeHtml(`${run.error.name}: ${run.error.message}\n${run.error.stack ?? ""}`)
-        }</pre>`,
-      )
-      : "",
-  ].join("");
-  const timeline = history.map((e) =>
-    `<tr><td>${e.at.toISOString()}</td><td>${e.type}</td><td>${escapeHtml(e.step ?? "")}</td><td>${
-      e.attempt ?? ""
-    }</td><td>${escapeHtml(eventDetail(e))}</td></tr>`
-  ).join("");
-  const finished = run.status === "completed" || run.status === "failed" ||
-    run.status === "cancelled";
-  const actions = finished
-    ? (run.status === "failed"
-      ? `<button onclick='act("/api/runs/"+encodeURIComponent(${id})+"/retry")'>Retry</button>`
-      : "")
-    : `<input id="signal-name" placeholder="signal name"> <input id="signal-payload" placeholder='payload (JSON)'> <button onclick='sendSignal(${id})'>Send signal</button> <button onclick='act("/api/runs/"+encodeURIComponent(${id})+"/cancel", { reason: "cancelled from the dashboard" })'>Cancel</button>`;
-  return page(
-    `Run ${run.id}`,
-    `<nav><a href="/">← Runs</a></nav><h1>Run ${
-      escapeHtml(run.id)
-    }</h1><table>${fields}</table><h2>Actions</h2><p>${actions}</p><h2>History</h2><table><tr><th>Time</th><th>Event</th><th>Step</th><th>Attempt</th><th>Detail</th></tr>${timeline}</table><script>${ACTIONS_SCRIPT}</script>`,
+function apiError(error: unknown): Response {
+  const status = statusOf(error);
+  if (status === 500 && !(error instanceof SluiceError)) {
+    return json({ error: { name: "Error", message: "Internal error" } }, 500);
+  }
+  const e = error as Error & { code?: string };
+  return json(
+    { error: { name: e.name, ...(e.code ? { code: e.code } : {}), message: e.message } },
+    status,
   );
 }
 
 async function readJson(request: Request): Promise<Record<string, unknown>> {
   const text = await request.text();
-  if (text.length > 2_000_000) throw new RangeError("The request body is too large");
+  if (text.length > 2_000_000) throw new RangeError("Cannot accept a request body over 2 MB");
   if (!text) return {};
   const value = JSON.parse(text);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError("The request body must be a JSON object");
+    throw new TypeError("Cannot read the request body: send a JSON object");
   }
   return value as Record<string, unknown>;
 }
 
-/** Handles one dashboard request. */
-export function dashboardHandler(
-  engine: Engine,
-  token: string | undefined,
+interface Context {
+  request: Request;
+  url: URL;
+  params: string[];
+}
+
+interface Route {
+  method: "GET" | "POST";
+  /** Segments; `*` matches one segment (decoded) and is passed in `params`. */
+  path: string[];
+  handle(ctx: Context): Promise<Response>;
+}
+
+/**
+ * Makes the dashboard's request handler, for `Deno.serve`, Hono
+ * (`app.mount("/ops", dashboard(engine, { basePath: "/ops" }))`) or any server
+ * of web `Request`s.
+ *
+ * @param client The engine whose runs it shows and acts on.
+ * @param options Token, base path, workflows to draw, page size.
+ * @returns The handler.
+ *
+ * @example Serve it with Deno.serve
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Engine, MemoryDriver, workflow } from "@sluice/sluice";
+ * import { dashboard } from "@sluice/sluice/cli";
+ *
+ * const hello = workflow<string>("hello").step("greet", (name) => `Hi ${name}`);
+ * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [hello] });
+ * await engine.start(hello, "<b>Ada</b>", { id: "hello-1" });
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   dashboard(engine, { workflows: [hello] }),
+ * );
+ * const page = await fetch(`http://127.0.0.1:${server.addr.port}/runs/hello-1`);
+ * const text = await page.text();
+ * assert.equal(page.status, 200);
+ * assert.ok(text.includes("&lt;b&gt;Ada&lt;/b&gt;")); // escaped, never markup
+ * const missing = await fetch(`http://127.0.0.1:${server.addr.port}/nowhere`);
+ * assert.equal(missing.status, 404);
+ * assert.match(await missing.text(), /<h1>Not found<\/h1>/);
+ * ```
+ */
+export function dashboard(
+  client: DashboardClient,
+  options: DashboardOptions = {},
 ): (request: Request) => Promise<Response> {
+  if (typeof client !== "object" || client === null || typeof client.list !== "function") {
+    throw new TypeError("Cannot make a dashboard without an engine: pass an Engine");
+  }
+  const base = (options.basePath ?? "").replace(/\/+$/, "");
+  if (base !== "" && !/^\/[\w\-./~%]*$/.test(base)) {
+    throw new TypeError(
+      `Cannot mount the dashboard at '${base}': pass a path such as '/ops'`,
+    );
+  }
+  const token = options.token;
+  if (token !== undefined && (typeof token !== "string" || token.length < 16)) {
+    throw new RangeError(
+      "Cannot use a dashboard token shorter than 16 characters: use a longer one",
+    );
+  }
+  const pageSize = options.pageSize ?? 50;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+    throw new RangeError(`Cannot use 'pageSize' ${pageSize}: use 1 to 1000`);
+  }
+  const liveInterval = options.liveInterval ?? 1000;
+  if (!Number.isFinite(liveInterval) || liveInterval < 10) {
+    throw new RangeError(`Cannot use 'liveInterval' ${liveInterval}: use at least 10 ms`);
+  }
+  const plans = new PlanIndex(options.workflows ?? []);
+  const workflowNames = [...new Set((options.workflows ?? []).map((w) => w.name))].sort();
+
+  const runsPage = async ({ url }: Context): Promise<Response> => {
+    const id = url.searchParams.get("id")?.trim();
+    let notice: string | undefined;
+    if (id) {
+      try {
+        await client.get(id);
+        return new Response(null, {
+          status: 303,
+          headers: { location: `${base}/runs/${encodeURIComponent(id)}` },
+        });
+      } catch (error) {
+        if (statusOf(error) === 500) throw error;
+        notice = `No run has the id '${id}'.`;
+      }
+    }
+    const query = readRunsQuery(url.searchParams);
+    const { runs, nextCursor } = await client.list(listOptions(query, pageSize));
+    const histories = new Map<string, HistoryEvent[]>();
+    await Promise.all(
+      runs.filter((r) => !isFinished(r.status)).map(async (r) => {
+        histories.set(r.id, await client.history(r.id).catch(() => []));
+      }),
+    );
+    const live = new URLSearchParams(url.searchParams);
+    live.delete("id");
+    live.set("v", runsFingerprint(runs));
+    return renderPage({
+      base,
+      title: "Runs",
+      active: "/",
+      live: `${base}/events?${live}`,
+      body: runsBody({
+        base,
+        query,
+        runs,
+        histories,
+        plans: (run) => plans.find(run.workflow, run.planHash),
+        ...(nextCursor ? { nextCursor } : {}),
+        workflows: workflowNames,
+        now: Date.now(),
+        ...(notice ? { notice } : {}),
+      }),
+    });
+  };
+
+  const runPage = async ({ params }: Context): Promise<Response> => {
+    const runId = params[0]!;
+    const [run, history] = await Promise.all([client.get(runId), client.history(runId)]);
+    return renderPage({
+      base,
+      title: `Run ${run.id}`,
+      active: "/",
+      live: `${base}/events?${new URLSearchParams({
+        run: run.id,
+        v: runFingerprint(run, history),
+      })}`,
+      body: runBody({
+        base,
+        run,
+        history,
+        plan: plans.find(run.workflow, run.planHash),
+        now: Date.now(),
+      }),
+    });
+  };
+
+  const action = async ({ request, params }: Context): Promise<Response> => {
+    const [runId, name] = params as [string, string];
+    const found = RUN_ACTIONS.find((a) => a.name === name);
+    if (!found) return json({ error: { name: "NotFound", message: `No action '${name}'` } }, 404);
+    await found.perform(client, runId, await readJson(request));
+    return json({ ok: true });
+  };
+
+  /** The route table; pages for schedules and workers plug in here (and in NAV). */
+  const routes: Route[] = [
+    { method: "GET", path: [], handle: runsPage },
+    { method: "GET", path: ["runs", "*"], handle: runPage },
+    {
+      method: "GET",
+      path: ["events"],
+      handle: ({ url }) =>
+        Promise.resolve(
+          liveResponse(client, url.searchParams, undefined, { interval: liveInterval, pageSize }),
+        ),
+    },
+    {
+      method: "GET",
+      path: ["api", "runs"],
+      handle: async ({ url }) => {
+        const query = readRunsQuery(url.searchParams);
+        const limit = Number(url.searchParams.get("limit") ?? pageSize);
+        return json(await client.list(listOptions(query, limit)));
+      },
+    },
+    {
+      method: "GET",
+      path: ["api", "runs", "*"],
+      handle: async ({ params }) => json(await client.get(params[0]!)),
+    },
+    {
+      method: "GET",
+      path: ["api", "runs", "*", "history"],
+      handle: async ({ params }) => json(await client.history(params[0]!)),
+    },
+    { method: "POST", path: ["api", "runs", "*", "*"], handle: action },
+  ];
+
+  const match = (method: string, segments: string[]) => {
+    for (const route of routes) {
+      if (route.method !== method || route.path.length !== segments.length) continue;
+      const params: string[] = [];
+      if (
+        route.path.every((p, i) => {
+          if (p === "*") return params.push(segments[i]!);
+          return p === segments[i];
+        })
+      ) return { route, params };
+    }
+    return undefined;
+  };
+
   return async (request) => {
     const url = new URL(request.url);
+    let path = url.pathname;
+    if (base && (path === base || path.startsWith(`${base}/`))) path = path.slice(base.length);
+    const isApi = path.startsWith("/api/") || path === "/events";
     if (token !== undefined) {
       const header = request.headers.get("authorization");
       const cookie = /(?:^|;\s*)sluice_token=([^;]+)/.exec(request.headers.get("cookie") ?? "")
         ?.[1];
       const query = url.searchParams.get("token");
-      const given = header?.startsWith("Bearer ") ? header.slice(7) : cookie ?? query ?? "";
-      if (!sameSecret(decodeURIComponent(given), token)) {
-        return jsonResponse({
-          error: { name: "Unauthorized", message: "A valid token is required" },
-        }, 401);
+      let given = header?.startsWith("Bearer ") ? header.slice(7) : cookie ?? query ?? "";
+      try {
+        given = decodeURIComponent(given);
+      } catch {
+        given = "";
+      }
+      if (!sameSecret(given, token)) {
+        return isApi
+          ? json({ error: { name: "Unauthorized", message: "A valid token is required" } }, 401)
+          : renderPage({
+            base,
+            title: "Token required",
+            status: 401,
+            body: html`
+              <div class="card empty">
+                <h1>Token required</h1>
+                <p>Open the dashboard with <code>?token=…</code> once, or send <code>Authorization: Bearer …</code>.</p>
+              </div>
+            `,
+          });
       }
       if (query !== null) {
         url.searchParams.delete("token");
         return new Response(null, {
           status: 303,
           headers: {
-            location: url.pathname + url.search,
+            location: `${base}${path}${url.search}`,
             "set-cookie": `sluice_token=${
               encodeURIComponent(token)
-            }; HttpOnly; SameSite=Strict; Path=/`,
+            }; HttpOnly; SameSite=Strict; Path=${base || "/"}`,
           },
         });
       }
     }
+    let segments: string[];
     try {
-      const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-      if (request.method === "GET") {
-        if (parts.length === 0) {
-          const status = url.searchParams.get("status") ?? undefined;
-          const result = await engine.list({
-            ...(status ? { status: status as RunRecord["status"] } : {}),
-            ...(url.searchParams.get("cursor") ? { cursor: url.searchParams.get("cursor")! } : {}),
-            limit: 100,
-          });
-          return listPage(result.runs, status, result.nextCursor);
-        }
-        if (parts[0] === "runs" && parts.length === 2) {
-          const [run, history] = await Promise.all([
-            engine.get(parts[1]!),
-            engine.history(parts[1]!),
-          ]);
-          return detailPage(run, history);
-        }
-        if (parts[0] === "api" && parts[1] === "runs") {
-          if (parts.length === 2) {
-            const status = url.searchParams.get("status");
-            const workflow = url.searchParams.get("workflow");
-            const limit = url.searchParams.get("limit");
-            const cursor = url.searchParams.get("cursor");
-            return jsonResponse(
-              await engine.list({
-                ...(status ? { status: status as RunRecord["status"] } : {}),
-                ...(workflow ? { workflow } : {}),
-                ...(limit ? { limit: Number(limit) } : {}),
-                ...(cursor ? { cursor } : {}),
-              }),
-            );
-          }
-          if (parts.length === 3) return jsonResponse(await engine.get(parts[2]!));
-          if (parts.length === 4 && parts[3] === "history") {
-            return jsonResponse(await engine.history(parts[2]!));
-          }
-        }
+      segments = path.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return notFoundPage(base, "That address is not valid.");
+    }
+    const found = match(request.method, segments);
+    if (!found) {
+      if (isApi) return json({ error: { name: "NotFound", message: "No such resource" } }, 404);
+      return notFoundPage(base, `There is no page at '${url.pathname}'.`);
+    }
+    if (request.method === "POST") {
+      if (request.headers.get("x-sluice-action") !== "1") {
+        return json({
+          error: { name: "Forbidden", message: "Actions need the 'x-sluice-action: 1' header" },
+        }, 403);
       }
-      if (
-        request.method === "POST" && parts[0] === "api" && parts[1] === "runs" &&
-        parts.length === 4
-      ) {
-        if (request.headers.get("x-sluice-action") !== "1") {
-          return jsonResponse(
-            {
-              error: { name: "Forbidden", message: "Actions need the 'x-sluice-action: 1' header" },
-            },
-            403,
-          );
-        }
-        const runId = parts[2]!;
-        const body = await readJson(request);
-        switch (parts[3]) {
-          case "signal":
-            if (typeof body.name !== "string") throw new TypeError("Pass the signal 'name'");
-            await engine.signal(runId, body.name, body.payload);
-            return jsonResponse({ ok: true });
-          case "cancel":
-            await engine.cancel(runId, typeof body.reason === "string" ? body.reason : undefined);
-            return jsonResponse({ ok: true });
-          case "retry":
-            await engine.retry(runId);
-            return jsonResponse({ ok: true });
-        }
+      if (request.headers.get("sec-fetch-site") === "cross-site") {
+        return json(
+          { error: { name: "Forbidden", message: "Cross-site actions are refused" } },
+          403,
+        );
       }
-      return jsonResponse({ error: { name: "NotFound", message: "No such page" } }, 404);
+    }
+    try {
+      return await found.route.handle({ request, url, params: found.params });
     } catch (error) {
-      return errorResponse(error);
+      if (isApi || request.method !== "GET") return apiError(error);
+      const status = statusOf(error);
+      if (status === 404) return notFoundPage(base, (error as Error).message);
+      return renderPage({
+        base,
+        title: status === 500 ? "Error" : "Bad request",
+        status,
+        body: html`
+          <div class="card empty">
+            <h1>${status === 500 ? "Something went wrong" : "Bad request"}</h1>
+            <p>${status === 500 && !(error instanceof SluiceError)
+              ? "Internal error: see the server's log."
+              : (error as Error).message}</p>
+            <p><a href="${base}/">Back to the runs</a></p>
+          </div>
+        `,
+      });
     }
   };
 }
 
+/** Options of {@linkcode serveDashboard}. */
+export interface ServeDashboardOptions extends DashboardOptions {
+  /** The engine to show. */
+  engine: DashboardClient;
+  /**
+   * Listen address; any address but loopback needs a `token`.
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
+  /**
+   * Port (0 picks a free one).
+   * @default {8080}
+   */
+  port?: number;
+  /** Called once listening. */
+  onListen?: (address: { hostname: string; port: number }) => void;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
 /**
- * Serves the dashboard until `shutdown()`.
+ * Serves the dashboard until `shutdown()`: on 127.0.0.1 by default; on any
+ * other address only with a token.
  *
+ * @param options The engine, address and dashboard options.
+ * @returns The server.
  * @throws {TypeError} When asked to listen off loopback without a token.
+ *
+ * @example Refuse to listen on every address without a token
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Engine, MemoryDriver } from "@sluice/sluice";
+ * import { serveDashboard } from "@sluice/sluice/cli";
+ *
+ * await using engine = new Engine({ driver: new MemoryDriver() });
+ * assert.throws(() => serveDashboard({ engine, hostname: "0.0.0.0" }), TypeError);
+ * ```
  */
-export function serveDashboard(options: DashboardOptions): Deno.HttpServer<Deno.NetAddr> {
+export function serveDashboard(options: ServeDashboardOptions): Deno.HttpServer<Deno.NetAddr> {
   const hostname = options.hostname ?? "127.0.0.1";
   if (!LOOPBACK.has(hostname) && !options.token) {
     throw new TypeError(
       `Cannot serve the dashboard on '${hostname}' without a token: pass --token or set SLUICE_TOKEN, or listen on 127.0.0.1`,
     );
   }
-  if (options.token !== undefined && options.token.length < 16) {
-    throw new RangeError(
-      "Cannot use a dashboard token shorter than 16 characters: use a longer one",
-    );
-  }
+  const handler = dashboard(options.engine, options);
   return Deno.serve({
     hostname,
     port: options.port ?? 8080,
     onListen: (address) => options.onListen?.(address),
-  }, dashboardHandler(options.engine, options.token));
+  }, handler);
 }

@@ -39,6 +39,14 @@ import { json, runDetail, runsTable } from "./_format.ts";
 import { serveDashboard } from "./dashboard.ts";
 import { loadModule, runWorker, schedulesCommand } from "./_worker.ts";
 
+export {
+  dashboard,
+  type DashboardClient,
+  type DashboardOptions,
+  serveDashboard,
+  type ServeDashboardOptions,
+} from "./dashboard.ts";
+
 /**
  * Where the CLI writes; tests pass their own.
  *
@@ -99,7 +107,7 @@ Options:
   --mermaid           plan: print a Mermaid flowchart instead of JSON
   --host <address>    serve: listen address (default 127.0.0.1)
   --port <port>       serve: port (default 8080)
-  --module <file>     worker, schedules: the module that exports workflows and schedules
+  --module <file>     worker, schedules, serve: the module that exports workflows (serve draws their plans)
   --concurrency <n>   worker: most runs at once (default 10)
   --token <token>     serve: require this token (mandatory off 127.0.0.1; or $SLUICE_TOKEN)`;
 
@@ -364,6 +372,7 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
         const token = values.token ?? Deno.env.get("SLUICE_TOKEN");
         const server = serveDashboard({
           engine,
+          workflows: found?.workflows ?? [],
           ...(values.host ? { hostname: values.host } : {}),
           port: values.port ? Number(values.port) : 8080,
           ...(token ? { token } : {}),

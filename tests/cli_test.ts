@@ -4,7 +4,7 @@ import { waitForStatus } from "@sluice/sluice/testing";
 import { Engine, workflow } from "@sluice/sluice";
 import { SqliteDriver } from "@sluice/sluice/sqlite";
 import { main } from "@sluice/sluice/cli";
-import { dashboardHandler, serveDashboard } from "../cli/dashboard.ts";
+import { dashboard, serveDashboard } from "../cli/dashboard.ts";
 
 const order = workflow<{ item: string }>("cli-order")
   .step("price", (o) => ({ ...o, price: 3 }))
@@ -148,7 +148,7 @@ Deno.test("dashboard: pages and API, escaping what runs hold", async () => {
   const { path, cleanup } = await fixture();
   const engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [order] });
   try {
-    const handle = dashboardHandler(engine, undefined);
+    const handle = dashboard(engine);
     const list = await handle(new Request("http://localhost/"));
     assert.equal(list.status, 200);
     const html = await list.text();

@@ -1,0 +1,211 @@
+/**
+ * A run's page: its header, the actions that apply, its error with the cause
+ * chain, the timeline, the plan graph with each node's state, the input,
+ * output and step values (expandable), and every history event.
+ *
+ * @module
+ */
+import type { ErrorInfo } from "../lib/errors.ts";
+import type { Plan } from "../lib/plan.ts";
+import type { HistoryEvent, RunRecord } from "../lib/records.ts";
+import { actionForms } from "./_actions.ts";
+import { eventDetail } from "./_format.ts";
+import { brief, formatDuration, formatTime, type Html, html, pretty, statusPill } from "./_html.ts";
+import { planSvg } from "./_plan_svg.ts";
+import { labelChips, runEnd } from "./_runs_page.ts";
+import { planView, type StepTrace, traceSteps } from "./_steps.ts";
+import { TIMELINE_LEGEND, TIMELINE_ROWS, timelineSvg } from "./_timeline.ts";
+
+/** Most step values listed; the history table holds the rest. */
+const VALUE_ROWS = 200;
+
+function errorChain(error: ErrorInfo): Html {
+  const box = (e: ErrorInfo, depth: number): Html =>
+    html`
+      <div
+        class="${depth === 0 ? "error-box" : "cause"}"><div><span class="name">${e
+          .name}</span>${e.code
+          ? html`
+            <span class="chip">${e.code}</span>
+          `
+          : ""}${depth > 0
+          ? html`
+            <span class="sub">(cause)</span>
+          `
+          : ""}</div><div class="msg">${e.message}</div>${e.step
+          ? html`<div class="sub">at step <code>${e.step}</code></div>`
+          : ""}${e.stack
+          ? html`
+            <details id="stack-${depth}">
+              <summary class="sub">Stack</summary>
+              <pre>${e.stack}</pre>
+            </details>
+          `
+          : ""}${e.cause ? box(e.cause, depth + 1) : ""}</div>
+    `;
+  return box(error, 0);
+}
+
+function valueDetails(id: string, title: string, value: unknown, open: boolean, note = ""): Html {
+  return html`
+    <details id="${id}" ${open
+      ? html`
+        open
+      `
+      : ""}>
+      <summary>${title}<span class="sub">${note || brief(value, 70)}</span></summary>
+      <pre>${pretty(value)}</pre>
+    </details>
+  `;
+}
+
+function stepValues(traces: readonly StepTrace[]): Html {
+  const rows = traces.slice(0, VALUE_ROWS).map((t, i) => {
+    const last = t.attempts.at(-1)!;
+    const attempts = t.attempts.length > 1 ? ` · ${t.attempts.length} attempts` : "";
+    const duration = last.end !== undefined ? ` · ${formatDuration(last.end - last.start)}` : "";
+    const state = t.completed ? "completed" : last.outcome === "open" ? "in flight" : "failed";
+    const errors = t.attempts.filter((a) => a.error).map((a) =>
+      html`<div class="sub">attempt ${a.attempt}: <span class="s-failed">${a.error!.name}: ${
+        a.error!.message
+      }</span></div>`
+    );
+    return html`
+      <details
+        id="step-${i}"><summary><code>${t
+          .key}</code><span class="sub">${state}${attempts}${duration}</span></summary>${errors}${t
+            .completed
+          ? html`<pre>${pretty(t.output)}</pre>`
+          : ""}</details>
+    `;
+  });
+  const more = traces.length > VALUE_ROWS
+    ? html`<p class="sub">… and ${traces.length - VALUE_ROWS} more steps (see the history).</p>`
+    : "";
+  return html`${rows}${more}`;
+}
+
+function historyTable(history: readonly HistoryEvent[]): Html {
+  const rows = history.map((e) =>
+    html`
+      <tr>
+        <td class="mono">${formatTime(e.at)}.${String(e.at.getUTCMilliseconds()).padStart(
+          3,
+          "0",
+        )}</td>
+        <td>${e.type}</td>
+        <td class="mono">${e.step ?? ""}</td>
+        <td>${e.attempt ?? ""}</td>
+        <td>${eventDetail(e)}</td>
+      </tr>
+    `
+  );
+  return html`
+    <table class="events" id="events">
+      <thead>
+        <tr>
+          <th>Time (UTC)</th>
+          <th>Event</th>
+          <th>Step</th>
+          <th>Attempt</th>
+          <th>Detail</th>
+        </tr>
+      </thead>
+      <tbody>${rows}</tbody>
+    </table>
+  `;
+}
+
+/** The body of a run's page. */
+export function runBody(input: {
+  base: string;
+  run: RunRecord;
+  history: HistoryEvent[];
+  plan: Plan | undefined;
+  now: number;
+}): Html {
+  const { base, run, history, plan } = input;
+  const traces = traceSteps(history);
+  const start = run.createdAt.getTime();
+  const end = Math.max(runEnd(run, input.now), history.at(-1)?.at.getTime() ?? start);
+  const parentId = (run as RunRecord & { parentId?: string }).parentId;
+  const forms = actionForms(base, run);
+  const facts = html`<div class="grid">
+<div><span>Workflow</span>${run.workflow} <span class="sub">version ${run.version}</span></div>
+<div><span>Created</span>${formatTime(run.createdAt)}</div>
+<div><span>Updated</span>${formatTime(run.updatedAt)}</div>
+<div><span>Duration</span>${formatDuration(end - start)}</div>
+${run.wakeAt ? html`<div><span>Wakes at</span>${formatTime(run.wakeAt)}</div>` : ""}
+${
+    run.waitingFor
+      ? html`<div><span>Waits for</span><code id="waiting-for">${
+        run.waitingFor.join(" | ")
+      }</code></div>`
+      : ""
+  }
+${
+    parentId
+      ? html`<div><span>Parent</span><a id="parent" href="${base}/runs/${
+        encodeURIComponent(parentId)
+      }">${parentId}</a></div>`
+      : ""
+  }
+<div><span>Plan hash</span><code>${run.planHash}</code></div>
+<div><span>Labels</span>${
+    Object.keys(run.labels).length ? labelChips(run.labels) : html`<span class="sub">none</span>`
+  }</div></div>`;
+
+  const graph = plan
+    ? html`<div class="svgwrap" id="plan">${
+      planSvg(planView(plan.nodes, traces, run), run.workflow)
+    }</div>`
+    : html`
+      <p class="sub"
+        id="plan">The plan of ${run.workflow} version ${run.version} (hash ${run
+          .planHash}) is not registered with this dashboard: pass the workflow in <code>workflows</code> (or <code>sluice serve --module</code>) to see its graph.</p>
+    `;
+
+  return html`
+    <p class="sub"><a href="${base}/">← Runs</a></p>
+    <div class="head"><h1 id="run-id">${run.id}</h1><span id="run-status">${statusPill(
+      run.status,
+    )}</span></div>
+    <div class="card">${facts}</div>
+    ${forms.length
+      ? html`
+        <div class="card">
+          <h2>Actions</h2>
+          <div class="actions">${forms}</div>
+        </div>
+      `
+      : ""}
+    ${run.error
+      ? html`<div class="card" id="error"><h2>Error</h2>${errorChain(run.error)}</div>`
+      : ""}
+    <div
+      class="card"><h2>Timeline</h2><div class="svgwrap">${timelineSvg(
+        history,
+        traces,
+        start,
+        end,
+      )}</div>${TIMELINE_LEGEND}${traces.length > TIMELINE_ROWS
+        ? html`<p class="sub">Showing the first ${TIMELINE_ROWS} of ${traces.length} steps.</p>`
+        : ""}</div>
+    <div class="grid2">
+      <div class="card"><h2>Plan</h2>${graph}</div>
+      <div class="card" id="values"><h2>Values</h2>${valueDetails(
+        "input",
+        "Input",
+        run.input,
+        true,
+      )}${run.output !== undefined || run.status === "completed"
+        ? valueDetails("output", "Output", run.output, true)
+        : ""}${stepValues(traces)}</div>
+    </div>
+    <div class="card">
+      <details
+        id="history"><summary>History <span class="sub">${history
+          .length} events</span></summary>${historyTable(history)}</details>
+    </div>
+  `;
+}
