@@ -1,7 +1,7 @@
 /**
  * The actions on a run, as a list: the run page renders a form for each one
  * that applies, and `POST {base}/api/runs/:id/:action` performs it. Pause,
- * resume and fork plug in here once the engine offers them.
+ * fork and the like plug in here as the engine gains them.
  *
  * @module
  */
@@ -56,9 +56,23 @@ export const RUN_ACTIONS: readonly RunAction[] = [
     done: "Signal sent",
   },
   {
+    name: "pause",
+    label: "Pause",
+    applies: (run) => !finished(run) && run.status !== "paused",
+    perform: (client, runId) => client.pause(runId),
+    done: "Paused: no new step begins until it is resumed",
+  },
+  {
+    name: "resume",
+    label: "Resume",
+    applies: (run) => run.status === "paused",
+    perform: (client, runId) => client.resume(runId),
+    done: "Resumed",
+  },
+  {
     name: "retry",
-    label: "Retry from the failed step",
-    applies: (run) => run.status === "failed",
+    label: "Retry",
+    applies: (run) => run.status === "failed" || run.status === "cancelled",
     perform: (client, runId) => client.retry(runId),
     done: "Retrying",
   },

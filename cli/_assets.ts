@@ -8,7 +8,7 @@
 /** The stylesheet. */
 export const STYLE = `
 :root{--fg:#1c2330;--muted:#5d6778;--line:#e3e7ee;--bg:#f6f8fb;--card:#fff;--accent:#2f5bd3;
---done:#1f8a4c;--failed:#c93434;--running:#2f6fde;--waiting:#b7791f;--sleeping:#7a4fd0;--pending:#6b7587;--cancelled:#8a8f98}
+--done:#1f8a4c;--failed:#c93434;--running:#2f6fde;--waiting:#b7791f;--sleeping:#7a4fd0;--pending:#6b7587;--paused:#a05a2c;--cancelled:#8a8f98}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Liberation Sans","DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
@@ -33,7 +33,7 @@ td.err{color:var(--failed);max-width:240px;overflow:hidden;text-overflow:ellipsi
 td.num{white-space:nowrap;color:var(--muted)}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid currentColor;background:#fff;white-space:nowrap}
 .s-completed,.s-done{color:var(--done)}.s-failed{color:var(--failed)}.s-running{color:var(--running)}
-.s-waiting{color:var(--waiting)}.s-sleeping{color:var(--sleeping)}.s-pending{color:var(--pending)}.s-cancelled,.s-skipped{color:var(--cancelled)}
+.s-waiting{color:var(--waiting)}.s-sleeping{color:var(--sleeping)}.s-pending{color:var(--pending)}.s-paused{color:var(--paused)}.s-cancelled,.s-skipped{color:var(--cancelled)}
 .chip{display:inline-block;background:#eef2f8;border:1px solid #dde3ee;color:#334;border-radius:4px;padding:0 6px;margin:0 4px 3px 0;font-size:12px;font-family:ui-monospace,Menlo,Consolas,monospace;max-width:260px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:top}
 form.filters{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-end;margin-bottom:16px}
 form.filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted);gap:3px}

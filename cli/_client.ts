@@ -23,7 +23,7 @@ import type { Plan } from "../lib/plan.ts";
  */
 export type DashboardClient = Pick<
   Engine,
-  "get" | "list" | "history" | "signal" | "cancel" | "retry"
+  "get" | "list" | "history" | "signal" | "cancel" | "retry" | "pause" | "resume"
 >;
 
 /** Finds the plan of a run's workflow version by name and plan hash. */

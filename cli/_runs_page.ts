@@ -17,6 +17,7 @@ export const STATUSES: readonly RunStatus[] = [
   "running",
   "sleeping",
   "waiting",
+  "paused",
   "completed",
   "failed",
   "cancelled",

@@ -20,6 +20,7 @@ const COLOURS = {
   running: "#2f6fde",
   sleeping: "#7a4fd0",
   waiting: "#b7791f",
+  paused: "#a05a2c",
   cancelled: "#8a8f98",
 } as const;
 
@@ -55,6 +56,12 @@ function runSegments(history: readonly HistoryEvent[], end: number): Segment[] {
         break;
       case "run.waiting":
         move(at, "waiting");
+        break;
+      case "run.paused":
+        move(at, "paused");
+        break;
+      case "run.resumed":
+        move(at, "running");
         break;
       case "step.started":
         if (state === "sleeping" || state === "waiting" || state === "pending") move(at, "running");

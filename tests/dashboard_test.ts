@@ -170,3 +170,28 @@ Deno.test("dashboard() streams a change event when a run moves on", async () => 
   while (!text.includes("event: change")) text += (await reader.read()).value ?? "";
   await reader.cancel();
 });
+
+Deno.test("dashboard() pauses and resumes a run from its page's actions", async () => {
+  await using engine = await setup();
+  const handle = dashboard(engine, { workflows: [gate] });
+  const act = (name: string) =>
+    handle(
+      new Request(`http://localhost/api/runs/gate-1/${name}`, {
+        method: "POST",
+        headers: { "x-sluice-action": "1" },
+        body: "{}",
+      }),
+    );
+  const page = async () => await (await handle(new Request("http://localhost/runs/gate-1"))).text();
+  assert.match(await page(), /id="action-pause"/);
+  assert.equal((await act("pause")).status, 200);
+  assert.equal((await engine.get("gate-1")).status, "paused");
+  const paused = await page();
+  assert.match(paused, /id="action-resume"/);
+  assert.ok(!paused.includes('id="action-pause"'));
+  assert.equal((await act("resume")).status, 200);
+  assert.notEqual((await engine.get("gate-1")).status, "paused");
+  const again = await act("resume");
+  assert.equal(again.status, 409, "resuming a run that is not paused is refused");
+  await again.body?.cancel();
+});
