@@ -106,7 +106,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   /** @ignore Carries the type parameters. */
   declare readonly types?: (input: In) => Out;
   /** @ignore Carries the type of `ctx.input`. */
-  declare inputs?: FlowRef<In, Out, Input>["inputs"];
+  declare inputs?: NonNullable<FlowRef<In, Out, Input>["inputs"]>;
   /** @ignore */
   declare readonly [flowBrand]: "flow";
 

@@ -230,7 +230,7 @@ export interface Claim {
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * const row: StepRow = { key: "charge", kind: "step", state: "done", data: "100", attempt: 1 };
  * await driver.write(lease, { steps: [row] }, 2);
  * await driver.write(lease, { steps: [{ ...row, data: "999" }] }, 3); // a done row never changes
@@ -304,7 +304,7 @@ export type HistoryEventType =
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * const event: StoredEvent = { type: "step.retried", at: 5, step: "charge", attempt: 1 };
  * await driver.write(lease, { events: [event] }, 5);
  * const items = await driver.history("r-1");
@@ -340,7 +340,7 @@ export interface StoredEvent {
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * const sleep: RunTransition = { status: "sleeping", dueAt: 60_000 };
  * await driver.write(lease, { run: sleep }, 10);
  * const stored = await driver.getRun("r-1");
@@ -378,7 +378,7 @@ export type RunTransition =
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * const batch: WriteBatch = {
  *   steps: [{ key: "charge", kind: "step", state: "done", data: "100", attempt: 1 }],
  *   events: [{ type: "run.completed", at: 5 }],
@@ -416,7 +416,7 @@ export interface WriteBatch {
  * const run = { id: "r-1", workflow: "review", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["review"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * await driver.sendSignal("r-1", "approved", JSON.stringify({ by: "ada" }), 1);
  * const row = { key: "approval", kind: "wait", state: "done" as const };
  * const names = ["approved"];
@@ -444,7 +444,7 @@ export interface ConsumedSignal {
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * const stale = { ...lease, token: 0 };
  * const states: LeaseState[] = await driver.extendLeases([lease, stale], 10, 1_000);
  * assert.deepEqual(states.map((s) => s.state), ["held", "lost"]);
@@ -501,7 +501,7 @@ export interface RunFilter {
    */
   limit?: number;
   /** The `nextCursor` of the previous page. */
-  cursor?: string;
+  cursor?: string | undefined;
 }
 
 /**
@@ -756,7 +756,7 @@ export interface Driver extends AsyncDisposable {
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * await driver.write(lease, { steps: [{ key: "charge", kind: "step", state: "done" }] }, 3);
  * const first = await driver.history("r-1", { limit: 2 });
  * const page: StoredHistoryPage = { after: first.at(-1)!.seq, limit: 2 };
@@ -785,7 +785,7 @@ export interface StoredHistoryPage {
  * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
  * await driver.createRun(run, 0);
  * const claim = { workerId: "w-1", now: 0, leaseMs: 1_000, limit: 1, workflows: ["pay"] };
- * const [{ lease }] = await driver.claimRuns(claim);
+ * const { lease } = (await driver.claimRuns(claim))[0]!;
  * await driver.write(lease, { steps: [{ key: "charge", kind: "step", state: "done" }] }, 3);
  * const items: StoredHistoryItem[] = await driver.history("r-1");
  * assert.deepEqual(

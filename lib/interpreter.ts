@@ -584,7 +584,9 @@ export class Activation extends ActivationCore {
         if (!node.onTimeout) throw new StepFailure(new SignalTimeoutError(key, node.signals), key);
         const output = await this.call(key, node.onTimeout, value);
         const data = this.encode(timedOutOutcome(output), `the output of '${key}'`, key);
-        await this.record({ ...done, finishedAt: now, data });
+        await this.record(
+          data === undefined ? { ...done, finishedAt: now } : { ...done, finishedAt: now, data },
+        );
         return output;
       }
       if (!recorded) {

@@ -296,7 +296,8 @@ export function schedule<In>(
   let input: In | ((slot: Date) => In) | undefined = options.input;
   if (typeof input === "function") spec.inputFunction = true;
   else if (input !== undefined) {
-    spec.input = encodeValue(input, `the input of schedule '${id}'`, DEFAULT_MAX_PAYLOAD_BYTES);
+    const encoded = encodeValue(input, `the input of schedule '${id}'`, DEFAULT_MAX_PAYLOAD_BYTES);
+    if (encoded !== undefined) spec.input = encoded;
     input = structuredClone(input);
   }
   return new Schedule<In>(id, workflow, spec, input, rule);

@@ -133,7 +133,7 @@ Deno.test("ctx.now() follows the engine clock, across sleeps", async () => {
 });
 
 Deno.test("ctx.log writes through the runner's logger with the run and step attached", async () => {
-  const records: { level: string; message: string; attributes?: LogAttributes }[] = [];
+  const records: { level: string; message: string; attributes?: LogAttributes | undefined }[] = [];
   const logger: Logger = {
     debug: (message, attributes) => records.push({ level: "debug", message, attributes }),
     info: (message, attributes) => records.push({ level: "info", message, attributes }),

@@ -45,7 +45,7 @@ function recorder(): { observer: Observer; events: string[]; payloads: Record<st
 }
 
 function memoryLogger(): { logger: Logger; lines: { level: string; message: string }[] } {
-  const lines: { level: string; message: string; attributes?: LogAttributes }[] = [];
+  const lines: { level: string; message: string; attributes?: LogAttributes | undefined }[] = [];
   const at = (level: string) => (message: string, attributes?: LogAttributes) =>
     void lines.push({ level, message, attributes });
   return {
@@ -264,7 +264,7 @@ Deno.test("with an OpenTelemetry provider, each run activation and step attempt 
       return span as unknown as Span;
     },
   } as unknown as Tracer;
-  const scopes: { name: string; version?: string }[] = [];
+  const scopes: { name: string; version?: string | undefined }[] = [];
   const provider: TracerProvider = {
     getTracer: (name, version) => (scopes.push({ name, version }), tracer),
   };

@@ -29,7 +29,7 @@ const WORKER = new URL("./chaos_worker.ts", import.meta.url);
 export function spawnWorker(options: {
   db: string;
   log: string;
-  schema?: string;
+  schema?: string | undefined;
   concurrency?: number;
   leaseMs?: number;
   pollMs?: number;

@@ -27,7 +27,12 @@ const root = new URL("../../", import.meta.url);
 const decoder = new TextDecoder();
 
 async function run(cmd: string, args: string[], env?: Record<string, string>) {
-  const output = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" })
+  const output = await new Deno.Command(cmd, {
+    args,
+    ...(env ? { env } : {}),
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   return {
     code: output.code,
