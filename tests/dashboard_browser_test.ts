@@ -71,7 +71,10 @@ Deno.test({
       dashboard(engine, { workflows, liveInterval: 100 }),
     );
     const origin = `http://127.0.0.1:${server.addr.port}`;
-    const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+    const browser = await chromium.launch({
+      ...(executablePath ? { executablePath } : {}),
+      args: ["--no-sandbox"],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
       page.setDefaultTimeout(20_000);
