@@ -132,6 +132,7 @@ export type {
   StoredRunPage,
   WriteBatch,
 } from "./lib/driver.ts";
+export { CompensationFailedError, WorkflowTimeoutError } from "./lib/errors_saga.ts";
 export {
   CancelledError,
   ClockSkewError,

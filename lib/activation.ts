@@ -6,10 +6,26 @@
  * @module
  */
 import type { Span } from "@opentelemetry/api";
-import type { RtNode } from "./nodes.ts";
+import type { RtNode, RtStep } from "./nodes.ts";
 import type { Claim, Lease, RunTransition, StepRow, StoredEvent, WriteBatch } from "./driver.ts";
-import { CancelledError, LeaseLostError, StorageError, toErrorInfo } from "./errors.ts";
-import { encodeEventDetail, type EventDetails, failedDetail } from "./formats.ts";
+import {
+  CancelledError,
+  type ErrorInfo,
+  fromErrorInfo,
+  LeaseLostError,
+  StorageError,
+  toErrorInfo,
+} from "./errors.ts";
+import { CompensationFailedError } from "./errors_saga.ts";
+import { compensableSteps, compensationKey, planKey } from "./compensation.ts";
+import {
+  encodeEventDetail,
+  type EventDetails,
+  failedDetail,
+  runErrorData,
+  SAGA_KEY,
+  type SagaData,
+} from "./formats.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
 import { notify, type ObserverEvent } from "./recorder.ts";
 import { endSpan, startRunSpan } from "./telemetry.ts";
@@ -27,6 +43,15 @@ export interface Host extends AttemptHost {
   readonly maxPayloadBytes: number;
   readonly observers: readonly Observer[];
   emit<K extends ObserverHook>(hook: K, event: Parameters<NonNullable<Observer[K]>>[0]): void;
+}
+
+/** How a compensating run ends: its error, whether it was compensated, the error for observers. */
+class SagaEnd {
+  constructor(
+    readonly data: SagaData,
+    readonly compensated: boolean,
+    readonly error: unknown,
+  ) {}
 }
 
 /**
@@ -133,9 +158,17 @@ export abstract class ActivationCore {
     const host = this.host;
     this.#span = startRunSpan(this.runId, this.workflowName);
     let spanError: unknown;
+    const saga = compensableSteps(this.#nodes);
     try {
       const ready = host.deps.ready();
       if (ready) await ready;
+      if (saga !== undefined && !this.#fresh) {
+        // A run that was compensating goes on compensating.
+        const marker = (await this.read([SAGA_KEY])).get(SAGA_KEY);
+        if (marker?.data !== undefined) {
+          throw await this.#compensate(saga, JSON.parse(marker.data) as SagaData, undefined, true);
+        }
+      }
       const signal = this.#controller.signal;
       const walk = this.walk(this.#nodes, !this.#fresh, signal);
       // A cancelled (or taken over) run ends at once, even when a step ignores
@@ -162,8 +195,17 @@ export abstract class ActivationCore {
         () => ({ ...this.event(), output }),
       );
     } catch (error) {
+      let end = error;
+      if (saga !== undefined && this.#failsRun(error)) {
+        const failure = error instanceof StepFailure ? error : new StepFailure(error, "");
+        const data: SagaData = {
+          error: toErrorInfo(failure.error, failure.step || undefined),
+          end: "failed",
+        };
+        end = await this.#compensate(saga, data, failure.error, false).catch((e) => e);
+      }
       this.suspension.close();
-      spanError = await this.#conclude(error);
+      spanError = await this.#conclude(end);
     } finally {
       if (this.#span) endSpan(this.#span, spanError);
     }
@@ -223,27 +265,35 @@ export abstract class ActivationCore {
         await this.commit([], { status: "running" }).catch(() => {});
         return undefined;
       }
-      const failure = error instanceof StepFailure ? error : new StepFailure(error, "");
-      const info = toErrorInfo(failure.error, failure.step || undefined);
+      let info: ErrorInfo;
+      let cause: unknown;
+      let compensated = false;
+      if (error instanceof SagaEnd) {
+        info = error.data.error;
+        cause = error.error;
+        compensated = error.compensated;
+      } else {
+        const failure = error instanceof StepFailure ? error : new StepFailure(error, "");
+        info = toErrorInfo(failure.error, failure.step || undefined);
+        cause = failure.error;
+      }
       await this.recordEvents(
         [{
           type: "run.failed",
           at: host.clock.now(),
-          ...(failure.step ? { step: failure.step } : {}),
+          ...(info.step ? { step: info.step } : {}),
           detail: failedDetail(info),
         }],
-        { status: "failed", error: info },
+        { status: "failed", error: runErrorData(info, compensated) },
         "onRunFailed",
         () => {
-          const failed = failure.error instanceof Error
-            ? failure.error
-            : new Error(String(failure.error));
+          const failed = cause instanceof Error ? cause : new Error(String(cause));
           const event: ObserverEvent<"onRunFailed"> = { ...this.event(), error: failed };
-          if (failure.step) event.step = failure.step;
+          if (info.step) event.step = info.step;
           return event;
         },
       );
-      return failure.error;
+      return cause;
     } catch (writeError) {
       if (writeError instanceof LeaseLostError) this.#warnLeaseLost();
       else {
@@ -253,6 +303,78 @@ export abstract class ActivationCore {
       }
       return writeError;
     }
+  }
+
+  /** Whether an error ends the run as a failure (not a suspension, hand-back, cancel or lost lease). */
+  #failsRun(error: unknown): boolean {
+    return error !== SUSPEND && error !== STOP && !(error instanceof SagaEnd) && !this.aborted &&
+      !(error instanceof LeaseLostError) && !(error instanceof StorageError) &&
+      !(error instanceof CancelledError);
+  }
+
+  /**
+   * Runs the compensations of the run's completed steps, newest first (the
+   * history's write order, read back from storage, so every resume takes the
+   * same order), each once: a compensation is a step at `<stepKey>/compensate`
+   * with the step's retry and timeout. The marker row ({@linkcode SAGA_KEY}) is
+   * written before the first one runs, so a takeover compensates too instead
+   * of walking the workflow again. Resolves how the run ends; rejects with
+   * what ends the activation otherwise (a suspension for a retry, a lost lease).
+   */
+  async #compensate(
+    saga: ReadonlyMap<string, RtStep>,
+    data: SagaData,
+    cause: unknown,
+    resumed: boolean,
+  ): Promise<SagaEnd> {
+    const done = await this.store.completedSteps();
+    const todo: { row: StepRow; step: RtStep; key: string }[] = [];
+    for (let i = done.length - 1; i >= 0; i--) {
+      const row = done[i]!;
+      const step = saga.get(planKey(row.key));
+      if (step !== undefined) todo.push({ row, step, key: compensationKey(row.key) });
+    }
+    const original = () => cause ?? fromErrorInfo(data.error);
+    if (todo.length === 0) return new SagaEnd(data, false, original());
+    const now = this.host.clock.now();
+    let progress = new Map<string, StepRow>();
+    if (resumed) progress = await this.read(todo.map((t) => t.key));
+    else {
+      await this.commit(
+        [{
+          type: "compensation.started",
+          at: now,
+          detail: encodeEventDetail("compensation.started", { error: data.error }),
+        }],
+        undefined,
+        { key: SAGA_KEY, kind: "saga", state: "pending", data: JSON.stringify(data) },
+      );
+    }
+    for (const { row, step, key } of todo) {
+      const recorded = progress.get(key);
+      if (recorded?.state === "done") continue;
+      const undo: RtStep = { kind: "step", name: key, label: true, fn: step.compensate! };
+      if (step.retry) undo.retry = step.retry;
+      if (step.timeoutMs !== undefined) undo.timeoutMs = step.timeoutMs;
+      try {
+        await this.runStep(undo, decodeValue(row.data), key, recorded, this.#controller.signal);
+      } catch (error) {
+        if (!(error instanceof StepFailure)) throw error;
+        const reason = error.error instanceof Error ? error.error.message : String(error.error);
+        const failed = new CompensationFailedError(key, reason, original());
+        this.queueEvent({
+          type: "compensation.failed",
+          at: this.host.clock.now(),
+          step: key,
+          detail: encodeEventDetail("compensation.failed", {
+            error: toErrorInfo(error.error, key),
+          }),
+        });
+        return new SagaEnd({ error: toErrorInfo(failed, key), end: data.end }, false, failed);
+      }
+    }
+    this.queueEvent({ type: "compensation.completed", at: this.host.clock.now() });
+    return new SagaEnd(data, true, original());
   }
 
   /** A step is no longer in flight (an array: most runs have one step in flight, no hashing). */
@@ -372,6 +494,15 @@ export abstract class ActivationCore {
       throw new StepFailure(error, key);
     }
   }
+
+  /** Runs one step (with its retries) at `key`; `row` is its pending row when resuming. */
+  protected abstract runStep(
+    node: RtStep,
+    value: unknown,
+    key: string,
+    row: StepRow | undefined,
+    scope: AbortSignal,
+  ): Promise<unknown>;
 
   /** Walks `nodes` from the start (`replay`: reading checkpoints first) under `signal`. */
   protected abstract walk(

@@ -231,7 +231,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   step<O>(
     name: string,
     fn: StepFn<Out, O, Input>,
-    options?: StepOptions,
+    options?: StepOptions<Awaited<O>>,
   ): Workflow<In, Awaited<O>, Input>;
   /**
    * Adds a step made with {@linkcode defineStep}.
@@ -239,12 +239,15 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
    * @param def The step definition; its name is the step name.
    * @param options Options that override the definition's.
    */
-  step<O>(def: StepDef<Out, O>, options?: StepOptions): Workflow<In, Awaited<O>, Input>;
+  step<O>(
+    def: StepDef<Out, O>,
+    options?: StepOptions<Awaited<O>>,
+  ): Workflow<In, Awaited<O>, Input>;
   step(
     // deno-lint-ignore no-explicit-any
     nameOrDef: string | StepDef<any, any>,
     fnOrOptions?: unknown,
-    maybeOptions?: StepOptions,
+    maybeOptions?: StepOptions<unknown>,
   ): AnyWorkflow {
     if (isStepDef(nameOrDef)) {
       const def = nameOrDef;

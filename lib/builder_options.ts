@@ -91,25 +91,39 @@ export function compileRetry(retry: unknown, where: string): PlanRetry | undefin
   return { maxAttempts, initialDelayMs, backoff, maxDelayMs, jitter };
 }
 
+/** @internal The compiled options of a step. */
+export interface CompiledStepOptions {
+  retry?: PlanRetry;
+  timeoutMs?: number;
+  compensate?: AnyFn;
+}
+
 /** @internal */
 export function compileStepOptions(
   options: unknown,
   where: string,
-): { retry?: PlanRetry; timeoutMs?: number } {
+): CompiledStepOptions {
   const record = checkOptionsObject(options, `options of ${where}`);
   for (const key of Object.keys(record)) {
-    if (key === "compensate") {
+    if (key !== "retry" && key !== "timeout" && key !== "compensate") {
       throw new TypeError(
-        `Cannot use 'compensate' on ${where}: compensation is reserved for a future release`,
+        `Cannot use option '${key}' on ${where}: use 'retry', 'timeout' or 'compensate'`,
       );
     }
-    if (key !== "retry" && key !== "timeout") {
-      throw new TypeError(`Cannot use option '${key}' on ${where}: use 'retry' or 'timeout'`);
-    }
   }
-  const out: { retry?: PlanRetry; timeoutMs?: number } = {};
+  const out: CompiledStepOptions = {};
   const retry = compileRetry(record.retry, where);
   if (retry) out.retry = retry;
+  if (record.compensate !== undefined) {
+    if (typeof record.compensate !== "function") {
+      throw new TypeError(
+        `Cannot use 'compensate' ${
+          describe(record.compensate)
+        } on ${where}: pass a function (output, ctx) => … that undoes the step`,
+      );
+    }
+    out.compensate = record.compensate as AnyFn;
+  }
   if (record.timeout !== undefined) {
     const timeoutMs = parseDuration(record.timeout as Duration, `'timeout' of ${where}`);
     if (timeoutMs <= 0) {
@@ -143,7 +157,7 @@ export function compileStepOptions(
 export function defineStep<I, O>(
   name: string,
   fn: StepFn<I, O>,
-  options?: StepOptions,
+  options?: StepOptions<Awaited<O>>,
 ): StepDef<I, O> {
   checkName(name, "a step definition");
   if (typeof fn !== "function") {

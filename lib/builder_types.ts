@@ -158,7 +158,7 @@ export interface RetryOptions {
  * assert.equal(node.timeoutMs, 30_000);
  * ```
  */
-export interface StepOptions {
+export interface StepOptions<O = unknown> {
   /**
    * Retry settings; without them a step has one attempt.
    * @default {{ maxAttempts: 1 }}
@@ -166,8 +166,14 @@ export interface StepOptions {
   retry?: RetryOptions;
   /** Timeout of each attempt; `ctx.signal` aborts when it fires. */
   timeout?: Duration;
-  /** Reserved for compensation (saga) handlers; setting it throws for now. */
-  compensate?: never;
+  /**
+   * Undoes the step (saga): when the run later fails after its retries, times
+   * out, or is cancelled with `{ compensate: true }`, the compensations of its
+   * completed steps run in reverse order of completion, each with the step's
+   * output, once (checkpointed at `<stepKey>/compensate`), with the step's
+   * `retry` and `timeout`.
+   */
+  compensate?(output: O, ctx: StepContext): unknown;
 }
 
 /** @internal Brands a step definition. */
@@ -198,7 +204,7 @@ export interface StepDef<I, O> {
   /** The function. */
   readonly fn: StepFn<I, O>;
   /** Its default options. */
-  readonly options: StepOptions | undefined;
+  readonly options: StepOptions<Awaited<O>> | undefined;
   /** @ignore */
   readonly [stepDefBrand]: true;
 }

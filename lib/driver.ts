@@ -290,7 +290,10 @@ export type HistoryEventType =
   | "run.retried"
   | "run.recovered"
   | "run.paused"
-  | "run.resumed";
+  | "run.resumed"
+  | "compensation.started"
+  | "compensation.completed"
+  | "compensation.failed";
 
 /**
  * A history event as a driver stores it.

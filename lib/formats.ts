@@ -176,6 +176,10 @@ export interface EventDetails {
   "run.cancelled": { reason: string };
   /** A worker took over a run whose lease expired. */
   "run.recovered": { previousWorker: string; worker: string };
+  /** Compensation began, because of this error (the run's failure, timeout or cancel). */
+  "compensation.started": { error: ErrorInfo };
+  /** A compensation exhausted its retries (the rest were not run). */
+  "compensation.failed": { error: ErrorInfo };
 }
 
 /**
@@ -264,3 +268,55 @@ export function recoveredDetail(previousWorker: string, worker: string): string 
 export function failedDetail(error: ErrorInfo): string {
   return encodeEventDetail("run.failed", { error });
 }
+
+// ---- compensation -------------------------------------------------------------------
+
+/**
+ * A run's stored `error` (the `error` of a `failed` transition): the error,
+ * and `compensated` when compensations ran and all succeeded. Drivers store
+ * it as JSON text like any `ErrorInfo`; `toRunRecord` lifts `compensated` out.
+ */
+export interface RunErrorData extends ErrorInfo {
+  /** At least one compensation ran and all succeeded. */
+  compensated?: true;
+}
+
+/**
+ * The stored `error` of a run that ends unsuccessfully.
+ *
+ * @example A compensated failure
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runErrorData, splitRunError } from "./formats.ts";
+ *
+ * const stored = runErrorData({ name: "Error", message: "boom" }, true);
+ * assert.deepEqual(stored, { name: "Error", message: "boom", compensated: true });
+ * assert.deepEqual(splitRunError(stored), [{ name: "Error", message: "boom" }, true]);
+ * ```
+ */
+export function runErrorData(error: ErrorInfo, compensated: boolean): RunErrorData {
+  return compensated ? { ...error, compensated: true } : error;
+}
+
+/** Splits a stored run error into the error and whether the run was compensated. */
+export function splitRunError(stored: RunErrorData): [ErrorInfo, boolean] {
+  if (stored.compensated !== true) return [stored, false];
+  const { compensated: _, ...error } = stored;
+  return [error, true];
+}
+
+/**
+ * The marker row of a run that is compensating (key {@linkcode SAGA_KEY}): why
+ * (the run's error) and how it ends (`failed`, or `cancelled` when a cancel
+ * asked for compensation). Written before the first compensation runs, so a
+ * worker that takes the run over compensates instead of walking the workflow.
+ */
+export interface SagaData {
+  /** The error the run ends with (unless a compensation fails). */
+  error: ErrorInfo;
+  /** How the run ends. */
+  end: "failed" | "cancelled";
+}
+
+/** The key of a compensating run's marker row (no step name can start with `#`). */
+export const SAGA_KEY = "#saga";

@@ -78,6 +78,16 @@ export class Activation extends ActivationCore {
     return this.#seq(nodes, this.input, "", replay, signal);
   }
 
+  protected override runStep(
+    node: RtStep,
+    value: unknown,
+    key: string,
+    row: StepRow | undefined,
+    scope: AbortSignal,
+  ): Promise<unknown> {
+    return this.#step(node, value, key, row, scope);
+  }
+
   // ---- the walk ---------------------------------------------------------------
 
   async #seq(

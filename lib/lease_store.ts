@@ -14,12 +14,20 @@ import type { Logger } from "./logger.ts";
 /** Pauses (ms) before each new try of a write that failed on a dropped connection. */
 const WRITE_RETRIES: readonly number[] = [25, 100, 250, 500, 1_000];
 
+/** Items per page when reading a run's history for its completed steps. */
+const HISTORY_PAGE = 1_000;
+
 /** @internal What an activation may do to storage: one run, under one lease. */
 export interface LeaseStore {
   /** The run the lease is for. */
   readonly runId: string;
   /** Reads the run's step rows at `keys`. */
   readSteps(keys: readonly string[]): Promise<Map<string, StepRow>>;
+  /**
+   * The run's `done` rows of kind `step`, in the order they were written (the
+   * history's order): what compensation undoes, in reverse.
+   */
+  completedSteps(): Promise<StepRow[]>;
   /**
    * Writes a batch under the lease. A write that fails on a dropped connection
    * is tried again unless `signal` is aborted meanwhile.
@@ -75,6 +83,20 @@ export function leaseStore(
   return {
     runId,
     readSteps: (keys) => driver.readSteps(runId, keys),
+    async completedSteps() {
+      const rows: StepRow[] = [];
+      let after: number | undefined;
+      for (;;) {
+        const page = await driver.history(runId, { after, limit: HISTORY_PAGE });
+        for (const item of page) {
+          if (item.source === "step" && item.row.state === "done" && item.row.kind === "step") {
+            rows.push(item.row);
+          }
+        }
+        if (page.length < HISTORY_PAGE) return rows;
+        after = page[page.length - 1]!.seq;
+      }
+    },
     write(batch, now, signal) {
       const written = driver.write(lease, batch, now);
       // Only storage outside this process can drop a connection: the memory

@@ -33,6 +33,8 @@ export interface RtFields {
     def?: StepDef<unknown, unknown>;
     /** True when the name is a label made up by the builder (`then`, `body`, `0`). */
     label?: boolean;
+    /** Undoes the step: `(output, ctx)`, run when the run fails, times out or is cancelled. */
+    compensate?: AnyFn;
   };
   flow: { nodes: readonly RtNode[] };
   if: { cond: AnyFn; then: RtBranch; otherwise?: RtBranch };

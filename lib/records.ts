@@ -7,6 +7,7 @@
 import type { HistoryEventType, RunFilter, RunStatus, StoredRun } from "./driver.ts";
 import type { ErrorInfo } from "./errors.ts";
 import { decodeValue } from "./values.ts";
+import { splitRunError } from "./formats.ts";
 
 /**
  * A run as `get` and `list` return it.
@@ -54,6 +55,11 @@ export interface RunRecord {
   wakeAt?: Date;
   /** The signals a waiting run waits for. */
   waitingFor?: string[];
+  /**
+   * True when the run failed, timed out or was cancelled with compensation,
+   * and at least one compensation ran and all succeeded.
+   */
+  compensated?: true;
 }
 
 /**
@@ -242,7 +248,11 @@ export function toRunRecord(run: StoredRun): RunRecord {
     updatedAt: new Date(run.updatedAt),
   };
   if (run.output !== undefined) record.output = decodeValue(run.output);
-  if (run.error !== undefined) record.error = run.error;
+  if (run.error !== undefined) {
+    const [error, compensated] = splitRunError(run.error);
+    record.error = error;
+    if (compensated) record.compensated = true;
+  }
   if ((run.status === "sleeping" || run.status === "waiting") && run.dueAt !== undefined) {
     record.wakeAt = new Date(run.dueAt);
   }

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { waitForStatus } from "@sluice/sluice/testing";
 import {
   CancelledError,
+  defineStep,
   type Driver,
   DuplicateRunError,
   Engine,
@@ -119,10 +120,16 @@ const cases: Case[] = [
     error: RangeError,
   },
   {
-    name: "the reserved compensate option",
-    act: () => workflow("w").step("a", (v) => v, { compensate: (() => {}) as never }),
+    name: "a non-function compensate",
+    act: () => workflow("w").step("a", (v) => v, { compensate: "undo" as never }),
     error: TypeError,
-    message: /compensat/,
+    message: /'compensate' 'undo'/,
+  },
+  {
+    name: "a non-function compensate on defineStep",
+    act: () => defineStep("a", (v: number) => v, { compensate: 5 as never }),
+    error: TypeError,
+    message: /'compensate' the number 5/,
   },
   {
     name: "an unknown step option",

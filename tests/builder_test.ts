@@ -136,7 +136,7 @@ Deno.test("invalid step options throw TypeError or RangeError with clear message
     [() => wf.step("a", id, { timeout: -1 }), RangeError, /timeout.*-1/],
     [() => wf.step("a", id, { timeout: 0 }), RangeError, /'timeout'/],
     [() => wf.step("a", id, { timeout: "later" }), RangeError, /'later'/],
-    [() => wf.step("a", id, { compensate: id as never }), TypeError, /'compensate'/],
+    [() => wf.step("a", id, { compensate: null as never }), TypeError, /'compensate'/],
     [() => wf.step("a", id, { retries: 3 } as never), TypeError, /'retries'/],
     [() => wf.step("a", "not a function" as never), TypeError, /function/],
     [() => wf.parallel("p", [id], { concurrency: 0 }), RangeError, /'concurrency'.*0/],

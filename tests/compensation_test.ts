@@ -1,0 +1,201 @@
+// Compensation (saga): the compensations of completed steps run in reverse order of completion,
+// each once, when a run fails; on every driver.
+import {
+  CompensationFailedError,
+  Engine,
+  flow,
+  LocalRunner,
+  ManualClock,
+  workflow,
+  WorkflowFailedError,
+} from "@sluice/sluice";
+import assert from "node:assert/strict";
+import { driverFactories } from "./_fixtures/drivers.ts";
+
+const T0 = Date.UTC(2030, 0, 1);
+
+/** A booking saga whose last step fails; `log` records every call. */
+function trip(log: string[], carAttempts = 1) {
+  const undo = (what: string) => (output: string) => {
+    log.push(`release ${output}`);
+    return `${what} released`;
+  };
+  return workflow<string>("trip")
+    .step("flight", (who) => {
+      log.push("flight");
+      return `flight for ${who}`;
+    }, { compensate: undo("flight") })
+    .step("hotel", (v) => {
+      log.push("hotel");
+      return v.replace("flight", "hotel");
+    }, { compensate: undo("hotel") })
+    .step("note", (v) => v)
+    .step("car", (): string => {
+      log.push("car");
+      throw new Error("no cars left");
+    }, { retry: { maxAttempts: carAttempts, initialDelay: "1s" }, compensate: undo("car") });
+}
+
+for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: a failed run compensates its completed steps in reverse order`, async () => {
+    const log: string[] = [];
+    const wf = trip(log, 2);
+    const clock = new ManualClock(T0);
+    await using engine = new Engine({ driver: await create(), workflows: [wf], clock });
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    const run = await engine.start(wf, "ada", { id: "trip-1" });
+    const settled = run.result().catch((e) => e);
+    await clock.advance(1_000);
+    const error = await settled;
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.equal((error.cause as Error).message, "no cars left");
+    assert.deepEqual(log, [
+      "flight",
+      "hotel",
+      "car",
+      "car",
+      "release hotel for ada",
+      "release flight for ada",
+    ]);
+    const record = await engine.get("trip-1");
+    assert.equal(record.status, "failed");
+    assert.equal(record.compensated, true);
+    assert.equal(record.error?.message, "no cars left");
+    assert.equal(record.error?.step, "car");
+    assert.equal("compensated" in record.error!, false);
+    const history = await engine.history("trip-1");
+    const types = history.map((e) => (e.step ? `${e.type} ${e.step}` : e.type));
+    const from = types.indexOf("compensation.started");
+    assert.deepEqual(types.slice(from), [
+      "compensation.started",
+      "step.started hotel/compensate",
+      "step.completed hotel/compensate",
+      "step.started flight/compensate",
+      "step.completed flight/compensate",
+      "compensation.completed",
+      "run.failed car",
+    ]);
+    assert.equal(history[from]!.error?.message, "no cars left");
+    const undone = history.find((e) => e.step === "hotel/compensate" && e.output !== undefined);
+    assert.equal(undone?.output, "hotel released");
+  });
+
+  Deno.test(`${name}: a compensation that exhausts its retries fails the run with CompensationFailedError`, async () => {
+    const log: string[] = [];
+    let tries = 0;
+    const wf = workflow<number>("pay")
+      .step("reserve", (n) => {
+        log.push("reserve");
+        return n;
+      }, { compensate: () => log.push("unreserve") })
+      .step("charge", (n) => n, {
+        retry: { maxAttempts: 2 },
+        compensate: () => {
+          tries++;
+          throw new Error(`refund refused ${tries}`);
+        },
+      })
+      .step("ship", () => {
+        throw new Error("no stock");
+      });
+    await using engine = new Engine({ driver: await create(), workflows: [wf] });
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    const run = await engine.start(wf, 5, { id: "pay-1" });
+    const error = await run.result().catch((e) => e);
+    assert.ok(error instanceof WorkflowFailedError);
+    assert.ok(error.cause instanceof CompensationFailedError, String(error.cause));
+    assert.equal(error.cause.code, "COMPENSATION_FAILED");
+    assert.equal((error.cause.cause as Error).message, "no stock");
+    assert.equal(tries, 2, "the step's retry policy applies to its compensation");
+    assert.deepEqual(log, ["reserve"], "compensation stops at the one that failed");
+    const record = await engine.get("pay-1");
+    assert.equal(record.status, "failed");
+    assert.equal(record.compensated, undefined);
+    assert.equal(record.error?.code, "COMPENSATION_FAILED");
+    assert.equal(record.error?.step, "charge/compensate");
+    const history = await engine.history("pay-1");
+    const failed = history.find((e) => e.type === "compensation.failed");
+    assert.equal(failed?.step, "charge/compensate");
+    assert.equal(failed?.error?.message, "refund refused 2");
+    assert.ok(!history.some((e) => e.type === "compensation.completed"));
+  });
+}
+
+Deno.test("compensation follows completion order inside parallel, map and loops", async () => {
+  const undone: string[] = [];
+  const undo = (output: string) => void undone.push(output);
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const wf = workflow<number>("nested")
+    .parallel("book", {
+      slow: flow<number>().step("a", async () => {
+        await wait(30);
+        return "slow";
+      }, { compensate: undo }),
+      fast: flow<number>().step("a", () => "fast", { compensate: undo }),
+    })
+    .map(
+      "items",
+      () => [1, 2, 3],
+      flow<number>().step("put", async (i) => {
+        await wait((4 - i) * 10);
+        return `item ${i}`;
+      }, { compensate: undo }),
+      { concurrency: 3 },
+    )
+    .step("label", () => "")
+    .loop("rounds", 2, flow<string>().step("round", (_v, ctx) => ctx.step, { compensate: undo }))
+    .step("boom", () => {
+      throw new Error("boom");
+    });
+  await using runner = new LocalRunner();
+  const error = await runner.run(wf, 0).catch((e) => e);
+  assert.equal((error.cause as Error).message, "boom");
+  assert.deepEqual(undone, [
+    "rounds#1/round",
+    "rounds#0/round",
+    "item 1",
+    "item 2",
+    "item 3",
+    "slow",
+    "fast",
+  ]);
+});
+
+Deno.test("only completed steps are compensated, and a run without compensations pays nothing", async () => {
+  const undone: string[] = [];
+  const wf = workflow<number>("partial")
+    .step("one", () => "one", { compensate: (o) => void undone.push(o) })
+    .step("two", (): string => {
+      throw new Error("two failed");
+    }, { compensate: () => void undone.push("two") });
+  await using runner = new LocalRunner();
+  const run = await runner.start(wf, 0);
+  await run.result().catch(() => {});
+  assert.deepEqual(undone, ["one"]);
+  assert.equal((await runner.get(run.id)).compensated, true);
+
+  const plain = workflow<number>("plain").step("fails", () => {
+    throw new Error("x");
+  });
+  const other = await runner.start(plain, 0);
+  await other.result().catch(() => {});
+  assert.equal((await runner.get(other.id)).compensated, undefined);
+  const types = (await runner.history(other.id)).map((e) => e.type);
+  assert.ok(!types.some((t) => t.startsWith("compensation.")));
+});
+
+Deno.test("defineStep takes compensate, and a compensation receives the step's output and context", async () => {
+  const { defineStep } = await import("@sluice/sluice");
+  const seen: unknown[] = [];
+  const hold = defineStep("hold", (n: number) => ({ seat: n }), {
+    compensate: (output, ctx) => void seen.push(output.seat, ctx.step, ctx.attempt),
+  });
+  const wf = workflow<number>("seats").step(hold).step("fail", () => {
+    throw new Error("fail");
+  });
+  await using runner = new LocalRunner();
+  await runner.run(wf, 7).catch(() => {});
+  assert.deepEqual(seen, [7, "hold/compensate", 1]);
+});
