@@ -51,16 +51,14 @@ export class CompensationFailedError extends SluiceError {
  * A run outlived its workflow's `timeout`: its steps in flight were aborted and
  * its compensations ran.
  *
- * @example A run that sleeps past its workflow timeout
+ * @example The error of a run that outlived its hour
  * ```ts
  * import assert from "node:assert/strict";
- * import { LocalRunner, WorkflowTimeoutError, workflow } from "@sluice/sluice";
+ * import { WorkflowTimeoutError } from "@sluice/sluice";
  *
- * const wf = workflow<number>("slow", { timeout: "1h" }).sleep("nap", "2h");
- * await using runner = new LocalRunner({ clock: "virtual" });
- * const error = await runner.run(wf, 1).catch((e) => e);
- * assert.ok(error.cause instanceof WorkflowTimeoutError);
- * assert.equal(error.cause.code, "WORKFLOW_TIMEOUT");
+ * const error = new WorkflowTimeoutError("r-1", 3_600_000);
+ * assert.equal(error.code, "WORKFLOW_TIMEOUT");
+ * assert.equal(error.nonRetryable, true);
  * ```
  */
 export class WorkflowTimeoutError extends SluiceError {
