@@ -87,7 +87,10 @@ export function leaseStore(
       const rows: StepRow[] = [];
       let after: number | undefined;
       for (;;) {
-        const page = await driver.history(runId, { after, limit: HISTORY_PAGE });
+        const page = await driver.history(
+          runId,
+          after === undefined ? { limit: HISTORY_PAGE } : { after, limit: HISTORY_PAGE },
+        );
         for (const item of page) {
           if (item.source === "step" && item.row.state === "done" && item.row.kind === "step") {
             rows.push(item.row);
