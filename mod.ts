@@ -80,6 +80,7 @@ export { type Clock, type ClockTimer, ManualClock, realClock } from "./lib/clock
 export { type Resource, resource, type ResourceScope } from "./lib/deps.ts";
 export type { Middleware } from "./lib/interpreter.ts";
 export { RunClient } from "./lib/client.ts";
+export type { ConcurrencyOption, RateLimitOption } from "./lib/flow.ts";
 export { LocalRunner, type LocalRunnerOptions } from "./lib/local_runner.ts";
 export { Engine, type EngineOptions } from "./lib/engine.ts";
 export { Worker, type WorkerOptions } from "./lib/worker.ts";
@@ -117,6 +118,8 @@ export type {
   ConsumedSignal,
   Driver,
   DriverNotice,
+  FlowLimits,
+  FlowLimitsByWorkflow,
   HistoryEventType,
   Lease,
   LeaseState,

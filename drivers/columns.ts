@@ -29,6 +29,12 @@ export interface RunColumns {
   lease_owner: string | null;
   /** Takeovers since the run last wrote anything. */
   recoveries: number;
+  /** Flow control: the concurrency key ("" when none). */
+  concurrency_key: string;
+  /** Flow control: the rate-limit key ("" when none). */
+  rate_key: string;
+  /** Claim priority. */
+  priority: number;
 }
 
 /** The columns of a checkpoint row. */
@@ -65,6 +71,9 @@ export function runFromColumns(r: RunColumns): StoredRun {
   if (waitingFor !== null && waitingFor.length > 0) run.waitingFor = waitingFor;
   if (r.lease_owner !== null) run.leaseOwner = r.lease_owner;
   if (r.recoveries > 0) run.recoveries = r.recoveries;
+  if (r.concurrency_key) run.concurrencyKey = r.concurrency_key;
+  if (r.rate_key) run.rateKey = r.rate_key;
+  if (r.priority) run.priority = Number(r.priority);
   return run;
 }
 

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { compileFlowControl, type FlowControl } from "./flow.ts";
 import { type Duration, parseDuration } from "./duration.ts";
 import { toStoredTime } from "./time.ts";
 import { hasControlCharacters } from "./_text.ts";
@@ -69,6 +70,12 @@ function isStepDef(value: unknown): value is StepDef<unknown, unknown> {
 export type AnyWorkflow = Workflow<any, any, any>;
 
 let nodesOfWorkflow: (wf: AnyWorkflow) => readonly RtNode[];
+let flowOfWorkflow: (wf: AnyWorkflow) => FlowControl | undefined;
+
+/** @internal The flow control options of a workflow, for starts and claims. */
+export function workflowFlow(wf: AnyWorkflow): FlowControl | undefined {
+  return flowOfWorkflow(wf);
+}
 
 /** @internal The runtime nodes of a workflow, for the interpreter. */
 export function workflowNodes(wf: AnyWorkflow): readonly RtNode[] {
@@ -101,6 +108,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   /** The workflow version. */
   readonly version: string;
   readonly #nodes: readonly RtNode[];
+  readonly #flow: FlowControl | undefined;
   #plan: Plan | undefined;
   #planHash: string | undefined;
   /** @ignore Carries the type parameters. */
@@ -112,13 +120,15 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
 
   static {
     nodesOfWorkflow = (wf) => wf.#nodes;
+    flowOfWorkflow = (wf) => wf.#flow;
   }
 
   /** @ignore Use {@linkcode workflow} or {@linkcode flow}. */
-  constructor(name: string, version: string, nodes: readonly RtNode[]) {
+  constructor(name: string, version: string, nodes: readonly RtNode[], flow?: FlowControl) {
     this.name = name;
     this.version = version;
     this.#nodes = nodes;
+    this.#flow = flow;
   }
 
   /**
@@ -185,7 +195,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
         `Cannot add ${node.kind} '${node.name}' to ${this.#where()} as a sibling already has that name: use a unique name`,
       );
     }
-    return new Workflow(this.name, this.version, [...this.#nodes, node]);
+    return new Workflow(this.name, this.version, [...this.#nodes, node], this.#flow);
   }
 
   #branch(branch: unknown, label: string, what: string, named = false): RtBranch {
@@ -666,7 +676,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
  * assert.equal(await runner.run(wf, 1), 2);
  * ```
  */
-export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<In, In, In> {
+export function workflow<In>(name: string, options?: WorkflowOptions<In>): Workflow<In, In, In> {
   checkName(name, "a workflow");
   const record = checkOptionsObject(options, `options of workflow '${name}'`);
   const version = record.version ?? "1";
@@ -680,7 +690,7 @@ export function workflow<In>(name: string, options?: WorkflowOptions): Workflow<
       } for workflow '${name}': use a non-empty string of up to 64 characters`,
     );
   }
-  return new Workflow<In, In, In>(name, version, []);
+  return new Workflow<In, In, In>(name, version, [], compileFlowControl(record, name));
 }
 
 /**

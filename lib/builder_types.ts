@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ConcurrencyOption, RateLimitOption } from "./flow.ts";
 import type { Duration } from "./duration.ts";
 import type { Logger } from "./logger.ts";
 
@@ -418,10 +419,21 @@ export interface AnySignal<S extends string, P> {
  * assert.equal(wf.version, "2");
  * ```
  */
-export interface WorkflowOptions {
+export interface WorkflowOptions<In = unknown> {
   /**
    * The version; runs keep the version they started with.
    * @default {"1"}
    */
   version?: string;
+  /**
+   * Flow control: at most this many runs executing at once, across every
+   * worker and process (per key with `{ limit, key }`). Tunable: not part of
+   * the plan hash.
+   */
+  concurrency?: ConcurrencyOption<In>;
+  /**
+   * Flow control: at most `limit` runs begin per `period` (per key), across
+   * every worker and process. Tunable: not part of the plan hash.
+   */
+  rateLimit?: RateLimitOption<In>;
 }

@@ -5,7 +5,8 @@
  * @module
  */
 import { notify, type ObserverEvent } from "./recorder.ts";
-import type { StepDef, StepFn, Workflow } from "./builder.ts";
+import { checkPriority, flowKeys } from "./flow.ts";
+import { type StepDef, type StepFn, type Workflow, workflowFlow } from "./builder.ts";
 import { fromErrorInfo, RunNotFoundError, WorkflowFailedError } from "./errors.ts";
 import { DuplicateRunError } from "./errors.ts";
 import { decodeCursor, type RunFilter } from "./driver.ts";
@@ -156,11 +157,14 @@ export abstract class RunClient implements AsyncDisposable {
     await rt.clockReady();
     const now = rt.clock.now();
     const dueAt = options?.startAt === undefined ? now : toStoredTime(options.startAt, "'startAt'");
+    const priority = checkPriority(options?.priority);
     const encoded = encodeValue(
       input,
       `the input of workflow '${workflow.name}'`,
       rt.maxPayloadBytes,
     );
+    // Flow-control keys are computed once, here, and stored with the run.
+    const keys = flowKeys(workflowFlow(workflow), input, workflow.name);
     const { run, created } = await rt.driver.createRun({
       id,
       workflow: workflow.name,
@@ -169,6 +173,8 @@ export abstract class RunClient implements AsyncDisposable {
       ...(encoded === undefined ? {} : { input: encoded }),
       labels,
       dueAt,
+      ...keys,
+      ...(priority === 0 ? {} : { priority }),
     }, now);
     if (!created && run.workflow !== workflow.name) {
       throw new DuplicateRunError(id, run.workflow, workflow.name);

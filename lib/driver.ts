@@ -111,6 +111,12 @@ export interface StoredRun {
    * `run` transition and a retry reset it. Absent when 0.
    */
   recoveries?: number;
+  /** The concurrency key computed at start (flow control); absent when none. */
+  concurrencyKey?: string;
+  /** The rate-limit key computed at start (flow control); absent when none. */
+  rateKey?: string;
+  /** The claim priority given at start; absent when 0. */
+  priority?: number;
 }
 
 /**
@@ -152,6 +158,12 @@ export interface NewRun {
   labels: Record<string, string>;
   /** When the first step may run (epoch ms). */
   dueAt: number;
+  /** The concurrency key (flow control), computed once at start. */
+  concurrencyKey?: string;
+  /** The rate-limit key (flow control), computed once at start. */
+  rateKey?: string;
+  /** Higher is claimed first among due runs. @default {0} */
+  priority?: number;
 }
 
 /**
@@ -559,10 +571,19 @@ export interface DriverNotice {
   /**
    * `runnable`: a run may be claimable now; `signal`: a signal reached a run's
    * inbox; `cancelled`: a run was cancelled; `paused`: a run was paused;
-   * `finished`: a run reached a final status; `schedule`: a schedule was
+   * `finished`: a run reached a final status; `released`: a run left
+   * `running` (a concurrency slot may be free); `schedule`: a schedule was
    * written; `changed`: something changed, re-check everything.
    */
-  type: "runnable" | "signal" | "cancelled" | "paused" | "finished" | "schedule" | "changed";
+  type:
+    | "runnable"
+    | "signal"
+    | "cancelled"
+    | "paused"
+    | "finished"
+    | "released"
+    | "schedule"
+    | "changed";
   /** The run concerned (absent for `changed`). */
   runId?: string;
   /** The reason given to a cancel, when known (`cancelled`). */
@@ -607,7 +628,47 @@ export interface ClaimOptions {
   limit: number;
   /** Only runs of these workflows. */
   workflows: readonly string[];
+  /**
+   * Flow-control limits per workflow name: a claim never lets more than
+   * `concurrency` runs of a workflow and concurrency key be `running`, nor more
+   * than `rateLimit.limit` runs of a workflow and rate key begin (be claimed
+   * for the first time) within `rateLimit.periodMs`.
+   */
+  flow?: FlowLimitsByWorkflow;
 }
+
+/**
+ * Flow-control limits of one workflow, as the claim enforces them.
+ *
+ * @example At most two running at once per key, five begun per minute
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FlowLimits } from "@sluice/sluice";
+ *
+ * const limits: FlowLimits = { concurrency: 2, rateLimit: { limit: 5, periodMs: 60_000 } };
+ * assert.equal(limits.rateLimit?.periodMs, 60_000);
+ * ```
+ */
+export interface FlowLimits {
+  /** Most runs `running` at once, per concurrency key. */
+  concurrency?: number;
+  /** Most runs begun per period, per rate key. */
+  rateLimit?: { limit: number; periodMs: number };
+}
+
+/**
+ * Flow-control limits by workflow name.
+ *
+ * @example One limited workflow
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { FlowLimitsByWorkflow } from "@sluice/sluice";
+ *
+ * const flow: FlowLimitsByWorkflow = { billing: { concurrency: 1 } };
+ * assert.equal(flow.billing?.concurrency, 1);
+ * ```
+ */
+export type FlowLimitsByWorkflow = Readonly<Record<string, FlowLimits>>;
 
 /**
  * A storage backend. All times are passed in by the engine (drivers never read
@@ -685,8 +746,16 @@ export interface Driver extends AsyncDisposable {
    * event whose detail is `{"previousWorker","worker"}`.
    */
   claimRuns(options: ClaimOptions): Promise<Claim[]>;
-  /** The earliest time at which a run of these workflows becomes claimable. */
-  nextDueAt(workflows: readonly string[]): Promise<number | undefined>;
+  /**
+   * The earliest time at which a run of these workflows becomes claimable.
+   * With `flow`, runs held back by a full concurrency limit do not count (a
+   * `released` notice reports a freed slot) and runs held back by a rate limit
+   * count from the time the window admits them again.
+   */
+  nextDueAt(
+    workflows: readonly string[],
+    flow?: { now: number; limits: FlowLimitsByWorkflow },
+  ): Promise<number | undefined>;
   /** Extends leases to `now + leaseMs`; reports the ones no longer held. */
   extendLeases(leases: readonly Lease[], now: number, leaseMs: number): Promise<LeaseState[]>;
 
@@ -838,5 +907,8 @@ export function pendingRun(run: NewRun, now: number): StoredRun {
     leaseToken: 0,
   };
   if (run.input !== undefined) stored.input = run.input;
+  if (run.concurrencyKey) stored.concurrencyKey = run.concurrencyKey;
+  if (run.rateKey) stored.rateKey = run.rateKey;
+  if (run.priority) stored.priority = run.priority;
   return stored;
 }

@@ -200,6 +200,11 @@ export interface StartOptions {
   labels?: Record<string, string>;
   /** Delays the first step durably until this time. */
   startAt?: Date | number;
+  /**
+   * Among due runs, higher priority is claimed first (an integer).
+   * @default {0}
+   */
+  priority?: number;
 }
 
 /**

@@ -6,11 +6,17 @@
  *
  * @module
  */
-import { type AnyWorkflow, Workflow, workflowNodes } from "./builder.ts";
+import { type AnyWorkflow, Workflow, workflowFlow, workflowNodes } from "./builder.ts";
 import type { RtNode } from "./builder.ts";
 import type { Clock } from "./clock.ts";
 import { DepsScope } from "./deps.ts";
-import type { Driver, DriverNotice, StoredRun } from "./driver.ts";
+import type {
+  Driver,
+  DriverNotice,
+  FlowLimits,
+  FlowLimitsByWorkflow,
+  StoredRun,
+} from "./driver.ts";
 import { InvalidStateError, WorkflowNotFoundError } from "./errors.ts";
 import type { Host, Middleware } from "./interpreter.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -86,6 +92,8 @@ export class Runtime implements Host {
   readonly #versions = new Map<string, AnyWorkflow[]>();
   readonly #byHash = new Map<string, Map<string, AnyWorkflow>>();
   #workflowNames: string[] = [];
+  #flowLimits: Record<string, FlowLimits> | undefined;
+  #concurrencyLimited = false;
   readonly #listeners = new Set<(notice: DriverNotice) => void>();
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Counts `finished` and `changed` notices, so a waiter can tell it missed one. */
@@ -166,6 +174,19 @@ export class Runtime implements Host {
     return this.#versions.get(name)?.at(-1);
   }
 
+  /**
+   * Flow-control limits of the registered workflows (each name's newest
+   * version), for claims; undefined when none has any.
+   */
+  get flowLimits(): FlowLimitsByWorkflow | undefined {
+    return this.#flowLimits;
+  }
+
+  /** Whether a registered workflow has a concurrency limit (freed slots matter). */
+  get concurrencyLimited(): boolean {
+    return this.#concurrencyLimited;
+  }
+
   /** Names of registered workflows, for claims. */
   get workflowNames(): readonly string[] {
     return this.#workflowNames;
@@ -209,6 +230,14 @@ export class Runtime implements Host {
     if (!hashes) this.#byHash.set(wf.name, hashes = new Map());
     if (!hashes.has(wf.planHash)) hashes.set(wf.planHash, wf);
     this.#workflowNames = [...this.#versions.keys()];
+    const limits: Record<string, FlowLimits> = {};
+    for (const [name, all] of this.#versions) {
+      const flow = workflowFlow(all[all.length - 1]!);
+      if (flow) limits[name] = flow.limits;
+    }
+    const limited = Object.values(limits);
+    this.#flowLimits = limited.length > 0 ? limits : undefined;
+    this.#concurrencyLimited = limited.some((l) => l.concurrency !== undefined);
   }
 
   /** The registered workflow that matches a run's plan hash. */

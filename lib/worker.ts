@@ -239,6 +239,10 @@ export class Worker implements AsyncDisposable {
       case "schedule":
         this.#requestSchedules();
         return;
+      case "released":
+        // A concurrency slot may be free: runs held back by a limit may be claimable.
+        if (this.#rt.concurrencyLimited) this.#requestPoll();
+        return;
       case "finished":
         return;
     }
@@ -272,6 +276,7 @@ export class Worker implements AsyncDisposable {
             leaseMs: this.#leaseMs,
             limit,
             workflows: rt.workflowNames,
+            ...(rt.flowLimits ? { flow: rt.flowLimits } : {}),
           });
           for (const claim of claims) this.#launch(claim);
           if (claims.length > 0) claimedAny = true;
@@ -313,7 +318,11 @@ export class Worker implements AsyncDisposable {
   async #armTimers(claimedAny: boolean): Promise<void> {
     const rt = this.#rt;
     if (this.#active.size >= this.#concurrency) return;
-    const next = await rt.driver.nextDueAt(rt.workflowNames);
+    const limits = rt.flowLimits;
+    const next = await rt.driver.nextDueAt(
+      rt.workflowNames,
+      limits ? { now: rt.clock.now(), limits } : undefined,
+    );
     if (this.#stopping) return;
     this.#dueTimer?.cancel();
     this.#dueTimer = undefined;

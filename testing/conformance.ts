@@ -10,6 +10,7 @@ import { registerTest } from "./_register.ts";
 import type { ConformanceCase } from "./_conformance_helpers.ts";
 import { ADMIN_CASES } from "./_conformance_admin.ts";
 import { ENGINE_CASES } from "./_conformance_engine.ts";
+import { FLOW_CASES } from "./_conformance_flow.ts";
 import { HISTORY_CASES } from "./_conformance_history.ts";
 import { LIMIT_CASES } from "./_conformance_limits.ts";
 import { PAUSE_CASES } from "./_conformance_pause.ts";
@@ -60,6 +61,7 @@ const CASES: readonly ConformanceCase[] = [
   ...ENGINE_CASES,
   ...LIMIT_CASES,
   ...SCHEDULE_CASES,
+  ...FLOW_CASES,
 ];
 
 /**

@@ -31,6 +31,19 @@ const order = workflow<{ qty: number }>("bad-input-order")
   .waitForSignal<boolean>("approval", "approved")
   .step("done", (ok) => (ok ? "shipped" : "dropped"));
 
+const keyThrows = workflow<{ qty: number }>("bad-input-key", {
+  concurrency: {
+    limit: 1,
+    key: () => {
+      throw new Error("no key");
+    },
+  },
+}).step("s", (o) => o.qty);
+
+const keyNumber = workflow<{ qty: number }>("bad-input-key-number", {
+  rateLimit: { limit: 1, period: "1s", key: () => 1 as never },
+}).step("s", (o) => o.qty);
+
 interface Case {
   name: string;
   act: (engine: Engine) => unknown;
@@ -489,6 +502,64 @@ const cases: Case[] = [
     act: (e) => e.worker({ id: `w-${LONE}` }),
     error: TypeError,
     message: /lone surrogates/,
+  },
+  // flow control (SPEC §8.3)
+  {
+    name: "a negative concurrency limit",
+    act: () => workflow("neg-limit", { concurrency: -1 }),
+    error: RangeError,
+    message: /-1 as 'concurrency' of workflow 'neg-limit': it must be an integer of at least 1/,
+  },
+  {
+    name: "a concurrency limit that is not an integer",
+    act: () => workflow("frac-limit", { concurrency: { limit: 1.5 } }),
+    error: RangeError,
+    message: /1\.5 as 'concurrency.limit' of workflow 'frac-limit': it must be an integer/,
+  },
+  {
+    name: "a concurrency key that is not a function",
+    act: () => workflow("key-limit", { concurrency: { limit: 1, key: "k" as never } }),
+    error: TypeError,
+  },
+  {
+    name: "a rate limit of 0",
+    act: () => workflow("zero-rate", { rateLimit: { limit: 0, period: "1s" } }),
+    error: RangeError,
+  },
+  {
+    name: "a rate-limit period of zero",
+    act: () => workflow("zero-period", { rateLimit: { limit: 1, period: 0 } }),
+    error: RangeError,
+    message: /number 0 as 'rateLimit.period' of workflow 'zero-period'.*positive/,
+  },
+  {
+    name: "a rate limit without a period",
+    act: () => workflow("no-period", { rateLimit: { limit: 1 } as never }),
+    error: TypeError,
+    message: /without a 'period'/,
+  },
+  {
+    name: "a priority that is not an integer",
+    act: (e) => e.start(order, { qty: 1 }, { priority: 1.5 }),
+    error: RangeError,
+    message: /1\.5 as 'priority': it must be an integer/,
+  },
+  {
+    name: "a priority that is a string",
+    act: (e) => e.start(order, { qty: 1 }, { priority: "high" as never }),
+    error: TypeError,
+  },
+  {
+    name: "a concurrency key function that throws",
+    act: (e) => e.start(keyThrows, { qty: 1 }),
+    error: TypeError,
+    message: /concurrency key of workflow 'bad-input-key' threw: no key/,
+  },
+  {
+    name: "a rate-limit key function that returns a number",
+    act: (e) => e.start(keyNumber, { qty: 1 }),
+    error: TypeError,
+    message: /rate-limit key of workflow 'bad-input-key-number' the number 1/,
   },
   // limits that protect the store
   {

@@ -2,7 +2,8 @@
 // a parallel fan-out, a signal and a loop; three worker processes; a random
 // worker killed with SIGKILL every few hundred milliseconds and replaced, until
 // every run has finished. Checked from storage and from the log of step side
-// effects. `SLUICE_SOAK=1` runs a longer variant.
+// effects. Flow control is on: the workflow has a concurrency limit per key
+// and runs start with priorities. `SLUICE_SOAK=1` runs a longer variant.
 import assert from "node:assert/strict";
 import { Engine } from "@sluice/sluice";
 import { chaos, expectedChaos } from "./_fixtures/chaos_workflows.ts";
@@ -45,7 +46,7 @@ for (const kind of targetKinds()) {
       await Promise.all(workers.map((w) => w.ready));
       const payload = (i: number) => (i * 7) % 11;
       for (let i = 0; i < RUNS; i++) {
-        await engine.start(chaos, { n: i }, { id: `chaos-${i}` });
+        await engine.start(chaos, { n: i }, { id: `chaos-${i}`, priority: i % 3 });
         // Half the signals arrive before the run reaches its wait (the inbox keeps them).
         if (i % 2 === 0) await engine.signal(`chaos-${i}`, "go", payload(i));
       }

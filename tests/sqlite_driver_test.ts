@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { done, newRun, T0 } from "../testing/rows.ts";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../drivers/sqlite/_schema.ts";
 import { InvalidStateError, LeaseLostError } from "../lib/errors.ts";
 import type { DriverNotice, StepRow } from "../lib/driver.ts";
 import { testDriverConformance } from "../testing/mod.ts";
@@ -42,14 +43,14 @@ Deno.test("sqlite: a new file gets WAL, synchronous NORMAL and the busy timeout"
     journalMode: "wal",
     synchronous: "NORMAL",
     busyTimeoutMs: 1234,
-    schemaVersion: 4,
+    schemaVersion: SCHEMA_VERSION,
   });
   const other = new DatabaseSync(path);
   try {
     const mode = other.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
     assert.equal(mode.journal_mode, "wal", "WAL is a property of the file");
     const version = other.prepare("PRAGMA user_version").get() as { user_version: number };
-    assert.equal(version.user_version, 4);
+    assert.equal(version.user_version, SCHEMA_VERSION);
     const indexes = other.prepare(
       "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name = 'runs_due'",
     ).get() as { sql: string };
@@ -93,25 +94,20 @@ Deno.test("sqlite: migrations are idempotent", async () => {
     await driver.migrate();
     await driver.migrate();
     await driver.createRun(newRun(`run-${i}`), T0);
-    assert.equal((await driver.settings()).schemaVersion, 4);
+    assert.equal((await driver.settings()).schemaVersion, SCHEMA_VERSION);
     assert.equal((await driver.listRuns({})).runs.length, i + 1);
   }
 });
 
 Deno.test("sqlite: a version 1 file is upgraded in place, its runs kept and counting takeovers", async () => {
   const path = freshPath();
-  const current = new SqliteDriver({ path });
-  await current.migrate(); // the current version, taken back to version 1 below
-  await current.close();
   const db = new DatabaseSync(path);
-  db.exec(
-    `ALTER TABLE runs DROP COLUMN recoveries; ALTER TABLE runs DROP COLUMN paused_status;
-     ALTER TABLE runs DROP COLUMN paused_due; DROP TABLE schedules; PRAGMA user_version = 1`,
-  );
+  db.exec(MIGRATIONS[0]!); // a file as version 1 made it
+  db.exec("PRAGMA user_version = 1");
   db.close();
   await using driver = new SqliteDriver({ path });
   await driver.migrate();
-  assert.equal((await driver.settings()).schemaVersion, 4);
+  assert.equal((await driver.settings()).schemaVersion, SCHEMA_VERSION);
   await driver.createRun(newRun("run-1"), T0);
   const claim = { workerId: "w-1", now: T0, leaseMs: 1_000, limit: 1, workflows: ["wf"] };
   await driver.claimRuns(claim);
@@ -166,7 +162,7 @@ await driver.close();
   await using driver = new SqliteDriver({ path });
   const ids = (await driver.listRuns({})).runs.map((run) => run.id).sort();
   assert.deepEqual(ids, ["child-0", "child-1", "child-2", "child-3"]);
-  assert.equal((await driver.settings()).schemaVersion, 4);
+  assert.equal((await driver.settings()).schemaVersion, SCHEMA_VERSION);
 });
 
 Deno.test("sqlite: a reopened file has its runs, checkpoints and history intact", async () => {

@@ -13,6 +13,7 @@ import {
   type Driver,
   type DriverNotice,
   encodeCursor,
+  type FlowLimitsByWorkflow,
   isFinished,
   type Lease,
   type LeaseState,
@@ -28,6 +29,16 @@ import {
   type StoredRunPage,
   type WriteBatch,
 } from "../../lib/driver.ts";
+import {
+  FLOW_KEY_SEPARATOR,
+  type FlowAnswer,
+  type FlowCandidate,
+  type FlowRead,
+  hasFlowLimits,
+  planFlowClaim,
+  planFlowNextDue,
+  runPlanSync,
+} from "../../lib/flow_claim.ts";
 import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
@@ -49,6 +60,8 @@ interface MemoryRun {
   inbox: InboxEntry[];
   /** While paused: the status and due time the run resumes with. */
   paused?: { status: RunStatus; dueAt: number | undefined };
+  /** When the run began under a rate limit (its first claim from `pending`). */
+  beganAt?: number;
 }
 
 function isEvent(entry: StepRow | StoredEvent): entry is StoredEvent {
@@ -102,6 +115,8 @@ export class MemoryDriver implements Driver {
   });
   /** The schedule table (drivers/memory/_schedules.ts). */
   readonly scheduleStore: ScheduleStore = this.#schedules;
+  /** Set once a run with a non-zero priority exists: claims then order by priority. */
+  #prioritized = false;
 
   #check(): void {
     if (this.#closed) throw this.#closedError();
@@ -180,6 +195,7 @@ export class MemoryDriver implements Driver {
     const existing = this.#runs.get(newRun.id);
     if (existing) return Promise.resolve({ run: copyRun(existing.run), created: false });
     const run = pendingRun(newRun, now);
+    if (run.priority) this.#prioritized = true;
     this.#runs.set(run.id, {
       run,
       steps: new Map(),
@@ -257,10 +273,19 @@ export class MemoryDriver implements Driver {
     }
   }
 
-  /** Claims due runs in due order. */
+  /** Claims due runs: higher priority first, then due order, within the flow limits. */
   claimRuns(options: ClaimOptions): Promise<Claim[]> {
     if (this.#closed) return Promise.reject(this.#closedError());
     const claims: Claim[] = [];
+    if (this.#prioritized || hasFlowLimits(options.flow, options.workflows)) {
+      const workflows = new Set(options.workflows);
+      const flow = options.flow ?? {};
+      runPlanSync(planFlowClaim(flow, options.now, options.limit), (read) => {
+        if (read.read !== "claim") return this.#flowRead(read, workflows);
+        claims.push(this.#claimOne(this.#runs.get(read.candidate.id)!, options, read.begins));
+      });
+      return Promise.resolve(claims);
+    }
     while (claims.length < options.limit) {
       let best: DueEntry | undefined;
       let bestHeap: MinHeap<DueEntry> | undefined;
@@ -274,40 +299,105 @@ export class MemoryDriver implements Driver {
       }
       if (!best || !bestHeap) break;
       bestHeap.pop();
-      const stored = this.#runs.get(best.id)!;
-      const run = stored.run;
-      const previousStatus = run.status;
-      // A running run with an owner is due only once its lease expired: a takeover.
-      const previousOwner = previousStatus === "running" ? run.leaseOwner : undefined;
-      run.status = "running";
-      run.leaseToken++;
-      run.leaseOwner = options.workerId;
-      run.dueAt = options.now + options.leaseMs;
-      delete run.waitingFor;
-      if (previousStatus === "pending") {
-        run.updatedAt = options.now;
-        stored.log.push({ type: "run.started", at: options.now });
-      }
-      if (previousOwner !== undefined) {
-        run.recoveries = (run.recoveries ?? 0) + 1;
-        const detail = recoveredDetail(previousOwner, options.workerId);
-        stored.log.push({ type: "run.recovered", at: options.now, detail });
-      }
-      this.#schedule(run);
-      const claim: Claim = {
-        run: copyRun(run),
-        lease: { runId: run.id, token: run.leaseToken },
-        previousStatus,
-      };
-      if (previousOwner !== undefined) claim.previousOwner = previousOwner;
-      claims.push(claim);
+      claims.push(this.#claimOne(this.#runs.get(best.id)!, options, false));
     }
     return Promise.resolve(claims);
   }
 
-  /** The earliest due time among runs of these workflows. */
-  nextDueAt(workflows: readonly string[]): Promise<number | undefined> {
+  #claimOne(stored: MemoryRun, options: ClaimOptions, begins: boolean): Claim {
+    const run = stored.run;
+    const previousStatus = run.status;
+    // A running run with an owner is due only once its lease expired: a takeover.
+    const previousOwner = previousStatus === "running" ? run.leaseOwner : undefined;
+    run.status = "running";
+    run.leaseToken++;
+    run.leaseOwner = options.workerId;
+    run.dueAt = options.now + options.leaseMs;
+    delete run.waitingFor;
+    if (previousStatus === "pending") {
+      run.updatedAt = options.now;
+      stored.log.push({ type: "run.started", at: options.now });
+    }
+    if (begins) stored.beganAt = options.now;
+    if (previousOwner !== undefined) {
+      run.recoveries = (run.recoveries ?? 0) + 1;
+      const detail = recoveredDetail(previousOwner, options.workerId);
+      stored.log.push({ type: "run.recovered", at: options.now, detail });
+    }
+    this.#schedule(run);
+    const claim: Claim = {
+      run: copyRun(run),
+      lease: { runId: run.id, token: run.leaseToken },
+      previousStatus,
+    };
+    if (previousOwner !== undefined) claim.previousOwner = previousOwner;
+    return claim;
+  }
+
+  /** Answers the flow planner's reads by scanning the runs (the reference, not the fast path). */
+  #flowRead(read: FlowRead, workflows: ReadonlySet<string>): FlowAnswer {
+    const mine = [...this.#runs.values()].filter((m) => workflows.has(m.run.workflow));
+    switch (read.read) {
+      case "running":
+        return mine.filter(({ run }) =>
+          run.status === "running" && run.workflow === read.workflow &&
+          (run.concurrencyKey ?? "") === read.key
+        ).length;
+      case "begun": {
+        let count = 0;
+        let oldest: number | undefined;
+        for (const m of mine) {
+          if ((m.run.rateKey ?? "") !== read.key || m.run.workflow !== read.workflow) continue;
+          if (m.beganAt === undefined || m.beganAt <= read.since) continue;
+          count++;
+          if (oldest === undefined || m.beganAt < oldest) oldest = m.beganAt;
+        }
+        return oldest === undefined ? { count } : { count, oldest };
+      }
+      case "candidates": {
+        const blockedC = new Set(read.blockedConcurrency);
+        const blockedR = new Set(read.blockedRate);
+        const rows: (FlowCandidate & { priority: number })[] = [];
+        for (const { run, beganAt } of mine) {
+          if (run.dueAt === undefined || run.dueAt > read.dueBy || isFinished(run.status)) continue;
+          const c = {
+            id: run.id,
+            workflow: run.workflow,
+            status: run.status,
+            concurrencyKey: run.concurrencyKey ?? "",
+            rateKey: run.rateKey ?? "",
+            begun: beganAt !== undefined,
+            dueAt: run.dueAt,
+            priority: run.priority ?? 0,
+          };
+          const sep = FLOW_KEY_SEPARATOR;
+          if (c.status !== "running" && blockedC.has(c.workflow + sep + c.concurrencyKey)) continue;
+          if (c.status === "pending" && !c.begun && blockedR.has(c.workflow + sep + c.rateKey)) {
+            continue;
+          }
+          rows.push(c);
+        }
+        const byDue = (a: typeof rows[0], b: typeof rows[0]) =>
+          a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+        rows.sort(read.order === "due" ? byDue : (a, b) => b.priority - a.priority || byDue(a, b));
+        return rows.slice(0, read.limit);
+      }
+      case "claim":
+        return;
+    }
+  }
+
+  /** The earliest due time among runs of these workflows (within the flow limits). */
+  nextDueAt(
+    workflows: readonly string[],
+    flow?: { now: number; limits: FlowLimitsByWorkflow },
+  ): Promise<number | undefined> {
     if (this.#closed) return Promise.reject(this.#closedError());
+    if (flow && hasFlowLimits(flow.limits, workflows)) {
+      const names = new Set(workflows);
+      const plan = planFlowNextDue(flow.limits, flow.now);
+      return Promise.resolve(runPlanSync(plan, (read) => this.#flowRead(read, names)));
+    }
     let next: number | undefined;
     for (const workflow of workflows) {
       const heap = this.#due.get(workflow);
@@ -390,6 +480,7 @@ export class MemoryDriver implements Driver {
     run.updatedAt = now;
     delete run.leaseOwner;
     delete run.recoveries;
+    if (transition.status !== "running") this.#notify("released", run.id);
     switch (transition.status) {
       case "sleeping":
       case "waiting": {
@@ -499,6 +590,7 @@ export class MemoryDriver implements Driver {
       const run = stored.run;
       const refused = refusal("cancel", runId, run.status);
       if (refused) throw refused;
+      const wasRunning = run.status === "running";
       run.status = "cancelled";
       delete stored.paused;
       run.error = cancelledErrorInfo(runId, reason);
@@ -512,6 +604,7 @@ export class MemoryDriver implements Driver {
       if (detail) event.detail = detail;
       stored.log.push(event);
       this.#notify("cancelled", runId, reason);
+      if (wasRunning) this.#notify("released", runId);
       this.#notify("finished", runId);
       return Promise.resolve(copyRun(run));
     } catch (error) {

@@ -25,6 +25,7 @@ const NOTICE_TYPES = new Set([
   "cancelled",
   "paused",
   "finished",
+  "released",
   "schedule",
   "changed",
 ]);

@@ -169,7 +169,7 @@ export interface PostgresScheduleHost {
   query<T>(what: string, text: string, params: readonly unknown[]): Promise<T[]>;
   /** Runs statements in one transaction (migrating first); errors become `StorageError`. */
   transaction<T>(what: string, fn: (tx: TxQuery) => Promise<T>): Promise<T>;
-  /** The `createRuns` statement and its parameters (`$1…$10`) for some runs. */
+  /** The `createRuns` statement and its parameters (`$1…$13`) for some runs. */
   createRuns(runs: readonly NewRun[], now: number): { text: string; params: unknown[] };
   /** The `NOTIFY` channel and the payload of a notice. */
   channel: string;

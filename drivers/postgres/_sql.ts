@@ -89,7 +89,7 @@ export function migrations(s: string): Migration[] {
     name: "takeovers since the run last wrote anything (maxRecoveries)",
     statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
   }, schedulesMigration(s)];
-  return [...before, pauseMigration(s)];
+  return [...before, pauseMigration(s), flowMigration(s)];
 }
 
 /** Migration 4 of schema `s`: what a paused run resumes with (pause and resume). */
@@ -103,15 +103,35 @@ function pauseMigration(s: string): Migration {
   };
 }
 
+/** Migration 5 of schema `s`: flow control (keys and priority set at start, began_at). */
+function flowMigration(s: string): Migration {
+  return {
+    version: 5,
+    name: "flow control: keys, priority, began_at",
+    statements: [
+      `ALTER TABLE ${s}.runs ADD COLUMN concurrency_key text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN rate_key text COLLATE "C" NOT NULL DEFAULT '',
+        ADD COLUMN priority integer NOT NULL DEFAULT 0,
+        ADD COLUMN began_at bigint`,
+      `CREATE INDEX runs_flow_running ON ${s}.runs (workflow, concurrency_key)
+        WHERE status = 'running'`,
+      `CREATE INDEX runs_flow_began ON ${s}.runs (workflow, rate_key, began_at)
+        WHERE began_at IS NOT NULL`,
+    ],
+  };
+}
+
 /** The columns of a run, as `rowToRun` reads them (table alias `r`). */
 const RUN = `r.id, r.workflow, r.version, r.plan_hash, r.status, r.input, r.output, r.error,
   r.labels::text AS labels, r.created_at::float8 AS created_at,
   r.updated_at::float8 AS updated_at, r.due_at::float8 AS due_at, r.waiting_for,
-  r.lease_token::float8 AS lease_token, r.lease_owner, r.recoveries`;
+  r.lease_token::float8 AS lease_token, r.lease_owner, r.recoveries, r.concurrency_key,
+  r.rate_key, r.priority`;
 
 /** The columns of the same run once a CTE returned them. */
 const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error, labels,
-  created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries`;
+  created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries,
+  concurrency_key, rate_key, priority`;
 
 const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
 
@@ -161,7 +181,7 @@ export function statements(s: string): Statements {
    * notice. Parameters: $1 run id, $2 token, $3 now, $4-$11 steps, $12-$17
    * events, $18 channel, $19 payload, then the transition's own from $20.
    */
-  const transition = (set: string, notifyWhen: string) =>
+  const transition = (set: string, notifyWhen: string, payload = "$19") =>
     `WITH up AS (
       UPDATE ${s}.runs AS r SET ${set}, lease_owner = NULL, recoveries = 0, updated_at = $3::int8
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
@@ -170,10 +190,32 @@ export function statements(s: string): Statements {
     sq AS (SELECT ${seq} AS seq),
     st AS (${stepRows(4, "up")}),
     ev AS (${eventRows(12, "up")}),
-    n AS (SELECT pg_notify($18, $19) FROM up WHERE ${notifyWhen})
+    n AS (SELECT pg_notify($18, ${payload}) FROM up WHERE ${notifyWhen})
     SELECT up.due_at::float8 AS due_at, (SELECT count(*) FROM n)::int AS notified FROM up`;
 
   const wakeAt = "CASE WHEN r.inbox && $21::text[] THEN $3::int8 ELSE $22::int8 END";
+  /** A claim of the runs `due` selects ($1 now, $4 worker, $5 lease ms). */
+  const claim = (due: string, set = "") =>
+    `WITH due AS (${due}),
+      up AS (
+        UPDATE ${s}.runs AS r SET status = 'running', lease_token = r.lease_token + 1,
+          lease_owner = $4::text, due_at = $1::int8 + $5::int8, waiting_for = NULL, ${set}
+          updated_at = CASE WHEN due.status = 'pending' THEN $1::int8 ELSE r.updated_at END,
+          recoveries = r.recoveries + (due.status = 'running' AND due.lease_owner IS NOT NULL)::int
+        FROM due WHERE r.id = due.id
+        RETURNING ${RUN}, due.status AS previous_status, due.due_at AS previous_due_at,
+          CASE WHEN due.status = 'running' THEN due.lease_owner END AS previous_owner
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
+        SELECT id, ${seq}, 0, CASE WHEN previous_status = 'pending' THEN 'run.started'
+            ELSE 'run.recovered' END, $1::int8,
+          CASE WHEN previous_owner IS NOT NULL
+            THEN json_build_object('previousWorker', previous_owner, 'worker', $4::text)::text END
+        FROM up WHERE previous_status = 'pending' OR previous_owner IS NOT NULL
+      )
+      SELECT * FROM up ORDER BY priority DESC, previous_due_at, id`;
+
   return {
     lockMigrations: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
     inspect: `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text) AS has_schema,
@@ -190,13 +232,16 @@ export function statements(s: string): Statements {
 
     createRuns: `WITH b AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-          $6::text[], $7::int8[], $8::int8[])
-          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now, ord)
+          $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[])
+          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now,
+            concurrency_key, rate_key, priority, ord)
       ),
       ins AS (
         INSERT INTO ${s}.runs AS r
-          (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at)
-        SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at
+          (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
+            concurrency_key, rate_key, priority)
+        SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at,
+          concurrency_key, rate_key, priority
         FROM b ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING ${RUN}
@@ -224,31 +269,18 @@ export function statements(s: string): Statements {
       FROM ${s}.events WHERE run_id = $1 AND (seq, pos) > ($2::int8, $3::int4)
       ORDER BY seq, pos LIMIT $4`,
 
-    claimRuns: `WITH due AS (
-        SELECT r.id, r.status, r.due_at, r.lease_owner FROM ${s}.runs r
+    claimRuns: claim(`SELECT r.id, r.status, r.due_at, r.lease_owner FROM ${s}.runs r
         WHERE r.due_at <= $1::int8 AND r.workflow = ANY($2::text[])
-        ORDER BY r.due_at, r.id
+        ORDER BY r.priority DESC, r.due_at, r.id
         LIMIT $3::int4
-        FOR UPDATE SKIP LOCKED
-      ),
-      up AS (
-        UPDATE ${s}.runs AS r SET status = 'running', lease_token = r.lease_token + 1,
-          lease_owner = $4::text, due_at = $1::int8 + $5::int8, waiting_for = NULL,
-          updated_at = CASE WHEN due.status = 'pending' THEN $1::int8 ELSE r.updated_at END,
-          recoveries = r.recoveries + (due.status = 'running' AND due.lease_owner IS NOT NULL)::int
-        FROM due WHERE r.id = due.id
-        RETURNING ${RUN}, due.status AS previous_status, due.due_at AS previous_due_at,
-          CASE WHEN due.status = 'running' THEN due.lease_owner END AS previous_owner
-      ),
-      ev AS (
-        INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
-        SELECT id, ${seq}, 0, CASE WHEN previous_status = 'pending' THEN 'run.started'
-            ELSE 'run.recovered' END, $1::int8,
-          CASE WHEN previous_owner IS NOT NULL
-            THEN json_build_object('previousWorker', previous_owner, 'worker', $4::text)::text END
-        FROM up WHERE previous_status = 'pending' OR previous_owner IS NOT NULL
-      )
-      SELECT * FROM up ORDER BY previous_due_at, id`,
+        FOR UPDATE SKIP LOCKED`),
+    // Flow control: the runs the planner admitted ($2 ids, $3 those that begin
+    // now under a rate limit), already locked by the claim transaction.
+    claimIds: claim(
+      `SELECT r.id, r.status, r.due_at, r.lease_owner FROM ${s}.runs r
+        WHERE r.id = ANY($2::text[]) AND r.due_at <= $1::int8 AND $3::text[] IS NOT NULL`,
+      "began_at = CASE WHEN r.id = ANY($3::text[]) THEN $1::int8 ELSE r.began_at END,",
+    ),
 
     nextDueAt: `SELECT min(r.due_at)::float8 AS due_at FROM ${s}.runs r
       WHERE r.due_at IS NOT NULL AND r.workflow = ANY($1::text[])`,
@@ -282,7 +314,9 @@ export function statements(s: string): Statements {
         waiting_for = CASE WHEN cardinality($21::text[]) > 0 THEN $21::text[] END,
         ${resumesWith("$20::text", wakeAt)},
         due_at = CASE WHEN ${PAUSED} THEN NULL ELSE ${wakeAt} END`,
-      "up.due_at <= $3::int8",
+      // The slot is released either way; runnable only when due now.
+      "true",
+      "CASE WHEN up.due_at <= $3::int8 THEN $19 ELSE replace($19, ',runnable', '') END",
     ),
     complete: transition(
       `status = 'completed', output = $20::text, due_at = NULL, waiting_for = NULL,
@@ -441,6 +475,7 @@ export interface Statements {
   runStatus: string;
   history: string;
   claimRuns: string;
+  claimIds: string;
   nextDueAt: string;
   extendLeases: string;
   readSteps: string;

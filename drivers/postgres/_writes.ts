@@ -275,28 +275,29 @@ export function transitionQuery(
         text: st.suspend,
         params: [
           ...common,
-          payload("runnable"),
+          payload("released,runnable"),
           run.status,
           run.waitingFor ?? [],
           run.dueAt ?? null,
         ],
-        notices: ["runnable"],
+        // "runnable" is dropped by the caller unless the run is due now.
+        notices: ["released", "runnable"],
       };
     case "completed":
       return {
         text: st.complete,
-        params: [...common, payload("finished"), run.output ?? null],
-        notices: ["finished"],
+        params: [...common, payload("released,finished"), run.output ?? null],
+        notices: ["released", "finished"],
       };
     case "failed":
       return {
         text: st.fail,
         params: [
           ...common,
-          payload("finished"),
+          payload("released,finished"),
           JSON.stringify(run.error),
         ],
-        notices: ["finished"],
+        notices: ["released", "finished"],
       };
     case "running":
       return {
@@ -358,6 +359,24 @@ export function createParams(items: readonly { run: NewRun; now: number }[]): Pa
     nows[i] = now;
   }
   return [ids, workflows, versions, hashes, inputs, labels, dueAt, nows];
+}
+
+/** A transition's notices as this process reports them: `runnable` only when the run is due now. */
+export function dueNotices(
+  notices: DriverNotice["type"][],
+  dueAt: number | null,
+  now: number,
+): DriverNotice["type"][] {
+  return dueAt !== null && dueAt <= now ? notices : notices.filter((n) => n !== "runnable");
+}
+
+/** The flow-control arrays of grouped creations (`$11` … `$13`): keys and priority. */
+export function createFlowParams(items: readonly { run: NewRun }[]): Param[] {
+  return [
+    items.map((item) => item.run.concurrencyKey ?? ""),
+    items.map((item) => item.run.rateKey ?? ""),
+    items.map((item) => item.run.priority ?? 0),
+  ];
 }
 
 /**

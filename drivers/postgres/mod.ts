@@ -45,8 +45,10 @@ import {
 } from "./_connection.ts";
 import {
   consumeParams,
+  createFlowParams,
   type CreateItem,
   createParams,
+  dueNotices,
   lastRows,
   type Param,
   type Query,
@@ -58,6 +60,14 @@ import {
 import { isRefusedStatement, toStorageError } from "./_errors.ts";
 import { type Statements, statements } from "./_sql.ts";
 import { type ControlHost, controlRun } from "./_control.ts";
+import {
+  answerFlowRead,
+  claimWithFlow,
+  type FlowStatements,
+  flowStatements,
+  type FlowTransaction,
+} from "./_flow.ts";
+import { hasFlowLimits, planFlowNextDue, runPlan } from "../../lib/flow_claim.ts";
 import { historyCursor, historyItem, type HistoryRow, listPage, listQuery } from "./_reads.ts";
 import type {
   Claim,
@@ -65,6 +75,7 @@ import type {
   ConsumedSignal,
   Driver,
   DriverNotice,
+  FlowLimitsByWorkflow,
   Lease,
   LeaseState,
   NewRun,
@@ -146,6 +157,7 @@ export class PostgresDriver implements Driver {
   readonly #sql: postgres.Sql;
   readonly #ownsPool: boolean;
   readonly #st: Statements;
+  readonly #flowSt: FlowStatements;
   readonly #quoted: string;
   readonly #secrets: string[];
   readonly #channel: string;
@@ -174,6 +186,7 @@ export class PostgresDriver implements Driver {
     this.#ownsPool = c.ownsPool;
     this.#st = statements(this.#quoted);
     this.scheduleStore = this.#scheduleStore();
+    this.#flowSt = flowStatements(this.#quoted);
     this.#writeQueries = new WriteQueries(this.#quoted);
     this.#writes = new Batcher(
       (items) => this.#writeQueries.flush(items, this.#queryFn, this.#st.leaseHeld),
@@ -248,6 +261,7 @@ export class PostgresDriver implements Driver {
           ...createParams(runs.map((run) => ({ run, now }))),
           this.#channel,
           this.#payload("runnable"),
+          ...createFlowParams(runs.map((run) => ({ run }))),
         ],
       }),
       channel: this.#channel,
@@ -345,7 +359,12 @@ export class PostgresDriver implements Driver {
     const rows = await this.#query<RunRow & { created: boolean }>(
       ids.length === 1 ? `create run '${ids[0]}'` : `create ${ids.length} runs`,
       this.#st.createRuns,
-      [...createParams(items), this.#channel, this.#payload("runnable")],
+      [
+        ...createParams(items),
+        this.#channel,
+        this.#payload("runnable"),
+        ...createFlowParams(items),
+      ],
     );
     settleCreates(
       items,
@@ -383,23 +402,31 @@ export class PostgresDriver implements Driver {
 
   // ---- claims and leases ---------------------------------------------------------
 
-  /** Claims up to `limit` due runs, in due order, in one statement. */
+  /**
+   * Claims up to `limit` due runs, higher priority first, then in due order:
+   * in one statement, or within the flow limits in one transaction.
+   */
   async claimRuns(options: ClaimOptions): Promise<Claim[]> {
     this.#check();
     if (options.limit < 1 || options.workflows.length === 0) return [];
-    const rows = await this.#query<
-      RunRow & { previous_status: RunStatus; previous_owner: string | null }
-    >(
-      "claim runs",
-      this.#st.claimRuns,
-      [
+    type ClaimRow = RunRow & { previous_status: RunStatus; previous_owner: string | null };
+    const flow = options.flow;
+    const rows = hasFlowLimits(flow, options.workflows)
+      ? await this.#transaction(
+        "claim runs",
+        (transaction) =>
+          claimWithFlow(transaction, this.#flowSt, this.#st.claimIds, this.#quoted, {
+            ...options,
+            flow,
+          }),
+      ) as unknown as ClaimRow[]
+      : await this.#query<ClaimRow>("claim runs", this.#st.claimRuns, [
         options.now,
         options.workflows as string[],
         options.limit,
         options.workerId,
         options.leaseMs,
-      ],
-    );
+      ]);
     return rows.map((row) => {
       const claim: Claim = {
         run: runFromColumns(row),
@@ -411,10 +438,43 @@ export class PostgresDriver implements Driver {
     });
   }
 
-  /** The earliest due time among runs of these workflows. */
-  async nextDueAt(workflows: readonly string[]): Promise<number | undefined> {
+  /** Runs `fn` with a transaction runner; storage errors say what failed. */
+  async #transaction<T>(
+    what: string,
+    fn: (transaction: FlowTransaction) => Promise<T>,
+  ): Promise<T> {
+    if (!this.#migrated) await this.migrate();
+    const prepare = this.#sql.options.prepare !== false;
+    try {
+      return await fn((body) =>
+        this.#sql.begin((tx) =>
+          body((text, params) =>
+            tx.unsafe(text, params as never[], { prepare }) as unknown as Promise<
+              Record<string, unknown>[]
+            >
+          )
+        ) as never
+      );
+    } catch (error) {
+      throw toStorageError(what, error, this.#secrets);
+    }
+  }
+
+  /** The earliest due time among runs of these workflows (within the flow limits). */
+  async nextDueAt(
+    workflows: readonly string[],
+    flow?: { now: number; limits: FlowLimitsByWorkflow },
+  ): Promise<number | undefined> {
     this.#check();
     if (workflows.length === 0) return undefined;
+    if (flow && hasFlowLimits(flow.limits, workflows)) {
+      const query = (text: string, params: unknown[]) =>
+        this.#query<Record<string, unknown>>("find the next due run", text, params as Param[]);
+      return await runPlan(
+        planFlowNextDue(flow.limits, flow.now),
+        (read) => answerFlowRead(this.#flowSt, query, read, workflows, []),
+      );
+    }
     const [row] = await this.#query<{ due_at: number | null }>(
       "find the next due run",
       this.#st.nextDueAt,
@@ -537,7 +597,7 @@ export class PostgresDriver implements Driver {
       query.params,
     );
     if (!row) throw new LeaseLostError(lease.runId);
-    if (row.notified > 0) this.#emit(query.notices, lease.runId);
+    if (row.notified > 0) this.#emit(dueNotices(query.notices, row.due_at, now), lease.runId);
   }
 
   // ---- signals -----------------------------------------------------------------------
@@ -596,7 +656,9 @@ export class PostgresDriver implements Driver {
           );
           const [moved] = await tx.unsafe(query.text, query.params as never[]);
           if (!moved) throw new LeaseLostError(lease.runId);
-          if ((moved.notified as number) > 0) notices = query.notices;
+          if ((moved.notified as number) > 0) {
+            notices = dueNotices(query.notices, moved.due_at as number | null, now);
+          }
         } else {
           const write = this.#writeQueries.query([{
             lease,
@@ -673,10 +735,10 @@ export class PostgresDriver implements Driver {
         now,
         cancelledDetail(reason) ?? null,
         this.#channel,
-        this.#payload("cancelled,finished", runId),
+        this.#payload("cancelled,released,finished", runId),
       ]);
       if (row) {
-        this.#emit(["cancelled", "finished"], runId, reason);
+        this.#emit(["cancelled", "released", "finished"], runId, reason);
         return runFromColumns(row);
       }
       const status = await this.#status(runId);

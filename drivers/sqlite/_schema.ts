@@ -10,7 +10,9 @@
  * - `runs`: one row per run. `due_at` orders claims (partial index);
  *   `journal_from` is set while a lease holder may have rows in the journal
  *   that are not yet folded into `steps` / `events`; `recoveries` counts
- *   takeovers since the run last wrote anything.
+ *   takeovers since the run last wrote anything. Flow control adds
+ *   `concurrency_key`, `rate_key` and `priority` (set at start) and
+ *   `began_at` (the first claim under a rate limit).
  * - `journal`: every checkpoint row and history event, keyed by `seq` (its
  *   rowid: the global write order that orders each run's history). A worker
  *   appends its rows here with one fenced statement per write; rows of many
@@ -103,6 +105,16 @@ export const MIGRATIONS: readonly string[] = [
   // 4: pause and resume: what a paused run resumes with.
   `ALTER TABLE runs ADD COLUMN paused_status TEXT;
    ALTER TABLE runs ADD COLUMN paused_due INTEGER;`,
+  // 5: flow control. Keys computed at start, the claim priority, and when the
+  // run began under a rate limit; partial indexes keep the claim's counts short.
+  `
+  ALTER TABLE runs ADD COLUMN concurrency_key TEXT NOT NULL DEFAULT '';
+  ALTER TABLE runs ADD COLUMN rate_key TEXT NOT NULL DEFAULT '';
+  ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN began_at INTEGER;
+  CREATE INDEX runs_flow_running ON runs (workflow, concurrency_key) WHERE status = 'running';
+  CREATE INDEX runs_flow_began ON runs (workflow, rate_key, began_at) WHERE began_at IS NOT NULL;
+  `,
 ];
 
 /** The schema version this code writes. */

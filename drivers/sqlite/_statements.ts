@@ -8,7 +8,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 /** The columns of `runs` that make a `StoredRun`. */
 const RUN_COLUMNS =
-  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries";
+  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries, concurrency_key, rate_key, priority";
 
 /** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
 const FENCE =
@@ -83,6 +83,12 @@ export class Statements {
   readonly claimCandidates: StatementSync;
   readonly claimRun: StatementSync;
   readonly nextDue: StatementSync;
+  /** Flow control: due candidates outside full keys, by priority (`flowByPriority`) or due time. */
+  readonly flowByPriority: StatementSync;
+  readonly flowByDue: StatementSync;
+  readonly flowRunning: StatementSync;
+  readonly flowBegun: StatementSync;
+  readonly flowBegin: StatementSync;
   readonly extendLease: StatementSync;
   readonly runState: StatementSync;
   readonly setJournalFrom: StatementSync;
@@ -143,8 +149,9 @@ export class Statements {
     this.dataVersion = p("PRAGMA data_version");
 
     this.insertRun = p(
-      `INSERT INTO runs (id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, lease_token, input)
-       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, 0, ?8) ON CONFLICT (id) DO NOTHING
+      `INSERT INTO runs (id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, lease_token, input,
+         concurrency_key, rate_key, priority)
+       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, 0, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING
        RETURNING rid`,
     );
     this.getRun = p(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?1`);
@@ -166,7 +173,7 @@ export class Statements {
     this.claimCandidates = p(
       `SELECT rid, id, status, lease_owner, journal_from FROM runs
        WHERE due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
-       ORDER BY due_at LIMIT ?3`,
+       ORDER BY priority DESC, due_at LIMIT ?3`,
     );
     this.claimRun = p(
       `UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?2,
@@ -181,6 +188,26 @@ export class Statements {
        WHERE due_at IS NOT NULL AND workflow IN (SELECT value FROM json_each(?1))
        ORDER BY due_at LIMIT 1`,
     );
+    const flowCandidates = (order: string) =>
+      p(`SELECT rid, id, workflow, status, lease_owner, journal_from, due_at, concurrency_key,
+           rate_key, began_at FROM runs
+         WHERE due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
+           AND (status = 'running' OR workflow || char(31) || concurrency_key NOT IN
+             (SELECT value FROM json_each(?3)))
+           AND (status <> 'pending' OR began_at IS NOT NULL OR workflow || char(31) || rate_key NOT IN
+             (SELECT value FROM json_each(?4)))
+         ORDER BY ${order} LIMIT ?5`);
+    this.flowByPriority = flowCandidates("priority DESC, due_at, rid");
+    this.flowByDue = flowCandidates("due_at, rid");
+    this.flowRunning = p(
+      `SELECT count(*) AS n FROM runs
+       WHERE workflow = ?1 AND concurrency_key = ?2 AND status = 'running'`,
+    );
+    this.flowBegun = p(
+      `SELECT count(*) AS n, min(began_at) AS oldest FROM runs
+       WHERE workflow = ?1 AND rate_key = ?2 AND began_at > ?3`,
+    );
+    this.flowBegin = p("UPDATE runs SET began_at = ?2 WHERE rid = ?1");
     this.extendLease = p(
       `UPDATE runs SET due_at = CASE WHEN status = 'paused' THEN NULL ELSE ?3 END,
          paused_due = CASE WHEN status = 'paused' THEN ?3 ELSE paused_due END

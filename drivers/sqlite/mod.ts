@@ -44,6 +44,7 @@ import {
   type Driver,
   type DriverNotice,
   encodeCursor,
+  type FlowLimitsByWorkflow,
   type Lease,
   type LeaseState,
   type NewRun,
@@ -60,6 +61,13 @@ import {
 } from "../../lib/driver.ts";
 import { type ErrorInfo, RunNotFoundError } from "../../lib/errors.ts";
 import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
+import {
+  hasFlowLimits,
+  planFlowClaim,
+  planFlowNextDue,
+  runPlanSync,
+} from "../../lib/flow_claim.ts";
+import { answerFlowRead, type SqliteCandidate } from "./_flow.ts";
 import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
 import { type RunColumns, runFromColumns, stepFromColumns } from "../columns.ts";
 import { MAX_ITEMS_PER_INSERT, type Statements } from "./_statements.ts";
@@ -298,15 +306,18 @@ export class SqliteDriver implements Driver {
           if (s.hasSignalNamed.get(rid, waitingFor) !== undefined) due = now;
         }
         s.transition.run(rid, transition.status, now, due, waitingFor, null, null);
+        this.#q.notify("released", runId);
         if (due !== null && due <= now) this.#q.notify("runnable", runId);
         return;
       }
       case "completed":
         s.transition.run(rid, "completed", now, null, null, transition.output ?? null, null);
+        this.#q.notify("released", runId);
         this.#q.notify("finished", runId);
         return;
       case "failed":
         s.transition.run(rid, "failed", now, null, null, null, JSON.stringify(transition.error));
+        this.#q.notify("released", runId);
         this.#q.notify("finished", runId);
         return;
       case "running":
@@ -353,6 +364,9 @@ export class SqliteDriver implements Driver {
         now,
         newRun.dueAt,
         newRun.input ?? null,
+        newRun.concurrencyKey ?? "",
+        newRun.rateKey ?? "",
+        newRun.priority ?? 0,
       );
       if (inserted === undefined) {
         return {
@@ -433,53 +447,77 @@ export class SqliteDriver implements Driver {
 
   #claim(options: ClaimOptions, workflows: string): Claim[] {
     const s = this.#s!;
-    const { now } = options;
-    const candidates = s.claimCandidates.all(now, workflows, options.limit) as unknown as {
+    const claims: Claim[] = [];
+    if (hasFlowLimits(options.flow, options.workflows)) {
+      const plan = planFlowClaim(options.flow, options.now, options.limit);
+      runPlanSync(plan, (read) => {
+        if (read.read !== "claim") return answerFlowRead(s, read, workflows);
+        const c = read.candidate as SqliteCandidate;
+        claims.push(this.#claimOne(c.rid, c.id, c.status, c.leaseOwner, c.journalFrom, options));
+        if (read.begins) s.flowBegin.run(c.rid, options.now);
+      });
+      return claims;
+    }
+    const candidates = s.claimCandidates.all(options.now, workflows, options.limit) as unknown as {
       rid: number;
       id: string;
       status: RunStatus;
       lease_owner: string | null;
       journal_from: number | null;
     }[];
-    const claims: Claim[] = [];
-    for (const candidate of candidates) {
-      const { rid, id: runId } = candidate;
-      if (candidate.journal_from !== null) this.#journal.recover(rid, candidate.journal_from);
-      if (candidate.status === "pending") this.#journal.event(rid, "run.started", now);
-      // A running run with an owner is due only once its lease expired: a takeover.
-      const previousOwner = candidate.status === "running" ? candidate.lease_owner : null;
-      if (previousOwner !== null) {
-        this.#journal.event(
-          rid,
-          "run.recovered",
-          now,
-          recoveredDetail(previousOwner, options.workerId),
-        );
-      }
-      const row = s.claimRun.get(
-        rid,
-        options.workerId,
-        now + options.leaseMs,
-        now,
-      ) as unknown as RunRow;
-      const run = runFromColumns(row);
-      this.#journal.remember(runId, rid, run.leaseToken);
-      const claim: Claim = {
-        run,
-        lease: { runId, token: run.leaseToken },
-        previousStatus: candidate.status,
-      };
-      if (previousOwner !== null) claim.previousOwner = previousOwner;
-      claims.push(claim);
+    for (const c of candidates) {
+      claims.push(this.#claimOne(c.rid, c.id, c.status, c.lease_owner, c.journal_from, options));
     }
     return claims;
   }
 
-  /** The earliest time a run of these workflows becomes claimable. */
-  nextDueAt(workflows: readonly string[]): Promise<number | undefined> {
+  #claimOne(
+    rid: number,
+    runId: string,
+    status: RunStatus,
+    leaseOwner: string | null,
+    journalFrom: number | null,
+    options: ClaimOptions,
+  ): Claim {
+    const { now } = options;
+    if (journalFrom !== null) this.#journal.recover(rid, journalFrom);
+    if (status === "pending") this.#journal.event(rid, "run.started", now);
+    // A running run with an owner is due only once its lease expired: a takeover.
+    const previousOwner = status === "running" ? leaseOwner : null;
+    if (previousOwner !== null) {
+      this.#journal.event(
+        rid,
+        "run.recovered",
+        now,
+        recoveredDetail(previousOwner, options.workerId),
+      );
+    }
+    const row = this.#s!.claimRun.get(
+      rid,
+      options.workerId,
+      now + options.leaseMs,
+      now,
+    ) as unknown as RunRow;
+    const run = runFromColumns(row);
+    this.#journal.remember(runId, rid, run.leaseToken);
+    const claim: Claim = { run, lease: { runId, token: run.leaseToken }, previousStatus: status };
+    if (previousOwner !== null) claim.previousOwner = previousOwner;
+    return claim;
+  }
+
+  /** The earliest time a run of these workflows becomes claimable (within the flow limits). */
+  nextDueAt(
+    workflows: readonly string[],
+    flow?: { now: number; limits: FlowLimitsByWorkflow },
+  ): Promise<number | undefined> {
     return this.#q.read((s) => {
       if (workflows.length === 0) return undefined;
-      const row = s.nextDue.get(JSON.stringify(workflows)) as { due_at: number } | undefined;
+      const names = JSON.stringify(workflows);
+      if (flow && hasFlowLimits(flow.limits, workflows)) {
+        const plan = planFlowNextDue(flow.limits, flow.now);
+        return runPlanSync(plan, (read) => answerFlowRead(s, read, names));
+      }
+      const row = s.nextDue.get(names) as { due_at: number } | undefined;
       return row?.due_at;
     });
   }
@@ -651,6 +689,7 @@ export class SqliteDriver implements Driver {
       this.#journal.event(state.rid, "run.cancelled", now, cancelledDetail(reason) ?? null);
       this.#journal.leases.delete(runId);
       this.#q.notify("cancelled", runId, reason);
+      if (state.status === "running") this.#q.notify("released", runId);
       this.#q.notify("finished", runId);
       return runFromColumns(row);
     });

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { consoleLogger, Engine } from "../../mod.ts";
 import { openDriver } from "../../cli/mod.ts";
 import { chaos, hog, napper, setExecutionLog, slow, spin, suicide } from "./chaos_workflows.ts";
+import { metered, ranked, setFlowLog, throttled } from "./flow_workflows.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -31,11 +32,12 @@ const { values } = parseArgs({
 });
 if (!values.db || !values.log) throw new TypeError("Pass --db and --log");
 setExecutionLog(values.log, Number(values.delay));
+setFlowLog(`${values.log}.flow`);
 
 const driver = await openDriver(values.db, values.schema ? { schema: values.schema } : {});
 const engine = new Engine({
   driver,
-  workflows: [chaos, slow, napper, spin, hog, suicide],
+  workflows: [chaos, slow, napper, spin, hog, suicide, throttled, metered, ranked],
   logger: consoleLogger("warn"), // to stderr, where tests read it
   ...(values["max-recoveries"] ? { maxRecoveries: Number(values["max-recoveries"]) } : {}),
 });

@@ -32,8 +32,14 @@ async function work<T>(ctx: StepContext, result: T): Promise<T> {
   return result;
 }
 
-/** About ten steps with a sleep, a parallel fan-out, a signal and a loop. */
-export const chaos = workflow<{ n: number }>("chaos")
+/**
+ * About ten steps with a sleep, a parallel fan-out, a signal and a loop, with
+ * flow control on: at most 4 runs of each of three keys execute at once
+ * (fewer than the workers' slots), so claims are held back by the limit.
+ */
+export const chaos = workflow<{ n: number }>("chaos", {
+  concurrency: { limit: 4, key: (v) => `k${v.n % 3}` },
+})
   .step("a", (v, ctx) => work(ctx, v.n + 1))
   .step("b", (n, ctx) => work(ctx, n * 2))
   .sleep("nap", "100ms")
