@@ -2,8 +2,8 @@
 // worker processes over one SQLite file and over PostgreSQL, killed with
 // SIGKILL in the middle of a step, and fencing of a worker frozen with SIGSTOP.
 import assert from "node:assert/strict";
-import { Engine } from "@sluice/sluice";
-import { chaos, expectedChaos, slow } from "./_fixtures/chaos_workflows.ts";
+import { Engine, WorkflowFailedError } from "@sluice/sluice";
+import { chaos, expectedChaos, saga, slow } from "./_fixtures/chaos_workflows.ts";
 import { kill, readExecutions, spawnWorker, waitUntil } from "./_fixtures/processes.ts";
 import { makeTarget, targetKinds } from "./_fixtures/targets.ts";
 
@@ -139,6 +139,68 @@ for (const kind of targetKinds()) {
       await kill(frozen, "SIGCONT");
       await kill(frozen, "SIGKILL");
       if (rescuer) await kill(rescuer, "SIGKILL");
+      await engine.close();
+      await target.cleanup();
+    }
+  });
+
+  Deno.test(`${kind}: a worker killed in the middle of compensating; after takeover no compensation runs twice and none is skipped`, async () => {
+    const target = await makeTarget(kind);
+    const log = `${target.dir}/executions.log`;
+    await using engine = new Engine({ driver: target.open(), workflows: [saga] });
+    const workerA = spawnWorker({ db: target.db, schema: target.schema, log, leaseMs: 1000 });
+    let workerB: ReturnType<typeof spawnWorker> | undefined;
+    try {
+      await workerA.ready;
+      const run = await engine.start(saga, 1, { id: "saga-1" });
+      await waitUntil(
+        () => readExecutions(log).some((e) => e.step === "b/compensate"),
+        20_000,
+        "worker A to start compensating b",
+      );
+      await kill(workerA, "SIGKILL");
+      workerB = spawnWorker({ db: target.db, schema: target.schema, log, leaseMs: 1000 });
+      await workerB.ready;
+      const error = await run.result().catch((e) => e);
+      assert.ok(error instanceof WorkflowFailedError, String(error));
+      assert.equal((error.cause as Error).message, "the last step fails");
+
+      const executions = readExecutions(log);
+      const steps = executions.map((e) => e.step);
+      assert.deepEqual(
+        steps.filter((s) => !s.endsWith("/compensate")),
+        ["a", "b", "c", "fail"],
+        "no forward step runs again after the takeover, the failed one included",
+      );
+      const undo = executions.filter((e) => e.step.endsWith("/compensate"));
+      assert.deepEqual(
+        undo.map((e) => e.step),
+        [
+          "c/compensate",
+          "b/compensate",
+          "b/compensate",
+          "a/compensate",
+        ],
+        "the finished compensation of c is not repeated; b's interrupted one runs again; a's runs",
+      );
+      assert.deepEqual(undo.map((e) => e.pid), [
+        workerA.pid,
+        workerA.pid,
+        workerB.pid,
+        workerB.pid,
+      ]);
+      assert.equal(undo[1]!.key, undo[2]!.key, "with the same idempotency key");
+      assert.deepEqual(undo.map((e) => e.attempt), [1, 1, 1, 1]);
+      const record = await engine.get(run.id);
+      assert.equal(record.status, "failed");
+      assert.equal(record.compensated, true);
+      const types = (await engine.history(run.id)).map((e) => e.type);
+      assert.equal(types.filter((t) => t === "compensation.started").length, 1);
+      assert.equal(types.filter((t) => t === "compensation.completed").length, 1);
+      assert.equal(types.at(-1), "run.failed");
+    } finally {
+      await kill(workerA, "SIGKILL");
+      if (workerB) await kill(workerB, "SIGKILL");
       await engine.close();
       await target.cleanup();
     }

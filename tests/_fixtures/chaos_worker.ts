@@ -13,7 +13,16 @@
 import { parseArgs } from "node:util";
 import { consoleLogger, Engine } from "../../mod.ts";
 import { openDriver } from "../../cli/mod.ts";
-import { chaos, hog, napper, setExecutionLog, slow, spin, suicide } from "./chaos_workflows.ts";
+import {
+  chaos,
+  hog,
+  napper,
+  saga,
+  setExecutionLog,
+  slow,
+  spin,
+  suicide,
+} from "./chaos_workflows.ts";
 import { metered, ranked, setFlowLog, throttled } from "./flow_workflows.ts";
 
 const { values } = parseArgs({
@@ -37,7 +46,7 @@ setFlowLog(`${values.log}.flow`);
 const driver = await openDriver(values.db, values.schema ? { schema: values.schema } : {});
 const engine = new Engine({
   driver,
-  workflows: [chaos, slow, napper, spin, hog, suicide, throttled, metered, ranked],
+  workflows: [chaos, slow, napper, spin, hog, suicide, throttled, metered, ranked, saga],
   logger: consoleLogger("warn"), // to stderr, where tests read it
   ...(values["max-recoveries"] ? { maxRecoveries: Number(values["max-recoveries"]) } : {}),
 });

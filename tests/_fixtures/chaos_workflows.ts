@@ -135,3 +135,22 @@ export const suicide = workflow<number>("suicide")
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     return n;
   });
+
+/**
+ * A saga whose last step fails: `a`, `b` and `c` each have a compensation
+ * that logs itself (ctx.step `<key>/compensate`); `b`'s takes 1.5 s, long
+ * enough to kill its worker in the middle of compensating.
+ */
+export const saga = workflow<number>("saga")
+  .step("a", (n, ctx) => work(ctx, n + 1), { compensate: (_o, ctx) => work(ctx, "undone") })
+  .step("b", (n, ctx) => work(ctx, n + 1), {
+    compensate: async (_o, ctx) => {
+      await work(ctx, undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    },
+  })
+  .step("c", (n, ctx) => work(ctx, n + 1), { compensate: (_o, ctx) => work(ctx, "undone") })
+  .step("fail", async (_n, ctx): Promise<number> => {
+    await work(ctx, 0);
+    throw new Error("the last step fails");
+  });
