@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { LocalRunner, ManualClock } from "@sluice/sluice";
 import { approval } from "../examples/approval.ts";
+import { booking, Bookings } from "../examples/booking.ts";
 import { charge, flakyPaymentApi } from "../examples/retries.ts";
 import { crawl } from "../examples/fan_out.ts";
 import { demo, hello } from "../examples/hello.ts";
@@ -33,6 +34,27 @@ Deno.test("approval example: no decision within three days rejects the expense",
   assert.equal((await runner.get(run.id)).status, "waiting");
   await clock.advance("1d");
   assert.deepEqual(await run.result(), { expense: "e-10", status: "rejected", by: "timeout" });
+});
+
+Deno.test("booking example: the car fails, so the hotel and then the flight are released", async () => {
+  const bookings = new Bookings();
+  await using runner = new LocalRunner({ deps: { bookings } });
+  const run = await runner.start(booking, { id: "trip-1" });
+  const error = await run.result().catch((e) => e);
+  assert.equal(error.cause.message, "No cars left");
+  assert.deepEqual(bookings.log, [
+    "reserved flight-trip-1",
+    "reserved hotel-trip-1",
+    "released hotel-trip-1",
+    "released flight-trip-1",
+  ]);
+  assert.equal(bookings.held.size, 0);
+  const record = await runner.get(run.id);
+  assert.equal(record.status, "failed");
+  assert.equal(record.compensated, true);
+  const stdout = await runExample("examples/booking.ts");
+  assert.match(stdout, /failed: No cars left/);
+  assert.match(stdout, /released hotel-trip-7\nreleased flight-trip-7/);
 });
 
 Deno.test("retries example: two failures, then success after 1s and 2s backoffs", async () => {
