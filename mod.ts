@@ -102,6 +102,7 @@ export type {
   StoredSchedule,
 } from "./lib/schedule_store.ts";
 export type {
+  ForkOptions,
   HistoryEvent,
   ListOptions,
   RunHandle,

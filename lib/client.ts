@@ -6,8 +6,19 @@
  */
 import { notify, type ObserverEvent } from "./recorder.ts";
 import { checkPriority, flowKeys } from "./flow.ts";
-import { type StepDef, type StepFn, type Workflow, workflowFlow } from "./builder.ts";
-import { fromErrorInfo, RunNotFoundError, WorkflowFailedError } from "./errors.ts";
+import {
+  type StepDef,
+  type StepFn,
+  type Workflow,
+  workflowFlow,
+  workflowNodes,
+} from "./builder.ts";
+import {
+  fromErrorInfo,
+  RunNotFoundError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+} from "./errors.ts";
 import { DuplicateRunError } from "./errors.ts";
 import { decodeCursor, type RunFilter } from "./driver.ts";
 import { LIST_PAGE } from "./driver_policy.ts";
@@ -15,6 +26,7 @@ import { decodeValue, encodeValue } from "./values.ts";
 import { HISTORY_PAGE, type HistoryOptions, historyPage, toHistory } from "./history.ts";
 import { toStoredTime } from "./time.ts";
 import {
+  type ForkOptions,
   type HistoryEvent,
   type ListOptions,
   type RunHandle,
@@ -178,6 +190,76 @@ export abstract class RunClient implements AsyncDisposable {
     }, now);
     if (!created && run.workflow !== workflow.name) {
       throw new DuplicateRunError(id, run.workflow, workflow.name);
+    }
+    return this.handle<Out>(run.id);
+  }
+
+  /**
+   * Starts a new run of the same workflow version as `runId` that reuses the
+   * recorded results of the top-level steps before `from` and runs from
+   * there (their bodies do not run again), optionally with a new input;
+   * without `from` it starts over. The new run carries the original's labels.
+   *
+   * @param runId The run to fork (in any status).
+   * @param options `from` (a top-level step name), `input`, `id`.
+   * @returns A handle on the new run.
+   */
+  async fork<Out = unknown>(runId: string, options?: ForkOptions): Promise<RunHandle<Out>> {
+    const rt = this.#rt;
+    rt.check();
+    checkRunId(runId);
+    checkOptions(options, "fork with", "pass { from?, input?, id? }");
+    const id = options?.id ?? crypto.randomUUID();
+    checkRunId(id);
+    const source = await rt.driver.getRun(runId);
+    if (!source) throw new RunNotFoundError(runId);
+    const wf = rt.workflowFor(source);
+    if (!wf) {
+      throw new WorkflowNotFoundError(
+        source.workflow,
+        ` version '${source.version}' with plan ${source.planHash} (of run '${runId}')`,
+      );
+    }
+    const names = workflowNodes(wf).map((node) => node.name);
+    const from = options?.from;
+    const upTo = from === undefined ? 0 : names.indexOf(from);
+    if (from !== undefined && (typeof from !== "string" || upTo < 0)) {
+      throw new RangeError(
+        `Cannot fork run '${runId}' from ${
+          describe(from)
+        }: use one of its workflow's top-level steps (${
+          names.map((name) => `'${name}'`).join(", ")
+        })`,
+      );
+    }
+    const newInput = options !== undefined && "input" in options;
+    const input = newInput
+      ? encodeValue(options.input, `the input of workflow '${source.workflow}'`, rt.maxPayloadBytes)
+      : source.input;
+    // Flow-control keys follow the input, as at start; the priority is kept.
+    const keys = flowKeys(
+      workflowFlow(wf),
+      newInput ? options.input : decodeValue(source.input),
+      wf.name,
+    );
+    const reused = await rt.driver.readSteps(runId, names.slice(0, upTo));
+    this.#onWork?.();
+    await rt.clockReady();
+    const now = rt.clock.now();
+    const { run } = await rt.driver.createRun({
+      id,
+      workflow: source.workflow,
+      version: source.version,
+      planHash: source.planHash,
+      ...(input === undefined ? {} : { input }),
+      labels: source.labels,
+      dueAt: now,
+      ...keys,
+      ...(source.priority ? { priority: source.priority } : {}),
+      steps: [...reused.values()].filter((row) => row.state === "done"),
+    }, now);
+    if (run.workflow !== source.workflow) {
+      throw new DuplicateRunError(id, run.workflow, source.workflow);
     }
     return this.handle<Out>(run.id);
   }

@@ -164,6 +164,13 @@ export interface NewRun {
   rateKey?: string;
   /** Higher is claimed first among due runs. @default {0} */
   priority?: number;
+  /**
+   * `done` checkpoint rows the run starts with (a fork's reused results),
+   * recorded atomically with it, after its `run.created` event. Such a run
+   * starts with lease token 1, so its first claim (token 2) is not taken for
+   * a fresh run, which reads no rows.
+   */
+  steps?: StepRow[];
 }
 
 /**
@@ -904,7 +911,7 @@ export function pendingRun(run: NewRun, now: number): StoredRun {
     createdAt: now,
     updatedAt: now,
     dueAt: run.dueAt,
-    leaseToken: 0,
+    leaseToken: run.steps?.length ? 1 : 0,
   };
   if (run.input !== undefined) stored.input = run.input;
   if (run.concurrencyKey) stored.concurrencyKey = run.concurrencyKey;

@@ -208,6 +208,37 @@ export interface StartOptions {
 }
 
 /**
+ * Options of `fork`.
+ *
+ * @example Fork a run from its second step with a new input
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ForkOptions, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("quote")
+ *   .step("base", (n) => n * 10)
+ *   .step("total", (base, ctx) => base + ctx.input);
+ * await using runner = new LocalRunner();
+ * const run = await runner.start(wf, 1);
+ * assert.equal(await run.result(), 11);
+ * const options: ForkOptions = { from: "total", input: 5, id: "quote-again" };
+ * const fork = await runner.fork<number>(run.id, options);
+ * assert.equal(await fork.result(), 15); // 'base' is reused: 10 + 5
+ * ```
+ */
+export interface ForkOptions {
+  /**
+   * The top-level step to run from: the recorded results of the top-level
+   * steps before it are reused. Absent: the new run starts over.
+   */
+  from?: string;
+  /** A new input (JSON plus Date); absent: the original run's input. */
+  input?: unknown;
+  /** The new run's id; forking again with an existing id returns that run. */
+  id?: string;
+}
+
+/**
  * A started run.
  *
  * @typeParam Out The workflow output type.

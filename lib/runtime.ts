@@ -242,8 +242,13 @@ export class Runtime implements Host {
 
   /** The registered workflow that matches a run's plan hash. */
   nodesFor(run: StoredRun): readonly RtNode[] | undefined {
-    const wf = this.#byHash.get(run.workflow)?.get(run.planHash);
+    const wf = this.workflowFor(run);
     return wf ? workflowNodes(wf) : undefined;
+  }
+
+  /** The registered workflow (version) whose plan hash a run has. */
+  workflowFor(run: StoredRun): AnyWorkflow | undefined {
+    return this.#byHash.get(run.workflow)?.get(run.planHash);
   }
 
   /** The workflow to start: a registered name's newest version, or a workflow (registered on the fly). */

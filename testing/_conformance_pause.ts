@@ -1,7 +1,8 @@
 /**
- * Conformance cases. Pausing and resuming runs: a paused run is never
- * claimed, keeps what it would resume with (timers, signals, a lease in
- * flight), and resumes in the status it would have now.
+ * Conformance cases. Run control: pausing and resuming runs (a paused run is
+ * never claimed, keeps what it would resume with: timers, signals, a lease
+ * in flight, and resumes in the status it would have now), and runs created
+ * with the rows they start with (forks).
  *
  * @module
  */
@@ -172,6 +173,37 @@ export const PAUSE_CASES: ConformanceCase[] = [
         assert.deepEqual(await driver.getRun(id), before);
         assert.deepEqual(await driver.history(id), history);
       }
+    },
+  },
+  {
+    name: "createRun records the rows a run starts with, after run.created, atomically with it",
+    async fn(driver) {
+      const rows = [done("a", '"x"', T0), done("b", "2", T0 + 1)];
+      const { run, created } = await driver.createRun(newRun("fork-1", { steps: rows }), T0 + 5);
+      assert.ok(created);
+      assert.equal(run.status, "pending");
+      assert.deepEqual(await rowsOf(driver, "fork-1", ["a", "b", "c"]), rows);
+      assert.deepEqual(await timeline(driver, "fork-1"), ["run.created", "row:a", "row:b"]);
+      // An existing id keeps its run and rows.
+      const again = await driver.createRun(
+        newRun("fork-1", { steps: [done("a", '"other"')] }),
+        T0 + 6,
+      );
+      assert.equal(again.created, false);
+      assert.deepEqual(await rowsOf(driver, "fork-1", ["a"]), [rows[0]]);
+      // The rows are the run's own: claimed, it resumes after them.
+      assert.equal(run.leaseToken, 1, "its first claim is not taken for a fresh run");
+      const [claim] = await claimAll(driver, T0 + 10);
+      assert.equal(claim?.run.id, "fork-1");
+      assert.equal(claim?.lease.token, 2);
+      await driver.write(claim!.lease, { steps: [done("c", "3", T0 + 11)] }, T0 + 11);
+      assert.deepEqual(await timeline(driver, "fork-1"), [
+        "run.created",
+        "row:a",
+        "row:b",
+        "run.started",
+        "row:c",
+      ]);
     },
   },
 ];

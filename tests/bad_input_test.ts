@@ -354,6 +354,40 @@ const cases: Case[] = [
     code: "RUN_NOT_FOUND",
   },
   { name: "resuming a run id with a space", act: (e) => e.resume("a b"), error: TypeError },
+  {
+    name: "forking from a step the workflow does not have",
+    act: (e) => e.fork("done-run", { from: "shipit" }),
+    error: RangeError,
+    message:
+      /from 'shipit': use one of its workflow's top-level steps \('price', 'approval', 'done'\)/,
+  },
+  {
+    name: "forking from a step given as a number",
+    act: (e) => e.fork("done-run", { from: 1 as never }),
+    error: RangeError,
+  },
+  {
+    name: "forking with a new id holding a space",
+    act: (e) => e.fork("done-run", { id: "a b" }),
+    error: TypeError,
+  },
+  {
+    name: "forking with an input that cannot be stored",
+    act: (e) => e.fork("done-run", { input: nest(101) }),
+    error: SerializationError,
+    code: "SERIALIZATION",
+  },
+  {
+    name: "forking an unknown run",
+    act: (e) => e.fork("nobody"),
+    error: RunNotFoundError,
+    code: "RUN_NOT_FOUND",
+  },
+  {
+    name: "forking with options that are not an object",
+    act: (e) => e.fork("done-run", "price" as never),
+    error: TypeError,
+  },
   { name: "listing 0 runs a page", act: (e) => e.list({ limit: 0 }), error: RangeError },
   {
     name: "listing an unknown status",

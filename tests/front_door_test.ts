@@ -26,6 +26,7 @@ const OPERATIONS = [
   "retry",
   "pause",
   "resume",
+  "fork",
   "purge",
   "register",
   "override",
@@ -248,6 +249,43 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
     await assert.rejects(door.pause("has space"), TypeError);
   },
 
+  async "fork reuses the results before 'from' (their bodies do not run again), with a new input"(
+    door,
+  ) {
+    const bodies = { price: 0, tax: 0, total: 0 };
+    const wf = workflow<number>("forked")
+      .step("price", (n) => {
+        bodies.price++;
+        return n * 10;
+      })
+      .step("tax", (price) => {
+        bodies.tax++;
+        return price + 1;
+      })
+      .step("total", (taxed, ctx) => {
+        bodies.total++;
+        return taxed + ctx.input;
+      });
+    const run = await door.start(wf, 1, { labels: { team: "a" } });
+    assert.equal(await run.result(), 12);
+    const fromTax = await door.fork<number>(run.id, { from: "tax", input: 100, id: "fork-tax" });
+    assert.equal(fromTax.id, "fork-tax");
+    assert.equal(await fromTax.result(), 111);
+    assert.deepEqual(bodies, { price: 1, tax: 2, total: 2 });
+    const fromTotal = await door.fork<number>(run.id, { from: "total" });
+    assert.equal(await fromTotal.result(), 12, "the original input");
+    assert.deepEqual(bodies, { price: 1, tax: 2, total: 3 });
+    const over = await door.fork<number>(run.id, { input: 2 });
+    assert.equal(await over.result(), 23);
+    assert.deepEqual(bodies, { price: 2, tax: 3, total: 4 });
+    const record = await door.get("fork-tax");
+    assert.equal(record.version, (await door.get(run.id)).version);
+    assert.deepEqual(record.labels, { team: "a" });
+    const again = await door.fork(run.id, { from: "tax", id: "fork-tax" });
+    assert.equal(again.id, "fork-tax");
+    assert.deepEqual(bodies, { price: 2, tax: 3, total: 4 }, "an existing id is that run");
+  },
+
   async "purge deletes finished runs before a time"(door) {
     const wf = workflow<number>("old").step("n", (n) => n);
     const run = await door.start(wf, 1);
@@ -280,6 +318,9 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
       ["history of an unknown run", () => door.history("nobody"), RunNotFoundError],
       ["result of an unknown run", () => door.result("nobody"), RunNotFoundError],
       ["retry a completed run", () => door.retry("bad-done"), InvalidStateError],
+      ["fork from an unknown step", () => door.fork("bad-done", { from: "nope" }), RangeError],
+      ["fork an unknown run", () => door.fork("nobody"), RunNotFoundError],
+      ["pause a finished run", () => door.pause("bad-done"), InvalidStateError],
       ["purge without a cut-off", () => door.purge({} as never), TypeError],
       ["register a non-workflow", () => door.register({} as never), TypeError],
       ["override with a non-function", () => door.override("n", 1 as never), TypeError],
@@ -304,6 +345,7 @@ const CASES: Record<string, (door: RunClient) => Promise<void>> = {
       result: () => door.result("r"),
       retry: () => door.retry("r"),
       pause: () => door.pause("r"),
+      fork: () => door.fork("r"),
       resume: () => door.resume("r"),
       purge: () => door.purge({ finishedBefore: 0 }),
       register: () => door.register(wf),

@@ -196,12 +196,17 @@ export class MemoryDriver implements Driver {
     if (existing) return Promise.resolve({ run: copyRun(existing.run), created: false });
     const run = pendingRun(newRun, now);
     if (run.priority) this.#prioritized = true;
-    this.#runs.set(run.id, {
+    const stored: MemoryRun = {
       run,
       steps: new Map(),
       log: [{ type: "run.created", at: now }],
       inbox: [],
-    });
+    };
+    for (const row of newRun.steps ?? []) {
+      stored.steps.set(row.key, row);
+      stored.log.push(row);
+    }
+    this.#runs.set(run.id, stored);
     this.#schedule(run);
     this.#notify("runnable", run.id);
     return Promise.resolve({ run: copyRun(run), created: true });

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { DriverNotice, RunStatus, StoredRun } from "../../lib/driver.ts";
+import type { DriverNotice, NewRun, RunStatus, StoredRun } from "../../lib/driver.ts";
 import { refusal } from "../../lib/driver_policy.ts";
 import { RunNotFoundError } from "../../lib/errors.ts";
 import { type RunColumns, runFromColumns } from "../columns.ts";
 import type { Statements } from "./_sql.ts";
-import type { Query } from "./_writes.ts";
+import { createParams, type Query, stepArrays } from "./_writes.ts";
 
 /** What pausing and resuming need from the driver. */
 export interface ControlHost {
@@ -21,6 +21,29 @@ export interface ControlHost {
   emit(types: readonly DriverNotice["type"][], runId: string): void;
   status(runId: string): Promise<RunStatus | undefined>;
   getRun(runId: string): Promise<StoredRun | undefined>;
+}
+
+/** Creates a run with the rows it starts with (a fork), in one statement. */
+export async function createWithSteps(
+  host: ControlHost,
+  run: NewRun,
+  now: number,
+): Promise<{ run: StoredRun; created: boolean }> {
+  const [row] = await host.query(`create run '${run.id}'`, host.statements.createWithSteps, [
+    ...createParams([{ run, now }]),
+    host.channel,
+    host.payload("runnable", ""),
+    ...stepArrays(run.steps ?? [], 1),
+  ]);
+  if (row) {
+    const created = row.created === true;
+    if (created) host.emit(["runnable"], run.id);
+    return { run: runFromColumns(row as unknown as RunColumns), created };
+  }
+  // Inserted by a concurrent transaction after this statement's snapshot.
+  const existing = await host.getRun(run.id);
+  if (!existing) throw new RunNotFoundError(run.id);
+  return { run: existing, created: false };
 }
 
 /** Pauses (`pause`) or resumes (`resume`) a run, as `Driver.pauseRun`/`resumeRun` say. */

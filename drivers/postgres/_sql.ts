@@ -256,6 +256,33 @@ export function statements(s: string): Statements {
       SELECT false, ${RUN}, 0 FROM ${s}.runs r
       WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`,
 
+    /** `createRuns` for one run (arrays of one) with its first rows ($11-$18). */
+    createWithSteps: `WITH b AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+          $6::text[], $7::int8[], $8::int8[])
+          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now, ord)
+      ),
+      ins AS (
+        INSERT INTO ${s}.runs AS r
+          (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
+          lease_token)
+        SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at, 1
+        FROM b ORDER BY ord
+        ON CONFLICT (id) DO NOTHING
+        RETURNING ${RUN}
+      ),
+      sq AS (SELECT ${seq} AS seq),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
+        SELECT id, sq.seq, 0, 'run.created', created_at::int8 FROM ins CROSS JOIN sq
+      ),
+      st AS (${stepRows(11, "ins")}),
+      n AS (SELECT pg_notify($9, $10) FROM (SELECT 1 FROM ins LIMIT 1) AS one)
+      SELECT true AS created, ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
+      UNION ALL
+      SELECT false, ${RUN}, 0 FROM ${s}.runs r
+      WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`,
+
     getRun: `SELECT ${RUN} FROM ${s}.runs r WHERE r.id = $1`,
     runStatus: `SELECT r.status FROM ${s}.runs r WHERE r.id = $1`,
 
@@ -471,6 +498,7 @@ export interface Statements {
   currentVersion: string;
   recordMigration: string;
   createRuns: string;
+  createWithSteps: string;
   getRun: string;
   runStatus: string;
   history: string;

@@ -59,7 +59,7 @@ import {
 } from "./_writes.ts";
 import { isRefusedStatement, toStorageError } from "./_errors.ts";
 import { type Statements, statements } from "./_sql.ts";
-import { type ControlHost, controlRun } from "./_control.ts";
+import { type ControlHost, controlRun, createWithSteps } from "./_control.ts";
 import {
   answerFlowRead,
   claimWithFlow,
@@ -349,6 +349,7 @@ export class PostgresDriver implements Driver {
   async createRun(run: NewRun, now: number): Promise<{ run: StoredRun; created: boolean }> {
     this.#check();
     if (!this.#migrated) await this.migrate();
+    if (run.steps?.length) return await createWithSteps(this.#control(), run, now);
     return await new Promise((resolve, reject) => {
       this.#creates.push({ run, now, resolve, reject });
     });

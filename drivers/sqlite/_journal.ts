@@ -153,6 +153,22 @@ export class Journal {
     return seq;
   }
 
+  /** Records a row a new run starts with (no lease yet: it is indexed at once). */
+  initialRow(rid: number, row: StepRow): void {
+    const s = this.#s();
+    const seq = s.journalInitialRow.run(
+      rid,
+      row.key,
+      row.kind,
+      row.state,
+      row.data ?? null,
+      row.attempt ?? null,
+      row.startedAt ?? null,
+      row.finishedAt ?? null,
+    ).lastInsertRowid;
+    s.indexStep.run(rid, row.key, row.state, seq);
+  }
+
   /** Indexes every journal item of a run from `from` on (after its holder went away). */
   recover(rid: number, from: number): void {
     const s = this.#s();

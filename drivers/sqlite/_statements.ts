@@ -110,6 +110,9 @@ export class Statements {
   /** An event written outside a lease (create, claim, signal, cancel, retry). */
   readonly journalEvent: StatementSync;
   readonly indexEvent: StatementSync;
+  readonly journalInitialRow: StatementSync;
+  readonly indexStep: StatementSync;
+  readonly startedWithRows: StatementSync;
   readonly indexStepsByList: StatementSync;
   readonly indexEventsByList: StatementSync;
   readonly dropRejectedByList: StatementSync;
@@ -270,6 +273,12 @@ export class Statements {
       "INSERT INTO journal (rid, kind, at, data) VALUES (?1, ?2, ?3, ?4)",
     );
     this.indexEvent = p("INSERT INTO events (rid, seq) VALUES (?1, ?2)");
+    this.journalInitialRow = p(
+      `INSERT INTO journal (rid, key, kind, state, data, attempt, started_at, at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+    );
+    this.indexStep = p("INSERT INTO steps (rid, key, state, seq) VALUES (?1, ?2, ?3, ?4)");
+    this.startedWithRows = p("UPDATE runs SET lease_token = 1 WHERE rid = ?1");
     this.indexStepsByList = p(indexSteps(BY_LIST));
     this.indexEventsByList = p(indexEvents(BY_LIST));
     this.dropRejectedByList = p(dropRejected(BY_LIST));

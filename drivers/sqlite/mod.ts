@@ -374,7 +374,12 @@ export class SqliteDriver implements Driver {
           created: false,
         };
       }
-      this.#journal.event((inserted as { rid: number }).rid, "run.created", now);
+      const rid = (inserted as { rid: number }).rid;
+      this.#journal.event(rid, "run.created", now);
+      if (newRun.steps?.length) {
+        for (const row of newRun.steps) this.#journal.initialRow(rid, row);
+        s.startedWithRows.run(rid);
+      }
       this.#q.notify("runnable", newRun.id);
       return { run: pendingRun(newRun, now), created: true };
     }

@@ -1,0 +1,75 @@
+// Run control (SPEC §8.3) through an Engine and its worker on every driver with real storage:
+// pause lets the step in flight finish and be checkpointed and begins no new step until resume;
+// fork reuses the results before `from` without running their bodies again; retry resumes a
+// cancelled run.
+import assert from "node:assert/strict";
+import { CancelledError, Engine, workflow } from "@sluice/sluice";
+import { waitForStatus } from "@sluice/sluice/testing";
+import { driverFactories } from "./_fixtures/drivers.ts";
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => resolve = r);
+  return { promise, resolve };
+}
+
+for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: pause, resume, fork and retry of a cancelled run through a worker`, async () => {
+    const gate = deferred();
+    const inFlight = deferred();
+    const bodies = { slow: 0, next: 0, last: 0 };
+    const wf = workflow<number>("control")
+      .step("slow", async (n) => {
+        bodies.slow++;
+        inFlight.resolve();
+        await gate.promise;
+        return n + 1;
+      })
+      .step("next", (n) => {
+        bodies.next++;
+        return n * 10;
+      })
+      .waitForSignal<number>("extra", "extra")
+      .step("last", (extra, ctx) => {
+        bodies.last++;
+        return extra + ctx.input;
+      });
+    await using engine = new Engine({ driver: await create(), workflows: [wf] });
+    await using worker = engine.worker({ pollInterval: 50 });
+    await worker.start();
+
+    const run = await engine.start(wf, 1, { id: "control-1" });
+    await inFlight.promise;
+    await engine.pause(run.id);
+    assert.equal((await engine.get(run.id)).status, "paused");
+    gate.resolve();
+    for (let i = 0;; i++) {
+      const history = await engine.history(run.id);
+      if (history.some((e) => e.type === "step.completed" && e.step === "slow")) break;
+      assert.ok(i < 400, "the step in flight is checkpointed");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal((await engine.get(run.id)).status, "paused");
+    assert.deepEqual(bodies, { slow: 1, next: 0, last: 0 }, "no new step began");
+    await engine.signal(run.id, "extra", 5); // waits in the inbox
+    await engine.resume(run.id);
+    assert.equal(await run.result(), 6);
+    assert.deepEqual(bodies, { slow: 1, next: 1, last: 1 });
+
+    // The signal's recorded value is reused too: no wait.
+    const fork = await engine.fork<number>(run.id, { from: "last", input: 100, id: "control-2" });
+    assert.equal(await fork.result(), 105);
+    assert.deepEqual(bodies, { slow: 1, next: 1, last: 2 }, "only 'last' ran again");
+
+    const again = await engine.fork<number>(run.id, { from: "extra", id: "control-3" });
+    await waitForStatus(engine, again.id, "waiting");
+    await engine.cancel(again.id, "by mistake");
+    await assert.rejects(again.result(), CancelledError);
+    await engine.retry(again.id);
+    await waitForStatus(engine, again.id, "waiting");
+    await engine.signal(again.id, "extra", 1);
+    assert.equal(await again.result(), 2);
+    assert.deepEqual(bodies, { slow: 1, next: 1, last: 3 });
+  });
+}
