@@ -6,7 +6,7 @@
  * @module
  */
 import type { Driver } from "./driver.ts";
-import { WorkflowNotFoundError } from "./errors.ts";
+import { InvalidStateError, WorkflowNotFoundError } from "./errors.ts";
 import type { RunHandle } from "./records.ts";
 import {
   decodeScheduleSpec,
@@ -271,14 +271,13 @@ export class Schedules {
    * code is removed by removing it from the code.
    *
    * @throws {ScheduleNotFoundError} When no schedule has the id.
-   * @throws {DuplicateScheduleError} When the schedule is declared in code.
+   * @throws {InvalidStateError} When the schedule is declared in code.
    */
   async delete(id: string): Promise<void> {
     const row = await this.#read(id);
     if (row.source === "declared") {
-      throw new DuplicateScheduleError(
-        id,
-        "it is declared in code; remove it from the engine's 'schedules' instead",
+      throw new InvalidStateError(
+        `Cannot delete schedule '${id}': it is declared in code; remove it from the engine's 'schedules' instead`,
       );
     }
     if (!(await this.#host.store.deleteSchedule(id))) throw new ScheduleNotFoundError(id);

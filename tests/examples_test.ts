@@ -6,6 +6,8 @@ import { booking, Bookings } from "../examples/booking.ts";
 import { charge, flakyPaymentApi } from "../examples/retries.ts";
 import { crawl } from "../examples/fan_out.ts";
 import { demo, hello } from "../examples/hello.ts";
+import { everyQuarterHour, nightly, refresh, report } from "../examples/scheduled.ts";
+import { main } from "../cli/mod.ts";
 
 async function runExample(file: string, args: string[] = []): Promise<string> {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -104,8 +106,76 @@ Deno.test("the demo runs a durable workflow on a SQLite file and prints its prog
   }
 });
 
+Deno.test("scheduled example: a week fires 7 nightly reports (across the DST change) and 672 refreshes", async () => {
+  const clock = new ManualClock(new Date("2026-03-23T00:00:00Z"));
+  await using runner = new LocalRunner({
+    workflows: [report, refresh],
+    schedules: [nightly, everyQuarterHour],
+    clock,
+  });
+  await clock.advance("7d");
+  const nightlyRuns = await runner.list({ labels: { schedule: "nightly-report" } });
+  assert.deepEqual(nightlyRuns.runs.map((r) => r.id.split("@")[1]).sort(), [
+    "2026-03-23T02:00:00.000Z",
+    "2026-03-24T02:00:00.000Z",
+    "2026-03-25T02:00:00.000Z",
+    "2026-03-26T02:00:00.000Z",
+    "2026-03-27T02:00:00.000Z",
+    "2026-03-28T02:00:00.000Z",
+    "2026-03-29T01:00:00.000Z", // 03:00 CEST: summer time began that night
+  ]);
+  const refreshes = await runner.list({ labels: { schedule: "refresh-cache" }, limit: 1000 });
+  assert.equal(refreshes.runs.length, 7 * 24 * 4);
+  assert.equal(
+    (await runner.get("nightly-report@2026-03-29T01:00:00.000Z")).output,
+    "report for 2026-03-29: 70 orders",
+  );
+});
+
+Deno.test("scheduled example: `sluice worker --module` serves it until SIGTERM", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/app.db`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/mod.ts", "worker", "--module", "examples/scheduled.ts", "--db", db],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  while (!output.includes("serving")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += value;
+  }
+  assert.match(output, /serving 2 workflow\(s\) and 2 schedule\(s\)/);
+  const listed: string[] = [];
+  const code = await main(["schedules", "--db", db, "--json"], {
+    out: (text) => listed.push(text),
+    err: (text) => listed.push(text),
+  });
+  assert.equal(code, 0, listed.join("\n"));
+  const schedules = JSON.parse(listed[0]!) as { id: string; source: string }[];
+  assert.deepEqual(schedules.map((s) => `${s.id}:${s.source}`), [
+    "nightly-report:declared",
+    "refresh-cache:declared",
+  ]);
+  child.kill("SIGTERM");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += value;
+  }
+  const status = await child.status;
+  await child.stderr.cancel();
+  assert.equal(status.code, 0);
+  assert.match(output, /Stopped/);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("every example runs as a program", async () => {
   assert.match(await runExample("examples/approval.ts"), /e-2 .*rejected.*timeout/s);
+  assert.match(await runExample("examples/scheduled.ts"), /nightly-report: 7 runs/);
   assert.match(await runExample("examples/retries.ts"), /step\.failed +charge attempt 2/);
   assert.match(await runExample("examples/fan_out.ts"), /pages: 4/);
 });

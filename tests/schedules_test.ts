@@ -264,7 +264,7 @@ Deno.test("declared schedules are written when the engine opens; a removed one i
   // An engine that declares nothing leaves declared schedules alone.
   const reader = new Engine({ driver, workflows: [tick], clock });
   assert.equal((await reader.schedules.list()).length, 3);
-  await assert.rejects(reader.schedules.delete("b"), DuplicateScheduleError);
+  await assert.rejects(reader.schedules.delete("b"), InvalidStateError);
   await assert.rejects(
     reader.schedules.upsert(schedule("b", tick, { every: "1h" })),
     DuplicateScheduleError,
