@@ -9,12 +9,14 @@ import { memoryScenarios } from "./memory.ts";
 import { sqliteScenarios } from "./sqlite.ts";
 import { postgresScenarios } from "./postgres.ts";
 import { fairnessScenarios } from "./fairness.ts";
+import { scheduleScenarios } from "./schedules.ts";
 
 const groups: Record<string, () => Promise<Row[]>> = {
   memory: memoryScenarios,
   sqlite: sqliteScenarios,
   postgres: postgresScenarios,
   fairness: fairnessScenarios,
+  schedules: scheduleScenarios,
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(groups);

@@ -25,8 +25,8 @@ import { encodeValue } from "./values.ts";
 /** How long a worker's claim on a due schedule lasts: well inside the minute a slot may be late. */
 export const SCHEDULE_CLAIM_MS = 10_000;
 
-/** Most schedules one worker claims at once. */
-export const SCHEDULE_CLAIM_LIMIT = 100;
+/** Most schedules one worker claims at once (their runs are written in one group commit on SQLite). */
+export const SCHEDULE_CLAIM_LIMIT = 1_000;
 
 /** The label key of a schedule's runs: `{ schedule: <scheduleId> }`. */
 export const SCHEDULE_LABEL = "schedule";

@@ -46,9 +46,16 @@ export interface SlotRule {
  */
 export function cronRule(cron: string, timezone: string): SlotRule {
   const job = new Cron(cron, { timezone, mode: "5-or-6-parts" });
+  // croner takes tens of microseconds per call, and many schedules share an
+  // expression and a slot: remember the latest answers.
+  const memo = new Map<number, number | undefined>();
   return {
     next(afterMs) {
-      return job.nextRun(new Date(afterMs))?.getTime();
+      if (memo.has(afterMs)) return memo.get(afterMs);
+      const next = job.nextRun(new Date(afterMs))?.getTime();
+      if (memo.size >= 256) memo.delete(memo.keys().next().value!);
+      memo.set(afterMs, next);
+      return next;
     },
     previous(beforeMs, count) {
       return job.previousRuns(count, new Date(beforeMs)).map((date) => date.getTime())
