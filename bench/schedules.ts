@@ -58,7 +58,8 @@ export async function scheduleScenarios(): Promise<Row[]> {
       cursor = page.nextCursor;
       more = cursor !== undefined;
     }
-    const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const seconds = (ms: number) =>
+      ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`;
     return [
       {
         scenario:

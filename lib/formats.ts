@@ -1,7 +1,7 @@
 /**
  * The stored formats, declared once: the `data` of every kind of checkpoint
- * row and the `detail` of every history event, each a type with its encoder
- * and decoder side by side. The interpreter, the worker, every driver and
+ * row, the `detail` of every history event and the spec of a schedule, each a
+ * type with its encoder and decoder side by side. The interpreter, the worker, every driver and
  * `history()` write and read them only through this module, so the bytes
  * every database holds are decided here. Changing an encoding needs a
  * migration (existing databases hold the old bytes); decoders accept every
@@ -13,6 +13,7 @@
  * @module
  */
 import type { ErrorInfo } from "./errors.ts";
+import type { ScheduleCatchUp, ScheduleOverlap } from "./schedule.ts";
 import { decodeValue } from "./values.ts";
 
 // ---- checkpoint rows ---------------------------------------------------------------
@@ -320,3 +321,54 @@ export interface SagaData {
 
 /** The key of a compensating run's marker row (no step name can start with `#`). */
 export const SAGA_KEY = "#saga";
+
+// ---- schedules ---------------------------------------------------------------------
+
+/** The part of a schedule that is stored: JSON, the same in every process. */
+export interface ScheduleSpec {
+  /** The cron expression, when the schedule has one. */
+  cron?: string;
+  /** The interval in milliseconds, when the schedule has one. */
+  every?: number;
+  /** The time zone of `cron`; `"UTC"` for `every`. */
+  timezone: string;
+  /** The overlap policy. */
+  overlap: ScheduleOverlap;
+  /** The catch-up policy. */
+  catchUp: ScheduleCatchUp;
+  /** The constant input, encoded; absent for no input or a function input. */
+  input?: string;
+  /** True when the input is a function of the slot, known only to code that declares it. */
+  inputFunction?: true;
+}
+
+/** Encodes a stored schedule spec. */
+export function encodeScheduleSpec(spec: ScheduleSpec): string {
+  return JSON.stringify(spec);
+}
+
+/**
+ * Decodes a spec written by {@linkcode encodeScheduleSpec}.
+ *
+ * @example A schedule's stored spec round-trips
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeScheduleSpec, encodeScheduleSpec, type ScheduleSpec } from "./formats.ts";
+ *
+ * const spec: ScheduleSpec = { every: 60_000, timezone: "UTC", overlap: "skip", catchUp: "all" };
+ * assert.deepEqual(decodeScheduleSpec(encodeScheduleSpec(spec)), spec);
+ * ```
+ */
+export function decodeScheduleSpec(text: string): ScheduleSpec {
+  const raw = JSON.parse(text) as ScheduleSpec;
+  const spec: ScheduleSpec = {
+    timezone: raw.timezone,
+    overlap: raw.overlap,
+    catchUp: raw.catchUp,
+  };
+  if (raw.cron !== undefined) spec.cron = raw.cron;
+  if (raw.every !== undefined) spec.every = raw.every;
+  if (raw.input !== undefined) spec.input = raw.input;
+  if (raw.inputFunction) spec.inputFunction = true;
+  return spec;
+}

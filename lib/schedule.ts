@@ -10,6 +10,8 @@ import { hasControlCharacters } from "./_text.ts";
 import { describe, NAME, NAME_RULE } from "./validate.ts";
 import { cronRule, everyRule, type SlotRule } from "./slots.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES, encodeValue } from "./values.ts";
+import type { ScheduleSpec } from "./formats.ts";
+export { decodeScheduleSpec, encodeScheduleSpec, type ScheduleSpec } from "./formats.ts";
 
 /**
  * What a schedule does when a slot comes while its previous run is unfinished:
@@ -95,24 +97,6 @@ export interface ScheduleOptions<In> {
    * @default {"latest"}
    */
   catchUp?: ScheduleCatchUp;
-}
-
-/** The part of a schedule that is stored: JSON, the same in every process. */
-export interface ScheduleSpec {
-  /** The cron expression, when the schedule has one. */
-  cron?: string;
-  /** The interval in milliseconds, when the schedule has one. */
-  every?: number;
-  /** The time zone of `cron`; `"UTC"` for `every`. */
-  timezone: string;
-  /** The overlap policy. */
-  overlap: ScheduleOverlap;
-  /** The catch-up policy. */
-  catchUp: ScheduleCatchUp;
-  /** The constant input, encoded; absent for no input or a function input. */
-  input?: string;
-  /** True when the input is a function of the slot, known only to code that declares it. */
-  inputFunction?: true;
 }
 
 const OPTIONS = ["cron", "every", "timezone", "input", "overlap", "catchUp"];
@@ -393,26 +377,6 @@ function pick<T extends string>(
     );
   }
   return value as T;
-}
-
-/** Encodes a stored schedule spec. */
-export function encodeScheduleSpec(spec: ScheduleSpec): string {
-  return JSON.stringify(spec);
-}
-
-/** Decodes a spec written by {@linkcode encodeScheduleSpec}. */
-export function decodeScheduleSpec(text: string): ScheduleSpec {
-  const raw = JSON.parse(text) as ScheduleSpec;
-  const spec: ScheduleSpec = {
-    timezone: raw.timezone,
-    overlap: raw.overlap,
-    catchUp: raw.catchUp,
-  };
-  if (raw.cron !== undefined) spec.cron = raw.cron;
-  if (raw.every !== undefined) spec.every = raw.every;
-  if (raw.input !== undefined) spec.input = raw.input;
-  if (raw.inputFunction) spec.inputFunction = true;
-  return spec;
 }
 
 /** The slot rule of a stored spec. */

@@ -7,6 +7,7 @@ import {
   defineStep,
   type Driver,
   DuplicateRunError,
+  DuplicateScheduleError,
   Engine,
   flow,
   InvalidStateError,
@@ -14,6 +15,8 @@ import {
   MemoryDriver,
   PayloadTooLargeError,
   RunNotFoundError,
+  schedule,
+  ScheduleNotFoundError,
   SerializationError,
   SluiceError,
   StorageError,
@@ -30,6 +33,8 @@ const order = workflow<{ qty: number }>("bad-input-order")
   .step("price", (o) => o.qty * 3)
   .waitForSignal<boolean>("approval", "approved")
   .step("done", (ok) => (ok ? "shipped" : "dropped"));
+const other = workflow("bad-input-second").step("o", () => 1);
+const unregistered = workflow("bad-input-unregistered").step("u", () => 1);
 
 const keyThrows = workflow<{ qty: number }>("bad-input-key", {
   concurrency: {
@@ -639,19 +644,102 @@ const cases: Case[] = [
     act: (e) => e.history("done-run", { after: "5" as never }),
     error: TypeError,
   },
+  // schedules (SPEC §8.1)
+  {
+    name: "an invalid cron expression",
+    act: () => schedule("s", order, { cron: "61 * * * *" }),
+    error: TypeError,
+    message: /cron expression '61 \* \* \* \*' in schedule 's'/,
+  },
+  {
+    name: "an unknown time zone",
+    act: () => schedule("s", order, { cron: "0 3 * * *", timezone: "Mars/Olympus" }),
+    error: TypeError,
+    message: /time zone 'Mars\/Olympus' in schedule 's'/,
+  },
+  {
+    name: "a schedule with both cron and every",
+    act: () => schedule("s", order, { cron: "0 3 * * *", every: "1h" }),
+    error: TypeError,
+    message: /both 'cron' and 'every'/,
+  },
+  {
+    name: "a schedule with neither cron nor every",
+    act: () => schedule("s", order, {}),
+    error: TypeError,
+  },
+  {
+    name: "a schedule every 100ms",
+    act: () => schedule("s", order, { every: "100ms" }),
+    error: RangeError,
+  },
+  {
+    name: "a schedule id with an @",
+    act: () => schedule("a@b", order, { every: "1h" }),
+    error: TypeError,
+  },
+  {
+    name: "a schedule's non-serializable constant input",
+    act: () => schedule("s", order, { every: "1h", input: { qty: 1n } as never }),
+    error: SerializationError,
+    code: "SERIALIZATION",
+    message: /input of schedule 's'/,
+  },
+  {
+    name: "upserting a schedule of an unregistered workflow",
+    act: (e) => e.schedules.upsert(schedule("u", unregistered, { every: "1h" })),
+    error: WorkflowNotFoundError,
+    code: "WORKFLOW_NOT_FOUND",
+  },
+  {
+    name: "upserting a schedule id held by another workflow",
+    act: (e) => e.schedules.upsert(schedule("taken", other, { every: "1h" })),
+    error: DuplicateScheduleError,
+    code: "DUPLICATE_SCHEDULE",
+  },
+  {
+    name: "upserting a dynamic schedule with a function input",
+    act: (e) =>
+      e.schedules.upsert(schedule("fn", order, { every: "1h", input: () => ({ qty: 1 }) })),
+    error: TypeError,
+    message: /function input/,
+  },
+  {
+    name: "pausing an unknown schedule",
+    act: (e) => e.schedules.pause(HOSTILE),
+    error: ScheduleNotFoundError,
+    code: "SCHEDULE_NOT_FOUND",
+  },
+  {
+    name: "triggering an unknown schedule",
+    act: (e) => e.schedules.trigger("nope"),
+    error: ScheduleNotFoundError,
+    code: "SCHEDULE_NOT_FOUND",
+  },
+  {
+    name: "deleting a schedule id that is not a string",
+    act: (e) => e.schedules.delete(42 as never),
+    error: TypeError,
+  },
 ];
 
 async function snapshot(engine: Engine): Promise<string> {
   const { runs } = await engine.list({ limit: 1000 });
   const histories = await Promise.all(runs.map((r) => engine.history(r.id)));
-  return JSON.stringify({ runs, histories });
+  const schedules = await engine.schedules.list();
+  return JSON.stringify({ runs, histories, schedules });
 }
 
 for (const { name: driverName, create } of driverFactories()) {
   Deno.test(`${driverName}: ${cases.length} bad inputs each get a typed error and change nothing`, async (t) => {
     assert.ok(cases.length >= 30);
     const clock = new ManualClock(Date.UTC(2030, 0, 1));
-    await using engine = new Engine({ driver: await create(), workflows: [order], clock });
+    await using engine = new Engine({
+      driver: await create(),
+      workflows: [order, other],
+      clock,
+    });
+    await engine.schedules.upsert(schedule("taken", order, { every: "1h" }));
     await using worker = engine.worker({ pollInterval: 50 });
     await worker.start();
     const done = await engine.start(order, { qty: 2 }, {
@@ -702,6 +790,8 @@ for (const { name: driverName, create } of driverFactories()) {
         () => engine.retry("r"),
         () => engine.purge({ finishedBefore: 0 }),
         () => engine.worker(),
+        () => engine.schedules.list(),
+        () => engine.schedules.upsert(schedule("s", order, { every: "1h" })),
       ]
     ) {
       await assert.rejects(async () => await act(), InvalidStateError);
