@@ -10,6 +10,7 @@ import { sqliteScenarios } from "./sqlite.ts";
 import { postgresScenarios } from "./postgres.ts";
 import { fairnessScenarios } from "./fairness.ts";
 import { scheduleScenarios } from "./schedules.ts";
+import { flowScenarios } from "./flow.ts";
 
 const groups: Record<string, () => Promise<Row[]>> = {
   memory: memoryScenarios,
@@ -17,6 +18,7 @@ const groups: Record<string, () => Promise<Row[]>> = {
   postgres: postgresScenarios,
   fairness: fairnessScenarios,
   schedules: scheduleScenarios,
+  flow: flowScenarios,
 };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(groups);
