@@ -38,6 +38,7 @@ import { SluiceError, StorageError } from "../lib/errors.ts";
 import { json, runDetail, runsTable } from "./_format.ts";
 import { serveDashboard } from "./dashboard.ts";
 import { loadModule, runWorker, schedulesCommand } from "./_worker.ts";
+import { CONTROL_COMMANDS, controlCommand, warnOtherSignal } from "./_control.ts";
 
 export {
   dashboard,
@@ -83,7 +84,15 @@ Commands:
   show <runId>                      Status, input, output, error and history of a run
   signal <runId> <name> [payload]   Send a signal; payload is JSON
   cancel <runId> [--reason text]    Cancel a run
-  retry <runId>                     Resume a failed run from its failed step
+  retry <runId>                     Resume a failed or cancelled run
+  start <workflow> [input] --module <file>
+                                    Start a run (input is JSON; --id, --label k=v)
+  pause <runId>                     Pause a run (the step in flight finishes)
+  resume <runId>                    Resume a paused run
+  fork <runId> --module <file> [--from <step>] [--input <json>] [--id <id>]
+                                    Start a new run reusing the results before --from
+  purge --older-than <duration> | --before <ISO time>
+                                    Delete finished runs last updated before then
   plan <module.ts|file.yaml>        Print the plan of the workflows a module exports
   serve                             Serve the web dashboard
   worker --module <file>            Run a worker for the module's exported workflows and
@@ -104,6 +113,11 @@ Options:
   --label <k=v>       list: only runs with this label (repeatable)
   --limit <n>         list: page size (default 50)
   --cursor <cursor>   list: the next page's cursor
+  --id <id>           start, fork: the new run's id
+  --from <step>       fork: the top-level step to run from
+  --input <json>      fork: a new input
+  --older-than <d>    purge: e.g. 30d
+  --before <time>     purge: an ISO 8601 time
   --mermaid           plan: print a Mermaid flowchart instead of JSON
   --host <address>    serve: listen address (default 127.0.0.1)
   --port <port>       serve: port (default 8080)
@@ -131,6 +145,8 @@ export function redactUrl(text: string): string {
 
 /**
  * Opens the driver named by `--db`: a `postgres://` URL or a SQLite path.
+ * With `create: false` a missing SQLite file or PostgreSQL schema is a
+ * `StorageError` naming it, and nothing is created.
  * Each driver is loaded only when used.
  *
  * @example Open a SQLite file by path
@@ -147,16 +163,23 @@ export function redactUrl(text: string): string {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function openDriver(db: string, options: { schema?: string } = {}): Promise<Driver> {
+export async function openDriver(
+  db: string,
+  options: { schema?: string; create?: boolean } = {},
+): Promise<Driver> {
+  const create = options.create ?? true;
   if (/^postgres(ql)?:\/\//i.test(db)) {
     const { PostgresDriver } = await import("../drivers/postgres/mod.ts");
     return new PostgresDriver(
-      options.schema ? { url: db, schema: options.schema } : { url: db },
+      options.schema ? { url: db, schema: options.schema, create } : { url: db, create },
     ) as unknown as Driver;
   }
   const { SqliteDriver } = await import("../drivers/sqlite/mod.ts");
-  return new SqliteDriver({ path: db }) as unknown as Driver;
+  return new SqliteDriver({ path: db, create }) as unknown as Driver;
 }
+
+/** Commands that only read: they never create a database file or schema. */
+const READ_ONLY: ReadonlySet<string> = new Set(["list", "show"]);
 
 /** Imports a module or loads a YAML file and returns the workflows it defines. */
 async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, unknown>[]> {
@@ -234,6 +257,11 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
         token: { type: "string" },
         module: { type: "string" },
         concurrency: { type: "string" },
+        id: { type: "string" },
+        from: { type: "string" },
+        input: { type: "string" },
+        before: { type: "string" },
+        "older-than": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -285,7 +313,12 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
       );
     }
     const found = values.module ? await loadModule(values.module) : undefined;
-    const driver = await openDriver(db, values.schema ? { schema: values.schema } : {});
+    // Read-only commands never create a database file or schema.
+    const create = !READ_ONLY.has(command);
+    const driver = await openDriver(db, {
+      ...(values.schema ? { schema: values.schema } : {}),
+      create,
+    });
     engine = new Engine({
       driver,
       workflows: found?.workflows ?? [],
@@ -352,6 +385,7 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
             );
           }
         }
+        await warnOtherSignal(engine, rest[0]!, rest[1]!, io);
         await engine.signal(rest[0]!, rest[1]!, payload);
         io.out(values.json ? json({ ok: true }) : `Sent '${rest[1]}' to ${rest[0]}`);
         return 0;
@@ -388,6 +422,9 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
         return 0;
       }
       default:
+        if (CONTROL_COMMANDS.includes(command)) {
+          return await controlCommand(command, engine, rest, values, io);
+        }
         io.err(`Unknown command '${command}'\n\n${USAGE}`);
         return 2;
     }

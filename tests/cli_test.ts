@@ -221,3 +221,121 @@ Deno.test("dashboard: a token guards every request; off loopback one is required
     await cleanup();
   }
 });
+
+Deno.test("cli: read-only commands never create a database file or schema; a missing one is named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sluice-cli-" });
+  try {
+    const path = `${dir}/typo.db`;
+    for (const args of [["list"], ["show", "r-1"]]) {
+      const result = await cli([...args, "--db", path]);
+      assert.equal(result.code, 1);
+      assert.match(
+        result.err,
+        /StorageError: Cannot open SQLite database '.*typo\.db' as the file does not exist/,
+      );
+      await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const url = Deno.env.get("SLUICE_POSTGRES_URL");
+  if (!url) return;
+  const schema = `missing_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const result = await cli(["list", "--db", url, "--schema", schema]);
+  assert.equal(result.code, 1);
+  assert.match(result.err, new RegExp(`schema '${schema}' as it does not exist`));
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await sql`SELECT 1 FROM pg_namespace WHERE nspname = ${schema}`;
+    assert.equal(rows.length, 0, "the schema was not created");
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test("cli: start, pause, resume, fork and purge; signal warns about other names", async () => {
+  const { path, cleanup } = await fixture();
+  const module = `${path}.workflows.ts`;
+  await Deno.writeTextFile(
+    module,
+    `import { workflow } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+export const ctl = workflow<number>("cli-ctl")
+  .step("double", (n) => n * 2)
+  .waitForSignal<number>("more", "more")
+  .step("sum", (more, ctx) => more + ctx.input);
+`,
+  );
+  try {
+    const warned = await cli(["signal", "wait-1", "aproved", "{}", "--db", path]);
+    assert.equal(warned.code, 0, warned.err);
+    assert.match(warned.err, /Warning: run wait-1 waits for 'approved', not 'aproved'/);
+    const started = await cli([
+      "start",
+      "cli-ctl",
+      "5",
+      "--id",
+      "ctl-1",
+      "--module",
+      module,
+      "--db",
+      path,
+    ]);
+    assert.equal(started.code, 0, started.err);
+    assert.equal(started.out, "Started ctl-1");
+    const { ctl } = await import(new URL(module, "file:///").href);
+    await using engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [ctl] });
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    await waitForStatus(engine, "ctl-1", "waiting");
+    assert.equal((await cli(["pause", "ctl-1", "--db", path])).code, 0);
+    assert.equal((await engine.get("ctl-1")).status, "paused");
+    const paused = await cli(["list", "--db", path, "--json", "--status", "paused"]);
+    assert.deepEqual(JSON.parse(paused.out).runs.map((r: { id: string }) => r.id), ["ctl-1"]);
+    await engine.signal("ctl-1", "more", 1);
+    assert.equal((await cli(["resume", "ctl-1", "--db", path])).code, 0);
+    assert.equal(await engine.result("ctl-1"), 6);
+    const forked = await cli([
+      "fork",
+      "ctl-1",
+      "--from",
+      "sum",
+      "--input",
+      "100",
+      "--id",
+      "ctl-2",
+      "--module",
+      module,
+      "--db",
+      path,
+      "--json",
+    ]);
+    assert.equal(forked.code, 0, forked.err);
+    assert.deepEqual(JSON.parse(forked.out), { id: "ctl-2" });
+    assert.equal(await engine.result("ctl-2"), 101);
+    const unknown = await cli([
+      "fork",
+      "ctl-1",
+      "--from",
+      "nope",
+      "--module",
+      module,
+      "--db",
+      path,
+    ]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /RangeError: Cannot fork run 'ctl-1' from 'nope'/);
+    const resumeDone = await cli(["resume", "ctl-1", "--db", path]);
+    assert.equal(resumeDone.code, 1);
+    assert.match(resumeDone.err, /InvalidStateError: .*resume only paused runs/);
+    const bad = await cli(["purge", "--db", path]);
+    assert.equal(bad.code, 2);
+    const purged = await cli(["purge", "--before", "2999-01-01T00:00:00Z", "--db", path]);
+    assert.equal(purged.code, 0, purged.err);
+    assert.equal(purged.out, "Purged 4 finished runs"); // done-1, failed-1, ctl-1, ctl-2
+    const left = await cli(["list", "--db", path, "--json"]);
+    assert.deepEqual(JSON.parse(left.out).runs.map((r: { id: string }) => r.id), ["wait-1"]);
+  } finally {
+    await cleanup();
+  }
+});

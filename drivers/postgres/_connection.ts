@@ -5,7 +5,7 @@
  * @module
  */
 import postgres from "postgres";
-import { InvalidStateError } from "../../lib/errors.ts";
+import { InvalidStateError, StorageError } from "../../lib/errors.ts";
 import { redact, secretsOf, toStorageError } from "./_errors.ts";
 import { reconnectDelay } from "./_listen.ts";
 import { migrations, SCHEMA_NAME, type Statements } from "./_sql.ts";
@@ -64,6 +64,13 @@ export interface PostgresDriverOptions {
    */
   schema?: string;
   /**
+   * Whether a missing schema is created. With `false` (for read-only tools),
+   * using a schema that does not exist (or holds no Sluice tables) fails with
+   * a `StorageError` naming it instead.
+   * @default {true}
+   */
+  create?: boolean;
+  /**
    * Connections in the pool (only with `url`).
    * @default {10}
    */
@@ -108,6 +115,9 @@ export function connect(options: PostgresDriverOptions): Connection {
     throw new TypeError(
       "Cannot create a PostgresDriver without exactly one of 'url' and 'sql': pass one of them",
     );
+  }
+  if (options.create !== undefined && typeof options.create !== "boolean") {
+    throw new TypeError(`Cannot use 'create' ${String(options.create)}: pass true or false`);
   }
   const schema = options.schema ?? "sluice";
   if (typeof schema !== "string" || !SCHEMA_NAME.test(schema)) {
@@ -161,9 +171,25 @@ export async function migrateSchema(
   schema: string,
   quoted: string,
   secrets: readonly string[],
+  create = true,
 ): Promise<void> {
   const all = migrations(quoted);
   const latest = all[all.length - 1]!.version;
+  if (!create) {
+    let info: Record<string, unknown> | undefined;
+    try {
+      [info] = await sql.unsafe(st.inspect, [schema, `${quoted}.sluice_migrations`]);
+    } catch (error) {
+      throw toStorageError(`inspect schema '${schema}'`, error, secrets);
+    }
+    if (!info?.has_schema || !info.has_table) {
+      throw new StorageError(
+        `Cannot use PostgreSQL schema '${schema}' as it ${
+          info?.has_schema ? "holds no Sluice tables" : "does not exist"
+        }: check the schema name (nothing was created)`,
+      );
+    }
+  }
   try {
     await sql.begin(async (tx) => {
       await tx.unsafe(st.lockMigrations, [`sluice.migrate.${schema}`]);

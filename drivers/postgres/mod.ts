@@ -157,6 +157,7 @@ export class PostgresDriver implements Driver {
   readonly #sql: postgres.Sql;
   readonly #ownsPool: boolean;
   readonly #st: Statements;
+  readonly #create: boolean;
   readonly #flowSt: FlowStatements;
   readonly #quoted: string;
   readonly #secrets: string[];
@@ -185,6 +186,7 @@ export class PostgresDriver implements Driver {
     this.#secrets = c.secrets;
     this.#ownsPool = c.ownsPool;
     this.#st = statements(this.#quoted);
+    this.#create = options.create ?? true;
     this.scheduleStore = this.#scheduleStore();
     this.#flowSt = flowStatements(this.#quoted);
     this.#writeQueries = new WriteQueries(this.#quoted);
@@ -290,6 +292,7 @@ export class PostgresDriver implements Driver {
       this.schema,
       this.#quoted,
       this.#secrets,
+      this.#create,
     )
       .then(() => {
         this.#migrated = true;

@@ -7,6 +7,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { type Duration, parseDuration } from "../../lib/duration.ts";
 import { InvalidStateError, SluiceError, StorageError } from "../../lib/errors.ts";
+import { existsSync } from "node:fs";
+import { describe } from "../../lib/validate.ts";
 import { migrateSchema, schemaVersion } from "./_schema.ts";
 import { Statements } from "./_statements.ts";
 
@@ -55,6 +57,12 @@ export interface SqliteDriverOptions {
    * @default {100}
    */
   watchInterval?: Duration;
+  /**
+   * Whether a missing file is created. With `false` (for read-only tools),
+   * opening a missing file fails with a `StorageError` naming it instead.
+   * @default {true}
+   */
+  create?: boolean;
 }
 
 /**
@@ -99,6 +107,8 @@ export interface ConnectionSettings {
   busyTimeoutMs: number;
   /** How often the change watcher looks, in ms. */
   watchMs: number;
+  /** Whether a missing file is created. */
+  create: boolean;
 }
 
 /** Checks a driver's options; throws `TypeError` or `RangeError` for bad ones. */
@@ -129,7 +139,11 @@ export function resolveOptions(options: SqliteDriverOptions): ConnectionSettings
   if (watchMs < 10) {
     throw new RangeError(`Cannot use 'watchInterval' ${watchMs}ms: use at least 10ms`);
   }
-  return { path: options.path, synchronous, busyTimeoutMs: busy, watchMs };
+  const create = options.create ?? true;
+  if (typeof create !== "boolean") {
+    throw new TypeError(`Cannot use 'create' ${describe(create)}: pass true or false`);
+  }
+  return { path: options.path, synchronous, busyTimeoutMs: busy, watchMs, create };
 }
 
 /** The page cache of the connection, in KiB as `PRAGMA cache_size` takes it (negative). */
@@ -164,6 +178,11 @@ export function storageError(c: ConnectionSettings, error: unknown, action: stri
 export function openDatabase(c: ConnectionSettings): { db: DatabaseSync; statements: Statements } {
   let db: DatabaseSync | undefined;
   try {
+    if (!c.create && c.path !== ":memory:" && !existsSync(c.path)) {
+      throw new StorageError(
+        `Cannot open SQLite database '${c.path}' as the file does not exist: check the path (nothing was created)`,
+      );
+    }
     db = new DatabaseSync(c.path, { timeout: c.busyTimeoutMs });
     enableWal(db, c.busyTimeoutMs);
     db.exec(
