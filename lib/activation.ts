@@ -16,9 +16,11 @@ import {
   StorageError,
   toErrorInfo,
 } from "./errors.ts";
-import { CompensationFailedError } from "./errors_saga.ts";
+import { CompensationFailedError, WorkflowTimeoutError } from "./errors_saga.ts";
+import { timeAfter } from "./time.ts";
 import { compensableSteps, compensationKey, planKey } from "./compensation.ts";
 import {
+  DEADLINE_KEY,
   encodeEventDetail,
   type EventDetails,
   failedDetail,
@@ -31,7 +33,7 @@ import { notify, type ObserverEvent } from "./recorder.ts";
 import { endSpan, startRunSpan } from "./telemetry.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import type { AttemptHost } from "./attempt.ts";
-import { type ActivityAwareClock, clockActivity } from "./clock.ts";
+import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock.ts";
 import type { LeaseStore } from "./lease_store.ts";
 import { StepFailure, STOP, SUSPEND, Suspension } from "./suspension.ts";
 
@@ -83,6 +85,10 @@ export abstract class ActivationCore {
   protected readonly inFlight: string[] = [];
   /** Extends this run's lease now; rejects when it is lost. */
   readonly heartbeat: () => Promise<void>;
+  /** The workflow `timeout`, if any. */
+  readonly #timeoutMs: number | undefined;
+  /** The run's deadline (epoch ms), under a workflow `timeout`. */
+  #deadline: number | undefined;
 
   constructor(
     host: Host,
@@ -90,8 +96,10 @@ export abstract class ActivationCore {
     nodes: readonly RtNode[],
     heartbeat: () => Promise<void>,
     store: LeaseStore,
+    timeoutMs?: number,
   ) {
     this.host = host;
+    this.#timeoutMs = timeoutMs;
     this.store = store;
     // A simulated clock hears exactly when this activation waits (on the
     // clock, a signal or a step body) and when it runs engine code again.
@@ -158,18 +166,25 @@ export abstract class ActivationCore {
     const host = this.host;
     this.#span = startRunSpan(this.runId, this.workflowName);
     let spanError: unknown;
+    let deadlineTimer: ClockTimer | undefined;
     const saga = compensableSteps(this.#nodes);
     try {
       const ready = host.deps.ready();
       if (ready) await ready;
-      if (saga !== undefined && !this.#fresh) {
+      let signal = this.#controller.signal;
+      if (saga !== undefined || this.#timeoutMs !== undefined) {
+        const rows = this.#fresh ? undefined : await this.read([SAGA_KEY, DEADLINE_KEY]);
+        const marker = rows?.get(SAGA_KEY);
         // A run that was compensating goes on compensating.
-        const marker = (await this.read([SAGA_KEY])).get(SAGA_KEY);
-        if (marker?.data !== undefined) {
+        if (saga !== undefined && marker?.data !== undefined) {
           throw await this.#compensate(saga, JSON.parse(marker.data) as SagaData, undefined, true);
         }
+        if (this.#timeoutMs !== undefined) {
+          const timeout = this.#startDeadline(this.#timeoutMs, rows?.get(DEADLINE_KEY));
+          signal = AbortSignal.any([signal, timeout.signal]);
+          deadlineTimer = timeout.timer;
+        }
       }
-      const signal = this.#controller.signal;
       const walk = this.walk(this.#nodes, !this.#fresh, signal);
       // A cancelled (or taken over) run ends at once, even when a step ignores
       // ctx.signal: its late result could not be written anyway.
@@ -207,6 +222,7 @@ export abstract class ActivationCore {
       this.suspension.close();
       spanError = await this.#conclude(end);
     } finally {
+      deadlineTimer?.cancel();
       if (this.#span) endSpan(this.#span, spanError);
     }
   }
@@ -220,7 +236,12 @@ export abstract class ActivationCore {
         const wakeAt = this.suspension.wakeAt;
         const waiting = signals.length > 0;
         const transition: RunTransition = { status: waiting ? "waiting" : "sleeping" };
-        if (wakeAt !== undefined) transition.dueAt = wakeAt;
+        // The deadline is part of the run's due time.
+        const deadline = this.#deadline;
+        const due = deadline !== undefined && (wakeAt === undefined || deadline < wakeAt)
+          ? deadline
+          : wakeAt;
+        if (due !== undefined) transition.dueAt = due;
         if (waiting) transition.waitingFor = signals;
         const detail: EventDetails["run.waiting"] = {};
         if (wakeAt !== undefined) detail.wakeAt = wakeAt;
@@ -305,6 +326,30 @@ export abstract class ActivationCore {
     }
   }
 
+  /**
+   * Starts the run's deadline: recorded by the first activation (the row rides
+   * along with its first write), read back by the others. Throws
+   * `WorkflowTimeoutError` when it has passed; else a timer on the engine
+   * clock aborts the returned signal when it does.
+   */
+  #startDeadline(
+    timeoutMs: number,
+    row: StepRow | undefined,
+  ): { signal: AbortSignal; timer: ClockTimer } {
+    const clock = this.host.clock;
+    let deadline = row?.data !== undefined ? Number(row.data) : NaN;
+    if (!Number.isFinite(deadline)) {
+      deadline = timeAfter(clock.now(), timeoutMs);
+      this.queue({ key: DEADLINE_KEY, kind: "deadline", state: "done", data: String(deadline) });
+    }
+    this.#deadline = deadline;
+    const expired = () => new WorkflowTimeoutError(this.runId, timeoutMs);
+    if (clock.now() >= deadline) throw expired();
+    const controller = new AbortController();
+    const timer = clock.setTimer(deadline, () => controller.abort(expired()));
+    return { signal: controller.signal, timer };
+  }
+
   /** Whether an error ends the run as a failure (not a suspension, hand-back, cancel or lost lease). */
   #failsRun(error: unknown): boolean {
     return error !== SUSPEND && error !== STOP && !(error instanceof SagaEnd) && !this.aborted &&
@@ -327,6 +372,7 @@ export abstract class ActivationCore {
     cause: unknown,
     resumed: boolean,
   ): Promise<SagaEnd> {
+    this.#deadline = undefined; // past it, or never set: compensations wake on their own times
     const done = await this.store.completedSteps();
     const todo: { row: StepRow; step: RtStep; key: string }[] = [];
     for (let i = done.length - 1; i >= 0; i--) {

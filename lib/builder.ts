@@ -71,6 +71,12 @@ export type AnyWorkflow = Workflow<any, any, any>;
 
 let nodesOfWorkflow: (wf: AnyWorkflow) => readonly RtNode[];
 let flowOfWorkflow: (wf: AnyWorkflow) => FlowControl | undefined;
+let timeoutOfWorkflow: (wf: AnyWorkflow) => number | undefined;
+
+/** @internal The workflow `timeout` (ms) of a workflow, if it has one. */
+export function workflowTimeout(wf: AnyWorkflow): number | undefined {
+  return timeoutOfWorkflow(wf);
+}
 
 /** @internal The flow control options of a workflow, for starts and claims. */
 export function workflowFlow(wf: AnyWorkflow): FlowControl | undefined {
@@ -109,6 +115,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   readonly version: string;
   readonly #nodes: readonly RtNode[];
   readonly #flow: FlowControl | undefined;
+  readonly #timeoutMs: number | undefined;
   #plan: Plan | undefined;
   #planHash: string | undefined;
   /** @ignore Carries the type parameters. */
@@ -121,14 +128,22 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   static {
     nodesOfWorkflow = (wf) => wf.#nodes;
     flowOfWorkflow = (wf) => wf.#flow;
+    timeoutOfWorkflow = (wf) => wf.#timeoutMs;
   }
 
   /** @ignore Use {@linkcode workflow} or {@linkcode flow}. */
-  constructor(name: string, version: string, nodes: readonly RtNode[], flow?: FlowControl) {
+  constructor(
+    name: string,
+    version: string,
+    nodes: readonly RtNode[],
+    flow?: FlowControl,
+    timeoutMs?: number,
+  ) {
     this.name = name;
     this.version = version;
     this.#nodes = nodes;
     this.#flow = flow;
+    this.#timeoutMs = timeoutMs;
   }
 
   /**
@@ -148,7 +163,15 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
    * ```
    */
   get plan(): Plan {
-    this.#plan ??= { workflow: this.name, version: this.version, nodes: this.#nodes.map(planNode) };
+    if (this.#plan === undefined) {
+      const plan: Plan = {
+        workflow: this.name,
+        version: this.version,
+        nodes: this.#nodes.map(planNode),
+      };
+      if (this.#timeoutMs !== undefined) plan.timeoutMs = this.#timeoutMs;
+      this.#plan = plan;
+    }
     return this.#plan;
   }
 
@@ -195,7 +218,13 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
         `Cannot add ${node.kind} '${node.name}' to ${this.#where()} as a sibling already has that name: use a unique name`,
       );
     }
-    return new Workflow(this.name, this.version, [...this.#nodes, node], this.#flow);
+    return new Workflow(
+      this.name,
+      this.version,
+      [...this.#nodes, node],
+      this.#flow,
+      this.#timeoutMs,
+    );
   }
 
   #branch(branch: unknown, label: string, what: string, named = false): RtBranch {
@@ -690,7 +719,24 @@ export function workflow<In>(name: string, options?: WorkflowOptions<In>): Workf
       } for workflow '${name}': use a non-empty string of up to 64 characters`,
     );
   }
-  return new Workflow<In, In, In>(name, version, [], compileFlowControl(record, name));
+  let timeoutMs: number | undefined;
+  if (record.timeout !== undefined) {
+    timeoutMs = parseDuration(record.timeout as Duration, `'timeout' of workflow '${name}'`);
+    if (timeoutMs <= 0) {
+      throw new RangeError(
+        `Cannot use 'timeout' ${
+          describe(record.timeout)
+        } of workflow '${name}': it must be a positive duration`,
+      );
+    }
+  }
+  return new Workflow<In, In, In>(
+    name,
+    version,
+    [],
+    compileFlowControl(record, name),
+    timeoutMs,
+  );
 }
 
 /**

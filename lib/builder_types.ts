@@ -436,4 +436,11 @@ export interface WorkflowOptions<In = unknown> {
    * every worker and process. Tunable: not part of the plan hash.
    */
   rateLimit?: RateLimitOption<In>;
+  /**
+   * A durable deadline for each run, counted from when the run starts: when
+   * it passes (also while the run sleeps or waits), steps in flight see
+   * `ctx.signal` abort, compensation runs, and the run fails with
+   * `WorkflowTimeoutError`. Tunable: not part of the plan hash.
+   */
+  timeout?: Duration;
 }

@@ -51,14 +51,16 @@ export class CompensationFailedError extends SluiceError {
  * A run outlived its workflow's `timeout`: its steps in flight were aborted and
  * its compensations ran.
  *
- * @example The error of a run that outlived its hour
+ * @example A run that sleeps past its workflow timeout
  * ```ts
  * import assert from "node:assert/strict";
- * import { WorkflowTimeoutError } from "@sluice/sluice";
+ * import { LocalRunner, WorkflowTimeoutError, workflow } from "@sluice/sluice";
  *
- * const error = new WorkflowTimeoutError("r-1", 3_600_000);
- * assert.equal(error.code, "WORKFLOW_TIMEOUT");
- * assert.equal(error.nonRetryable, true);
+ * const wf = workflow<number>("slow", { timeout: "1h" }).sleep("nap", "2h");
+ * await using runner = new LocalRunner({ clock: "virtual" });
+ * const error = await runner.run(wf, 1).catch((e) => e);
+ * assert.ok(error.cause instanceof WorkflowTimeoutError);
+ * assert.equal(error.cause.code, "WORKFLOW_TIMEOUT");
  * ```
  */
 export class WorkflowTimeoutError extends SluiceError {

@@ -322,6 +322,12 @@ export interface SagaData {
 /** The key of a compensating run's marker row (no step name can start with `#`). */
 export const SAGA_KEY = "#saga";
 
+/**
+ * The key of a run's deadline row under a workflow `timeout` (`data`: the
+ * deadline in epoch ms), written by the run's first activation.
+ */
+export const DEADLINE_KEY = "#deadline";
+
 // ---- schedules ---------------------------------------------------------------------
 
 /** The part of a schedule that is stored: JSON, the same in every process. */

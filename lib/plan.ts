@@ -377,6 +377,8 @@ export interface Plan {
   version: string;
   /** The top-level nodes, in order. */
   nodes: PlanNode[];
+  /** The workflow `timeout` (ms), when it has one. */
+  timeoutMs?: number;
 }
 
 /** The structure of a node: kind, name and nesting only. */

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { type AnyWorkflow, Workflow, workflowFlow, workflowNodes } from "./builder.ts";
+import {
+  type AnyWorkflow,
+  Workflow,
+  workflowFlow,
+  workflowNodes,
+  workflowTimeout,
+} from "./builder.ts";
 import type { RtNode } from "./builder.ts";
 import type { Clock } from "./clock.ts";
 import { DepsScope } from "./deps.ts";
@@ -249,6 +255,12 @@ export class Runtime implements Host {
   /** The registered workflow (version) whose plan hash a run has. */
   workflowFor(run: StoredRun): AnyWorkflow | undefined {
     return this.#byHash.get(run.workflow)?.get(run.planHash);
+  }
+
+  /** The workflow `timeout` (ms) of the registered version a run started with. */
+  timeoutFor(run: StoredRun): number | undefined {
+    const wf = this.#byHash.get(run.workflow)?.get(run.planHash);
+    return wf ? workflowTimeout(wf) : undefined;
   }
 
   /** The workflow to start: a registered name's newest version, or a workflow (registered on the fly). */

@@ -439,6 +439,7 @@ export class Worker implements AsyncDisposable {
       nodes,
       (): Promise<void> => this.#heartbeatOne(activation),
       leaseStore(rt.driver, runId, claim.lease, rt.logger),
+      rt.timeoutFor(claim.run),
     );
     if (claim.previousOwner !== undefined) {
       rt.logger.warn(

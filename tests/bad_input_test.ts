@@ -144,6 +144,18 @@ const cases: Case[] = [
     message: /'compensate' 'undo'/,
   },
   {
+    name: "a zero workflow timeout",
+    act: () => workflow("w", { timeout: 0 }),
+    error: RangeError,
+    message: /'timeout' the number 0 of workflow 'w'/,
+  },
+  {
+    name: "an unparsable workflow timeout",
+    act: () => workflow("w", { timeout: "soon" as never }),
+    error: RangeError,
+    message: /'soon'/,
+  },
+  {
     name: "a non-function compensate on defineStep",
     act: () => defineStep("a", (v: number) => v, { compensate: 5 as never }),
     error: TypeError,
