@@ -100,7 +100,7 @@ export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec<K> } = {
     nesting: "slots",
     mermaid: "box",
     label: (node) => node.name,
-    yaml: ["step", "action", "retry", "timeout"],
+    yaml: ["step", "action", "retry", "timeout", "compensate"],
   },
   flow: {
     plan: (node) => ({ kind: "flow", name: node.name, nodes: node.nodes.map(planNode) }),

@@ -10,6 +10,7 @@ import {
   StepTimeoutError,
   workflow,
   WorkflowFailedError,
+  WorkflowTimeoutError,
 } from "@sluice/sluice";
 import {
   ExpressionError,
@@ -144,6 +145,64 @@ Deno.test("a YAML step timeout aborts the attempt with StepTimeoutError", async 
   const error = await outcome;
   assert.ok(error.cause instanceof StepTimeoutError);
   assert.equal(error.step, "hang");
+});
+
+Deno.test("YAML compensate names the action that undoes a step, and the workflow timeout is a deadline", async () => {
+  const log: string[] = [];
+  const actions: Record<string, YamlAction> = {
+    reserve: (v: unknown) => `seat ${v}`,
+    release: (seat: unknown) => void log.push(`released ${seat}`),
+    undoLater: defineStep("undoLater", (v: unknown) => v),
+    fail: () => {
+      throw new Error("card declined");
+    },
+    hang: (_v: unknown, ctx: StepContext) =>
+      new Promise((_resolve, reject) => {
+        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+      }),
+  };
+  const saga = load([
+    "name: saga",
+    "steps:",
+    "  - step: hold",
+    "    action: reserve",
+    "    compensate: release",
+    "  - parallel: more",
+    "    branches:",
+    "      - { action: reserve, compensate: release }",
+    "  - step: fail",
+  ], actions);
+  const built = workflow("saga")
+    .step("hold", (v) => v, { compensate: () => {} })
+    .parallel("more", [defineStep("reserve", (v) => v, { compensate: () => {} })])
+    .step("fail", () => {});
+  assert.equal(saga.planHash, built.planHash);
+  await using runner = new LocalRunner();
+  const run = await runner.start(saga, 1);
+  assert.equal((await failure(run.result())).step, "fail");
+  assert.deepEqual(log, ["released seat seat 1", "released seat 1"]);
+  assert.equal((await runner.get(run.id)).compensated, true);
+
+  const timed = load(["name: timed", "timeout: 1m", "steps: [{ step: hang }]"], actions);
+  assert.equal(timed.plan.timeoutMs, 60_000);
+  const clock = new ManualClock(0);
+  await using clocked = new LocalRunner({ clock });
+  const handle = await clocked.start(timed, 1);
+  const outcome = failure(handle.result());
+  await clock.advance("1m");
+  assert.ok((await outcome).cause instanceof WorkflowTimeoutError);
+
+  assertYamlError(["name: w", "timeout: soon", "steps: [{ step: fail }]"], {
+    line: 2,
+    column: 10,
+    key: "timeout",
+  }, actions);
+  assertYamlError(["name: w", "steps:", "  - step: fail", "    compensate: nothing"], {
+    line: 4,
+    column: 17,
+    key: "compensate",
+    message: /Cannot find the action 'nothing'/,
+  }, actions);
 });
 
 Deno.test("if takes then or else from a CEL condition over value and input", async () => {

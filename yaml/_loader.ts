@@ -16,6 +16,7 @@ import {
   type StepOptions,
   type Workflow,
   workflow,
+  type WorkflowOptions,
 } from "../lib/builder.ts";
 import { type Duration, parseDuration } from "../lib/duration.ts";
 import { NODE_KINDS, type NodeKind } from "../lib/nodes.ts";
@@ -44,8 +45,8 @@ const NODE_KEYS = Object.fromEntries(
   ) => [kind, spec.yaml]),
 ) as { readonly [K in Kind]: readonly string[] };
 const KINDS = Object.keys(NODE_KEYS) as Kind[];
-const WORKFLOW_KEYS = ["name", "version", "description", "steps"] as const;
-const ACTION_KEYS = ["action", "retry", "timeout"] as const;
+const WORKFLOW_KEYS = ["name", "version", "description", "timeout", "steps"] as const;
+const ACTION_KEYS = ["action", "retry", "timeout", "compensate"] as const;
 const RETRY_KEYS = ["maxAttempts", "initialDelay", "backoff", "maxDelay", "jitter"] as const;
 
 function isKind(key: string): key is Kind {
@@ -124,7 +125,11 @@ export class Loader {
     const description = fields.get("description");
     if (description) this.#string(description, "the workflow");
     const steps = this.#need(fields, "steps", root, "the workflow");
-    const builder = workflow<unknown>(name, version === undefined ? undefined : { version });
+    const options: WorkflowOptions = {};
+    if (version !== undefined) options.version = version;
+    const timeout = fields.get("timeout");
+    if (timeout) options.timeout = this.#duration(timeout, "the workflow");
+    const builder = workflow<unknown>(name, options);
     return this.#sequence(builder, steps, `workflow '${name}'`);
   }
 
@@ -472,6 +477,11 @@ export class Loader {
     if (retry) options.retry = this.#retry(retry, where);
     const timeout = fields.get("timeout");
     if (timeout) options.timeout = this.#duration(timeout, where);
+    const compensate = fields.get("compensate");
+    if (compensate) {
+      const undo = this.#action(compensate, where);
+      options.compensate = typeof undo === "function" ? undo : undo.fn;
+    }
     return options;
   }
 
@@ -645,7 +655,10 @@ export class Loader {
         const fields = this.#fields(node, ACTION_KEYS, where);
         const action = this.#action(fields.get("action")!, where);
         const options = this.#stepOptions(fields, where);
-        if (options.retry === undefined && options.timeout === undefined) return action;
+        if (
+          options.retry === undefined && options.timeout === undefined &&
+          options.compensate === undefined
+        ) return action;
         return this.#build(
           fields.get("action")!,
           () =>
@@ -660,7 +673,7 @@ export class Loader {
       entry.key,
       `Cannot use ${
         describeNode(node)
-      } as '${entry.key}' of ${where}: use an action name, '{ action, retry, timeout }', a node, or a list of nodes`,
+      } as '${entry.key}' of ${where}: use an action name, '{ action, retry, timeout, compensate }', a node, or a list of nodes`,
     );
   }
 

@@ -13,11 +13,13 @@
  * name: onboard            # the workflow name (or pass the `name` option)
  * version: "1"             # optional, default "1" (or pass the `version` option)
  * description: Onboarding  # optional, ignored
+ * timeout: 7d              # optional: the workflow timeout (a durable deadline per run)
  * steps:                   # the nodes, in order; each item is one node
  *   - step: createAccount              # step: runs an action; `action` defaults to the name
  *     action: createUser
  *     retry: { maxAttempts: 5, initialDelay: 1s, backoff: 2, maxDelay: 1m, jitter: 0 }
  *     timeout: 30s
+ *     compensate: deleteUser           # optional: the action that undoes it (saga)
  *   - parallel: prepare                # a mapping of branches gives a record,
  *     branches:                        # a list of branches gives a tuple
  *       profile: fetchProfile
@@ -56,7 +58,7 @@
  *
  * A **branch** (`then`, `else`, `do`, each of `branches`) is an action name
  * (`fetchProfile`), an action with options (`{ action: fetchSettings, retry:
- * {...}, timeout: 5s }`), a list of nodes (a sub-flow, nested at will), or a
+ * {...}, timeout: 5s, compensate: releaseSettings }`), a list of nodes (a sub-flow, nested at will), or a
  * single node (`{ step: gift }`). Names follow the builder's rules and are
  * unique among siblings. An action made with `defineStep()` keeps its identity
  * (for `LocalRunner.override(def, ...)`) where the builder would: in a step
