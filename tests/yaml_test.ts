@@ -500,11 +500,13 @@ Deno.test("the YAML documented in the module loads and matches its description",
   );
   const text = block.split("\n").map((line) => line.replace(/^ \* ?/, "")).join("\n");
   const fn = (v: unknown) => v;
-  const names = ["createUser", "fetchProfile", "fetchSettings", "sendGift", "noGift", "ping"];
+  const names = ["createUser", "deleteUser", "fetchProfile", "fetchSettings", "sendGift", "noGift"];
+  names.push("ping");
   const wf = loadWorkflow(text, {
     actions: Object.fromEntries([...names, "double", "notify"].map((name) => [name, fn])),
   });
   assert.equal(wf.name, "onboard");
+  assert.equal(wf.plan.timeoutMs, 7 * 86_400_000);
   assert.deepEqual(wf.plan.nodes.map((node) => node.kind), [
     "step",
     "parallel",
@@ -648,7 +650,7 @@ Deno.test("an unknown key names its line, column and key", () => {
     line: 4,
     column: 5,
     key: "actoin",
-    message: /use 'step', 'action', 'retry' or 'timeout'/,
+    message: /use 'step', 'action', 'retry', 'timeout' or 'compensate'/,
   });
   assertYamlError(["name: w", "stpes: []"], { line: 2, column: 1, key: "stpes" });
 });
