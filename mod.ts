@@ -39,6 +39,8 @@ export {
   type AnySignal,
   type Branch,
   type BranchOutput,
+  type CallOptions,
+  type ChildIdFn,
   defineStep,
   type Deps,
   type Flow,
@@ -47,6 +49,7 @@ export {
   type MapOptions,
   type ParallelOptions,
   type RetryOptions,
+  type SpawnOptions,
   type StepContext,
   type StepDef,
   type StepFn,
@@ -60,6 +63,7 @@ export {
 export type {
   Plan,
   PlanBranch,
+  PlanChild,
   PlanFlow,
   PlanIf,
   PlanLoop,
@@ -159,6 +163,7 @@ export {
   WorkflowFailedError,
   WorkflowNotFoundError,
 } from "./lib/errors.ts";
+export { ChildWorkflowFailedError } from "./lib/children.ts";
 export {
   type DurationStats,
   LoggingObserver,

@@ -35,6 +35,10 @@ export interface RunColumns {
   rate_key: string;
   /** Claim priority. */
   priority: number;
+  /** The run that started this one (`.call` / `.spawn`). */
+  parent_id: string | null;
+  /** Whether the parent waits for it (`.call`): 1 / true. */
+  parent_call: number | boolean;
 }
 
 /** The columns of a checkpoint row. */
@@ -74,6 +78,8 @@ export function runFromColumns(r: RunColumns): StoredRun {
   if (r.concurrency_key) run.concurrencyKey = r.concurrency_key;
   if (r.rate_key) run.rateKey = r.rate_key;
   if (r.priority) run.priority = Number(r.priority);
+  if (r.parent_id !== null) run.parentId = r.parent_id;
+  if (r.parent_call) run.parentCall = true;
   return run;
 }
 

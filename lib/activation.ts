@@ -6,7 +6,7 @@
  * @module
  */
 import type { Span } from "@opentelemetry/api";
-import type { RtNode, RtStep } from "./nodes.ts";
+import { childNodes, type RtNode, type RtStep } from "./nodes.ts";
 import type { Claim, Lease, RunTransition, StepRow, StoredEvent, WriteBatch } from "./driver.ts";
 import {
   CancelledError,
@@ -314,6 +314,15 @@ export abstract class ActivationCore {
           return event;
         },
       );
+      if (childNodes(this.#nodes).some((node) => node.kind === "call")) {
+        // A failed parent cancels its unfinished `.call` children.
+        await this.store.cancelCallChildren(`parent run '${this.runId}' failed`, host.clock.now())
+          .catch((cascade) =>
+            host.logger.warn(`run ${this.runId}: cannot cancel its children`, {
+              error: cascade instanceof Error ? cascade.message : String(cascade),
+            })
+          );
+      }
       return cause;
     } catch (writeError) {
       if (writeError instanceof LeaseLostError) this.#warnLeaseLost();

@@ -17,6 +17,7 @@ import {
   checkInteger,
   checkName,
   checkOptionsObject,
+  compileChildOptions,
   compileStepOptions,
   describe,
 } from "./builder_options.ts";
@@ -24,10 +25,13 @@ import type {
   AnySignal,
   Branch,
   BranchOutput,
+  CallOptions,
+  ChildIdFn,
   flowBrand,
   FlowRef,
   MapOptions,
   ParallelOptions,
+  SpawnOptions,
   StepDef,
   StepFn,
   StepOptions,
@@ -40,11 +44,14 @@ export type {
   AnySignal,
   Branch,
   BranchOutput,
+  CallOptions,
+  ChildIdFn,
   Deps,
   FlowRef,
   MapOptions,
   ParallelOptions,
   RetryOptions,
+  SpawnOptions,
   StepContext,
   StepDef,
   StepFn,
@@ -649,6 +656,94 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
       throw new TypeError(`Cannot wait for the same signal twice in '${name}': list each once`);
     }
     return this.#add(this.#wait("waitForAnySignal", name, [...signals], options));
+  }
+
+  /**
+   * Starts `child` as its own run (id `<parentRunId>/<stepKey>` unless `id`
+   * says otherwise, with `parentId` on its record) and waits for it, holding
+   * no worker; the child's output is the value. A failed child fails the step
+   * with `ChildWorkflowFailedError`; `retry` starts a fresh child per attempt.
+   *
+   * @example An order that calls a payment workflow
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const pay = workflow<number>("pay").step("charge", (cents) => ({ charged: cents }));
+   * const order = workflow<{ total: number }>("order")
+   *   .call("payment", pay, { input: (o) => o.total })
+   *   .step("ship", (receipt) => `shipped after ${receipt.charged}`);
+   * await using runner = new LocalRunner();
+   * const run = await runner.start(order, { total: 700 });
+   * assert.equal(await run.result(), "shipped after 700");
+   * assert.equal((await runner.get(`${run.id}/payment`)).parentId, run.id);
+   * ```
+   */
+  call<CI, CO>(
+    name: string,
+    // deno-lint-ignore no-explicit-any
+    child: Workflow<CI, CO, any>,
+    options: Omit<CallOptions<Out, CI, Input>, "input"> & {
+      input(value: Out, input: Input): CI | Promise<CI>;
+    },
+  ): Workflow<In, CO, Input>;
+  /** Calls `child` with the value as its input. */
+  call<CO>(
+    name: string,
+    // deno-lint-ignore no-explicit-any
+    child: Workflow<Out, CO, any>,
+    options?: Omit<CallOptions<Out, Out, Input>, "input">,
+  ): Workflow<In, CO, Input>;
+  call(name: string, child: unknown, options?: unknown): AnyWorkflow {
+    return this.#child("call", name, child, options);
+  }
+
+  /**
+   * Starts `child` as a detached run (with `parentId` on its record) and
+   * outputs `{ id }` at once; the child is not cancelled with the parent.
+   *
+   * @example Start an audit run and move on
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const audit = workflow<number>("audit").step("log", (n) => n);
+   * const wf = workflow<number>("work").spawn("audit", audit).step("done", (s) => s.id);
+   * await using runner = new LocalRunner();
+   * const run = await runner.start(wf, 1);
+   * assert.equal(await run.result(), `${run.id}/audit`);
+   * ```
+   */
+  spawn<CI>(
+    name: string,
+    // deno-lint-ignore no-explicit-any
+    child: Workflow<CI, unknown, any>,
+    options: Omit<SpawnOptions<Out, CI, Input>, "input"> & {
+      input(value: Out, input: Input): CI | Promise<CI>;
+    },
+  ): Workflow<In, { id: string }, Input>;
+  /** Spawns `child` with the value as its input. */
+  spawn(
+    name: string,
+    // deno-lint-ignore no-explicit-any
+    child: Workflow<Out, unknown, any>,
+    options?: Omit<SpawnOptions<Out, Out, Input>, "input">,
+  ): Workflow<In, { id: string }, Input>;
+  spawn(name: string, child: unknown, options?: unknown): AnyWorkflow {
+    return this.#child("spawn", name, child, options);
+  }
+
+  #child(kind: "call" | "spawn", name: string, child: unknown, options: unknown): AnyWorkflow {
+    checkName(name, this.#where());
+    if (!(child instanceof Workflow) || child.name === "") {
+      throw new TypeError(
+        `Cannot ${kind} ${
+          describe(child)
+        } in '${name}' of ${this.#where()}: pass a workflow built with workflow()`,
+      );
+    }
+    const fields = compileChildOptions(kind, options, `${kind} '${name}' of ${this.#where()}`);
+    return this.#add({ kind, name, workflow: child.name, child, ...fields });
   }
 
   #wait(

@@ -7,7 +7,7 @@
 import { type Duration, parseDuration } from "./duration.ts";
 import type { PlanRetry } from "./plan.ts";
 import type { StepDef, StepFn, StepOptions } from "./builder_types.ts";
-import { describe, NAME, NAME_RULE } from "./validate.ts";
+import { checkRunId, describe, NAME, NAME_RULE } from "./validate.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -165,4 +165,41 @@ export function defineStep<I, O>(
   }
   if (options !== undefined) compileStepOptions(options, `step definition '${name}'`);
   return Object.freeze({ name, fn, options }) as unknown as StepDef<I, O>;
+}
+
+/**
+ * @internal Checks the options of `.call` (`input`, `id`, `retry`) or `.spawn`
+ * (`input`, `id`) and returns the node's fields besides the child.
+ */
+export function compileChildOptions(
+  kind: "call" | "spawn",
+  options: unknown,
+  where: string,
+): { input?: AnyFn; id?: string | AnyFn; retry?: PlanRetry } {
+  const record = checkOptionsObject(options, `options of ${where}`);
+  const allowed = kind === "call" ? ["input", "id", "retry"] : ["input", "id"];
+  for (const key of Object.keys(record)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(
+        `Cannot use option '${key}' on ${where}: use ${allowed.map((k) => `'${k}'`).join(", ")}`,
+      );
+    }
+  }
+  const out: { input?: AnyFn; id?: string | AnyFn; retry?: PlanRetry } = {};
+  if (record.input !== undefined) out.input = checkFunction(record.input, `'input' of ${where}`);
+  const id = record.id;
+  if (typeof id === "string") {
+    checkRunId(id);
+    out.id = id;
+  } else if (id !== undefined) {
+    if (typeof id !== "function") {
+      throw new TypeError(
+        `Cannot use ${describe(id)} as 'id' of ${where}: pass a run id or a function of the value`,
+      );
+    }
+    out.id = id as AnyFn;
+  }
+  const retry = compileRetry(record.retry, where);
+  if (retry) out.retry = retry;
+  return out;
 }

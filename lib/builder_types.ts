@@ -444,3 +444,73 @@ export interface WorkflowOptions<In = unknown> {
    */
   timeout?: Duration;
 }
+
+/**
+ * Options of `.spawn`: the child's input and run id.
+ *
+ * @example A detached child with its own id
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type SpawnOptions, workflow } from "@sluice/sluice";
+ *
+ * const audit = workflow<string>("audit").step("log", (s) => s.length);
+ * const options: SpawnOptions<{ order: string }, string> = {
+ *   input: (v) => v.order,
+ *   id: (v) => `audit-${v.order}`,
+ * };
+ * const wf = workflow<{ order: string }>("order").spawn("audit", audit, options);
+ * await using runner = new LocalRunner();
+ * assert.deepEqual(await runner.run(wf, { order: "o-1" }), { id: "audit-o-1" });
+ * ```
+ */
+export interface SpawnOptions<V, CI, In = unknown> {
+  /** The child's input, a function of the value (default: the value). */
+  input?(value: V, input: In): CI | Promise<CI>;
+  /**
+   * The child's run id, or a function of the value giving it (default
+   * `<parentRunId>/<stepKey>`).
+   */
+  id?: string | ChildIdFn<V, In>;
+}
+
+/**
+ * A function of the value (and the workflow input) giving a child's run id.
+ * (Declared as a method, so a workflow stays assignable to one with a wider
+ * value type.)
+ *
+ * @example An id from the order number
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ChildIdFn } from "@sluice/sluice";
+ *
+ * const id: ChildIdFn<{ order: string }, unknown> = (v) => `pay-${v.order}`;
+ * assert.equal(id({ order: "o-1" }, undefined), "pay-o-1");
+ * ```
+ */
+export type ChildIdFn<V, In> = {
+  method(value: V, input: In): string | Promise<string>;
+}["method"];
+
+/**
+ * Options of `.call`: the child's input and run id, and the retry policy
+ * (each attempt n > 1 starts a fresh child `<id>#<n>`).
+ *
+ * @example Call a child with a derived input, retried once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CallOptions, LocalRunner, workflow } from "@sluice/sluice";
+ *
+ * const pay = workflow<number>("pay").step("charge", (cents) => `paid ${cents}`);
+ * const options: CallOptions<{ total: number }, number> = {
+ *   input: (order) => order.total,
+ *   retry: { maxAttempts: 2 },
+ * };
+ * const wf = workflow<{ total: number }>("order").call("payment", pay, options);
+ * await using runner = new LocalRunner();
+ * assert.equal(await runner.run(wf, { total: 500 }), "paid 500");
+ * ```
+ */
+export interface CallOptions<V, CI, In = unknown> extends SpawnOptions<V, CI, In> {
+  /** Retries of the call: each attempt starts a fresh child. */
+  retry?: RetryOptions;
+}

@@ -22,6 +22,7 @@ import {
 import { DuplicateRunError } from "./errors.ts";
 import { decodeCursor, type RunFilter } from "./driver.ts";
 import { LIST_PAGE } from "./driver_policy.ts";
+import { cancelCallChildren } from "./children.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { HISTORY_PAGE, type HistoryOptions, historyPage, toHistory } from "./history.ts";
 import { toStoredTime } from "./time.ts";
@@ -328,6 +329,8 @@ export abstract class RunClient implements AsyncDisposable {
     await rt.clockReady();
     const now = rt.clock.now();
     const run = await rt.driver.cancelRun(runId, reason, now);
+    // Its unfinished `.call` children are cancelled with it (spawned ones are not).
+    await cancelCallChildren(rt.driver, runId, `parent run '${runId}' was cancelled`, now);
     notify(rt, "onRunCancelled", () => {
       const event: ObserverEvent<"onRunCancelled"> = {
         runId,
@@ -420,6 +423,7 @@ export abstract class RunClient implements AsyncDisposable {
     }
     checkStatuses(options.status);
     checkWorkflowFilter(options.workflow);
+    if (options.parentId !== undefined) checkRunId(options.parentId);
     if (options.cursor !== undefined) decodeCursor(options.cursor);
     const labels = options.labels === undefined
       ? undefined

@@ -117,6 +117,14 @@ export interface StoredRun {
   rateKey?: string;
   /** The claim priority given at start; absent when 0. */
   priority?: number;
+  /** The run that started this one with `.call` or `.spawn`. */
+  parentId?: string;
+  /**
+   * True for a `.call` child: finishing it (completed, failed or cancelled)
+   * puts {@linkcode childSignal} of its id in the parent's inbox in the same
+   * write, and the parent's unsuccessful end cancels it.
+   */
+  parentCall?: boolean;
 }
 
 /**
@@ -171,6 +179,10 @@ export interface NewRun {
    * a fresh run, which reads no rows.
    */
   steps?: StepRow[];
+  /** The run that starts this one (`.call` or `.spawn`). */
+  parentId?: string;
+  /** True for a `.call` child (see {@linkcode StoredRun.parentCall}). */
+  parentCall?: boolean;
 }
 
 /**
@@ -517,6 +529,8 @@ export interface RunFilter {
   createdAfter?: number;
   /** Only runs created at or before this time (epoch ms). */
   createdBefore?: number;
+  /** Only children of this run (`.call` and `.spawn`). */
+  parentId?: string;
   /**
    * Page size.
    * @default {100}
@@ -917,5 +931,27 @@ export function pendingRun(run: NewRun, now: number): StoredRun {
   if (run.concurrencyKey) stored.concurrencyKey = run.concurrencyKey;
   if (run.rateKey) stored.rateKey = run.rateKey;
   if (run.priority) stored.priority = run.priority;
+  if (run.parentId !== undefined) stored.parentId = run.parentId;
+  if (run.parentCall) stored.parentCall = true;
   return stored;
 }
+
+/**
+ * The name of the inbox entry that a finished `.call` child leaves in its
+ * parent's inbox (in the same write that finishes it), which wakes the parent
+ * when it waits for the child. User signal names cannot start with `@`.
+ *
+ * @example The wake-up of child `order-1/pay`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { childSignal } from "./driver.ts";
+ *
+ * assert.equal(childSignal("order-1/pay"), "@child:order-1/pay");
+ * ```
+ */
+export function childSignal(childId: string): string {
+  return CHILD_SIGNAL_PREFIX + childId;
+}
+
+/** The prefix of {@linkcode childSignal} (the PostgreSQL driver builds it in SQL). */
+export const CHILD_SIGNAL_PREFIX = "@child:";

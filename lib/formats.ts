@@ -51,6 +51,29 @@ export interface WaitProgress {
 }
 
 /**
+ * A `call`'s (or `spawn`'s) pending row: the attempt and the child run it
+ * started (written before the child is created), and when a failed call's
+ * next attempt is due.
+ *
+ * @example A second attempt, due later
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rowData } from "./formats.ts";
+ *
+ * const text = rowData.child.encode({ attempt: 2, child: "r-1/pay#2", until: 5 });
+ * assert.deepEqual(rowData.child.decode(text), { attempt: 2, child: "r-1/pay#2", until: 5 });
+ * ```
+ */
+export interface ChildProgress {
+  /** The attempt (1-based). */
+  attempt: number;
+  /** The child run's id. */
+  child: string;
+  /** When this attempt may start its child (epoch ms), after a failed one. */
+  until?: number;
+}
+
+/**
  * A wait's `done` row: the signal it consumed (the payload as a decoded
  * value), or the `onTimeout` result when it timed out.
  */
@@ -83,12 +106,19 @@ export const rowData: {
   readonly sleep: Format<SleepProgress>;
   /** A wait's deadline. */
   readonly wait: Format<WaitProgress>;
+  /** A call's attempt and child. */
+  readonly child: Format<ChildProgress>;
 } = {
   step: json<StepProgress>((p) => ({ failures: p.failures, until: p.until })),
   if: json<IfProgress>((p) => ({ branch: p.branch })),
   loop: json<LoopProgress>((p) => ({ next: p.next })),
   sleep: json<SleepProgress>((p) => ({ until: p.until })),
   wait: json<WaitProgress>((p) => (p.until === undefined ? {} : { until: p.until })),
+  child: json<ChildProgress>((p) =>
+    p.until === undefined
+      ? { attempt: p.attempt, child: p.child }
+      : { attempt: p.attempt, child: p.child, until: p.until }
+  ),
 };
 
 /** One stored shape's encoder and decoder. */

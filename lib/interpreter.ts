@@ -20,7 +20,7 @@ import { timeAfter, toStoredTime } from "./time.ts";
 import { yieldIfDue } from "./yield.ts";
 import { retryDelay, runAttempt } from "./attempt.ts";
 import { StepFailure, STOP } from "./suspension.ts";
-import { ActivationCore } from "./activation.ts";
+import { ChildActivation } from "./children.ts";
 
 export type { Middleware } from "./attempt.ts";
 export type { Host } from "./activation.ts";
@@ -69,7 +69,7 @@ function received(
 }
 
 /** One activation of one run: the tree walk over {@linkcode ActivationCore}. */
-export class Activation extends ActivationCore {
+export class Activation extends ChildActivation {
   protected override walk(
     nodes: readonly RtNode[],
     replay: boolean,
@@ -190,6 +190,14 @@ export class Activation extends ActivationCore {
       waitForAnySignal: {
         run: (a, node, v, key, row, _, scope) => a.#wait(node, v, key, row, scope),
         done: waited,
+      },
+      call: {
+        run: (a, node, v, key, row, _, scope) => a.child(node, v, key, row, scope),
+        done: recorded,
+      },
+      spawn: {
+        run: (a, node, v, key, row, _, scope) => a.child(node, v, key, row, scope),
+        done: recorded,
       },
     };
   }

@@ -7,9 +7,18 @@
  *
  * @module
  */
-import type { ConsumedSignal, Driver, Lease, StepRow, WriteBatch } from "./driver.ts";
+import type {
+  ConsumedSignal,
+  Driver,
+  Lease,
+  NewRun,
+  StepRow,
+  StoredRun,
+  WriteBatch,
+} from "./driver.ts";
 import { LeaseLostError, StorageError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import { cancelCallChildren } from "./children.ts";
 
 /** Pauses (ms) before each new try of a write that failed on a dropped connection. */
 const WRITE_RETRIES: readonly number[] = [25, 100, 250, 500, 1_000];
@@ -40,6 +49,12 @@ export interface LeaseStore {
     batch: WriteBatch,
     now: number,
   ): Promise<ConsumedSignal | undefined>;
+  /** Creates a child run of this one (idempotent by id). */
+  startChild(run: NewRun, now: number): Promise<{ run: StoredRun; created: boolean }>;
+  /** Reads a run (a child's status and output). */
+  readRun(runId: string): Promise<StoredRun | undefined>;
+  /** Cancels this run's unfinished `.call` children (after it failed). */
+  cancelCallChildren(reason: string, now: number): Promise<void>;
 }
 
 /** @internal The store of one claimed run over `driver`. */
@@ -109,5 +124,8 @@ export function leaseStore(
     },
     consumeSignal: (names, done, batch, now) =>
       driver.consumeSignal(lease, names, done, batch, now),
+    startChild: (run, now) => driver.createRun(run, now),
+    readRun: (id) => driver.getRun(id),
+    cancelCallChildren: (reason, now) => cancelCallChildren(driver, runId, reason, now),
   };
 }

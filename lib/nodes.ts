@@ -12,6 +12,13 @@
 import type { PlanBranch, PlanNode } from "./plan.ts";
 import type { StepDef } from "./builder_types.ts";
 
+/** @internal What a call or spawn node holds of its child workflow (a `Workflow`). */
+export interface ChildWorkflow {
+  readonly name: string;
+  readonly version: string;
+  readonly planHash: string;
+}
+
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
 
@@ -46,6 +53,17 @@ export interface RtFields {
   sleepUntil: { at: number | AnyFn };
   waitForSignal: { onTimeout?: AnyFn; combine?: AnyFn };
   waitForAnySignal: { onTimeout?: AnyFn; combine?: AnyFn };
+  call: ChildFields;
+  spawn: ChildFields;
+}
+
+/** @internal The runtime fields of `call` and `spawn`: the child, its input and its run id. */
+export interface ChildFields {
+  child: ChildWorkflow;
+  /** The child's input, a function of the value (default: the value). */
+  input?: AnyFn;
+  /** The child's run id, or a function of the value giving it. */
+  id?: string | AnyFn;
 }
 
 type Derive<P extends PlanNode> = P extends unknown
@@ -206,7 +224,29 @@ export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec<K> } = {
     label: waitLabel,
     yaml: ["waitForAnySignal", "signals", "timeout", "onTimeout"],
   },
+  call: {
+    plan: planChild,
+    children: none,
+    nesting: "slots",
+    mermaid: "box",
+    label: (node) => `call ${node.name}: ${node.workflow}`,
+    yaml: ["call", "workflow", "input", "id", "retry"],
+  },
+  spawn: {
+    plan: planChild,
+    children: none,
+    nesting: "slots",
+    mermaid: "box",
+    label: (node) => `spawn ${node.name}: ${node.workflow}`,
+    yaml: ["spawn", "workflow", "input", "id"],
+  },
 };
+
+function planChild(node: RtOf<"call">): PlanOf<"call"> {
+  const out: PlanOf<"call"> = { kind: node.kind, name: node.name, workflow: node.child.name };
+  if (node.retry) out.retry = { ...node.retry };
+  return out;
+}
 
 function planWait(node: RtOf<"waitForSignal">): PlanOf<"waitForSignal"> {
   const out: PlanOf<"waitForSignal"> = {
@@ -232,4 +272,47 @@ export function kindOf(node: { kind: NodeKind }): KindSpec<NodeKind> {
 /** @internal The plan node of a runtime node. */
 export function planNode(node: RtNode): PlanNode {
   return kindOf(node).plan(node, planNode as (child: RtBranch) => PlanBranch);
+}
+
+const childCache = new WeakMap<readonly RtNode[], readonly RtOf<"call">[]>();
+
+/**
+ * @internal The `call` and `spawn` nodes anywhere under `nodes` (branches and
+ * bodies included), computed once per node list: how the registry finds the
+ * child workflows to register, and how an activation knows it may have
+ * `.call` children to cancel.
+ */
+export function childNodes(nodes: readonly RtNode[]): readonly RtOf<"call">[] {
+  let found = childCache.get(nodes);
+  if (found) return found;
+  const out: RtOf<"call">[] = [];
+  const visit = (node: RtNode | undefined): void => {
+    if (node === undefined) return;
+    switch (node.kind) {
+      case "call":
+      case "spawn":
+        out.push(node as RtOf<"call">);
+        return;
+      case "flow":
+        node.nodes.forEach(visit);
+        return;
+      case "if":
+        visit(node.then);
+        visit(node.otherwise);
+        return;
+      case "parallel":
+        node.branches.forEach(visit);
+        return;
+      case "loop":
+      case "while":
+      case "map":
+        visit(node.body);
+        return;
+      default:
+        return;
+    }
+  };
+  nodes.forEach(visit);
+  childCache.set(nodes, found = out);
+  return found;
 }

@@ -322,6 +322,37 @@ export interface PlanWait {
 }
 
 /**
+ * A child workflow: `.call` starts it as its own run and waits for its
+ * output; `.spawn` starts it detached and outputs `{ id }`.
+ *
+ * @example The plan of a call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type PlanChild, workflow } from "@sluice/sluice";
+ *
+ * const pay = workflow<number>("pay").step("charge", (n) => n);
+ * const order = workflow<number>("order").call("payment", pay, { retry: { maxAttempts: 2 } });
+ * const node = order.plan.nodes[0] as PlanChild;
+ * assert.deepEqual(node, {
+ *   kind: "call",
+ *   name: "payment",
+ *   workflow: "pay",
+ *   retry: { maxAttempts: 2, initialDelayMs: 1000, backoff: 2, maxDelayMs: 300000, jitter: 0 },
+ * });
+ * ```
+ */
+export interface PlanChild {
+  /** Node kind. */
+  kind: "call" | "spawn";
+  /** Name, unique among siblings. */
+  name: string;
+  /** The child workflow's name. */
+  workflow: string;
+  /** Retry settings of a call: each attempt starts a fresh child. */
+  retry?: PlanRetry;
+}
+
+/**
  * Any node of a plan.
  *
  * @example Describe each node of a plan
@@ -343,6 +374,7 @@ export interface PlanWait {
  * ```
  */
 export type PlanNode =
+  | PlanChild
   | PlanStep
   | PlanFlow
   | PlanIf

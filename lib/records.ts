@@ -60,6 +60,8 @@ export interface RunRecord {
    * and at least one compensation ran and all succeeded.
    */
   compensated?: true;
+  /** The run that started this one with `.call` or `.spawn`. */
+  parentId?: string;
 }
 
 /**
@@ -293,5 +295,6 @@ export function toRunRecord(run: StoredRun): RunRecord {
     record.wakeAt = new Date(run.dueAt);
   }
   if (run.status === "waiting" && run.waitingFor) record.waitingFor = run.waitingFor;
+  if (run.parentId !== undefined) record.parentId = run.parentId;
   return record;
 }

@@ -13,6 +13,7 @@ import {
   workflowNodes,
   workflowTimeout,
 } from "./builder.ts";
+import { childNodes } from "./nodes.ts";
 import type { RtNode } from "./builder.ts";
 import type { Clock } from "./clock.ts";
 import { DepsScope } from "./deps.ts";
@@ -244,6 +245,8 @@ export class Runtime implements Host {
     const limited = Object.values(limits);
     this.#flowLimits = limited.length > 0 ? limits : undefined;
     this.#concurrencyLimited = limited.some((l) => l.concurrency !== undefined);
+    // The workflows it calls or spawns run here too.
+    for (const node of childNodes(workflowNodes(wf))) this.register(node.child as AnyWorkflow);
   }
 
   /** The registered workflow that matches a run's plan hash. */

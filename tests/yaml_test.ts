@@ -1065,3 +1065,44 @@ Deno.test("a failing CEL expression comes back from storage as an ExpressionErro
   assert.ok(error.cause instanceof ExpressionError, String(error.cause));
   assert.equal(error.cause.code, "EXPRESSION_FAILED");
 });
+
+Deno.test("call and spawn name a workflow from the 'workflows' option; plans match the builder", async () => {
+  const pay = workflow<number>("yaml-pay").step("charge", (n) => ({ charged: n }));
+  const text = `
+name: yaml-order
+steps:
+  - step: pick
+  - call: payment
+    workflow: pay
+    input: value * 100
+    id: "'pay-' + string(input.n)"
+    retry: { maxAttempts: 2 }
+  - spawn: audit
+    workflow: pay
+    input: "1"
+`;
+  const wf = loadWorkflow(text, { actions: ACTIONS, workflows: { pay } });
+  const built = workflow<{ n: number }>("yaml-order")
+    .step("pick", (input) => input.n)
+    .call("payment", pay, {
+      input: (n) => n * 100,
+      id: (_n, i) => `pay-${i.n}`,
+      retry: { maxAttempts: 2 },
+    })
+    .spawn("audit", pay, { input: () => 1 });
+  assert.deepEqual(wf.plan, built.plan);
+  assert.equal(wf.planHash, built.planHash);
+  await using runner = new LocalRunner();
+  const run = await runner.start(wf, { n: 3 });
+  assert.deepEqual(await run.result(), { id: `${run.id}/audit` });
+  assert.deepEqual((await runner.get("pay-3")).output, { charged: 300 });
+  assert.throws(
+    () => loadWorkflow(text, { actions: ACTIONS, workflows: {} }),
+    (error: YamlWorkflowError) => {
+      assert.ok(error instanceof YamlWorkflowError);
+      assert.match(error.message, /Cannot find the workflow 'pay' of call 'payment'/);
+      assert.match(error.message, /line 6/);
+      return true;
+    },
+  );
+});

@@ -76,12 +76,18 @@ function describeNode(node: YamlNode): string {
 export class Loader {
   readonly #text: string;
   readonly #actions: Record<string, YamlAction>;
+  readonly #workflows: Record<string, W>;
   readonly #locate: (offset: number) => { line: number; column: number };
   #count = 0;
 
-  constructor(text: string, actions: Record<string, YamlAction>) {
+  constructor(
+    text: string,
+    actions: Record<string, YamlAction>,
+    workflows: Record<string, W> = {},
+  ) {
     this.#text = text;
     this.#actions = actions;
+    this.#workflows = workflows;
     this.#locate = locator(text);
   }
 
@@ -468,7 +474,42 @@ export class Loader {
           ) as W
         );
       }
+      case "call":
+      case "spawn": {
+        const child = this.#named(need("workflow"), this.#workflows, "workflow", where);
+        const options: Record<string, unknown> = {};
+        const input = fields.get("input");
+        if (input) options.input = this.#expression(input, "value", where);
+        const id = fields.get("id");
+        if (id) options.id = this.#expression(id, "value", where);
+        const retry = fields.get("retry");
+        if (retry) options.retry = this.#retry(retry, where);
+        return add(() =>
+          kind === "call"
+            ? builder.call(name, child, options as never)
+            : builder.spawn(name, child, options as never) as W
+        );
+      }
     }
+  }
+
+  /** An entry naming one of `known` (own properties only): an action or a workflow. */
+  #named<T>(entry: YamlEntry, known: Record<string, T>, what: string, where: string): T {
+    const name = this.#string(entry, where);
+    if (!Object.hasOwn(known, name)) {
+      const names = Object.keys(known).sort();
+      const hint = names.length === 0
+        ? `no ${what} is registered`
+        : `registered: ${quoteList(names.slice(0, 20))}${names.length > 20 ? ", ..." : ""}`;
+      this.#fail(
+        entry.value.offset,
+        entry.key,
+        `Cannot find the ${what} '${
+          clip(name)
+        }' of ${where}: register it in the '${what}s' option (${hint})`,
+      );
+    }
+    return known[name]!;
   }
 
   #stepOptions(fields: Map<string, YamlEntry>, where: string): StepOptions {

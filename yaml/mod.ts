@@ -193,6 +193,12 @@ export interface LoadWorkflowOptions {
   /** The actions steps can name, by name (own properties only). */
   actions: Record<string, YamlAction>;
   /**
+   * The workflows `call` and `spawn` nodes can name (`workflow: key`), by
+   * name (own properties only).
+   */
+  // deno-lint-ignore no-explicit-any
+  workflows?: Record<string, Workflow<any, any, any>>;
+  /**
    * The workflow name; overrides the document's `name`.
    * @default {the document's `name`}
    */
@@ -256,7 +262,7 @@ export function loadWorkflow(
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Cannot load a workflow without options: pass { actions }");
   }
-  const { actions, name, version } = options;
+  const { actions, name, version, workflows } = options;
   if (typeof actions !== "object" || actions === null || Array.isArray(actions)) {
     throw new TypeError(
       "Cannot load a workflow without 'actions': pass an object of step functions by name",
@@ -268,6 +274,14 @@ export function loadWorkflow(
   if (version !== undefined && typeof version !== "string") {
     throw new TypeError(`Cannot use the 'version' option of type ${typeof version}: pass a string`);
   }
+  if (
+    workflows !== undefined &&
+    (typeof workflows !== "object" || workflows === null || Array.isArray(workflows))
+  ) {
+    throw new TypeError(
+      "Cannot use the 'workflows' option: pass an object of workflows by name",
+    );
+  }
   const root = readYaml(text);
-  return new Loader(text, actions).workflow(root, name, version);
+  return new Loader(text, actions, workflows).workflow(root, name, version);
 }

@@ -39,6 +39,7 @@ import {
   planFlowNextDue,
   runPlanSync,
 } from "../../lib/flow_claim.ts";
+import { childSignal } from "../../lib/driver.ts";
 import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
@@ -239,6 +240,7 @@ export class MemoryDriver implements Driver {
       }
       if (filter.createdAfter !== undefined && run.createdAt < filter.createdAfter) continue;
       if (filter.createdBefore !== undefined && run.createdAt > filter.createdBefore) continue;
+      if (filter.parentId !== undefined && run.parentId !== filter.parentId) continue;
       if (
         after &&
         !(run.createdAt < after[0] || (run.createdAt === after[0] && run.id < after[1]))
@@ -508,12 +510,14 @@ export class MemoryDriver implements Driver {
         if (transition.output !== undefined) run.output = transition.output;
         delete run.dueAt;
         this.#notify("finished", run.id);
+        this.#wakeParent(run, now);
         return;
       case "failed":
         run.status = "failed";
         run.error = transition.error;
         delete run.dueAt;
         this.#notify("finished", run.id);
+        this.#wakeParent(run, now);
         return;
       case "running":
         run.dueAt = now;
@@ -560,6 +564,27 @@ export class MemoryDriver implements Driver {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * A `.call` child finished: its wake-up goes to the parent's inbox (and
+   * history, as a signal received) and wakes the parent when it waits for it.
+   */
+  #wakeParent(child: StoredRun, now: number): void {
+    if (!child.parentCall || child.parentId === undefined) return;
+    const parent = this.#runs.get(child.parentId);
+    if (!parent || refusal("signal", child.parentId, parent.run.status)) return;
+    const name = childSignal(child.id);
+    parent.inbox.push({ name, payload: undefined, consumed: false });
+    parent.log.push({ type: "signal.received", at: now, detail: signalRowData(name, undefined) });
+    if (parent.run.status === "waiting" && parent.run.waitingFor?.includes(name)) {
+      parent.run.dueAt = now;
+      this.#schedule(parent.run);
+      this.#notify("runnable", parent.run.id);
+    } else if (parent.paused?.status === "waiting" && parent.run.waitingFor?.includes(name)) {
+      parent.paused.dueAt = now;
+    }
+    this.#notify("signal", parent.run.id);
   }
 
   /** Puts a signal in the inbox and wakes a run waiting for it. */
@@ -611,6 +636,7 @@ export class MemoryDriver implements Driver {
       this.#notify("cancelled", runId, reason);
       if (wasRunning) this.#notify("released", runId);
       this.#notify("finished", runId);
+      this.#wakeParent(run, now);
       return Promise.resolve(copyRun(run));
     } catch (error) {
       return Promise.reject(error);

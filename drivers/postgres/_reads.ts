@@ -47,6 +47,10 @@ export function listQuery(
     params.push(filter.createdAfter);
     where.push(`r.created_at >= $${params.length}::int8`);
   }
+  if (filter.parentId !== undefined) {
+    params.push(filter.parentId);
+    where.push(`r.parent_id = $${params.length}::text`);
+  }
   if (filter.createdBefore !== undefined) {
     params.push(filter.createdBefore);
     where.push(`r.created_at <= $${params.length}::int8`);

@@ -11,6 +11,8 @@ import { schedulesMigration } from "./_schedules.ts";
 /** Schema names the driver accepts: a plain lower-case identifier. */
 export const SCHEMA_NAME: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
 
+import { CHILD_SIGNAL_PREFIX } from "../../lib/driver.ts";
+
 /** Statuses after which a run never changes (but for a retry). */
 const FINISHED = "('completed', 'failed', 'cancelled')";
 
@@ -89,7 +91,7 @@ export function migrations(s: string): Migration[] {
     name: "takeovers since the run last wrote anything (maxRecoveries)",
     statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
   }, schedulesMigration(s)];
-  return [...before, pauseMigration(s), flowMigration(s)];
+  return [...before, pauseMigration(s), flowMigration(s), childrenMigration(s)];
 }
 
 /** Migration 4 of schema `s`: what a paused run resumes with (pause and resume). */
@@ -121,17 +123,31 @@ function flowMigration(s: string): Migration {
   };
 }
 
+/** Migration 6 of schema `s`: child runs (`.call` / `.spawn`). */
+function childrenMigration(s: string): Migration {
+  return {
+    version: 6,
+    name: "child runs (.call / .spawn): the parent, and whether it waits for the child",
+    statements: [
+      `ALTER TABLE ${s}.runs ADD COLUMN parent_id text COLLATE "C"`,
+      `ALTER TABLE ${s}.runs ADD COLUMN parent_call boolean NOT NULL DEFAULT false`,
+      `CREATE INDEX runs_parent ON ${s}.runs (parent_id, created_at DESC, id DESC)
+        WHERE parent_id IS NOT NULL`,
+    ],
+  };
+}
+
 /** The columns of a run, as `rowToRun` reads them (table alias `r`). */
 const RUN = `r.id, r.workflow, r.version, r.plan_hash, r.status, r.input, r.output, r.error,
   r.labels::text AS labels, r.created_at::float8 AS created_at,
   r.updated_at::float8 AS updated_at, r.due_at::float8 AS due_at, r.waiting_for,
   r.lease_token::float8 AS lease_token, r.lease_owner, r.recoveries, r.concurrency_key,
-  r.rate_key, r.priority`;
+  r.rate_key, r.priority, r.parent_id, r.parent_call`;
 
 /** The columns of the same run once a CTE returned them. */
 const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error, labels,
   created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries,
-  concurrency_key, rate_key, priority`;
+  concurrency_key, rate_key, priority, parent_id, parent_call`;
 
 const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
 
@@ -181,17 +197,48 @@ export function statements(s: string): Statements {
    * notice. Parameters: $1 run id, $2 token, $3 now, $4-$11 steps, $12-$17
    * events, $18 channel, $19 payload, then the transition's own from $20.
    */
-  const transition = (set: string, notifyWhen: string, payload = "$19") =>
+  const transition = (set: string, notifyWhen: string, payload = "$19", ends = false) =>
     `WITH up AS (
       UPDATE ${s}.runs AS r SET ${set}, lease_owner = NULL, recoveries = 0, updated_at = $3::int8
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
-      RETURNING r.id, r.due_at
+      RETURNING r.id, r.due_at, r.parent_id, r.parent_call
     ),
     sq AS (SELECT ${seq} AS seq),
     st AS (${stepRows(4, "up")}),
     ev AS (${eventRows(12, "up")}),
-    n AS (SELECT pg_notify($18, ${payload}) FROM up WHERE ${notifyWhen})
-    SELECT up.due_at::float8 AS due_at, (SELECT count(*) FROM n)::int AS notified FROM up`;
+    n AS (SELECT pg_notify($18, ${payload}) FROM up WHERE ${notifyWhen})${
+      ends ? `,\n    ${wakeParent("$3", "$18", payload)}` : ""
+    }
+    SELECT up.due_at::float8 AS due_at, (SELECT count(*) FROM n)::int AS notified,
+      ${ends ? "(SELECT id FROM pw)" : "NULL::text"} AS woke_parent FROM up`;
+  /**
+   * CTEs `pw`, `ps`, `pe`, `pn`: a `.call` child that `up` (with `id`,
+   * `parent_id`, `parent_call`) just finished leaves its wake-up in its
+   * unfinished parent's inbox (and history), wakes the parent when it waits
+   * for it, and notifies (the instance prefix of `payload`, types
+   * `runnable,signal`).
+   */
+  const wakeParent = (now: string, channel: string, payload: string) =>
+    `pw AS (
+      UPDATE ${s}.runs AS p SET inbox = array_append(p.inbox, '${CHILD_SIGNAL_PREFIX}' || up.id),
+        due_at = CASE WHEN p.status = 'waiting'
+          AND '${CHILD_SIGNAL_PREFIX}' || up.id = ANY(p.waiting_for) THEN ${now}::int8 ELSE p.due_at END,
+        paused_due = CASE WHEN p.paused_status = 'waiting'
+          AND '${CHILD_SIGNAL_PREFIX}' || up.id = ANY(p.waiting_for) THEN ${now}::int8
+          ELSE p.paused_due END
+      FROM up WHERE up.parent_call AND p.id = up.parent_id AND p.status NOT IN ${FINISHED}
+      RETURNING p.id, '${CHILD_SIGNAL_PREFIX}' || up.id AS name
+    ),
+    ps AS (INSERT INTO ${s}.signals (run_id, name) SELECT pw.id, pw.name FROM pw),
+    pe AS (
+      INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
+      SELECT pw.id, ${seq}, 0, 'signal.received', ${now}::int8,
+        json_build_object('signal', pw.name)::text FROM pw
+    ),
+    pn AS (
+      SELECT pg_notify(${channel}, split_part(${payload}, ':', 1) || ':runnable,signal:' || pw.id)
+      FROM pw
+    )`;
 
   const wakeAt = "CASE WHEN r.inbox && $21::text[] THEN $3::int8 ELSE $22::int8 END";
   /** A claim of the runs `due` selects ($1 now, $4 worker, $5 lease ms). */
@@ -232,16 +279,16 @@ export function statements(s: string): Statements {
 
     createRuns: `WITH b AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-          $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[])
+          $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[])
           WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now,
-            concurrency_key, rate_key, priority, ord)
+            concurrency_key, rate_key, priority, parent_id, parent_call, ord)
       ),
       ins AS (
         INSERT INTO ${s}.runs AS r
           (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
-            concurrency_key, rate_key, priority)
+            concurrency_key, rate_key, priority, parent_id, parent_call)
         SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at,
-          concurrency_key, rate_key, priority
+          concurrency_key, rate_key, priority, parent_id, parent_call <> 0
         FROM b ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING ${RUN}
@@ -349,11 +396,15 @@ export function statements(s: string): Statements {
       `status = 'completed', output = $20::text, due_at = NULL, waiting_for = NULL,
         paused_status = NULL, paused_due = NULL`,
       "true",
+      "$19",
+      true,
     ),
     fail: transition(
       `status = 'failed', error = $20::text, due_at = NULL, waiting_for = NULL,
         paused_status = NULL, paused_due = NULL`,
       "true",
+      "$19",
+      true,
     ),
     release: transition(
       `${
@@ -423,8 +474,10 @@ export function statements(s: string): Statements {
         INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
         SELECT $1, ${seq}, 0, 'run.cancelled', $3::int8, $4::text FROM up
       ),
-      n AS (SELECT pg_notify($5, $6) FROM up)
-      SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
+      n AS (SELECT pg_notify($5, $6) FROM up),
+      ${wakeParent("$3", "$5", "$6")}
+      SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified,
+        (SELECT id FROM pw) AS woke_parent FROM up`,
 
     pauseRun: `WITH up AS (
         UPDATE ${s}.runs AS r SET status = 'paused', paused_status = r.status,

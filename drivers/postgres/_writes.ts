@@ -370,6 +370,14 @@ export function dueNotices(
   return dueAt !== null && dueAt <= now ? notices : notices.filter((n) => n !== "runnable");
 }
 
+/** The child-run arrays of grouped creations (`$14`, `$15`): the parent and the `.call` flag. */
+export function createChildParams(items: readonly { run: NewRun }[]): Param[] {
+  return [
+    items.map((item) => item.run.parentId ?? null),
+    items.map((item) => item.run.parentCall ? 1 : 0),
+  ];
+}
+
 /** The flow-control arrays of grouped creations (`$11` … `$13`): keys and priority. */
 export function createFlowParams(items: readonly { run: NewRun }[]): Param[] {
   return [

@@ -45,6 +45,7 @@ import {
 } from "./_connection.ts";
 import {
   consumeParams,
+  createChildParams,
   createFlowParams,
   type CreateItem,
   createParams,
@@ -264,6 +265,7 @@ export class PostgresDriver implements Driver {
           this.#channel,
           this.#payload("runnable"),
           ...createFlowParams(runs.map((run) => ({ run }))),
+          ...createChildParams(runs.map((run) => ({ run }))),
         ],
       }),
       channel: this.#channel,
@@ -366,6 +368,7 @@ export class PostgresDriver implements Driver {
         this.#channel,
         this.#payload("runnable"),
         ...createFlowParams(items),
+        ...createChildParams(items),
       ],
     );
     settleCreates(
@@ -593,13 +596,16 @@ export class PostgresDriver implements Driver {
       now,
       0,
     );
-    const [row] = await this.#query<{ due_at: number | null; notified: number }>(
+    const [row] = await this.#query<
+      { due_at: number | null; notified: number; woke_parent: string | null }
+    >(
       `record the ${batch.run!.status} state of run '${lease.runId}'`,
       query.text,
       query.params,
     );
     if (!row) throw new LeaseLostError(lease.runId);
     if (row.notified > 0) this.#emit(dueNotices(query.notices, row.due_at, now), lease.runId);
+    if (row.woke_parent) this.#emit(["runnable", "signal"], row.woke_parent);
   }
 
   // ---- signals -----------------------------------------------------------------------
@@ -646,6 +652,7 @@ export class PostgresDriver implements Driver {
     // Rare: the batch moves the run, or rewrites the signal's own row. Two
     // statements in one transaction keep the reference order of effects.
     let notices: DriverNotice["type"][] = [];
+    let woke: string | undefined;
     try {
       const consumed = await this.#sql.begin(async (tx) => {
         const taken = result(await consume(tx, [], []));
@@ -661,6 +668,7 @@ export class PostgresDriver implements Driver {
           if ((moved.notified as number) > 0) {
             notices = dueNotices(query.notices, moved.due_at as number | null, now);
           }
+          if (moved.woke_parent) woke = moved.woke_parent as string;
         } else {
           const write = this.#writeQueries.query([{
             lease,
@@ -675,6 +683,7 @@ export class PostgresDriver implements Driver {
         return taken;
       });
       if (notices.length > 0) this.#emit(notices, lease.runId);
+      if (woke) this.#emit(["runnable", "signal"], woke);
       return consumed;
     } catch (error) {
       throw toStorageError(what, error, this.#secrets);
@@ -741,6 +750,8 @@ export class PostgresDriver implements Driver {
       ]);
       if (row) {
         this.#emit(["cancelled", "released", "finished"], runId, reason);
+        const woke = (row as { woke_parent?: string | null }).woke_parent;
+        if (woke) this.#emit(["runnable", "signal"], woke);
         return runFromColumns(row);
       }
       const status = await this.#status(runId);

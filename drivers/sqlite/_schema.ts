@@ -115,6 +115,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX runs_flow_running ON runs (workflow, concurrency_key) WHERE status = 'running';
   CREATE INDEX runs_flow_began ON runs (workflow, rate_key, began_at) WHERE began_at IS NOT NULL;
   `,
+  // 6: child runs (.call / .spawn): the parent, and whether it waits for the child.
+  `ALTER TABLE runs ADD COLUMN parent_id TEXT;
+   ALTER TABLE runs ADD COLUMN parent_call INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX runs_parent ON runs (parent_id, created_at) WHERE parent_id IS NOT NULL;`,
 ];
 
 /** The schema version this code writes. */

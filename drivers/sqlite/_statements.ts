@@ -8,7 +8,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 /** The columns of `runs` that make a `StoredRun`. */
 const RUN_COLUMNS =
-  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries, concurrency_key, rate_key, priority";
+  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries, concurrency_key, rate_key, priority, parent_id, parent_call";
 
 /** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
 const FENCE =
@@ -128,6 +128,7 @@ export class Statements {
   readonly eventsOfRun: StatementSync;
 
   readonly insertSignal: StatementSync;
+  readonly callParent: StatementSync;
   readonly firstSignal: StatementSync;
   readonly deleteSignal: StatementSync;
   readonly hasSignal: StatementSync;
@@ -153,8 +154,8 @@ export class Statements {
 
     this.insertRun = p(
       `INSERT INTO runs (id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, lease_token, input,
-         concurrency_key, rate_key, priority)
-       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, 0, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING
+         concurrency_key, rate_key, priority, parent_id, parent_call)
+       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (id) DO NOTHING
        RETURNING rid`,
     );
     this.getRun = p(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?1`);
@@ -171,6 +172,7 @@ export class Statements {
              WHERE label.key = wanted.key AND label.value = wanted.value)))
          AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
          AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at <= ?8)
+         AND (?9 IS NULL OR parent_id = ?9)
        ORDER BY created_at DESC, id DESC LIMIT ?6`,
     );
     this.claimCandidates = p(
@@ -234,6 +236,7 @@ export class Statements {
        WHERE rid = ?1`,
     );
     this.setDue = p("UPDATE runs SET due_at = ?2 WHERE rid = ?1");
+    this.callParent = p("SELECT id, parent_id FROM runs WHERE rid = ?1 AND parent_call = 1");
     this.clearRecoveries = p(
       "UPDATE runs SET recoveries = 0 WHERE rid = ?1 AND lease_token = ?2 AND recoveries > 0",
     );

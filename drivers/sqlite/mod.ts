@@ -37,6 +37,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { SqliteScheduleStore } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import {
+  childSignal,
   type Claim,
   type ClaimOptions,
   type ConsumedSignal,
@@ -314,11 +315,13 @@ export class SqliteDriver implements Driver {
         s.transition.run(rid, "completed", now, null, null, transition.output ?? null, null);
         this.#q.notify("released", runId);
         this.#q.notify("finished", runId);
+        this.#wakeParent(rid, now);
         return;
       case "failed":
         s.transition.run(rid, "failed", now, null, null, null, JSON.stringify(transition.error));
         this.#q.notify("released", runId);
         this.#q.notify("finished", runId);
+        this.#wakeParent(rid, now);
         return;
       case "running":
         s.transition.run(rid, "running", now, now, null, null, null);
@@ -367,6 +370,8 @@ export class SqliteDriver implements Driver {
         newRun.concurrencyKey ?? "",
         newRun.rateKey ?? "",
         newRun.priority ?? 0,
+        newRun.parentId ?? null,
+        newRun.parentCall ? 1 : 0,
       );
       if (inserted === undefined) {
         return {
@@ -413,6 +418,7 @@ export class SqliteDriver implements Driver {
         limit + 1,
         filter.createdAfter ?? null,
         filter.createdBefore ?? null,
+        filter.parentId ?? null,
       ) as unknown as RunRow[];
       const runs = rows.slice(0, limit).map(runFromColumns);
       const page: StoredRunPage = { runs };
@@ -660,25 +666,49 @@ export class SqliteDriver implements Driver {
   /** Puts a signal in the inbox and wakes the run when it waits for it. */
   sendSignal(runId: string, name: string, payload: string | undefined, now: number): Promise<void> {
     return this.#q.enqueue(() => {
-      const s = this.#s!;
       const state = this.#state(runId);
       const refused = refusal("signal", runId, state.status);
       if (refused) throw refused;
-      const seq = this.#journal.event(
-        state.rid,
-        "signal.received",
-        now,
-        signalRowData(name, payload),
-      );
-      s.insertSignal.run(state.rid, seq, name, payload ?? null);
-      const awaited = state.waiting_for !== null &&
-        (JSON.parse(state.waiting_for) as string[]).includes(name);
-      if (awaited && state.status === "waiting") {
-        s.setDue.run(state.rid, now);
-        this.#q.notify("runnable", runId);
-      } else if (awaited && state.paused_status === "waiting") s.setPausedDue.run(state.rid, now);
-      this.#q.notify("signal", runId);
+      this.#deliver(state, runId, name, payload, now);
     });
+  }
+
+  /**
+   * A `.call` child (by rid) finished: its wake-up goes to the parent's inbox,
+   * in the same transaction, unless the parent finished.
+   */
+  #wakeParent(rid: number, now: number): void {
+    const s = this.#s!;
+    const child = s.callParent.get(rid) as { id: string; parent_id: string | null } | undefined;
+    if (child?.parent_id == null) return;
+    const parent = s.runState.get(child.parent_id) as StateRow | undefined;
+    if (!parent || refusal("signal", child.parent_id, parent.status)) return;
+    this.#deliver(parent, child.parent_id, childSignal(child.id), undefined, now);
+  }
+
+  /** Inbox entry, history event and wake-up of a signal to an unfinished run. */
+  #deliver(
+    state: StateRow,
+    runId: string,
+    name: string,
+    payload: string | undefined,
+    now: number,
+  ): void {
+    const s = this.#s!;
+    const seq = this.#journal.event(
+      state.rid,
+      "signal.received",
+      now,
+      signalRowData(name, payload),
+    );
+    s.insertSignal.run(state.rid, seq, name, payload ?? null);
+    const awaited = state.waiting_for !== null &&
+      (JSON.parse(state.waiting_for) as string[]).includes(name);
+    if (awaited && state.status === "waiting") {
+      s.setDue.run(state.rid, now);
+      this.#q.notify("runnable", runId);
+    } else if (awaited && state.paused_status === "waiting") s.setPausedDue.run(state.rid, now);
+    this.#q.notify("signal", runId);
   }
 
   /** Cancels an unfinished run and revokes its lease. */
@@ -696,6 +726,7 @@ export class SqliteDriver implements Driver {
       this.#q.notify("cancelled", runId, reason);
       if (state.status === "running") this.#q.notify("released", runId);
       this.#q.notify("finished", runId);
+      this.#wakeParent(state.rid, now);
       return runFromColumns(row);
     });
   }
