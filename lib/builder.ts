@@ -26,7 +26,6 @@ import type {
   Branch,
   BranchOutput,
   CallOptions,
-  ChildIdFn,
   flowBrand,
   FlowRef,
   MapOptions,
