@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { AnyWorkflow } from "./builder.ts";
+import { type AnyWorkflow, workflowFlow } from "./builder.ts";
+import { flowKeys } from "./flow.ts";
 import { isFinished, type NewRun, type StoredRun } from "./driver.ts";
 import type { Logger } from "./logger.ts";
 import {
@@ -20,7 +21,7 @@ import {
 import type { ScheduleChange, ScheduleStore, StoredSchedule } from "./schedule_store.ts";
 import { dueSlots, type SlotRule, slotRunId } from "./slots.ts";
 import { MAX_TIME_MS } from "./time.ts";
-import { encodeValue } from "./values.ts";
+import { decodeValue, encodeValue } from "./values.ts";
 
 /** How long a worker's claim on a due schedule lasts: well inside the minute a slot may be late. */
 export const SCHEDULE_CLAIM_MS = 10_000;
@@ -139,8 +140,11 @@ function slotRuns(
   for (const slot of slots) {
     const id = slotRunId(row.id, slot);
     let input: string | undefined;
+    let keys: { concurrencyKey?: string; rateKey?: string };
     try {
       input = slotInput(host, row.id, spec, slot);
+      // Flow-control keys, as at start (a key function that throws skips the slot).
+      keys = flowKeys(workflowFlow(wf), decodeValue(input), wf.name);
     } catch (error) {
       host.logger.error("schedule input failed; the slot is skipped", {
         schedule: row.id,
@@ -157,6 +161,7 @@ function slotRuns(
       ...(input === undefined ? {} : { input }),
       labels: { [SCHEDULE_LABEL]: row.id },
       dueAt: host.now(),
+      ...keys,
     });
   }
   return runs;

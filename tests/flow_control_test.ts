@@ -5,7 +5,7 @@
 // their key at once, a rate-limited workflow begins no more than `limit` runs
 // per period, and a higher priority is claimed first.
 import assert from "node:assert/strict";
-import { Engine, LocalRunner, workflow } from "@sluice/sluice";
+import { Engine, LocalRunner, ManualClock, MemoryDriver, schedule, workflow } from "@sluice/sluice";
 import {
   type FlowMark,
   METER,
@@ -182,4 +182,23 @@ Deno.test("LocalRunner: a concurrency limit per key holds, and sleeping runs fre
   assert.deepEqual(await Promise.all(runs.map((r) => r.result())), [...Array(12).keys()]);
   assert.equal(most, 4, "2 per key, 2 keys");
   assert.equal(workedBeforeFirstWake, 12);
+});
+
+Deno.test("scheduled runs get their flow-control keys from the slot's input", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 0, 5));
+  const report = workflow<{ day: string }>("keyed-report", {
+    concurrency: { limit: 1, key: (input) => `day-${input.day}` },
+  }).step("s", (i) => i.day);
+  const nightly = schedule("keyed-nightly", report, {
+    cron: "0 3 * * *",
+    input: (slot) => ({ day: slot.toISOString().slice(0, 10) }),
+  });
+  const driver = new MemoryDriver();
+  await using engine = new Engine({ driver, workflows: [report], schedules: [nightly], clock });
+  await using worker = engine.worker();
+  await worker.start();
+  await clock.advance("1d");
+  const { runs } = await engine.list({ workflow: "keyed-report" });
+  assert.equal(runs.length, 1);
+  assert.equal((await driver.getRun(runs[0]!.id))?.concurrencyKey, "day-2026-01-05");
 });

@@ -15,7 +15,15 @@
  *
  * @module
  */
-import { type FlowCandidate, type FlowRead, planFlowClaim, runPlan } from "../../lib/flow_claim.ts";
+import {
+  type FlowAnswer,
+  type FlowRead,
+  planFlowClaim,
+  planFlowNextDue,
+  runPlan,
+} from "../../lib/flow_claim.ts";
+import type { TxQuery } from "./_schedules.ts";
+import { byPriority } from "./_sql.ts";
 import type { ClaimOptions, FlowLimitsByWorkflow, RunStatus } from "../../lib/driver.ts";
 
 /** The statements of flow control for schema `s` (already quoted). */
@@ -29,23 +37,21 @@ export interface FlowStatements {
 
 /** Builds the flow-control statements of schema `s`. */
 export function flowStatements(s: string): FlowStatements {
-  const candidates = (order: string, lock: string) =>
-    `SELECT r.id, r.workflow, r.status, r.due_at::float8 AS due_at, r.concurrency_key, r.rate_key,
-        r.began_at IS NOT NULL AS begun
-      FROM ${s}.runs r
-      WHERE r.due_at <= $1::int8 AND r.workflow = ANY($2::text[])
-        AND (r.status = 'running' OR NOT (r.workflow || chr(31) || r.concurrency_key = ANY($3::text[])))
-        AND (r.status <> 'pending' OR r.began_at IS NOT NULL
-          OR NOT (r.workflow || chr(31) || r.rate_key = ANY($4::text[])))
-        AND NOT (r.id = ANY($5::text[]))
-      ORDER BY ${order} LIMIT $6::int4 ${lock}`;
+  const columns = `r.id, r.workflow, r.status, r.due_at::float8 AS due_at, r.concurrency_key,
+    r.rate_key, r.began_at IS NOT NULL AS begun`;
+  const where = `r.due_at <= $1::int8 AND r.workflow = ANY($2::text[])
+    AND (r.status = 'running' OR NOT (r.workflow || chr(31) || r.concurrency_key = ANY($3::text[])))
+    AND (r.status <> 'pending' OR r.began_at IS NOT NULL
+      OR NOT (r.workflow || chr(31) || r.rate_key = ANY($4::text[])))
+    AND NOT (r.id = ANY($5::text[]))`;
   return {
     // One lock per (schema, workflow): the key is the hash of both.
     tryLock:
       `SELECT w AS workflow, pg_try_advisory_xact_lock(hashtextextended($1::text || w, 0)) AS ok
       FROM unnest($2::text[]) AS w`,
-    byPriority: candidates("r.priority DESC, r.due_at, r.id", "FOR UPDATE SKIP LOCKED"),
-    byDue: candidates("r.due_at, r.id", ""),
+    byPriority: byPriority(s, columns, where, "$6::int4"),
+    byDue:
+      `SELECT ${columns} FROM ${s}.runs r WHERE ${where} ORDER BY r.due_at, r.id LIMIT $6::int4`,
     running: `SELECT count(*)::int AS n FROM ${s}.runs
       WHERE workflow = $1 AND concurrency_key = $2 AND status = 'running'`,
     begun: `SELECT count(*)::int AS n, min(began_at)::float8 AS oldest FROM ${s}.runs
@@ -54,7 +60,7 @@ export function flowStatements(s: string): FlowStatements {
 }
 
 /** Runs one statement (inside the claim transaction, or alone). */
-export type FlowQuery = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+export type FlowQuery = TxQuery;
 
 /**
  * Answers a planner read other than `claim`. `admitted` holds the runs the
@@ -67,17 +73,20 @@ export async function answerFlowRead(
   read: FlowRead,
   workflows: readonly string[],
   admitted: readonly string[],
-): Promise<FlowCandidate[] | number | { count: number; oldest?: number } | void> {
+): Promise<FlowAnswer> {
   switch (read.read) {
     case "candidates": {
-      const rows = await query(read.order === "priority" ? st.byPriority : st.byDue, [
-        read.dueBy,
-        workflows,
-        read.blockedConcurrency,
-        read.blockedRate,
-        admitted,
-        read.limit,
-      ]);
+      const rows = await query<Record<string, unknown>>(
+        read.order === "priority" ? st.byPriority : st.byDue,
+        [
+          read.dueBy,
+          workflows,
+          read.blockedConcurrency,
+          read.blockedRate,
+          admitted,
+          read.limit,
+        ],
+      );
       return rows.map((r) => ({
         id: r.id as string,
         workflow: r.workflow as string,
@@ -89,19 +98,19 @@ export async function answerFlowRead(
       }));
     }
     case "running":
-      return (await query(st.running, [read.workflow, read.key]))[0]!.n as number;
+      return (await query<{ n: number }>(st.running, [read.workflow, read.key]))[0]!.n;
     case "begun": {
-      const row = (await query(st.begun, [read.workflow, read.key, read.since]))[0]!;
-      const count = row.n as number;
-      return row.oldest === null ? { count } : { count, oldest: row.oldest as number };
+      const [row] = await query<{ n: number; oldest: number | null }>(st.begun, [
+        read.workflow,
+        read.key,
+        read.since,
+      ]);
+      return row!.oldest === null ? { count: row!.n } : { count: row!.n, oldest: row!.oldest };
     }
     case "claim":
       return;
   }
 }
-
-/** Runs `fn` in one transaction, handing it a query function bound to it. */
-export type FlowTransaction = <T>(fn: (query: FlowQuery) => Promise<T>) => Promise<T>;
 
 /**
  * Claims within the flow limits in one transaction: takes the advisory lock
@@ -109,17 +118,17 @@ export type FlowTransaction = <T>(fn: (query: FlowQuery) => Promise<T>) => Promi
  * planner choose, then claims the chosen runs with `claimIds` in one
  * statement. Returns its rows.
  */
-export function claimWithFlow(
-  transaction: FlowTransaction,
+export async function claimWithFlow(
+  query: FlowQuery,
   st: FlowStatements,
   claimIds: string,
   lockPrefix: string,
   options: ClaimOptions & { flow: FlowLimitsByWorkflow },
 ): Promise<Record<string, unknown>[]> {
-  return transaction(async (query) => {
+  {
     const limited = options.workflows.filter((w) => options.flow[w] !== undefined);
-    const locks = await query(st.tryLock, [lockPrefix, limited]);
-    const busy = new Set(locks.filter((l) => !l.ok).map((l) => l.workflow as string));
+    const locks = await query<{ workflow: string; ok: boolean }>(st.tryLock, [lockPrefix, limited]);
+    const busy = new Set(locks.filter((l) => !l.ok).map((l) => l.workflow));
     const workflows = options.workflows.filter((w) => !busy.has(w));
     if (workflows.length === 0) return [];
     const admitted: string[] = [];
@@ -131,6 +140,23 @@ export function claimWithFlow(
       return Promise.resolve();
     });
     if (admitted.length === 0) return [];
-    return query(claimIds, [options.now, admitted, begins, options.workerId, options.leaseMs]);
-  });
+    return await query(claimIds, [
+      options.now,
+      admitted,
+      begins,
+      options.workerId,
+      options.leaseMs,
+    ]);
+  }
+}
+
+/** The next due time within the flow limits (see `planFlowNextDue`). */
+export function flowNextDue(
+  query: FlowQuery,
+  st: FlowStatements,
+  workflows: readonly string[],
+  flow: { now: number; limits: FlowLimitsByWorkflow },
+): Promise<number | undefined> {
+  const plan = planFlowNextDue(flow.limits, flow.now);
+  return runPlan(plan, (read) => answerFlowRead(st, query, read, workflows, []));
 }

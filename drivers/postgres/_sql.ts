@@ -91,7 +91,14 @@ export function migrations(s: string): Migration[] {
     name: "takeovers since the run last wrote anything (maxRecoveries)",
     statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
   }, schedulesMigration(s)];
-  return [...before, pauseMigration(s), flowMigration(s), childrenMigration(s)];
+  return [...before, pauseMigration(s), flowMigration(s), childrenMigration(s), {
+    version: 7,
+    name: "claims by priority without sorting the backlog",
+    statements: [
+      `CREATE INDEX runs_due_priority ON ${s}.runs (priority DESC, due_at, id)
+        WHERE due_at IS NOT NULL AND priority <> 0`,
+    ],
+  }];
 }
 
 /** Migration 4 of schema `s`: what a paused run resumes with (pause and resume). */
@@ -135,6 +142,25 @@ function childrenMigration(s: string): Migration {
         WHERE parent_id IS NOT NULL`,
     ],
   };
+}
+
+/**
+ * Due runs of schema `s` in claim order (higher priority first, then due
+ * time), locked with `SKIP LOCKED`, without sorting the whole backlog: runs of
+ * priority 0 come in order from `runs_due`, the others from the partial index
+ * `runs_due_priority`; the two short lists are merged (a claim may lock up to
+ * twice `limit` rows for the length of its statement). `where` (alias `r`)
+ * must bound `due_at`.
+ */
+export function byPriority(s: string, columns: string, where: string, limit: string): string {
+  return `WITH hi AS (SELECT ${columns}, r.priority FROM ${s}.runs r
+        WHERE ${where} AND r.due_at IS NOT NULL AND r.priority <> 0
+        ORDER BY r.priority DESC, r.due_at, r.id LIMIT ${limit} FOR UPDATE SKIP LOCKED),
+      lo AS (SELECT ${columns}, r.priority FROM ${s}.runs r
+        WHERE ${where} AND r.priority = 0
+        ORDER BY r.due_at, r.id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    SELECT * FROM (SELECT * FROM hi UNION ALL SELECT * FROM lo) AS u
+    ORDER BY priority DESC, due_at, id LIMIT ${limit}`;
 }
 
 /** The columns of a run, as `rowToRun` reads them (table alias `r`). */
@@ -343,11 +369,12 @@ export function statements(s: string): Statements {
       FROM ${s}.events WHERE run_id = $1 AND (seq, pos) > ($2::int8, $3::int4)
       ORDER BY seq, pos LIMIT $4`,
 
-    claimRuns: claim(`SELECT r.id, r.status, r.due_at, r.lease_owner FROM ${s}.runs r
-        WHERE r.due_at <= $1::int8 AND r.workflow = ANY($2::text[])
-        ORDER BY r.priority DESC, r.due_at, r.id
-        LIMIT $3::int4
-        FOR UPDATE SKIP LOCKED`),
+    claimRuns: claim(byPriority(
+      s,
+      "r.id, r.status, r.due_at, r.lease_owner",
+      "r.due_at <= $1::int8 AND r.workflow = ANY($2::text[])",
+      "$3::int4",
+    )),
     // Flow control: the runs the planner admitted ($2 ids, $3 those that begin
     // now under a rate limit), already locked by the claim transaction.
     claimIds: claim(

@@ -34,7 +34,7 @@
 import type postgres from "postgres";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { Batcher } from "./_batch.ts";
-import { PostgresScheduleStore } from "./_schedules.ts";
+import { PostgresScheduleStore, type TxQuery } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { NotifyListener, parseNotify } from "./_listen.ts";
 import {
@@ -61,14 +61,8 @@ import {
 import { isRefusedStatement, toStorageError } from "./_errors.ts";
 import { type Statements, statements } from "./_sql.ts";
 import { type ControlHost, controlRun, createWithSteps } from "./_control.ts";
-import {
-  answerFlowRead,
-  claimWithFlow,
-  type FlowStatements,
-  flowStatements,
-  type FlowTransaction,
-} from "./_flow.ts";
-import { hasFlowLimits, planFlowNextDue, runPlan } from "../../lib/flow_claim.ts";
+import { claimWithFlow, flowNextDue, type FlowStatements, flowStatements } from "./_flow.ts";
+import { hasFlowLimits } from "../../lib/flow_claim.ts";
 import { historyCursor, historyItem, type HistoryRow, listPage, listQuery } from "./_reads.ts";
 import type {
   Claim,
@@ -248,16 +242,7 @@ export class PostgresDriver implements Driver {
     return new PostgresScheduleStore({
       check: () => this.#check(),
       query: (what, text, params) => this.#query(what, text, params as readonly Param[]),
-      transaction: async (what, fn) => {
-        if (!this.#migrated) await this.migrate();
-        try {
-          return await this.#sql.begin((tx) =>
-            fn(async (text, params) => await tx.unsafe(text, params as never[]) as never)
-          ) as never;
-        } catch (error) {
-          throw toStorageError(what, error, this.#secrets);
-        }
-      },
+      transaction: (what, fn) => this.#transaction(what, fn),
       createRuns: (runs, now) => ({
         text: this.#st.createRuns,
         params: [
@@ -443,23 +428,13 @@ export class PostgresDriver implements Driver {
     });
   }
 
-  /** Runs `fn` with a transaction runner; storage errors say what failed. */
-  async #transaction<T>(
-    what: string,
-    fn: (transaction: FlowTransaction) => Promise<T>,
-  ): Promise<T> {
+  /** Runs `fn` in one transaction; storage errors say what failed. */
+  async #transaction<T>(what: string, fn: (tx: TxQuery) => Promise<T>): Promise<T> {
     if (!this.#migrated) await this.migrate();
-    const prepare = this.#sql.options.prepare !== false;
     try {
-      return await fn((body) =>
-        this.#sql.begin((tx) =>
-          body((text, params) =>
-            tx.unsafe(text, params as never[], { prepare }) as unknown as Promise<
-              Record<string, unknown>[]
-            >
-          )
-        ) as never
-      );
+      return await this.#sql.begin((tx) =>
+        fn(async (text, params) => await tx.unsafe(text, params as never[]) as never)
+      ) as never;
     } catch (error) {
       throw toStorageError(what, error, this.#secrets);
     }
@@ -473,12 +448,9 @@ export class PostgresDriver implements Driver {
     this.#check();
     if (workflows.length === 0) return undefined;
     if (flow && hasFlowLimits(flow.limits, workflows)) {
-      const query = (text: string, params: unknown[]) =>
-        this.#query<Record<string, unknown>>("find the next due run", text, params as Param[]);
-      return await runPlan(
-        planFlowNextDue(flow.limits, flow.now),
-        (read) => answerFlowRead(this.#flowSt, query, read, workflows, []),
-      );
+      const query: TxQuery = (text, params) =>
+        this.#query("find the next due run", text, params as Param[]) as never;
+      return await flowNextDue(query, this.#flowSt, workflows, flow);
     }
     const [row] = await this.#query<{ due_at: number | null }>(
       "find the next due run",

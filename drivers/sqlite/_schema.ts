@@ -119,6 +119,10 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE runs ADD COLUMN parent_id TEXT;
    ALTER TABLE runs ADD COLUMN parent_call INTEGER NOT NULL DEFAULT 0;
    CREATE INDEX runs_parent ON runs (parent_id, created_at) WHERE parent_id IS NOT NULL;`,
+  // 7: claims by priority: runs of a non-zero priority in claim order (the
+  // others come from runs_due in due order), so no claim sorts the backlog.
+  `CREATE INDEX runs_due_priority ON runs (priority DESC, due_at)
+     WHERE due_at IS NOT NULL AND priority <> 0;`,
 ];
 
 /** The schema version this code writes. */

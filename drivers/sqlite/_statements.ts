@@ -65,6 +65,23 @@ const BY_RANGE = "seq >= ?1 AND rid = ?2";
 const STEP_COLUMNS =
   "s.key, j.kind, s.state, j.data, j.attempt, j.started_at, j.at AS finished_at, s.seq";
 
+/**
+ * Due runs in claim order (higher priority first, then due time) without
+ * sorting the whole backlog: runs of priority 0 come in order from the
+ * due-time index, the others from the partial index `runs_due_priority`;
+ * the two short lists are merged. `where` must bound `due_at`.
+ */
+function byPriority(columns: string, where: string, limit: string): string {
+  return `SELECT ${columns} FROM (
+      SELECT * FROM (SELECT ${columns}, priority FROM runs
+        WHERE ${where} AND due_at IS NOT NULL AND priority <> 0
+        ORDER BY priority DESC, due_at LIMIT ${limit})
+      UNION ALL
+      SELECT * FROM (SELECT ${columns}, priority FROM runs
+        WHERE ${where} AND priority = 0 ORDER BY due_at LIMIT ${limit}))
+    ORDER BY priority DESC, due_at, rid LIMIT ${limit}`;
+}
+
 /** The prepared statements of one connection. */
 export class Statements {
   readonly begin: StatementSync;
@@ -175,11 +192,11 @@ export class Statements {
          AND (?9 IS NULL OR parent_id = ?9)
        ORDER BY created_at DESC, id DESC LIMIT ?6`,
     );
-    this.claimCandidates = p(
-      `SELECT rid, id, status, lease_owner, journal_from FROM runs
-       WHERE due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
-       ORDER BY priority DESC, due_at LIMIT ?3`,
-    );
+    this.claimCandidates = p(byPriority(
+      "rid, id, status, lease_owner, journal_from, due_at",
+      "due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))",
+      "?3",
+    ));
     this.claimRun = p(
       `UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?2,
          due_at = ?3, waiting_for = NULL,
@@ -193,17 +210,17 @@ export class Statements {
        WHERE due_at IS NOT NULL AND workflow IN (SELECT value FROM json_each(?1))
        ORDER BY due_at LIMIT 1`,
     );
-    const flowCandidates = (order: string) =>
-      p(`SELECT rid, id, workflow, status, lease_owner, journal_from, due_at, concurrency_key,
-           rate_key, began_at FROM runs
-         WHERE due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
-           AND (status = 'running' OR workflow || char(31) || concurrency_key NOT IN
-             (SELECT value FROM json_each(?3)))
-           AND (status <> 'pending' OR began_at IS NOT NULL OR workflow || char(31) || rate_key NOT IN
-             (SELECT value FROM json_each(?4)))
-         ORDER BY ${order} LIMIT ?5`);
-    this.flowByPriority = flowCandidates("priority DESC, due_at, rid");
-    this.flowByDue = flowCandidates("due_at, rid");
+    const flowColumns =
+      "rid, id, workflow, status, lease_owner, journal_from, due_at, concurrency_key, rate_key, began_at";
+    const flowWhere = `due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
+      AND (status = 'running' OR workflow || char(31) || concurrency_key NOT IN
+        (SELECT value FROM json_each(?3)))
+      AND (status <> 'pending' OR began_at IS NOT NULL OR workflow || char(31) || rate_key NOT IN
+        (SELECT value FROM json_each(?4)))`;
+    this.flowByPriority = p(byPriority(flowColumns, flowWhere, "?5"));
+    this.flowByDue = p(
+      `SELECT ${flowColumns} FROM runs WHERE ${flowWhere} ORDER BY due_at, rid LIMIT ?5`,
+    );
     this.flowRunning = p(
       `SELECT count(*) AS n FROM runs
        WHERE workflow = ?1 AND concurrency_key = ?2 AND status = 'running'`,
