@@ -12,8 +12,8 @@ export interface Row {
   ratio: number;
   /** The target, as text. */
   target: string;
-  /** Whether the target is met. */
-  ok: boolean;
+  /** Whether the target is met (undefined: the row has no target, it is for reference). */
+  ok: boolean | undefined;
 }
 
 /** The median of some numbers. */
@@ -66,7 +66,7 @@ export function printTable(rows: Row[]): void {
     r.baseline,
     `${r.ratio.toFixed(2)}×`,
     r.target,
-    r.ok ? "yes" : "NO",
+    r.ok === undefined ? "—" : r.ok ? "yes" : "NO",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;

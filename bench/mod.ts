@@ -11,6 +11,7 @@ import { postgresScenarios } from "./postgres.ts";
 import { fairnessScenarios } from "./fairness.ts";
 import { scheduleScenarios } from "./schedules.ts";
 import { flowScenarios } from "./flow.ts";
+import { breakdownScenarios, runScenarios } from "./runs.ts";
 
 const groups: Record<string, () => Promise<Row[]>> = {
   memory: memoryScenarios,
@@ -19,14 +20,21 @@ const groups: Record<string, () => Promise<Row[]>> = {
   fairness: fairnessScenarios,
   schedules: scheduleScenarios,
   flow: flowScenarios,
+  runs: runScenarios,
 };
+/** Groups run only when named (they print a breakdown or take long). */
+const optional: Record<string, () => Promise<Row[]>> = { breakdown: breakdownScenarios };
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(groups);
 const rows: Row[] = [];
 for (const name of wanted) {
-  const run = groups[name];
+  const run = groups[name] ?? optional[name];
   if (!run) {
-    console.error(`Unknown benchmark group '${name}': use ${Object.keys(groups).join(", ")}`);
+    console.error(
+      `Unknown benchmark group '${name}': use ${
+        [...Object.keys(groups), ...Object.keys(optional)].join(", ")
+      }`,
+    );
     Deno.exit(2);
   }
   console.error(`running ${name} scenarios…`);

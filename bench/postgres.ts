@@ -5,9 +5,9 @@ import { PostgresDriver } from "../drivers/postgres/mod.ts";
 import { median, perSecond, type Row, us } from "./_harness.ts";
 import { chain, runConcurrently } from "./_durable.ts";
 
-const URL = Deno.env.get("SLUICE_POSTGRES_URL") ?? "postgres://postgres@127.0.0.1:5432/test";
+export const URL = Deno.env.get("SLUICE_POSTGRES_URL") ?? "postgres://postgres@127.0.0.1:5432/test";
 
-async function withSchema<T>(fn: (schema: string) => Promise<T>): Promise<T> {
+export async function withSchema<T>(fn: (schema: string) => Promise<T>): Promise<T> {
   const schema = `sluice_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   try {
     return await fn(schema);
@@ -19,7 +19,7 @@ async function withSchema<T>(fn: (schema: string) => Promise<T>): Promise<T> {
 }
 
 /** Raw autocommit single-row INSERTs: µs each one after another, and the rate with 16 connections. */
-async function rawInserts(): Promise<{ sequential: number; rate16: number }> {
+export async function rawInserts(): Promise<{ sequential: number; rate16: number }> {
   const sql = postgres(URL, { max: 16, onnotice: () => {} });
   try {
     await sql`drop table if exists sluice_bench_raw`;

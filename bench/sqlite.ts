@@ -5,7 +5,7 @@ import { SqliteDriver } from "../drivers/sqlite/mod.ts";
 import { median, percentile, perSecond, type Row, us } from "./_harness.ts";
 import { chain, cpuMs, runConcurrently } from "./_durable.ts";
 
-async function withFile<T>(fn: (path: string) => Promise<T>): Promise<T> {
+export async function withFile<T>(fn: (path: string) => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "sluice-bench-" });
   try {
     return await fn(`${dir}/bench.db`);
@@ -15,7 +15,7 @@ async function withFile<T>(fn: (path: string) => Promise<T>): Promise<T> {
 }
 
 /** A raw single-row autocommit INSERT on a WAL file with synchronous=NORMAL, in µs. */
-function rawCommit(path: string, count: number): number {
+export function rawCommit(path: string, count: number): number {
   const db = new DatabaseSync(path);
   try {
     db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL");
