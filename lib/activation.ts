@@ -45,6 +45,12 @@ export interface Host extends AttemptHost {
   readonly maxPayloadBytes: number;
   readonly observers: readonly Observer[];
   emit<K extends ObserverHook>(hook: K, event: Parameters<NonNullable<Observer[K]>>[0]): void;
+  /**
+   * This activation is writing its run's completion: `written` resolves with
+   * the stored output once the fenced write committed, or with `undefined`
+   * when it failed (result waiters of this process then need no re-read).
+   */
+  completing?(runId: string, written: Promise<{ output: string | undefined } | undefined>): void;
 }
 
 /** How a compensating run ends: its error, whether it was compensated, the error for observers. */
@@ -89,6 +95,8 @@ export abstract class ActivationCore {
   readonly #timeoutMs: number | undefined;
   /** The run's deadline (epoch ms), under a workflow `timeout`. */
   #deadline: number | undefined;
+  /** Whether this activation wrote its run's final status (completed or failed). */
+  ended = false;
 
   constructor(
     host: Host,
@@ -203,12 +211,15 @@ export abstract class ActivationCore {
       } catch (error) {
         throw new StepFailure(error, "");
       }
-      await this.recordEvents(
+      const completion = this.recordEvents(
         [{ type: "run.completed", at: host.clock.now() }],
         data === undefined ? { status: "completed" } : { status: "completed", output: data },
         "onRunCompleted",
         () => ({ ...this.event(), output }),
       );
+      host.completing?.(this.runId, completion.then(() => ({ output: data }), () => undefined));
+      await completion;
+      this.ended = true;
     } catch (error) {
       let end = error;
       if (saga !== undefined && this.#failsRun(error)) {
@@ -314,6 +325,7 @@ export abstract class ActivationCore {
           return event;
         },
       );
+      this.ended = true;
       if (childNodes(this.#nodes).some((node) => node.kind === "call")) {
         // A failed parent cancels its unfinished `.call` children.
         await this.store.cancelCallChildren(`parent run '${this.runId}' failed`, host.clock.now())

@@ -481,6 +481,12 @@ export abstract class RunClient implements AsyncDisposable {
     rt.check();
     checkRunId(runId);
     for (;;) {
+      // A completion this process wrote needs no re-read (the write was fenced).
+      const written = rt.takeOutcome(runId);
+      if (written !== undefined) {
+        const outcome = await written;
+        if (outcome !== undefined) return decodeValue(outcome.output) as Out;
+      }
       // A run may finish while getRun() is pending: its notice then finds no
       // waiter, so compare the notice count before waiting.
       const changes = rt.changes;

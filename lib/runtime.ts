@@ -34,6 +34,9 @@ import { describe } from "./validate.ts";
 import type { Schedule } from "./schedule.ts";
 import { checkDeclared, scheduleHost, type SchedulesHost } from "./schedules.ts";
 
+/** Completions written here kept for result waiters, at most (the oldest are dropped). */
+const OUTCOMES_KEPT = 1024;
+
 /**
  * Options shared by `LocalRunner` and `Engine`.
  *
@@ -309,6 +312,37 @@ export class Runtime implements Host {
   }
 
   // ---- result waiters -----------------------------------------------------------
+
+  /**
+   * Completions written by this process's activations, by run id, until a
+   * result waiter takes them (at most OUTCOMES_KEPT; the oldest go first).
+   */
+  readonly #outcomes = new Map<string, Promise<{ output: string | undefined } | undefined>>();
+
+  /** An activation of this process is writing run `runId`'s completion (see `Host`). */
+  completing(runId: string, written: Promise<{ output: string | undefined } | undefined>): void {
+    this.#outcomes.delete(runId);
+    this.#outcomes.set(runId, written);
+    if (this.#outcomes.size > OUTCOMES_KEPT) {
+      const oldest = this.#outcomes.keys().next().value;
+      if (oldest !== undefined) this.#outcomes.delete(oldest);
+    }
+    void written.then((outcome) => {
+      if (outcome === undefined && this.#outcomes.get(runId) === written) {
+        this.#outcomes.delete(runId);
+      }
+    });
+  }
+
+  /**
+   * The completion of run `runId` written by this process, if one was: its
+   * stored output once committed, `undefined` if the write failed.
+   */
+  takeOutcome(runId: string): Promise<{ output: string | undefined } | undefined> | undefined {
+    const written = this.#outcomes.get(runId);
+    if (written !== undefined) this.#outcomes.delete(runId);
+    return written;
+  }
 
   /** Counts `finished` and `changed` notices, so a waiter can tell it missed one. */
   get changes(): number {

@@ -94,6 +94,8 @@ export class Worker implements AsyncDisposable {
   #stopping = false;
   #polling = false;
   #pollAgain = false;
+  /** Whether a poll stopped at full capacity (due runs may be left unclaimed). */
+  #starved = false;
   #failures = 0;
   #missedDue = 0;
   #dueTimer: ClockTimer | undefined;
@@ -286,6 +288,7 @@ export class Worker implements AsyncDisposable {
           claimedAll = claims.length === limit;
           if (!claimedAll) break;
         }
+        if (this.#active.size >= this.#concurrency) this.#starved = true;
         if (!this.#stopping && !claimedAll) await this.#armTimers(claimedAny);
       } while (this.#pollAgain && !this.#stopping);
       this.#failures = 0;
@@ -468,7 +471,13 @@ export class Worker implements AsyncDisposable {
         this.#heartbeatTimer?.cancel();
         this.#heartbeatTimer = undefined;
       }
-      this.#requestPoll();
+      // A run that ended frees a slot but makes no new work due: poll again only
+      // when a poll left due runs unclaimed for want of a slot, or when the run
+      // was handed back or suspended (its next due time must be armed).
+      if (this.#starved || !activation.ended) {
+        this.#starved = false;
+        this.#requestPoll();
+      }
       this.#busy(-1);
       this.#idle?.();
     });
