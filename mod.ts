@@ -113,6 +113,7 @@ export type {
   RunPage,
   RunRecord,
   StartOptions,
+  WorkerRecord,
 } from "./lib/records.ts";
 export type { HistoryOptions } from "./lib/history.ts";
 export type { RuntimeOptions } from "./lib/runtime.ts";
@@ -138,6 +139,7 @@ export type {
   StoredHistoryPage,
   StoredRun,
   StoredRunPage,
+  StoredWorker,
   WriteBatch,
 } from "./lib/driver.ts";
 export { CompensationFailedError, WorkflowTimeoutError } from "./lib/errors_saga.ts";

@@ -7,7 +7,7 @@
  */
 import type { Engine } from "../lib/engine.ts";
 import { parseDuration } from "../lib/duration.ts";
-import { json } from "./_format.ts";
+import { json, table } from "./_format.ts";
 import type { CliIo } from "./mod.ts";
 
 /** The parsed options the commands read. */
@@ -22,7 +22,14 @@ export interface ControlValues {
 }
 
 /** The commands of this module. */
-export const CONTROL_COMMANDS: readonly string[] = ["start", "pause", "resume", "fork", "purge"];
+export const CONTROL_COMMANDS: readonly string[] = [
+  "start",
+  "pause",
+  "resume",
+  "fork",
+  "purge",
+  "workers",
+];
 
 /** Parses a JSON argument, naming it in the error. */
 export function parseJson(text: string, what: string): unknown {
@@ -86,6 +93,24 @@ export async function controlCommand(
         ...(values.id ? { id: values.id } : {}),
       });
       say(`Forked ${runId} as ${fork.id}`, { id: fork.id });
+      return 0;
+    }
+    case "workers": {
+      const workers = await engine.workers();
+      if (values.json) io.out(json(workers));
+      else {
+        io.out(table(
+          ["ID", "HOST", "PID", "STARTED", "LAST SEEN", "SERVES"],
+          workers.map((w) => [
+            w.id,
+            w.host,
+            String(w.pid),
+            w.startedAt.toISOString(),
+            w.lastSeenAt.toISOString(),
+            w.serves.map((s) => `${s.workflow}@${s.version}`).join(", "),
+          ]),
+        ));
+      }
       return 0;
     }
     case "purge": {

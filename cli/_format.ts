@@ -29,7 +29,7 @@ export function runsTable(runs: RunRecord[]): string {
       r.id,
       r.workflow,
       r.version,
-      r.status,
+      r.stalled ? `${r.status} (stalled: ${r.stalled})` : r.status,
       r.createdAt.toISOString(),
       r.updatedAt.toISOString(),
     ]),
@@ -41,7 +41,9 @@ export function runDetail(run: RunRecord, history: HistoryEvent[]): string {
   const lines = [
     `Run       ${run.id}`,
     `Workflow  ${run.workflow} (version ${run.version}, plan ${run.planHash})`,
-    `Status    ${run.status}`,
+    `Status    ${run.status}${
+      run.stalled ? ` (stalled: no live worker serves ${run.workflow} ${run.version})` : ""
+    }`,
     `Created   ${run.createdAt.toISOString()}`,
     `Updated   ${run.updatedAt.toISOString()}`,
   ];

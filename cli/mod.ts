@@ -87,6 +87,7 @@ Commands:
   retry <runId>                     Resume a failed or cancelled run
   start <workflow> [input] --module <file>
                                     Start a run (input is JSON; --id, --label k=v)
+  workers                           List live workers and what they serve
   pause <runId>                     Pause a run (the step in flight finishes)
   resume <runId>                    Resume a paused run
   fork <runId> --module <file> [--from <step>] [--input <json>] [--id <id>]
@@ -179,7 +180,7 @@ export async function openDriver(
 }
 
 /** Commands that only read: they never create a database file or schema. */
-const READ_ONLY: ReadonlySet<string> = new Set(["list", "show"]);
+const READ_ONLY: ReadonlySet<string> = new Set(["list", "show", "workers"]);
 
 /** Imports a module or loads a YAML file and returns the workflows it defines. */
 async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, unknown>[]> {

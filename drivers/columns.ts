@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RunStatus, StepRow, StoredRun } from "../lib/driver.ts";
+import type { RunStatus, StepRow, StoredRun, StoredWorker } from "../lib/driver.ts";
 import type { ErrorInfo } from "../lib/errors.ts";
 
 /** The columns of a run row. */
@@ -91,4 +91,35 @@ export function stepFromColumns(r: StepColumns): StepRow {
   if (r.started_at !== null) row.startedAt = r.started_at;
   if (r.finished_at !== null) row.finishedAt = r.finished_at;
   return row;
+}
+
+/** A worker row as both SQL drivers return it. */
+export interface WorkerColumns {
+  id: string;
+  host: string;
+  pid: number | string;
+  started_at: number | string;
+  last_seen: number | string;
+  heartbeat_ms: number | string;
+  serves: string;
+}
+
+/** A stored worker from its columns. */
+export function workerFromColumns(r: WorkerColumns): StoredWorker {
+  return {
+    id: r.id,
+    host: r.host,
+    pid: Number(r.pid),
+    startedAt: Number(r.started_at),
+    lastSeenAt: Number(r.last_seen),
+    heartbeatMs: Number(r.heartbeat_ms),
+    serves: JSON.parse(r.serves) as StoredWorker["serves"],
+  };
+}
+
+/** The columns of a worker row, in the order id, host, pid, started, last seen, heartbeat, serves. */
+export function workerParams(
+  w: StoredWorker,
+): [string, string, number, number, number, number, string] {
+  return [w.id, w.host, w.pid, w.startedAt, w.lastSeenAt, w.heartbeatMs, JSON.stringify(w.serves)];
 }

@@ -35,7 +35,9 @@ import {
   type RunRecord,
   type StartOptions,
   toRunRecord,
+  type WorkerRecord,
 } from "./records.ts";
+import { isLive, stalledRuns } from "./presence.ts";
 import type { Runtime } from "./runtime.ts";
 import { Schedules } from "./schedules.ts";
 import {
@@ -344,6 +346,27 @@ export abstract class RunClient implements AsyncDisposable {
   }
 
   /**
+   * The live workers, in id order: those seen within three of their
+   * heartbeat intervals (`heartbeatInterval`, a worker option), with the
+   * workflow versions they serve.
+   *
+   * @returns One record per live worker.
+   */
+  async workers(): Promise<WorkerRecord[]> {
+    const rt = this.#rt;
+    rt.check();
+    const now = rt.clock.now();
+    return (await rt.driver.listWorkers()).filter((w) => isLive(w, now)).map((w) => ({
+      id: w.id,
+      host: w.host,
+      pid: w.pid,
+      startedAt: new Date(w.startedAt),
+      lastSeenAt: new Date(w.lastSeenAt),
+      serves: w.serves,
+    }));
+  }
+
+  /**
    * Pauses a run: its status is `paused` at once and no new step begins (a
    * step in flight finishes and is checkpointed). Timers falling due
    * meanwhile fire after {@linkcode RunClient.resume}; signals wait in the
@@ -405,7 +428,9 @@ export abstract class RunClient implements AsyncDisposable {
     checkRunId(runId);
     const run = await rt.driver.getRun(runId);
     if (!run) throw new RunNotFoundError(runId);
-    return toRunRecord(run);
+    const record = toRunRecord(run);
+    if ((await stalledRuns(rt, [run])).size > 0) record.stalled = "no-worker";
+    return record;
   }
 
   /**
@@ -434,7 +459,14 @@ export abstract class RunClient implements AsyncDisposable {
       if (at !== undefined) filter[bound] = toStoredTime(at, `'${bound}'`);
     }
     const page = await rt.driver.listRuns(filter);
-    const out: RunPage = { runs: page.runs.map(toRunRecord) };
+    const stalled = await stalledRuns(rt, page.runs);
+    const out: RunPage = {
+      runs: page.runs.map((run) => {
+        const record = toRunRecord(run);
+        if (stalled.has(run.id)) record.stalled = "no-worker";
+        return record;
+      }),
+    };
     if (page.nextCursor !== undefined) out.nextCursor = page.nextCursor;
     return out;
   }

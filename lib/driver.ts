@@ -830,11 +830,62 @@ export interface Driver extends AsyncDisposable {
    * `InvalidStateError` unless the run is paused.
    */
   resumeRun(runId: string, now: number): Promise<StoredRun>;
+  /**
+   * Records a worker's heartbeat row (inserted, or replaced by id) and
+   * deletes rows not seen since `forgetBefore` (workers long dead).
+   */
+  recordWorker(worker: StoredWorker, forgetBefore: number): Promise<void>;
+  /** Deletes a worker's row (it stopped). */
+  removeWorker(workerId: string): Promise<void>;
+  /** Every worker row, in id order. */
+  listWorkers(): Promise<StoredWorker[]>;
   /** Deletes finished runs last updated before a time; returns how many. */
   purge(finishedBefore: number): Promise<number>;
 
   /** Reports changes to this process's engines and workers; returns an unsubscribe function. */
   subscribe(listener: (notice: DriverNotice) => void): () => void;
+}
+
+/**
+ * A worker's heartbeat row: who it is and what it serves.
+ *
+ * @example Record a worker and list it
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryDriver, type StoredWorker } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const worker: StoredWorker = {
+ *   id: "w-1",
+ *   host: "box-1",
+ *   pid: 42,
+ *   startedAt: 1_000,
+ *   lastSeenAt: 5_000,
+ *   heartbeatMs: 10_000,
+ *   serves: [{ workflow: "pay", version: "1", planHash: "h" }],
+ * };
+ * await driver.recordWorker(worker, 0);
+ * assert.deepEqual(await driver.listWorkers(), [worker]);
+ * await driver.removeWorker("w-1");
+ * assert.deepEqual(await driver.listWorkers(), []);
+ * await driver.close();
+ * ```
+ */
+export interface StoredWorker {
+  /** The worker id. */
+  id: string;
+  /** The host name of its machine. */
+  host: string;
+  /** Its process id. */
+  pid: number;
+  /** When it started (epoch ms). */
+  startedAt: number;
+  /** Its last heartbeat (epoch ms). */
+  lastSeenAt: number;
+  /** How often it heartbeats (ms): it is live while seen within three of them. */
+  heartbeatMs: number;
+  /** The workflow versions it serves. */
+  serves: { workflow: string; version: string; planHash: string }[];
 }
 
 /**

@@ -62,6 +62,44 @@ export interface RunRecord {
   compensated?: true;
   /** The run that started this one with `.call` or `.spawn`. */
   parentId?: string;
+  /**
+   * `no-worker` when no live worker can execute the unfinished run: its
+   * workflow version (plan hash) is served by no worker seen within three
+   * heartbeat intervals. Computed when read.
+   */
+  stalled?: "no-worker";
+}
+
+/**
+ * A live worker, as `workers()` lists it.
+ *
+ * @example List the live workers
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Engine, MemoryDriver, type WorkerRecord, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow<number>("inc").step("inc", (n) => n + 1);
+ * await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf] });
+ * await using worker = engine.worker({ id: "w-1" });
+ * await worker.start();
+ * const [live]: WorkerRecord[] = await engine.workers();
+ * assert.equal(live?.id, "w-1");
+ * assert.deepEqual(live?.serves, [{ workflow: "inc", version: "1", planHash: wf.planHash }]);
+ * ```
+ */
+export interface WorkerRecord {
+  /** The worker id (the lease owner of the runs it holds). */
+  id: string;
+  /** The host name of its machine (`unknown` without permission to read it). */
+  host: string;
+  /** Its process id. */
+  pid: number;
+  /** When it started. */
+  startedAt: Date;
+  /** Its last heartbeat. */
+  lastSeenAt: Date;
+  /** The workflow versions it serves. */
+  serves: { workflow: string; version: string; planHash: string }[];
 }
 
 /**

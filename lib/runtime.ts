@@ -179,6 +179,20 @@ export class Runtime implements Host {
     return this.clock instanceof StorageClock ? this.clock.ready() : undefined;
   }
 
+  /** Ids of this process's started workers (they serve every registered workflow). */
+  readonly localWorkers: Set<string> = new Set();
+
+  /** The workflow versions this runtime's workers serve. */
+  served(): { workflow: string; version: string; planHash: string }[] {
+    const out: { workflow: string; version: string; planHash: string }[] = [];
+    for (const versions of this.#versions.values()) {
+      for (const wf of versions) {
+        out.push({ workflow: wf.name, version: wf.version, planHash: wf.planHash });
+      }
+    }
+    return out;
+  }
+
   /** The newest registered version of a workflow. */
   latestVersion(name: string): AnyWorkflow | undefined {
     return this.#versions.get(name)?.at(-1);

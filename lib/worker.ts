@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Presence } from "./presence.ts";
 import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock.ts";
 import type { Claim, DriverNotice, Lease } from "./driver.ts";
 import { type Duration, parseDuration } from "./duration.ts";
@@ -64,6 +65,12 @@ export interface WorkerOptions {
    * @default {a random id}
    */
   id?: string;
+  /**
+   * How often the worker records its heartbeat row (`workers()`); it counts
+   * as live while seen within three intervals.
+   * @default {"10s"}
+   */
+  heartbeatInterval?: Duration;
 }
 
 /**
@@ -89,6 +96,7 @@ export class Worker implements AsyncDisposable {
   readonly #concurrency: number;
   readonly #leaseMs: number;
   readonly #pollMs: number;
+  readonly #presence: Presence;
   readonly #active = new Map<string, { activation: Activation; done: Promise<void> }>();
   #started = false;
   #stopping = false;
@@ -139,6 +147,13 @@ export class Worker implements AsyncDisposable {
       );
     }
     this.id = id;
+    const heartbeatMs = parseDuration(options.heartbeatInterval ?? 10_000, "'heartbeatInterval'");
+    if (heartbeatMs < 100) {
+      throw new RangeError(
+        `Cannot use 'heartbeatInterval' ${heartbeatMs}ms: it must be at least 100ms`,
+      );
+    }
+    this.#presence = new Presence(runtime, id, heartbeatMs);
   }
 
   /** Whether the worker is started and not stopping. */
@@ -177,6 +192,7 @@ export class Worker implements AsyncDisposable {
     this.#started = true;
     this.#stopping = false;
     this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
+    this.#presence.start();
     this.#requestPoll();
     const firstPass = new Promise<void>((resolve) => this.#firstPassDone = resolve);
     this.#requestSchedules();
@@ -206,6 +222,7 @@ export class Worker implements AsyncDisposable {
     }
     this.#heartbeatTimer?.cancel();
     this.#heartbeatTimer = undefined;
+    await this.#presence.stop();
     this.#started = false;
   }
 

@@ -206,4 +206,28 @@ export const PAUSE_CASES: ConformanceCase[] = [
       ]);
     },
   },
+  {
+    name: "recordWorker keeps one row per worker, forgets long-dead ones; removeWorker deletes",
+    async fn(driver) {
+      const serves = [{ workflow: "wf", version: "1", planHash: "h" }];
+      const row = (id: string, lastSeenAt: number) => ({
+        id,
+        host: "box-'1\"",
+        pid: 4242,
+        startedAt: T0,
+        lastSeenAt,
+        heartbeatMs: 10_000,
+        serves,
+      });
+      await driver.recordWorker(row("w-b", T0 + 1), T0 - 1);
+      await driver.recordWorker(row("w-a", T0 + 2), T0 - 1);
+      await driver.recordWorker(row("w-b", T0 + 3), T0 - 1);
+      assert.deepEqual(await driver.listWorkers(), [row("w-a", T0 + 2), row("w-b", T0 + 3)]);
+      await driver.recordWorker(row("w-c", T0 + 10), T0 + 3);
+      assert.deepEqual(await driver.listWorkers(), [row("w-b", T0 + 3), row("w-c", T0 + 10)]);
+      await driver.removeWorker("w-b");
+      await driver.removeWorker("nobody");
+      assert.deepEqual(await driver.listWorkers(), [row("w-c", T0 + 10)]);
+    },
+  },
 ];

@@ -226,7 +226,7 @@ Deno.test("cli: read-only commands never create a database file or schema; a mis
   const dir = await Deno.makeTempDir({ prefix: "sluice-cli-" });
   try {
     const path = `${dir}/typo.db`;
-    for (const args of [["list"], ["show", "r-1"]]) {
+    for (const args of [["list"], ["show", "r-1"], ["workers"]]) {
       const result = await cli([...args, "--db", path]);
       assert.equal(result.code, 1);
       assert.match(
@@ -267,6 +267,10 @@ export const ctl = workflow<number>("cli-ctl")
 `,
   );
   try {
+    const stalled = await cli(["list", "--db", path]);
+    assert.match(stalled.out, /wait-1 .* waiting \(stalled: no-worker\)/, "no worker serves it");
+    const none = await cli(["workers", "--db", path, "--json"]);
+    assert.deepEqual(JSON.parse(none.out), []);
     const warned = await cli(["signal", "wait-1", "aproved", "{}", "--db", path]);
     assert.equal(warned.code, 0, warned.err);
     assert.match(warned.err, /Warning: run wait-1 waits for 'approved', not 'aproved'/);
@@ -288,6 +292,9 @@ export const ctl = workflow<number>("cli-ctl")
     await using worker = engine.worker({ pollInterval: 20 });
     await worker.start();
     await waitForStatus(engine, "ctl-1", "waiting");
+    const workers = await cli(["workers", "--db", path]);
+    assert.match(workers.out, /^ID\s+HOST\s+PID\s+STARTED\s+LAST SEEN\s+SERVES/);
+    assert.match(workers.out, new RegExp(`${worker.id} .* ${Deno.pid} .* cli-ctl@1`));
     assert.equal((await cli(["pause", "ctl-1", "--db", path])).code, 0);
     assert.equal((await engine.get("ctl-1")).status, "paused");
     const paused = await cli(["list", "--db", path, "--json", "--status", "paused"]);

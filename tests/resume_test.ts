@@ -18,6 +18,7 @@ import {
   type StoredHistoryItem,
   type StoredRun,
   type StoredRunPage,
+  type StoredWorker,
   workflow,
   type WriteBatch,
 } from "@sluice/sluice";
@@ -109,6 +110,15 @@ class CountingDriver implements Driver {
   }
   resumeRun(runId: string, now: number): Promise<StoredRun> {
     return this.inner.resumeRun(runId, now);
+  }
+  recordWorker(worker: StoredWorker, forgetBefore: number): Promise<void> {
+    return this.inner.recordWorker(worker, forgetBefore);
+  }
+  removeWorker(workerId: string): Promise<void> {
+    return this.inner.removeWorker(workerId);
+  }
+  listWorkers(): Promise<StoredWorker[]> {
+    return this.inner.listWorkers();
   }
   purge(finishedBefore: number): Promise<number> {
     return this.inner.purge(finishedBefore);

@@ -73,3 +73,50 @@ for (const { name, create } of driverFactories()) {
     assert.deepEqual(bodies, { slow: 1, next: 1, last: 3 });
   });
 }
+
+for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: workers() lists live workers; a run no live worker serves is stalled`, async () => {
+    const wf = workflow<number>("served").step("n", (n) => n);
+    const driver = await create();
+    await using engine = new Engine({ driver, workflows: [wf] });
+    // No worker anywhere: the run is flagged, in get and in list.
+    const run = await engine.start(wf, 1, { id: "served-1", startAt: Date.now() + 3_600_000 });
+    assert.equal((await engine.get(run.id)).stalled, "no-worker");
+    assert.equal((await engine.list()).runs[0]?.stalled, "no-worker");
+    assert.deepEqual(await engine.workers(), []);
+    const worker = engine.worker({ id: "w-here", heartbeatInterval: "1s" });
+    await worker.start();
+    const [live] = await engine.workers();
+    assert.equal(live?.id, "w-here");
+    assert.deepEqual(live?.serves, [{ workflow: "served", version: "1", planHash: wf.planHash }]);
+    assert.equal(typeof live?.pid, "number");
+    assert.equal((await engine.get(run.id)).stalled, undefined);
+    await worker.stop();
+    assert.deepEqual(await engine.workers(), [], "a stopped worker removes its row");
+    assert.equal((await engine.get(run.id)).stalled, "no-worker");
+    // A worker elsewhere: live while seen within three heartbeat intervals.
+    const elsewhere = (lastSeenAt: number) => ({
+      id: "w-elsewhere",
+      host: "other",
+      pid: 1,
+      startedAt: lastSeenAt,
+      lastSeenAt,
+      heartbeatMs: 1_000,
+      serves: [{ workflow: "served", version: "1", planHash: wf.planHash }],
+    });
+    await driver.recordWorker(elsewhere(Date.now() - 2_000), 0);
+    assert.equal((await engine.get(run.id)).stalled, undefined);
+    assert.deepEqual((await engine.workers()).map((w) => w.id), ["w-elsewhere"]);
+    await driver.recordWorker(elsewhere(Date.now() - 4_000), 0);
+    assert.equal((await engine.get(run.id)).stalled, "no-worker");
+    assert.deepEqual(await engine.workers(), []);
+    // Serving another version of the workflow does not count.
+    await driver.recordWorker({
+      ...elsewhere(Date.now()),
+      serves: [{ workflow: "served", version: "2", planHash: "other" }],
+    }, 0);
+    assert.equal((await engine.get(run.id)).stalled, "no-worker");
+    await engine.cancel(run.id);
+    assert.equal((await engine.get(run.id)).stalled, undefined, "a finished run is never stalled");
+  });
+}

@@ -27,6 +27,7 @@ import {
   type StoredHistoryPage,
   type StoredRun,
   type StoredRunPage,
+  type StoredWorker,
   type WriteBatch,
 } from "../../lib/driver.ts";
 import {
@@ -108,6 +109,7 @@ export class MemoryDriver implements Driver {
   #runs = new Map<string, MemoryRun>();
   #due = new Map<string, MinHeap<DueEntry>>();
   #listeners = new Set<(notice: DriverNotice) => void>();
+  #workers = new Map<string, StoredWorker>();
   #closed = false;
   readonly #schedules = new MemorySchedules({
     check: () => this.#check(),
@@ -711,6 +713,30 @@ export class MemoryDriver implements Driver {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** Records a worker's heartbeat row; forgets rows not seen since `forgetBefore`. */
+  recordWorker(worker: StoredWorker, forgetBefore: number): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    for (const [id, row] of this.#workers) {
+      if (row.lastSeenAt < forgetBefore) this.#workers.delete(id);
+    }
+    this.#workers.set(worker.id, structuredClone(worker));
+    return Promise.resolve();
+  }
+
+  /** Deletes a worker's row. */
+  removeWorker(workerId: string): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    this.#workers.delete(workerId);
+    return Promise.resolve();
+  }
+
+  /** Every worker row, in id order. */
+  listWorkers(): Promise<StoredWorker[]> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const rows = [...this.#workers.values()].sort((a, b) => a.id < b.id ? -1 : 1);
+    return Promise.resolve(rows.map((row) => structuredClone(row)));
   }
 
   /** Deletes finished runs last updated before a time. */

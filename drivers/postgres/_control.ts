@@ -5,10 +5,16 @@
  *
  * @module
  */
-import type { DriverNotice, NewRun, RunStatus, StoredRun } from "../../lib/driver.ts";
+import type { DriverNotice, NewRun, RunStatus, StoredRun, StoredWorker } from "../../lib/driver.ts";
 import { refusal } from "../../lib/driver_policy.ts";
 import { RunNotFoundError } from "../../lib/errors.ts";
-import { type RunColumns, runFromColumns } from "../columns.ts";
+import {
+  type RunColumns,
+  runFromColumns,
+  type WorkerColumns,
+  workerFromColumns,
+  workerParams,
+} from "../columns.ts";
 import type { Statements } from "./_sql.ts";
 import { createParams, type Query, stepArrays } from "./_writes.ts";
 
@@ -73,4 +79,22 @@ export async function controlRun(
   const run = await host.getRun(runId);
   if (!run) throw new RunNotFoundError(runId);
   return run;
+}
+
+/** Records a worker's heartbeat row; forgets rows not seen since `forgetBefore`. */
+export async function recordWorker(
+  host: ControlHost,
+  worker: StoredWorker,
+  forgetBefore: number,
+): Promise<void> {
+  await host.query(`record worker '${worker.id}'`, host.statements.recordWorker, [
+    ...workerParams(worker),
+    forgetBefore,
+  ]);
+}
+
+/** Every worker row, in id order. */
+export async function listWorkers(host: ControlHost): Promise<StoredWorker[]> {
+  const rows = await host.query("list workers", host.statements.listWorkers, []);
+  return rows.map((row) => workerFromColumns(row as unknown as WorkerColumns));
 }

@@ -98,7 +98,24 @@ export function migrations(s: string): Migration[] {
       `CREATE INDEX runs_due_priority ON ${s}.runs (priority DESC, due_at, id)
         WHERE due_at IS NOT NULL AND priority <> 0`,
     ],
-  }];
+  }, workersMigration(s)];
+}
+
+/** Migration 8 of schema `s`: worker heartbeat rows (`workers()`). */
+function workersMigration(s: string): Migration {
+  return {
+    version: 8,
+    name: "worker heartbeat rows (workers())",
+    statements: [`CREATE TABLE ${s}.workers (
+      id text COLLATE "C" PRIMARY KEY,
+      host text NOT NULL,
+      pid integer NOT NULL,
+      started_at bigint NOT NULL,
+      last_seen bigint NOT NULL,
+      heartbeat_ms bigint NOT NULL,
+      serves text NOT NULL
+    )`],
+  };
 }
 
 /** Migration 4 of schema `s`: what a paused run resumes with (pause and resume). */
@@ -506,6 +523,17 @@ export function statements(s: string): Statements {
       SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified,
         (SELECT id FROM pw) AS woke_parent FROM up`,
 
+    recordWorker: `WITH gone AS (DELETE FROM ${s}.workers WHERE last_seen < $8::int8)
+      INSERT INTO ${s}.workers (id, host, pid, started_at, last_seen, heartbeat_ms, serves)
+      VALUES ($1, $2, $3::int4, $4::int8, $5::int8, $6::int8, $7)
+      ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+        started_at = excluded.started_at, last_seen = excluded.last_seen,
+        heartbeat_ms = excluded.heartbeat_ms, serves = excluded.serves`,
+    removeWorker: `DELETE FROM ${s}.workers WHERE id = $1`,
+    listWorkers: `SELECT id, host, pid, started_at::float8 AS started_at,
+        last_seen::float8 AS last_seen, heartbeat_ms::float8 AS heartbeat_ms, serves
+      FROM ${s}.workers ORDER BY id`,
+
     pauseRun: `WITH up AS (
         UPDATE ${s}.runs AS r SET status = 'paused', paused_status = r.status,
           paused_due = r.due_at, due_at = NULL, updated_at = $2::int8
@@ -596,6 +624,9 @@ export interface Statements {
   cancelRun: string;
   retryRun: string;
   pauseRun: string;
+  recordWorker: string;
+  removeWorker: string;
+  listWorkers: string;
   resumeRun: string;
   purge: string;
   listRuns: string;

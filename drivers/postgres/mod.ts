@@ -60,7 +60,13 @@ import {
 } from "./_writes.ts";
 import { isRefusedStatement, toStorageError } from "./_errors.ts";
 import { type Statements, statements } from "./_sql.ts";
-import { type ControlHost, controlRun, createWithSteps } from "./_control.ts";
+import {
+  type ControlHost,
+  controlRun,
+  createWithSteps,
+  listWorkers,
+  recordWorker,
+} from "./_control.ts";
 import { claimWithFlow, flowNextDue, type FlowStatements, flowStatements } from "./_flow.ts";
 import { hasFlowLimits } from "../../lib/flow_claim.ts";
 import { historyCursor, historyItem, type HistoryRow, listPage, listQuery } from "./_reads.ts";
@@ -83,6 +89,7 @@ import type {
   StoredHistoryPage,
   StoredRun,
   StoredRunPage,
+  StoredWorker,
   WriteBatch,
 } from "../../lib/driver.ts";
 import { isFinished } from "../../lib/driver.ts";
@@ -742,6 +749,24 @@ export class PostgresDriver implements Driver {
       status: (runId) => this.#status(runId),
       getRun: (runId) => this.getRun(runId),
     };
+  }
+
+  /** Records a worker's heartbeat row; forgets rows not seen since `forgetBefore`. */
+  recordWorker(worker: StoredWorker, forgetBefore: number): Promise<void> {
+    this.#check();
+    return recordWorker(this.#control(), worker, forgetBefore);
+  }
+
+  /** Deletes a worker's row. */
+  async removeWorker(workerId: string): Promise<void> {
+    this.#check();
+    await this.#query(`remove worker '${workerId}'`, this.#st.removeWorker, [workerId]);
+  }
+
+  /** Every worker row, in id order. */
+  listWorkers(): Promise<StoredWorker[]> {
+    this.#check();
+    return listWorkers(this.#control());
   }
 
   /** Pauses an unfinished run; its lease, if any, stays valid. */

@@ -123,6 +123,16 @@ export const MIGRATIONS: readonly string[] = [
   // others come from runs_due in due order), so no claim sorts the backlog.
   `CREATE INDEX runs_due_priority ON runs (priority DESC, due_at)
      WHERE due_at IS NOT NULL AND priority <> 0;`,
+  // 8: worker heartbeat rows (workers()).
+  `CREATE TABLE workers (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    heartbeat_ms INTEGER NOT NULL,
+    serves TEXT NOT NULL
+  ) WITHOUT ROWID;`,
 ];
 
 /** The schema version this code writes. */

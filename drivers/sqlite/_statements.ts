@@ -157,6 +157,10 @@ export class Statements {
   readonly purgeEvents: StatementSync;
   readonly purgeSignals: StatementSync;
   readonly purgeRuns: StatementSync;
+  readonly upsertWorker: StatementSync;
+  readonly forgetWorkers: StatementSync;
+  readonly removeWorker: StatementSync;
+  readonly listWorkers: StatementSync;
 
   constructor(db: DatabaseSync) {
     const p = (sql: string) => db.prepare(sql);
@@ -356,6 +360,15 @@ export class Statements {
     this.purgeSignals = p(`DELETE FROM signals WHERE rid IN (${finished})`);
     this.purgeRuns = p(
       "DELETE FROM runs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1",
+    );
+    this.upsertWorker = p(
+      `INSERT OR REPLACE INTO workers (id, host, pid, started_at, last_seen, heartbeat_ms, serves)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+    );
+    this.forgetWorkers = p("DELETE FROM workers WHERE last_seen < ?1");
+    this.removeWorker = p("DELETE FROM workers WHERE id = ?1");
+    this.listWorkers = p(
+      `SELECT id, host, pid, started_at, last_seen, heartbeat_ms, serves FROM workers ORDER BY id`,
     );
   }
 }

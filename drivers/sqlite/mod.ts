@@ -58,6 +58,7 @@ import {
   type StoredHistoryPage,
   type StoredRun,
   type StoredRunPage,
+  type StoredWorker,
   type WriteBatch,
 } from "../../lib/driver.ts";
 import { type ErrorInfo, RunNotFoundError } from "../../lib/errors.ts";
@@ -70,7 +71,14 @@ import {
 } from "../../lib/flow_claim.ts";
 import { answerFlowRead, type SqliteCandidate } from "./_flow.ts";
 import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
-import { type RunColumns, runFromColumns, stepFromColumns } from "../columns.ts";
+import {
+  type RunColumns,
+  runFromColumns,
+  stepFromColumns,
+  type WorkerColumns,
+  workerFromColumns,
+  workerParams,
+} from "../columns.ts";
 import { MAX_ITEMS_PER_INSERT, type Statements } from "./_statements.ts";
 import {
   type FenceRow,
@@ -779,6 +787,27 @@ export class SqliteDriver implements Driver {
       this.#q.notify("runnable", runId);
       return runFromColumns(row);
     });
+  }
+
+  /** Records a worker's heartbeat row; forgets rows not seen since `forgetBefore`. */
+  recordWorker(worker: StoredWorker, forgetBefore: number): Promise<void> {
+    return this.#q.enqueue(() => {
+      const s = this.#s!;
+      s.forgetWorkers.run(forgetBefore);
+      s.upsertWorker.run(...workerParams(worker));
+    });
+  }
+
+  /** Deletes a worker's row. */
+  removeWorker(workerId: string): Promise<void> {
+    return this.#q.enqueue(() => void this.#s!.removeWorker.run(workerId));
+  }
+
+  /** Every worker row, in id order. */
+  listWorkers(): Promise<StoredWorker[]> {
+    return this.#q.read((s) =>
+      (s.listWorkers.all() as unknown as WorkerColumns[]).map(workerFromColumns)
+    );
   }
 
   /** Deletes finished runs (with their history) last updated before a time. */
