@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { consoleLogger, Engine } from "../../mod.ts";
 import { openDriver } from "../../cli/mod.ts";
 import {
+  caller,
   chaos,
   hog,
   napper,
@@ -46,7 +47,7 @@ setFlowLog(`${values.log}.flow`);
 const driver = await openDriver(values.db, values.schema ? { schema: values.schema } : {});
 const engine = new Engine({
   driver,
-  workflows: [chaos, slow, napper, spin, hog, suicide, throttled, metered, ranked, saga],
+  workflows: [chaos, slow, napper, spin, hog, suicide, throttled, metered, ranked, saga, caller],
   logger: consoleLogger("warn"), // to stderr, where tests read it
   ...(values["max-recoveries"] ? { maxRecoveries: Number(values["max-recoveries"]) } : {}),
 });

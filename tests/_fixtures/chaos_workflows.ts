@@ -3,7 +3,7 @@
  * JSON line per execution to the log set with {@linkcode setExecutionLog}
  * (before their work), so tests can count how often each body ran and where.
  */
-import { type StepContext, workflow } from "../../mod.ts";
+import { flow, type StepContext, workflow } from "../../mod.ts";
 
 let logFile: string | undefined;
 let maxDelay = 30;
@@ -154,3 +154,28 @@ export const saga = workflow<number>("saga")
     await work(ctx, 0);
     throw new Error("the last step fails");
   });
+
+/** The child of `caller`: its one step logs, then works for 300 ms. */
+export const callee = workflow<number>("callee")
+  .step("charge", async (n, ctx) => {
+    await work(ctx, n);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return n * 10;
+  });
+
+/**
+ * A parent that calls `callee` in one parallel branch while the other holds
+ * the activation for 1.5 s: a worker killed once the child runs dies with
+ * the call in flight, so the next worker resumes the call node.
+ */
+export const caller = workflow<number>("caller")
+  .step("before", (n, ctx) => work(ctx, n + 1))
+  .parallel("both", {
+    pay: flow<number>().call("pay", callee),
+    hold: async (n: number, ctx: StepContext) => {
+      await work(ctx, n);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return n;
+    },
+  })
+  .step("after", (r, ctx) => work(ctx, r.pay + r.hold));
