@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { LocalRunner, ManualClock } from "@sluice/sluice";
 import { approval } from "../examples/approval.ts";
+import { order } from "../examples/order.ts";
 import { booking, Bookings } from "../examples/booking.ts";
 import { charge, flakyPaymentApi } from "../examples/retries.ts";
 import { crawl } from "../examples/fan_out.ts";
@@ -178,4 +179,34 @@ Deno.test("every example runs as a program", async () => {
   assert.match(await runExample("examples/scheduled.ts"), /nightly-report: 7 runs/);
   assert.match(await runExample("examples/retries.ts"), /step\.failed +charge attempt 2/);
   assert.match(await runExample("examples/fan_out.ts"), /pages: 4/);
+});
+
+Deno.test("order example: the order calls a payment child run and ships with its receipt", async () => {
+  await using runner = new LocalRunner({ clock: "virtual" });
+  const items = [{ sku: "book", cents: 1200 }, { sku: "pen", cents: 300 }];
+  const run = await runner.start(order, { id: "o-9", card: "4242", items }, { id: "o-9" });
+  assert.deepEqual(await run.result(), {
+    order: "o-9",
+    paid: 1500,
+    reference: "auth-o-9/pay:authorize",
+  });
+  const payment = await runner.get("o-9/pay");
+  assert.equal(payment.parentId, "o-9");
+  assert.equal(payment.workflow, "payment");
+  const declined = await runner.start(order, { id: "o-10", card: "0000", items }, { id: "o-10" });
+  const error = await declined.result().catch((e) => e);
+  assert.match(
+    error.cause.message,
+    /Child run 'o-10\/pay#2' of workflow 'payment' did not complete: Card 0000 was declined/,
+  );
+  assert.deepEqual(
+    (await runner.list({ parentId: "o-10" })).runs.map((r) => [r.id, r.status]).sort(),
+    [["o-10/pay#2", "failed"], ["o-10/pay", "failed"]],
+  );
+});
+
+Deno.test("order example: runs as a program", async () => {
+  const stdout = await runExample("examples/order.ts");
+  assert.match(stdout, /o-1: \{/);
+  assert.match(stdout, /o-2 failed: Child run '.+\/pay#2' of workflow 'payment'/);
 });
