@@ -736,9 +736,9 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     checkName(name, this.#where());
     if (!(child instanceof Workflow) || child.name === "") {
       throw new TypeError(
-        `Cannot ${kind} ${
+        `Cannot use ${
           describe(child)
-        } in '${name}' of ${this.#where()}: pass a workflow built with workflow()`,
+        } as the child of ${kind} '${name}' in ${this.#where()}: pass a workflow built with workflow()`,
       );
     }
     const fields = compileChildOptions(kind, options, `${kind} '${name}' of ${this.#where()}`);

@@ -248,6 +248,9 @@ export class Runtime implements Host {
       }
       return;
     }
+    // The workflows it calls or spawns run here too (registered first, so a
+    // conflicting child leaves the parent unregistered).
+    for (const node of childNodes(workflowNodes(wf))) this.register(node.child as AnyWorkflow);
     versions.push(wf);
     this.#versions.set(wf.name, versions);
     let hashes = this.#byHash.get(wf.name);
@@ -262,8 +265,6 @@ export class Runtime implements Host {
     const limited = Object.values(limits);
     this.#flowLimits = limited.length > 0 ? limits : undefined;
     this.#concurrencyLimited = limited.some((l) => l.concurrency !== undefined);
-    // The workflows it calls or spawns run here too.
-    for (const node of childNodes(workflowNodes(wf))) this.register(node.child as AnyWorkflow);
   }
 
   /** The registered workflow that matches a run's plan hash. */

@@ -9,6 +9,7 @@ import type { Driver } from "../lib/driver.ts";
 import { registerTest } from "./_register.ts";
 import type { ConformanceCase } from "./_conformance_helpers.ts";
 import { ADMIN_CASES } from "./_conformance_admin.ts";
+import { CHILDREN_CASES } from "./_conformance_children.ts";
 import { ENGINE_CASES } from "./_conformance_engine.ts";
 import { FLOW_CASES } from "./_conformance_flow.ts";
 import { HISTORY_CASES } from "./_conformance_history.ts";
@@ -55,6 +56,7 @@ const CASES: readonly ConformanceCase[] = [
   ...RUNS_CASES,
   ...STEPS_CASES,
   ...SIGNALS_CASES,
+  ...CHILDREN_CASES,
   ...ADMIN_CASES,
   ...PAUSE_CASES,
   ...HISTORY_CASES,

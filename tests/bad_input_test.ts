@@ -69,6 +69,60 @@ const cycle: Record<string, unknown> = {};
 cycle.self = cycle;
 
 const cases: Case[] = [
+  // child workflows (.call / .spawn)
+  {
+    name: "a .call of something that is not a workflow",
+    act: () => order.call("pay", ((n: number) => n) as never),
+    error: TypeError,
+    message:
+      /Cannot use of type function as the child of call 'pay' in workflow 'bad-input-order': pass a workflow built with workflow\(\)/,
+  },
+  {
+    name: "a .spawn of an anonymous flow()",
+    act: () => order.spawn("audit", flow<string>() as never),
+    error: TypeError,
+    message: /pass a workflow built with workflow\(\)/,
+  },
+  {
+    name: "a .call id that is a number",
+    act: () => order.call("pay", other as never, { id: 5 as never }),
+    error: TypeError,
+    message: /Cannot use the number 5 as 'id' of call 'pay'/,
+  },
+  {
+    name: "a .call id that is not a valid run id",
+    act: () => order.call("pay", other as never, { id: "has space" }),
+    error: TypeError,
+    message: /run id 'has space'/,
+  },
+  {
+    name: "a .call input that is not a function",
+    act: () => order.call("pay", other as never, { input: 3 as never }),
+    error: TypeError,
+    message: /'input' of call 'pay'/,
+  },
+  {
+    name: "a .spawn with retry",
+    act: () => order.spawn("audit", other as never, { retry: { maxAttempts: 2 } } as never),
+    error: TypeError,
+    message: /Cannot use option 'retry' on spawn 'audit'.*use 'input', 'id'/,
+  },
+  {
+    name: "a .call of a workflow whose name and version are registered with another plan",
+    act: (engine) =>
+      engine.start(
+        workflow("bad-input-caller").call("pay", workflow("bad-input-second").step("x", () => 2)),
+        undefined,
+      ),
+    error: TypeError,
+    message: /Cannot register workflow 'bad-input-second' version '1' twice with different plans/,
+  },
+  {
+    name: "list with a parentId that is not a run id",
+    act: (engine) => engine.list({ parentId: 7 as never }),
+    error: TypeError,
+    message: /run id/,
+  },
   // builder misuse
   {
     name: "a workflow name with a space",

@@ -1,0 +1,135 @@
+/**
+ * Conformance cases. Child runs: `parentId` and `parentCall` stored and
+ * listed, and a finished `.call` child waking its parent in the same write
+ * that finishes it (completed, failed or cancelled), while a spawned child
+ * leaves its parent alone.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { childSignal, type Driver } from "../lib/driver.ts";
+import { newRun, T0 } from "./rows.ts";
+import { claimAll, type ConformanceCase, ids } from "./_conformance_helpers.ts";
+
+/** A parent `p` waiting (no deadline) for the wake-ups of `children`, which run under leases. */
+async function waitingParent(driver: Driver, children: { id: string; call: boolean }[]) {
+  await driver.createRun(newRun("p"), T0);
+  const [parent] = await claimAll(driver, T0);
+  for (const child of children) {
+    await driver.createRun(newRun(child.id, { parentId: "p", parentCall: child.call }), T0);
+  }
+  await driver.write(parent!.lease, {
+    run: { status: "waiting", waitingFor: children.map((c) => childSignal(c.id)) },
+  }, T0);
+  return await claimAll(driver, T0 + 1);
+}
+
+/** The cases of this area. */
+export const CHILDREN_CASES: ConformanceCase[] = [
+  {
+    name: "child runs keep parentId and parentCall; listRuns filters by parentId",
+    async fn(driver) {
+      await driver.createRun(newRun("p"), T0);
+      await driver.createRun(newRun("p/a", { parentId: "p", parentCall: true }), T0 + 1);
+      await driver.createRun(newRun("p/b", { parentId: "p" }), T0 + 2);
+      await driver.createRun(newRun("q/a", { parentId: "q'; --" }), T0 + 3);
+      const a = (await driver.getRun("p/a"))!;
+      assert.equal(a.parentId, "p");
+      assert.equal(a.parentCall, true);
+      const b = (await driver.getRun("p/b"))!;
+      assert.equal(b.parentId, "p");
+      assert.equal(b.parentCall, undefined);
+      assert.equal((await driver.getRun("p"))!.parentId, undefined);
+      assert.deepEqual((await driver.listRuns({ parentId: "p" })).runs.map((r) => r.id), [
+        "p/b",
+        "p/a",
+      ]);
+      assert.deepEqual((await driver.listRuns({ parentId: "q'; --" })).runs.map((r) => r.id), [
+        "q/a",
+      ]);
+      const page = await driver.listRuns({ parentId: "p", limit: 1 });
+      assert.deepEqual(page.runs.map((r) => r.id), ["p/b"]);
+      const next = await driver.listRuns({ parentId: "p", limit: 1, cursor: page.nextCursor! });
+      assert.deepEqual(next.runs.map((r) => r.id), ["p/a"]);
+    },
+  },
+  {
+    name: "a .call child that completes wakes its waiting parent in the same write",
+    async fn(driver) {
+      const claims = await waitingParent(driver, [{ id: "p/c", call: true }]);
+      const child = claims.find((c) => c.run.id === "p/c")!;
+      assert.deepEqual(ids(claims), ["p/c"], "the parent is not due yet");
+      await driver.write(child.lease, { run: { status: "completed", output: "42" } }, T0 + 2);
+      const parent = (await driver.getRun("p"))!;
+      assert.equal(parent.status, "waiting");
+      assert.equal(parent.dueAt, T0 + 2);
+      assert.deepEqual(ids(await claimAll(driver, T0 + 2)), ["p"]);
+      const history = await driver.history("p");
+      assert.ok(
+        history.some((h) =>
+          h.source === "event" && h.event.type === "signal.received" &&
+          h.event.detail?.includes(childSignal("p/c"))
+        ),
+      );
+    },
+  },
+  {
+    name: "a .call child that fails or is cancelled wakes its parent; a spawned one does not",
+    async fn(driver) {
+      const claims = await waitingParent(driver, [
+        { id: "p/f", call: true },
+        { id: "p/s", call: false },
+      ]);
+      const spawned = claims.find((c) => c.run.id === "p/s")!;
+      await driver.write(spawned.lease, { run: { status: "completed" } }, T0 + 2);
+      assert.equal((await driver.getRun("p"))!.dueAt, undefined, "a spawned child wakes nobody");
+      const failed = claims.find((c) => c.run.id === "p/f")!;
+      await driver.write(
+        failed.lease,
+        { run: { status: "failed", error: { name: "Error", message: "no" } } },
+        T0 + 3,
+      );
+      assert.equal((await driver.getRun("p"))!.dueAt, T0 + 3);
+      // A cancelled child: a second parent waits for it.
+      await driver.createRun(newRun("p2"), T0);
+      const [p2] = await claimAll(driver, T0 + 4, { workflows: ["wf"], limit: 10 }).then((c) =>
+        c.filter((x) => x.run.id === "p2")
+      );
+      await driver.createRun(newRun("p2/c", { parentId: "p2", parentCall: true }), T0 + 4);
+      await driver.write(p2!.lease, {
+        run: { status: "waiting", waitingFor: [childSignal("p2/c")] },
+      }, T0 + 4);
+      await driver.cancelRun("p2/c", "by someone", T0 + 5);
+      assert.equal((await driver.getRun("p2"))!.dueAt, T0 + 5);
+    },
+  },
+  {
+    name: "a .call child that finishes before its parent suspends is not missed",
+    async fn(driver) {
+      await driver.createRun(newRun("p"), T0);
+      const [parent] = await claimAll(driver, T0);
+      await driver.createRun(newRun("p/c", { parentId: "p", parentCall: true }), T0);
+      const [child] = (await claimAll(driver, T0)).filter((c) => c.run.id === "p/c");
+      await driver.write(child!.lease, { run: { status: "completed" } }, T0 + 1);
+      await driver.write(parent!.lease, {
+        run: { status: "waiting", waitingFor: [childSignal("p/c")] },
+      }, T0 + 2);
+      assert.equal((await driver.getRun("p"))!.dueAt, T0 + 2, "due at once: the inbox has it");
+    },
+  },
+  {
+    name: "a child that finishes after its parent finished leaves the parent unchanged",
+    async fn(driver) {
+      await driver.createRun(newRun("p"), T0);
+      await driver.createRun(newRun("p/c", { parentId: "p", parentCall: true }), T0);
+      const claims = await claimAll(driver, T0);
+      const parent = claims.find((c) => c.run.id === "p")!;
+      const child = claims.find((c) => c.run.id === "p/c")!;
+      await driver.write(parent.lease, { run: { status: "completed" } }, T0 + 1);
+      const before = await driver.history("p");
+      await driver.write(child.lease, { run: { status: "completed" } }, T0 + 2);
+      assert.equal((await driver.getRun("p"))!.status, "completed");
+      assert.deepEqual(await driver.history("p"), before);
+    },
+  },
+];
