@@ -30,6 +30,8 @@ import { timeAfter } from "./time.ts";
 import { checkRunId } from "./validate.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { retryDelay } from "./attempt.ts";
+import { Workflow, workflowFlow } from "./builder.ts";
+import { flowKeys } from "./flow.ts";
 import { StepFailure } from "./suspension.ts";
 import { ActivationCore } from "./activation.ts";
 
@@ -219,13 +221,17 @@ export abstract class ChildActivation extends ActivationCore {
   async #start(node: RtOf<"call">, value: unknown, key: string, id: string): Promise<void> {
     const host = this.host;
     const input = node.input === undefined ? value : await this.call(key, node.input, value);
+    const child = node.child;
     let encoded: string | undefined;
+    let keys: { concurrencyKey?: string; rateKey?: string };
     try {
       encoded = encodeValue(input, `the input of child '${id}'`, host.maxPayloadBytes);
+      // The child's flow-control keys, computed once, as at start.
+      const flow = child instanceof Workflow ? workflowFlow(child) : undefined;
+      keys = flowKeys(flow, input, child.name);
     } catch (error) {
       throw new StepFailure(error, key);
     }
-    const child = node.child;
     const now = host.clock.now();
     const { run, created } = await this.store.startChild({
       id,
@@ -237,6 +243,7 @@ export abstract class ChildActivation extends ActivationCore {
       dueAt: now,
       parentId: this.runId,
       ...(node.kind === "call" ? { parentCall: true } : {}),
+      ...keys,
     }, now);
     if (!created && (run.workflow !== child.name || run.parentId !== this.runId)) {
       throw new StepFailure(new DuplicateRunError(id, run.workflow, child.name), key);

@@ -202,3 +202,28 @@ Deno.test("scheduled runs get their flow-control keys from the slot's input", as
   assert.equal(runs.length, 1);
   assert.equal((await driver.getRun(runs[0]!.id))?.concurrencyKey, "day-2026-01-05");
 });
+
+Deno.test("a .call child gets its flow-control keys from its input and waits for a slot", async () => {
+  let active = 0;
+  let most = 0;
+  const charge = workflow<{ card: string }>("keyed-charge", {
+    concurrency: { limit: 1, key: (input) => input.card },
+  }).step("charge", async (i) => {
+    active++;
+    most = Math.max(most, active);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    active--;
+    return i.card;
+  });
+  const order = workflow<{ card: string }>("keyed-order").call("pay", charge);
+  const driver = new MemoryDriver();
+  await using engine = new Engine({ driver, workflows: [order, charge] });
+  await using worker = engine.worker();
+  await worker.start();
+  const runs = await Promise.all(
+    Array.from({ length: 4 }, (_, i) => engine.start(order, { card: "visa" }, { id: `o-${i}` })),
+  );
+  assert.deepEqual(await Promise.all(runs.map((r) => r.result())), Array(4).fill("visa"));
+  assert.equal(most, 1, "one charge per card at once");
+  assert.equal((await driver.getRun("o-0/pay"))?.concurrencyKey, "visa");
+});
