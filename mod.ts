@@ -106,6 +106,7 @@ export type {
   StoredSchedule,
 } from "./lib/schedule_store.ts";
 export type {
+  CancelOptions,
   ForkOptions,
   HistoryEvent,
   ListOptions,
@@ -119,6 +120,7 @@ export type { HistoryOptions } from "./lib/history.ts";
 export type { RuntimeOptions } from "./lib/runtime.ts";
 export { MemoryDriver } from "./drivers/memory/mod.ts";
 export type {
+  CancelRunOptions,
   Claim,
   ClaimOptions,
   ConsumedSignal,

@@ -20,13 +20,16 @@ import { CompensationFailedError, WorkflowTimeoutError } from "./errors_saga.ts"
 import { timeAfter } from "./time.ts";
 import { compensableSteps, compensationKey, planKey } from "./compensation.ts";
 import {
+  cancelledDetail,
   DEADLINE_KEY,
   encodeEventDetail,
   type EventDetails,
   failedDetail,
+  type RunErrorData,
   runErrorData,
   SAGA_KEY,
   type SagaData,
+  splitRunError,
 } from "./formats.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
 import { notify, type ObserverEvent } from "./recorder.ts";
@@ -51,6 +54,12 @@ export interface Host extends AttemptHost {
    * when it failed (result waiters of this process then need no re-read).
    */
   completing?(runId: string, written: Promise<{ output: string | undefined } | undefined>): void;
+}
+
+/** The `detail` of a `run.cancelled` event, when there is a reason. */
+function cancelledEvent(reason: string | undefined): { detail?: string } {
+  const detail = cancelledDetail(reason);
+  return detail === undefined ? {} : { detail };
 }
 
 /** How a compensating run ends: its error, whether it was compensated, the error for observers. */
@@ -97,6 +106,8 @@ export abstract class ActivationCore {
   #deadline: number | undefined;
   /** Whether this activation wrote its run's final status (completed or failed). */
   ended = false;
+  /** Set when the run was cancelled with compensation: the error it ends with. */
+  readonly #cancelling: RunErrorData | undefined;
 
   constructor(
     host: Host,
@@ -127,6 +138,8 @@ export abstract class ActivationCore {
     this.#nodes = nodes;
     this.#fresh = claim.lease.token === 1 && claim.previousStatus === "pending";
     this.#recoveries = claim.run.recoveries ?? 0;
+    const error = claim.run.error as RunErrorData | undefined;
+    this.#cancelling = error?.cancelling ? error : undefined;
     this.#clearRecoveries = this.#recoveries > 0;
   }
 
@@ -180,12 +193,22 @@ export abstract class ActivationCore {
       const ready = host.deps.ready();
       if (ready) await ready;
       let signal = this.#controller.signal;
-      if (saga !== undefined || this.#timeoutMs !== undefined) {
+      const cancelling = this.#cancelling;
+      if (saga !== undefined || this.#timeoutMs !== undefined || cancelling !== undefined) {
         const rows = this.#fresh ? undefined : await this.read([SAGA_KEY, DEADLINE_KEY]);
         const marker = rows?.get(SAGA_KEY);
         // A run that was compensating goes on compensating.
         if (saga !== undefined && marker?.data !== undefined) {
           throw await this.#compensate(saga, JSON.parse(marker.data) as SagaData, undefined, true);
+        }
+        if (cancelling !== undefined) {
+          // Cancelled with compensation: compensate, then end cancelled.
+          const [error] = splitRunError(cancelling);
+          const data: SagaData = { error, end: "cancelled" };
+          if (cancelling.reason !== undefined) data.reason = cancelling.reason;
+          throw saga === undefined
+            ? new SagaEnd(data, false, fromErrorInfo(error))
+            : await this.#compensate(saga, data, undefined, false);
         }
         if (this.#timeoutMs !== undefined) {
           const timeout = this.#startDeadline(this.#timeoutMs, rows?.get(DEADLINE_KEY));
@@ -304,6 +327,15 @@ export abstract class ActivationCore {
         info = error.data.error;
         cause = error.error;
         compensated = error.compensated;
+        if (error.data.end === "cancelled") {
+          // Cancelled with compensation (observers heard of the cancel from `cancel()`).
+          await this.commit(
+            [{ type: "run.cancelled", at: host.clock.now(), ...cancelledEvent(error.data.reason) }],
+            { status: "cancelled", error: runErrorData(info, compensated) },
+          );
+          this.ended = true;
+          return undefined;
+        }
       } else {
         const failure = error instanceof StepFailure ? error : new StepFailure(error, "");
         info = toErrorInfo(failure.error, failure.step || undefined);
@@ -437,7 +469,7 @@ export abstract class ActivationCore {
             error: toErrorInfo(error.error, key),
           }),
         });
-        return new SagaEnd({ error: toErrorInfo(failed, key), end: data.end }, false, failed);
+        return new SagaEnd({ error: toErrorInfo(failed, key), end: "failed" }, false, failed);
       }
     }
     this.queueEvent({ type: "compensation.completed", at: this.host.clock.now() });

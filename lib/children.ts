@@ -80,13 +80,15 @@ registerErrorClass("CHILD_WORKFLOW_FAILED", ChildWorkflowFailedError);
 /**
  * @internal Cancels the unfinished `.call` children of `parentId` (and theirs,
  * through the same cascade); spawned children are left alone. A child that
- * finished meanwhile is skipped.
+ * finished meanwhile is skipped. With `compensate`, each child is cancelled
+ * with compensation (`cancel(…, { compensate: true })` passes it on).
  */
 export async function cancelCallChildren(
   driver: Driver,
   parentId: string,
   reason: string,
   now: number,
+  compensate = false,
 ): Promise<void> {
   let cursor: string | undefined;
   do {
@@ -99,12 +101,13 @@ export async function cancelCallChildren(
     for (const child of page.runs) {
       if (!child.parentCall) continue;
       try {
-        await driver.cancelRun(child.id, reason, now);
+        if (compensate) await driver.cancelRun(child.id, reason, now, { compensate: true });
+        else await driver.cancelRun(child.id, reason, now);
       } catch (error) {
         if (!(error instanceof SluiceError && error.code === "INVALID_STATE")) throw error;
         continue;
       }
-      await cancelCallChildren(driver, child.id, reason, now);
+      await cancelCallChildren(driver, child.id, reason, now, compensate);
     }
     cursor = page.nextCursor;
   } while (cursor);

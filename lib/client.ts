@@ -27,6 +27,7 @@ import { decodeValue, encodeValue } from "./values.ts";
 import { HISTORY_PAGE, type HistoryOptions, historyPage, toHistory } from "./history.ts";
 import { toStoredTime } from "./time.ts";
 import {
+  type CancelOptions,
   type ForkOptions,
   type HistoryEvent,
   type ListOptions,
@@ -314,25 +315,51 @@ export abstract class RunClient implements AsyncDisposable {
   }
 
   /**
-   * Cancels a run at once: steps in flight see `ctx.signal` abort.
+   * Cancels a run at once: steps in flight see `ctx.signal` abort. With
+   * `{ compensate: true }`, the run stays unfinished until the compensations
+   * of its completed steps have run (`result()` settles then), and ends
+   * `cancelled`.
    *
    * @param runId The run.
-   * @param reason Why.
+   * @param reasonOrOptions Why, or `{ reason?, compensate? }`.
+   *
+   * @example Cancel a waiting run and undo what it did
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CancelledError, LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const undone: string[] = [];
+   * const wf = workflow<number>("trip")
+   *   .step("book", (n) => `seat ${n}`, { compensate: (seat) => void undone.push(seat) })
+   *   .waitForSignal("pay", "paid");
+   * await using runner = new LocalRunner();
+   * const run = await runner.start(wf, 7);
+   * while ((await runner.get(run.id)).status !== "waiting") await new Promise((r) => setTimeout(r, 1));
+   * await runner.cancel(run.id, { reason: "changed plans", compensate: true });
+   * await assert.rejects(run.result(), CancelledError);
+   * assert.deepEqual(undone, ["seat 7"]);
+   * assert.equal((await runner.get(run.id)).compensated, true);
+   * ```
    */
-  async cancel(runId: string, reason?: string): Promise<void> {
+  async cancel(runId: string, reasonOrOptions?: string | CancelOptions): Promise<void> {
     const rt = this.#rt;
     rt.check();
     checkRunId(runId);
-    if (reason !== undefined && (typeof reason !== "string" || reason.length > 1000)) {
-      throw new TypeError(
-        `Cannot cancel with reason ${describe(reason)}: pass a string of up to 1000 characters`,
-      );
-    }
+    const { reason, compensate } = checkCancelOptions(reasonOrOptions);
     await rt.clockReady();
     const now = rt.clock.now();
-    const run = await rt.driver.cancelRun(runId, reason, now);
-    // Its unfinished `.call` children are cancelled with it (spawned ones are not).
-    await cancelCallChildren(rt.driver, runId, `parent run '${runId}' was cancelled`, now);
+    const run = compensate
+      ? await rt.driver.cancelRun(runId, reason, now, { compensate: true })
+      : await rt.driver.cancelRun(runId, reason, now);
+    // Its unfinished `.call` children are cancelled with it (spawned ones are
+    // not), compensating too when asked.
+    await cancelCallChildren(
+      rt.driver,
+      runId,
+      `parent run '${runId}' was cancelled`,
+      now,
+      compensate,
+    );
     notify(rt, "onRunCancelled", () => {
       const event: ObserverEvent<"onRunCancelled"> = {
         runId,
@@ -606,4 +633,31 @@ export abstract class RunClient implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Checks `cancel`'s second argument: a reason, or `{ reason?, compensate? }`. */
+function checkCancelOptions(
+  value: string | CancelOptions | undefined,
+): { reason: string | undefined; compensate: boolean } {
+  const options: CancelOptions = value === undefined
+    ? {}
+    : typeof value === "string"
+    ? { reason: value }
+    : value;
+  checkOptions(options, "cancel with", "pass a reason or { reason?, compensate? }");
+  for (const key of Object.keys(options)) {
+    if (key !== "reason" && key !== "compensate") {
+      throw new TypeError(`Cannot cancel with option '${key}': use 'reason' or 'compensate'`);
+    }
+  }
+  const { reason, compensate } = options;
+  if (reason !== undefined && (typeof reason !== "string" || reason.length > 1000)) {
+    throw new TypeError(
+      `Cannot cancel with reason ${describe(reason)}: pass a string of up to 1000 characters`,
+    );
+  }
+  if (compensate !== undefined && typeof compensate !== "boolean") {
+    throw new TypeError(`Cannot cancel with 'compensate' ${describe(compensate)}: pass a boolean`);
+  }
+  return { reason, compensate: compensate === true };
 }

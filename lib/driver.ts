@@ -396,6 +396,11 @@ export type RunTransition =
   | { status: "completed"; output?: string }
   | { status: "failed"; error: ErrorInfo }
   | {
+    /** A run cancelled with compensation ends once its compensations ran. */
+    status: "cancelled";
+    error: ErrorInfo;
+  }
+  | {
     /** The lease is handed back (graceful stop); the run is claimable at once. */
     status: "running";
   };
@@ -807,7 +812,12 @@ export interface Driver extends AsyncDisposable {
    * Cancels a run: status `cancelled`, the lease revoked. Throws
    * `RunNotFoundError`, or `InvalidStateError` for a finished run.
    */
-  cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun>;
+  cancelRun(
+    runId: string,
+    reason: string | undefined,
+    now: number,
+    options?: CancelRunOptions,
+  ): Promise<StoredRun>;
   /**
    * Makes a failed or cancelled run claimable again (a failed one from its
    * failed step), with its `recoveries` reset. Throws `RunNotFoundError`, or
@@ -886,6 +896,34 @@ export interface StoredWorker {
   heartbeatMs: number;
   /** The workflow versions it serves. */
   serves: { workflow: string; version: string; planHash: string }[];
+}
+
+/**
+ * Options of `Driver.cancelRun`.
+ *
+ * @example Ask for compensation before the run ends
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type CancelRunOptions, MemoryDriver } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "trip", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const options: CancelRunOptions = { compensate: true };
+ * const stored = await driver.cancelRun("r-1", "user asked", 5, options);
+ * assert.equal(stored.status, "running"); // claimable now; it ends cancelled once compensated
+ * assert.equal(stored.dueAt, 5);
+ * await driver.close();
+ * ```
+ */
+export interface CancelRunOptions {
+  /**
+   * Instead of ending the run, revoke its lease and make it claimable now
+   * (status `running`, no owner) with the cancel error stored with
+   * `cancelling: true`: the next activation runs the compensations and ends
+   * it `cancelled` (a `cancelled` transition, which writes `run.cancelled`).
+   */
+  compensate?: boolean;
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { isFinished, type RunStatus } from "./driver.ts";
 import { CancelledError, type ErrorInfo, InvalidStateError, toErrorInfo } from "./errors.ts";
+import type { RunErrorData } from "./formats.ts";
 
 /**
  * The default and largest page of `listRuns` / `list()`.
@@ -42,6 +43,24 @@ export const LIST_PAGE: { readonly default: 100; readonly max: 1000 } = {
 export function cancelledErrorInfo(runId: string, reason: string | undefined): ErrorInfo {
   const info = toErrorInfo(new CancelledError(runId, reason));
   delete info.stack;
+  return info;
+}
+
+/**
+ * The stored error of a run cancelled with compensation while it compensates:
+ * the cancel error, flagged `cancelling` (see `RunErrorData` in `formats.ts`).
+ *
+ * @example Cancelling, not yet cancelled
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cancellingErrorInfo } from "./driver_policy.ts";
+ *
+ * assert.equal(cancellingErrorInfo("r-1", "stop").cancelling, true);
+ * ```
+ */
+export function cancellingErrorInfo(runId: string, reason: string | undefined): RunErrorData {
+  const info: RunErrorData = { ...cancelledErrorInfo(runId, reason), cancelling: true };
+  if (reason !== undefined) info.reason = reason;
   return info;
 }
 

@@ -310,6 +310,13 @@ export function failedDetail(error: ErrorInfo): string {
 export interface RunErrorData extends ErrorInfo {
   /** At least one compensation ran and all succeeded. */
   compensated?: true;
+  /**
+   * Set by `cancelRun(…, { compensate: true })` on a run that is still
+   * unfinished: the cancel error it will end with once compensated.
+   */
+  cancelling?: true;
+  /** The cancel reason, while `cancelling`. */
+  reason?: string;
 }
 
 /**
@@ -331,9 +338,9 @@ export function runErrorData(error: ErrorInfo, compensated: boolean): RunErrorDa
 
 /** Splits a stored run error into the error and whether the run was compensated. */
 export function splitRunError(stored: RunErrorData): [ErrorInfo, boolean] {
-  if (stored.compensated !== true) return [stored, false];
-  const { compensated: _, ...error } = stored;
-  return [error, true];
+  if (stored.compensated !== true && stored.cancelling !== true) return [stored, false];
+  const { compensated, cancelling: _, reason: __, ...error } = stored;
+  return [error, compensated === true];
 }
 
 /**
@@ -347,6 +354,8 @@ export interface SagaData {
   error: ErrorInfo;
   /** How the run ends. */
   end: "failed" | "cancelled";
+  /** The cancel reason, when it ends cancelled. */
+  reason?: string;
 }
 
 /** The key of a compensating run's marker row (no step name can start with `#`). */

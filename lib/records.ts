@@ -212,6 +212,29 @@ export interface HistoryEvent {
 }
 
 /**
+ * Options of `cancel`.
+ *
+ * @example Cancel and compensate
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { CancelOptions } from "@sluice/sluice";
+ *
+ * const options: CancelOptions = { reason: "customer left", compensate: true };
+ * assert.equal(options.compensate, true);
+ * ```
+ */
+export interface CancelOptions {
+  /** Why; stored with the cancel error and the `run.cancelled` event. */
+  reason?: string;
+  /**
+   * Run the compensations of the completed steps before the run ends
+   * `cancelled`; the run stays unfinished until they have run.
+   * @default {false}
+   */
+  compensate?: boolean;
+}
+
+/**
  * Options of `start`.
  *
  * @example Start later, with an id and labels

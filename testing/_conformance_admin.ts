@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { StoredEvent } from "../lib/driver.ts";
 import { done, newRun, T0, WF } from "./rows.ts";
+import { cancelledErrorInfo, cancellingErrorInfo } from "../lib/driver_policy.ts";
 import {
   CancelledError,
   InvalidStateError,
@@ -57,6 +58,40 @@ export const ADMIN_CASES: ConformanceCase[] = [
         assert.deepEqual(await driver.history(id), history);
       }
       assert.equal((await driver.getRun("completed"))!.output, "1");
+    },
+  },
+  {
+    name:
+      "cancelRun with compensate revokes the lease and hands the run back with the cancel error; a cancelled transition ends it",
+    async fn(driver) {
+      const lease = await started(driver, "run-1");
+      await driver.write(lease, { steps: [done("a", "1")] }, T0 + 1);
+      const { notices, off } = collect(driver);
+      const handed = await driver.cancelRun("run-1", "too slow", T0 + 5, { compensate: true });
+      off();
+      assert.equal(handed.status, "running");
+      assert.equal(handed.dueAt, T0 + 5);
+      assert.equal(handed.leaseOwner, undefined);
+      assert.equal(handed.leaseToken, lease.token + 1);
+      assert.deepEqual(handed.error, cancellingErrorInfo("run-1", "too slow"));
+      assert.ok(notices.some((n) => n.type === "cancelled" && n.runId === "run-1"));
+      await assert.rejects(driver.write(lease, { steps: [done("b")] }, T0 + 6), LeaseLostError);
+      const [claim] = await claimAll(driver, T0 + 6);
+      assert.equal(claim?.run.id, "run-1");
+      assert.equal(claim.previousOwner, undefined, "not a takeover");
+      assert.deepEqual(claim.run.error, handed.error);
+      assert.deepEqual(await rowsOf(driver, "run-1", ["a", "b"]), [done("a", "1")]);
+      const error = { ...cancelledErrorInfo("run-1", "too slow"), compensated: true };
+      await driver.write(claim.lease, {
+        events: [{ type: "run.cancelled", at: T0 + 7 }],
+        run: { status: "cancelled", error },
+      }, T0 + 7);
+      const ended = await driver.getRun("run-1");
+      assert.equal(ended?.status, "cancelled");
+      assert.deepEqual(ended?.error, error);
+      assert.equal(ended?.dueAt, undefined);
+      assert.deepEqual(await claimAll(driver, T0 + 100_000), []);
+      await assert.rejects(driver.cancelRun("run-1", undefined, T0 + 8), InvalidStateError);
     },
   },
   {

@@ -1,6 +1,7 @@
 // Compensation (saga): the compensations of completed steps run in reverse order of completion,
 // each once, when a run fails; on every driver.
 import {
+  CancelledError,
   CompensationFailedError,
   Engine,
   flow,
@@ -198,4 +199,82 @@ Deno.test("defineStep takes compensate, and a compensation receives the step's o
   await using runner = new LocalRunner();
   await runner.run(wf, 7).catch(() => {});
   assert.deepEqual(seen, [7, "hold/compensate", 1]);
+});
+
+for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: cancel with compensate aborts the step in flight, compensates, then ends cancelled`, async () => {
+    const undone: string[] = [];
+    let aborted: unknown;
+    const wf = workflow<number>("cancel-saga")
+      .step("flight", (n) => `flight ${n}`, { compensate: (o) => void undone.push(o) })
+      .step("hotel", (_v, ctx) => `hotel ${ctx.input}`, { compensate: (o) => void undone.push(o) })
+      .step("car", (_v, ctx) =>
+        new Promise<string>((_resolve, reject) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = ctx.signal.reason;
+            reject(ctx.signal.reason);
+          });
+        }), { compensate: () => void undone.push("car") });
+    await using engine = new Engine({ driver: await create(), workflows: [wf] });
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    const run = await engine.start(wf, 1, { id: "cancel-1" });
+    for (
+      let i = 0;
+      i < 500 &&
+      !(await engine.history(run.id)).some((e) =>
+        e.step === "hotel" && e.type === "step.completed"
+      );
+      i++
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await engine.cancel(run.id, { reason: "changed plans", compensate: true });
+    const error = await run.result().catch((e) => e);
+    assert.ok(error instanceof CancelledError, String(error));
+    assert.match(error.message, /changed plans/);
+    assert.ok(aborted instanceof CancelledError, "the step in flight saw ctx.signal abort");
+    assert.deepEqual(undone, ["hotel 1", "flight 1"]);
+    const record = await engine.get(run.id);
+    assert.equal(record.status, "cancelled");
+    assert.equal(record.compensated, true);
+    assert.match(record.error?.message ?? "", /changed plans/);
+    assert.equal("cancelling" in record.error!, false);
+    const types = (await engine.history(run.id)).map((e) => e.type);
+    assert.deepEqual(
+      types.slice(types.indexOf("compensation.started")).filter((t) => !t.startsWith("step.")),
+      [
+        "compensation.started",
+        "compensation.completed",
+        "run.cancelled",
+      ],
+    );
+    assert.equal((await engine.history(run.id)).at(-1)?.reason, "changed plans");
+  });
+}
+
+Deno.test("cancel takes a reason or { reason, compensate }, and a plain cancel does not compensate", async () => {
+  const undone: string[] = [];
+  const wf = workflow<number>("plain-cancel")
+    .step("book", (n) => n, { compensate: () => void undone.push("book") })
+    .waitForSignal("go", "go");
+  await using runner = new LocalRunner();
+  const a = await runner.start(wf, 1);
+  const b = await runner.start(wf, 2);
+  while ((await runner.get(b.id)).status !== "waiting") {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await runner.cancel(a.id, "plain");
+  await assert.rejects(a.result(), CancelledError);
+  await runner.cancel(b.id, { compensate: false });
+  await assert.rejects(b.result(), CancelledError);
+  assert.deepEqual(undone, []);
+  assert.equal((await runner.get(a.id)).compensated, undefined);
+  const c = await runner.start(wf, 3);
+  await assert.rejects(runner.cancel(c.id, { compensate: "yes" } as never), /'compensate' 'yes'/);
+  await assert.rejects(runner.cancel(c.id, { reasn: "x" } as never), /option 'reasn'/);
+  await assert.rejects(runner.cancel(c.id, 5 as never), TypeError);
+  await runner.cancel(c.id, { compensate: true });
+  await assert.rejects(c.result(), CancelledError);
+  assert.deepEqual(undone, ["book"]);
 });

@@ -6,6 +6,7 @@
  */
 import { MinHeap } from "../../lib/heap.ts";
 import {
+  type CancelRunOptions,
   type Claim,
   type ClaimOptions,
   type ConsumedSignal,
@@ -41,7 +42,13 @@ import {
   runPlanSync,
 } from "../../lib/flow_claim.ts";
 import { childSignal } from "../../lib/driver.ts";
-import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
+import {
+  cancelledErrorInfo,
+  cancellingErrorInfo,
+  LIST_PAGE,
+  refusal,
+  retryDropsRow,
+} from "../../lib/driver_policy.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { MemorySchedules } from "./_schedules.ts";
@@ -515,7 +522,8 @@ export class MemoryDriver implements Driver {
         this.#wakeParent(run, now);
         return;
       case "failed":
-        run.status = "failed";
+      case "cancelled":
+        run.status = transition.status;
         run.error = transition.error;
         delete run.dueAt;
         this.#notify("finished", run.id);
@@ -615,7 +623,12 @@ export class MemoryDriver implements Driver {
   }
 
   /** Cancels an unfinished run and revokes its lease. */
-  cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun> {
+  cancelRun(
+    runId: string,
+    reason: string | undefined,
+    now: number,
+    options?: CancelRunOptions,
+  ): Promise<StoredRun> {
     try {
       this.#check();
       const stored = this.#get(runId);
@@ -623,6 +636,22 @@ export class MemoryDriver implements Driver {
       const refused = refusal("cancel", runId, run.status);
       if (refused) throw refused;
       const wasRunning = run.status === "running";
+      if (options?.compensate) {
+        // Handed back with the cancel error: the next claim compensates, then ends it.
+        run.status = "running";
+        delete stored.paused;
+        run.error = cancellingErrorInfo(runId, reason);
+        run.leaseToken++;
+        delete run.leaseOwner;
+        delete run.waitingFor;
+        run.dueAt = now;
+        run.updatedAt = now;
+        this.#schedule(run);
+        this.#notify("cancelled", runId, reason);
+        if (wasRunning) this.#notify("released", runId);
+        this.#notify("runnable", runId);
+        return Promise.resolve(copyRun(run));
+      }
       run.status = "cancelled";
       delete stored.paused;
       run.error = cancelledErrorInfo(runId, reason);

@@ -450,6 +450,11 @@ export function statements(s: string): Statements {
       "$19",
       true,
     ),
+    cancel: transition(
+      `status = 'cancelled', error = $20::text, due_at = NULL, waiting_for = NULL,
+        paused_status = NULL, paused_due = NULL`,
+      "true",
+    ),
     release: transition(
       `${
         resumesWith("'running'", "$3::int8")
@@ -533,6 +538,15 @@ export function statements(s: string): Statements {
     listWorkers: `SELECT id, host, pid, started_at::float8 AS started_at,
         last_seen::float8 AS last_seen, heartbeat_ms::float8 AS heartbeat_ms, serves
       FROM ${s}.workers ORDER BY id`,
+    cancelCompensating: `WITH up AS (
+        UPDATE ${s}.runs AS r SET status = 'running', error = $2::text,
+          lease_token = r.lease_token + 1, lease_owner = NULL, due_at = $3::int8, waiting_for = NULL,
+          updated_at = $3::int8, paused_status = NULL, paused_due = NULL
+        WHERE r.id = $1 AND r.status NOT IN ${FINISHED}
+        RETURNING ${RUN}
+      ),
+      n AS (SELECT pg_notify($4, $5) FROM up)
+      SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
 
     pauseRun: `WITH up AS (
         UPDATE ${s}.runs AS r SET status = 'paused', paused_status = r.status,
@@ -618,10 +632,12 @@ export interface Statements {
   suspend: string;
   complete: string;
   fail: string;
+  cancel: string;
   release: string;
   consumeSignal: string;
   sendSignal: string;
   cancelRun: string;
+  cancelCompensating: string;
   retryRun: string;
   pauseRun: string;
   recordWorker: string;

@@ -290,8 +290,9 @@ export function transitionQuery(
         notices: ["released", "finished"],
       };
     case "failed":
+    case "cancelled":
       return {
-        text: st.fail,
+        text: run.status === "failed" ? st.fail : st.cancel,
         params: [
           ...common,
           payload("released,finished"),

@@ -71,6 +71,7 @@ import { claimWithFlow, flowNextDue, type FlowStatements, flowStatements } from 
 import { hasFlowLimits } from "../../lib/flow_claim.ts";
 import { historyCursor, historyItem, type HistoryRow, listPage, listQuery } from "./_reads.ts";
 import type {
+  CancelRunOptions,
   Claim,
   ClaimOptions,
   ConsumedSignal,
@@ -93,7 +94,7 @@ import type {
   WriteBatch,
 } from "../../lib/driver.ts";
 import { isFinished } from "../../lib/driver.ts";
-import { cancelledErrorInfo, refusedError } from "../../lib/driver_policy.ts";
+import { cancelledErrorInfo, cancellingErrorInfo, refusedError } from "../../lib/driver_policy.ts";
 import { cancelledDetail, signalRowData } from "../../lib/formats.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
 
@@ -715,8 +716,14 @@ export class PostgresDriver implements Driver {
   // ---- operations ------------------------------------------------------------------
 
   /** Cancels an unfinished run and revokes its lease. */
-  async cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun> {
+  async cancelRun(
+    runId: string,
+    reason: string | undefined,
+    now: number,
+    options?: CancelRunOptions,
+  ): Promise<StoredRun> {
     this.#check();
+    if (options?.compensate) return await this.#cancelCompensating(runId, reason, now);
     const error = cancelledErrorInfo(runId, reason);
     for (let attempt = 0;; attempt++) {
       const [row] = await this.#query<RunRow>(`cancel run '${runId}'`, this.#st.cancelRun, [
@@ -731,6 +738,38 @@ export class PostgresDriver implements Driver {
         this.#emit(["cancelled", "released", "finished"], runId, reason);
         const woke = (row as { woke_parent?: string | null }).woke_parent;
         if (woke) this.#emit(["runnable", "signal"], woke);
+        return runFromColumns(row);
+      }
+      const status = await this.#status(runId);
+      if (status === undefined) throw new RunNotFoundError(runId);
+      if (isFinished(status) || attempt >= 3) throw refusedError("cancel", runId, status);
+    }
+  }
+
+  /** Hands a run back with its cancel error, for the next claim to compensate it and end it. */
+  async #cancelCompensating(
+    runId: string,
+    reason: string | undefined,
+    now: number,
+  ): Promise<StoredRun> {
+    const error = cancellingErrorInfo(runId, reason);
+    for (let attempt = 0;; attempt++) {
+      const [row] = await this.#query<RunRow>(
+        `cancel run '${runId}'`,
+        this.#st.cancelCompensating,
+        [
+          runId,
+          JSON.stringify(error),
+          now,
+          this.#channel,
+          this.#payload(
+            "cancelled,released,runnable",
+            runId,
+          ),
+        ],
+      );
+      if (row) {
+        this.#emit(["cancelled", "released", "runnable"], runId, reason);
         return runFromColumns(row);
       }
       const status = await this.#status(runId);

@@ -113,6 +113,7 @@ export class Statements {
   readonly setDue: StatementSync;
   readonly clearRecoveries: StatementSync;
   readonly cancelRun: StatementSync;
+  readonly cancelCompensating: StatementSync;
   readonly pauseRun: StatementSync;
   readonly resumeRun: StatementSync;
   readonly setPausedDue: StatementSync;
@@ -264,6 +265,12 @@ export class Statements {
     this.cancelRun = p(
       `UPDATE runs SET status = 'cancelled', error = ?2, lease_token = lease_token + 1,
          lease_owner = NULL, due_at = NULL, waiting_for = NULL, updated_at = ?3, journal_from = NULL,
+         paused_status = NULL, paused_due = NULL
+       WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
+    );
+    this.cancelCompensating = p(
+      `UPDATE runs SET status = 'running', error = ?2, lease_token = lease_token + 1,
+         lease_owner = NULL, due_at = ?3, waiting_for = NULL, updated_at = ?3, journal_from = NULL,
          paused_status = NULL, paused_due = NULL
        WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
     );

@@ -37,6 +37,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { SqliteScheduleStore } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import {
+  type CancelRunOptions,
   childSignal,
   type Claim,
   type ClaimOptions,
@@ -62,7 +63,13 @@ import {
   type WriteBatch,
 } from "../../lib/driver.ts";
 import { type ErrorInfo, RunNotFoundError } from "../../lib/errors.ts";
-import { cancelledErrorInfo, LIST_PAGE, refusal, retryDropsRow } from "../../lib/driver_policy.ts";
+import {
+  cancelledErrorInfo,
+  cancellingErrorInfo,
+  LIST_PAGE,
+  refusal,
+  retryDropsRow,
+} from "../../lib/driver_policy.ts";
 import {
   hasFlowLimits,
   planFlowClaim,
@@ -326,7 +333,16 @@ export class SqliteDriver implements Driver {
         this.#wakeParent(rid, now);
         return;
       case "failed":
-        s.transition.run(rid, "failed", now, null, null, null, JSON.stringify(transition.error));
+      case "cancelled":
+        s.transition.run(
+          rid,
+          transition.status,
+          now,
+          null,
+          null,
+          null,
+          JSON.stringify(transition.error),
+        );
         this.#q.notify("released", runId);
         this.#q.notify("finished", runId);
         this.#wakeParent(rid, now);
@@ -720,13 +736,27 @@ export class SqliteDriver implements Driver {
   }
 
   /** Cancels an unfinished run and revokes its lease. */
-  cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun> {
+  cancelRun(
+    runId: string,
+    reason: string | undefined,
+    now: number,
+    options?: CancelRunOptions,
+  ): Promise<StoredRun> {
     return this.#q.enqueue(() => {
       const s = this.#s!;
       const state = this.#state(runId);
       const refused = refusal("cancel", runId, state.status);
       if (refused) throw refused;
       if (state.journal_from !== null) this.#journal.recover(state.rid, state.journal_from);
+      if (options?.compensate) {
+        const error = JSON.stringify(cancellingErrorInfo(runId, reason));
+        const row = s.cancelCompensating.get(state.rid, error, now) as unknown as RunRow;
+        this.#journal.leases.delete(runId);
+        this.#q.notify("cancelled", runId, reason);
+        if (state.status === "running") this.#q.notify("released", runId);
+        this.#q.notify("runnable", runId);
+        return runFromColumns(row);
+      }
       const error = cancelledErrorInfo(runId, reason);
       const row = s.cancelRun.get(state.rid, JSON.stringify(error), now) as unknown as RunRow;
       this.#journal.event(state.rid, "run.cancelled", now, cancelledDetail(reason) ?? null);
