@@ -278,3 +278,33 @@ Deno.test("cancel takes a reason or { reason, compensate }, and a plain cancel d
   await assert.rejects(c.result(), CancelledError);
   assert.deepEqual(undone, ["book"]);
 });
+
+Deno.test("cancel with compensate passes the flag to the run's .call children", async () => {
+  const undone: string[] = [];
+  const child = workflow<number>("child-saga")
+    .step("hold", (n) => `child hold ${n}`, { compensate: (o) => void undone.push(o) })
+    .waitForSignal("go", "go");
+  const parent = workflow<number>("parent-saga")
+    .step("book", (n) => `parent book ${n}`, { compensate: (o) => void undone.push(o) })
+    .call("sub", child, { input: () => 5 });
+  await using runner = new LocalRunner();
+  runner.register(child);
+  const run = await runner.start(parent, 1, { id: "parent-1" });
+  const childId = "parent-1/sub";
+  for (let i = 0; i < 500; i++) {
+    const record = await runner.get(childId).catch(() => undefined);
+    if (record?.status === "waiting") break;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await runner.cancel(run.id, { reason: "trip off", compensate: true });
+  await assert.rejects(run.result(), CancelledError);
+  for (let i = 0; i < 500 && (await runner.get(childId)).status !== "cancelled"; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const childRecord = await runner.get(childId);
+  assert.equal(childRecord.status, "cancelled");
+  assert.equal(childRecord.compensated, true);
+  assert.ok(undone.includes("child hold 5"));
+  assert.ok(undone.includes("parent book 1"));
+  assert.equal((await runner.get(run.id)).compensated, true);
+});
