@@ -454,10 +454,10 @@ export interface WorkflowOptions<In = unknown> {
  * import { LocalRunner, type SpawnOptions, workflow } from "@sluice/sluice";
  *
  * const audit = workflow<string>("audit").step("log", (s) => s.length);
- * const options: SpawnOptions<{ order: string }, string> = {
- *   input: (v) => v.order,
- *   id: (v) => `audit-${v.order}`,
- * };
+ * const options = {
+ *   input: (v: { order: string }) => v.order,
+ *   id: (v: { order: string }) => `audit-${v.order}`,
+ * } satisfies SpawnOptions<{ order: string }, string>;
  * const wf = workflow<{ order: string }>("order").spawn("audit", audit, options);
  * await using runner = new LocalRunner();
  * assert.deepEqual(await runner.run(wf, { order: "o-1" }), { id: "audit-o-1" });
@@ -501,10 +501,10 @@ export type ChildIdFn<V, In> = {
  * import { type CallOptions, LocalRunner, workflow } from "@sluice/sluice";
  *
  * const pay = workflow<number>("pay").step("charge", (cents) => `paid ${cents}`);
- * const options: CallOptions<{ total: number }, number> = {
- *   input: (order) => order.total,
+ * const options = {
+ *   input: (order: { total: number }) => order.total,
  *   retry: { maxAttempts: 2 },
- * };
+ * } satisfies CallOptions<{ total: number }, number>;
  * const wf = workflow<{ total: number }>("order").call("payment", pay, options);
  * await using runner = new LocalRunner();
  * assert.equal(await runner.run(wf, { total: 500 }), "paid 500");
