@@ -88,6 +88,7 @@ export type { ConcurrencyOption, RateLimitOption } from "./lib/flow.ts";
 export { LocalRunner, type LocalRunnerOptions } from "./lib/local_runner.ts";
 export { Engine, type EngineOptions } from "./lib/engine.ts";
 export { Worker, type WorkerOptions } from "./lib/worker.ts";
+export type { WatchEvent, WatchFilter, WatchOptions } from "./lib/watch.ts";
 export {
   Schedule,
   schedule,
@@ -137,6 +138,7 @@ export type {
   RunTransition,
   StepRow,
   StoredEvent,
+  StoredFeedItem,
   StoredHistoryItem,
   StoredHistoryPage,
   StoredRun,

@@ -40,6 +40,7 @@ import {
 } from "./records.ts";
 import { isLive, stalledRuns } from "./presence.ts";
 import type { Runtime } from "./runtime.ts";
+import { type WatchEvent, watchEvents, type WatchFilter, type WatchOptions } from "./watch.ts";
 import { Schedules } from "./schedules.ts";
 import {
   checkLabels,
@@ -280,7 +281,44 @@ export abstract class RunClient implements AsyncDisposable {
       status: async () => (await this.get(runId)).status,
       signal: (name, payload) => this.signal(runId, name, payload),
       cancel: (reason) => this.cancel(runId, reason),
+      watch: (options) => this.watch({ runId }, options),
     };
+  }
+
+  /**
+   * The history events of every run (or those `filter` selects) in commit
+   * order, from other processes too: first those stored after
+   * `options.after` (every stored one without it), then each as it is
+   * committed, until `options.signal` aborts (the loop then just ends) or the
+   * engine closes. Pass an event's `cursor` as `after` to resume after it.
+   *
+   * @param filter Which runs and event types.
+   * @param options The abort signal and the cursor to resume after.
+   *
+   * @example Follow every run of a workflow, resume after a cursor
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const wf = workflow<number>("double").step("double", (n) => n * 2);
+   * await using runner = new LocalRunner();
+   * await runner.run(wf, 1);
+   * const controller = new AbortController();
+   * const types: string[] = [];
+   * let cursor = "";
+   * for await (const e of runner.watch({ workflow: "double" }, { signal: controller.signal })) {
+   *   types.push(e.type);
+   *   cursor = e.cursor;
+   *   if (e.type === "step.completed") controller.abort(); // the loop ends cleanly
+   * }
+   * assert.deepEqual(types, ["run.created", "run.started", "step.started", "step.completed"]);
+   * const rest = runner.watch({}, { after: cursor })[Symbol.asyncIterator]();
+   * assert.equal((await rest.next()).value?.type, "run.completed");
+   * await rest.return?.();
+   * ```
+   */
+  watch(filter?: WatchFilter, options?: WatchOptions): AsyncIterable<WatchEvent> {
+    return watchEvents(this.#rt, filter, options);
   }
 
   /**

@@ -587,7 +587,8 @@ export interface StoredRunPage {
  * await driver.cancelRun("r-1", "not needed", 1);
  * unsubscribe();
  * assert.deepEqual(
- *   notices.map((n) => `${n.type} ${n.reason ?? ""}`.trim()),
+ *   notices.filter((n) => n.type !== "written") // history grew: watchers re-read the feed
+ *     .map((n) => `${n.type} ${n.reason ?? ""}`.trim()),
  *   ["runnable", "cancelled not needed", "finished"],
  * );
  * await driver.close();
@@ -599,7 +600,8 @@ export interface DriverNotice {
    * inbox; `cancelled`: a run was cancelled; `paused`: a run was paused;
    * `finished`: a run reached a final status; `released`: a run left
    * `running` (a concurrency slot may be free); `schedule`: a schedule was
-   * written; `changed`: something changed, re-check everything.
+   * written; `written`: history was appended (to any run; `watch` reads the
+   * feed); `changed`: something changed, re-check everything.
    */
   type:
     | "runnable"
@@ -609,6 +611,7 @@ export interface DriverNotice {
     | "finished"
     | "released"
     | "schedule"
+    | "written"
     | "changed";
   /** The run concerned (absent for `changed`). */
   runId?: string;
@@ -852,6 +855,19 @@ export interface Driver extends AsyncDisposable {
   /** Deletes finished runs last updated before a time; returns how many. */
   purge(finishedBefore: number): Promise<number>;
 
+  /**
+   * The feed: every run's history items in commit order, after the item
+   * whose `cursor` is `after` (from the start without it), at most `limit`.
+   * An item committed later never sorts before one already returned, so a
+   * reader that resumes from its last cursor misses nothing.
+   */
+  feed(after: string | undefined, limit: number): Promise<StoredFeedItem[]>;
+  /**
+   * The cursor of the newest item a `feed` read would return now (undefined
+   * while the feed is empty): where a reader of only what comes next starts.
+   */
+  feedEnd(): Promise<string | undefined>;
+
   /** Reports changes to this process's engines and workers; returns an unsubscribe function. */
   subscribe(listener: (notice: DriverNotice) => void): () => void;
 }
@@ -980,6 +996,36 @@ export interface StoredHistoryPage {
 export type StoredHistoryItem =
   | { source: "event"; seq: number; event: StoredEvent }
   | { source: "step"; seq: number; row: StepRow };
+
+/**
+ * One item of the feed (`Driver.feed`): a history item of some run, with its
+ * place in commit order.
+ *
+ * @example Read the feed of every run, in commit order
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryDriver, type StoredFeedItem } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r-1", workflow: "pay", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * await driver.createRun({ ...run, id: "r-2" }, 1);
+ * const items: StoredFeedItem[] = await driver.feed(undefined, 10);
+ * assert.deepEqual(items.map((i) => i.runId), ["r-1", "r-2"]);
+ * assert.deepEqual(await driver.feed(items[0]!.cursor, 10), [items[1]]);
+ * await driver.close();
+ * ```
+ */
+export interface StoredFeedItem {
+  /** Its place in the feed: pass it as `after` to read what follows. */
+  cursor: string;
+  /** The run. */
+  runId: string;
+  /** The run's workflow. */
+  workflow: string;
+  /** The history item. */
+  item: StoredHistoryItem;
+}
 
 /** Encodes a list position as an opaque cursor (shared by all drivers). */
 export function encodeCursor(createdAt: number, id: string): string {

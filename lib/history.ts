@@ -96,6 +96,13 @@ function itemEvents(item: StoredHistoryItem, entries: Entry[]): void {
   entries.push({ at, seq: item.seq, event: completed });
 }
 
+/** The events one stored item stands for, in write order (a step's start first). */
+export function itemHistory(item: StoredHistoryItem): HistoryEvent[] {
+  const entries: Entry[] = [];
+  itemEvents(item, entries);
+  return entries.sort((a, b) => a.seq - b.seq).map((entry) => entry.event);
+}
+
 /** Turns stored events and checkpoint rows into a history ordered by time. */
 export function toHistory(items: readonly StoredHistoryItem[]): HistoryEvent[] {
   const entries: Entry[] = [];

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { WatchEvent, WatchOptions } from "./watch.ts";
 import type { HistoryEventType, RunFilter, RunStatus, StoredRun } from "./driver.ts";
 import type { ErrorInfo } from "./errors.ts";
 import { decodeValue } from "./values.ts";
@@ -331,6 +332,8 @@ export interface RunHandle<Out> {
   signal(name: string, payload?: unknown): Promise<void>;
   /** Cancels the run. */
   cancel(reason?: string): Promise<void>;
+  /** The run's history events as they are committed (`watch({ runId })`). */
+  watch(options?: WatchOptions): AsyncIterable<WatchEvent>;
 }
 
 /** Converts a stored run to a public record. */

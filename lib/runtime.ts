@@ -390,6 +390,8 @@ export class Runtime implements Host {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     for (const runId of [...this.#waiters.keys()]) this.#wakeWaiters(runId);
+    // Wakes whoever still listens (watchers), so they see the close and end.
+    for (const listener of [...this.#listeners]) listener({ type: "changed" });
     await this.deps.close();
   }
 }

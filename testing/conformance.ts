@@ -13,6 +13,7 @@ import { CHILDREN_CASES } from "./_conformance_children.ts";
 import { ENGINE_CASES } from "./_conformance_engine.ts";
 import { FLOW_CASES } from "./_conformance_flow.ts";
 import { HISTORY_CASES } from "./_conformance_history.ts";
+import { FEED_CASES } from "./_conformance_feed.ts";
 import { LIMIT_CASES } from "./_conformance_limits.ts";
 import { PAUSE_CASES } from "./_conformance_pause.ts";
 import { RUNS_CASES } from "./_conformance_runs.ts";
@@ -60,6 +61,7 @@ const CASES: readonly ConformanceCase[] = [
   ...ADMIN_CASES,
   ...PAUSE_CASES,
   ...HISTORY_CASES,
+  ...FEED_CASES,
   ...ENGINE_CASES,
   ...LIMIT_CASES,
   ...SCHEDULE_CASES,

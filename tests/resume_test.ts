@@ -15,6 +15,7 @@ import {
   type NewRun,
   type RunFilter,
   type StepRow,
+  type StoredFeedItem,
   type StoredHistoryItem,
   type StoredRun,
   type StoredRunPage,
@@ -125,6 +126,12 @@ class CountingDriver implements Driver {
   }
   get scheduleStore(): Driver["scheduleStore"] {
     return this.inner.scheduleStore;
+  }
+  feed(after: string | undefined, limit: number): Promise<StoredFeedItem[]> {
+    return this.inner.feed(after, limit);
+  }
+  feedEnd(): Promise<string | undefined> {
+    return this.inner.feedEnd();
   }
   subscribe(listener: (notice: DriverNotice) => void): () => void {
     return this.inner.subscribe(listener);

@@ -24,6 +24,7 @@ import {
   type RunStatus,
   type StepRow,
   type StoredEvent,
+  type StoredFeedItem,
   type StoredHistoryItem,
   type StoredHistoryPage,
   type StoredRun,
@@ -117,6 +118,9 @@ export class MemoryDriver implements Driver {
   #due = new Map<string, MinHeap<DueEntry>>();
   #listeners = new Set<(notice: DriverNotice) => void>();
   #workers = new Map<string, StoredWorker>();
+  /** Every history item of every run, in write order (purged runs' items are skipped). */
+  readonly #feed: { stored: MemoryRun; seq: number }[] = [];
+  #written = false;
   #closed = false;
   readonly #schedules = new MemorySchedules({
     check: () => this.#check(),
@@ -134,6 +138,17 @@ export class MemoryDriver implements Driver {
 
   #closedError(): InvalidStateError {
     return new InvalidStateError("Cannot use a closed MemoryDriver: create a new one");
+  }
+
+  /** Appends to a run's history and to the feed; tells subscribers once per turn. */
+  #append(stored: MemoryRun, entry: StepRow | StoredEvent): void {
+    this.#feed.push({ stored, seq: stored.log.push(entry) - 1 });
+    if (this.#written) return;
+    this.#written = true;
+    queueMicrotask(() => {
+      this.#written = false;
+      this.#notify("written");
+    });
   }
 
   #notify(type: DriverNotice["type"], runId?: string, reason?: string): void {
@@ -206,15 +221,11 @@ export class MemoryDriver implements Driver {
     if (existing) return Promise.resolve({ run: copyRun(existing.run), created: false });
     const run = pendingRun(newRun, now);
     if (run.priority) this.#prioritized = true;
-    const stored: MemoryRun = {
-      run,
-      steps: new Map(),
-      log: [{ type: "run.created", at: now }],
-      inbox: [],
-    };
+    const stored: MemoryRun = { run, steps: new Map(), log: [], inbox: [] };
+    this.#append(stored, { type: "run.created", at: now });
     for (const row of newRun.steps ?? []) {
       stored.steps.set(row.key, row);
-      stored.log.push(row);
+      this.#append(stored, row);
     }
     this.#runs.set(run.id, stored);
     this.#schedule(run);
@@ -332,13 +343,13 @@ export class MemoryDriver implements Driver {
     delete run.waitingFor;
     if (previousStatus === "pending") {
       run.updatedAt = options.now;
-      stored.log.push({ type: "run.started", at: options.now });
+      this.#append(stored, { type: "run.started", at: options.now });
     }
     if (begins) stored.beganAt = options.now;
     if (previousOwner !== undefined) {
       run.recoveries = (run.recoveries ?? 0) + 1;
       const detail = recoveredDetail(previousOwner, options.workerId);
-      stored.log.push({ type: "run.recovered", at: options.now, detail });
+      this.#append(stored, { type: "run.recovered", at: options.now, detail });
     }
     this.#schedule(run);
     const claim: Claim = {
@@ -468,10 +479,10 @@ export class MemoryDriver implements Driver {
         const row = steps[i]!;
         if (stored.steps.get(row.key)?.state === "done") continue;
         stored.steps.set(row.key, row);
-        stored.log.push(row);
+        this.#append(stored, row);
       }
     }
-    if (batch.events) { for (const event of batch.events) stored.log.push(event); }
+    if (batch.events) { for (const event of batch.events) this.#append(stored, event); }
     const transition = batch.run;
     if (!transition) return;
     const run = stored.run;
@@ -564,7 +575,7 @@ export class MemoryDriver implements Driver {
         entry.consumed = true;
         const done: StepRow = { ...row, data: signalRowData(entry.name, entry.payload) };
         stored.steps.set(row.key, done);
-        stored.log.push(done);
+        this.#append(stored, done);
       }
       this.#apply(stored, batch, now);
       if (!entry) return Promise.resolve(undefined);
@@ -586,7 +597,11 @@ export class MemoryDriver implements Driver {
     if (!parent || refusal("signal", child.parentId, parent.run.status)) return;
     const name = childSignal(child.id);
     parent.inbox.push({ name, payload: undefined, consumed: false });
-    parent.log.push({ type: "signal.received", at: now, detail: signalRowData(name, undefined) });
+    this.#append(parent, {
+      type: "signal.received",
+      at: now,
+      detail: signalRowData(name, undefined),
+    });
     if (parent.run.status === "waiting" && parent.run.waitingFor?.includes(name)) {
       parent.run.dueAt = now;
       this.#schedule(parent.run);
@@ -607,7 +622,7 @@ export class MemoryDriver implements Driver {
       if (refused) throw refused;
       stored.inbox.push({ name, payload, consumed: false });
       const detail = signalRowData(name, payload);
-      stored.log.push({ type: "signal.received", at: now, detail });
+      this.#append(stored, { type: "signal.received", at: now, detail });
       const paused = stored.paused;
       if (paused?.status === "waiting" && run.waitingFor?.includes(name)) paused.dueAt = now;
       if (run.status === "waiting" && run.waitingFor?.includes(name)) {
@@ -663,7 +678,7 @@ export class MemoryDriver implements Driver {
       const detail = cancelledDetail(reason);
       const event: StoredEvent = { type: "run.cancelled", at: now };
       if (detail) event.detail = detail;
-      stored.log.push(event);
+      this.#append(stored, event);
       this.#notify("cancelled", runId, reason);
       if (wasRunning) this.#notify("released", runId);
       this.#notify("finished", runId);
@@ -691,7 +706,7 @@ export class MemoryDriver implements Driver {
       delete run.recoveries;
       run.dueAt = now;
       run.updatedAt = now;
-      stored.log.push({ type: "run.retried", at: now });
+      this.#append(stored, { type: "run.retried", at: now });
       this.#schedule(run);
       this.#notify("runnable", runId);
       return Promise.resolve(copyRun(run));
@@ -713,7 +728,7 @@ export class MemoryDriver implements Driver {
         run.status = "paused";
         delete run.dueAt;
         run.updatedAt = now;
-        stored.log.push({ type: "run.paused", at: now });
+        this.#append(stored, { type: "run.paused", at: now });
         this.#notify("paused", runId);
       }
       return Promise.resolve(copyRun(run));
@@ -735,7 +750,7 @@ export class MemoryDriver implements Driver {
       run.status = paused.status;
       if (paused.dueAt !== undefined) run.dueAt = paused.dueAt;
       run.updatedAt = now;
-      stored.log.push({ type: "run.resumed", at: now });
+      this.#append(stored, { type: "run.resumed", at: now });
       this.#schedule(run);
       if (run.dueAt !== undefined && run.dueAt <= now) this.#notify("runnable", runId);
       return Promise.resolve(copyRun(run));
@@ -782,6 +797,38 @@ export class MemoryDriver implements Driver {
   }
 
   /** Registers a listener for changes. */
+  /** Every run's history items in write order, after a cursor (an index of the feed). */
+  feed(after: string | undefined, limit: number): Promise<StoredFeedItem[]> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const from = after === undefined ? 0 : Number(after) + 1;
+    if (!Number.isInteger(from) || from < 0) {
+      return Promise.reject(
+        new TypeError(`Cannot read the feed after '${after}': pass a cursor it gave`),
+      );
+    }
+    const items: StoredFeedItem[] = [];
+    for (let i = from; i < this.#feed.length && items.length < limit; i++) {
+      const { stored, seq } = this.#feed[i]!;
+      if (this.#runs.get(stored.run.id) !== stored) continue; // purged
+      const entry = stored.log[seq]!;
+      items.push({
+        cursor: String(i),
+        runId: stored.run.id,
+        workflow: stored.run.workflow,
+        item: isEvent(entry)
+          ? { source: "event", seq, event: entry }
+          : { source: "step", seq, row: entry },
+      });
+    }
+    return Promise.resolve(items);
+  }
+
+  /** The cursor of the newest item of the feed. */
+  feedEnd(): Promise<string | undefined> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return Promise.resolve(this.#feed.length === 0 ? undefined : String(this.#feed.length - 1));
+  }
+
   subscribe(listener: (notice: DriverNotice) => void): () => void {
     this.#check();
     this.#listeners.add(listener);

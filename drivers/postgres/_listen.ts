@@ -27,6 +27,7 @@ const NOTICE_TYPES = new Set([
   "finished",
   "released",
   "schedule",
+  "written",
   "changed",
 ]);
 

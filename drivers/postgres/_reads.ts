@@ -10,6 +10,7 @@ import {
   encodeCursor,
   type RunFilter,
   type StoredEvent,
+  type StoredFeedItem,
   type StoredHistoryItem,
   type StoredHistoryPage,
   type StoredRunPage,
@@ -105,4 +106,61 @@ export function historyItem(row: HistoryRow): StoredHistoryItem {
   if (row.attempt !== null) event.attempt = row.attempt;
   if (row.detail !== null) event.detail = row.detail;
   return { source: "event", seq, event };
+}
+
+/** A row of the feed statement: a history row with its transaction, run and snapshot. */
+export type FeedRow = HistoryRow & { xid: string; run_id: string; workflow: string; bound: string };
+
+/**
+ * A place in the feed. Rows are read in deltas between two snapshots: those
+ * whose transaction `prev` does not see and `bound` sees (every transaction
+ * that commits later is outside the delta and lands in the next one), in
+ * `(xid, seq, pos)` order after `key`. So a long transaction elsewhere in the
+ * database holds nothing back, and nothing committed later sorts before what
+ * a reader has seen. Encoded as `prev|bound|xid:seq:pos` (bound and key may
+ * be empty: then the current snapshot, and the delta's start).
+ */
+export interface FeedPlace {
+  prev: string;
+  bound: string | null;
+  key: [string, number, number] | null;
+}
+
+/** Where an empty feed starts: a snapshot that sees no transaction. */
+const NOTHING_SEEN = "1:1:";
+
+const SNAPSHOT = /^\d{1,20}:\d{1,20}:(\d{1,20}(,\d{1,20})*)?$/;
+
+/** Decodes a feed cursor; a malformed one is a `TypeError`. */
+export function decodeFeedPlace(after: string | undefined): FeedPlace {
+  if (after === undefined) return { prev: NOTHING_SEEN, bound: null, key: null };
+  const [prev, bound, key, extra] = after.split("|");
+  const keyMatch = key ? /^(\d{1,20}):(\d{1,20}):(\d{1,10})$/.exec(key) : null;
+  if (
+    extra !== undefined || prev === undefined || !SNAPSHOT.test(prev) || bound === undefined ||
+    (bound !== "" && !SNAPSHOT.test(bound)) || key === undefined || (key !== "" && !keyMatch)
+  ) {
+    throw new TypeError(`Cannot read the feed after '${after}': pass a cursor it gave`);
+  }
+  return {
+    prev,
+    bound: bound === "" ? null : bound,
+    key: keyMatch ? [keyMatch[1]!, Number(keyMatch[2]), Number(keyMatch[3])] : null,
+  };
+}
+
+/** The feed statement's parameters for a place and a limit. */
+export function feedParams(place: FeedPlace, limit: number): Param[] {
+  const [xid, seq, pos] = place.key ?? ["0", -1, 0];
+  return [place.prev, place.bound, xid, seq, pos, limit];
+}
+
+/** A feed row as a feed item, in the delta from `prev`. */
+export function feedItem(row: FeedRow, prev: string): StoredFeedItem {
+  return {
+    cursor: `${prev}|${row.bound}|${row.xid}:${row.seq}:${row.pos}`,
+    runId: row.run_id,
+    workflow: row.workflow,
+    item: historyItem(row),
+  };
 }

@@ -91,14 +91,22 @@ export function migrations(s: string): Migration[] {
     name: "takeovers since the run last wrote anything (maxRecoveries)",
     statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
   }, schedulesMigration(s)];
-  return [...before, pauseMigration(s), flowMigration(s), childrenMigration(s), {
-    version: 7,
-    name: "claims by priority without sorting the backlog",
-    statements: [
-      `CREATE INDEX runs_due_priority ON ${s}.runs (priority DESC, due_at, id)
+  return [
+    ...before,
+    pauseMigration(s),
+    flowMigration(s),
+    childrenMigration(s),
+    {
+      version: 7,
+      name: "claims by priority without sorting the backlog",
+      statements: [
+        `CREATE INDEX runs_due_priority ON ${s}.runs (priority DESC, due_at, id)
         WHERE due_at IS NOT NULL AND priority <> 0`,
-    ],
-  }, workersMigration(s)];
+      ],
+    },
+    workersMigration(s),
+    feedMigration(s),
+  ];
 }
 
 /** Migration 8 of schema `s`: worker heartbeat rows (`workers()`). */
@@ -115,6 +123,25 @@ function workersMigration(s: string): Migration {
       heartbeat_ms bigint NOT NULL,
       serves text NOT NULL
     )`],
+  };
+}
+
+/**
+ * Migration 9 of schema `s`: the feed of `watch`. Each step row and event
+ * records the transaction that wrote it (`xid`), so the feed can read what
+ * committed between two snapshots (`FeedPlace` in drivers/postgres/_reads.ts):
+ * a transaction still running elsewhere never holds it back.
+ */
+function feedMigration(s: string): Migration {
+  return {
+    version: 9,
+    name: "the feed of watch: the writing transaction of each step row and event",
+    statements: [
+      `ALTER TABLE ${s}.steps ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id()`,
+      `ALTER TABLE ${s}.events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id()`,
+      `CREATE INDEX steps_feed ON ${s}.steps (xid, seq, pos)`,
+      `CREATE INDEX events_feed ON ${s}.events (xid, seq, pos)`,
+    ],
   };
 }
 
@@ -206,7 +233,7 @@ function resumesWith(status: string, due: string): string {
 const STEP_UPSERT = `ON CONFLICT (run_id, key) DO UPDATE SET kind = excluded.kind,
   state = excluded.state, data = excluded.data, attempt = excluded.attempt,
   started_at = excluded.started_at, finished_at = excluded.finished_at,
-  seq = excluded.seq, pos = excluded.pos
+  seq = excluded.seq, pos = excluded.pos, xid = pg_current_xact_id()
   WHERE t.state <> 'done'`;
 
 const STEP_COLUMNS = "(run_id, key, kind, state, data, attempt, started_at, finished_at, seq, pos)";
@@ -385,6 +412,35 @@ export function statements(s: string): Statements {
         type, at::float8, step, detail
       FROM ${s}.events WHERE run_id = $1 AND (seq, pos) > ($2::int8, $3::int4)
       ORDER BY seq, pos LIMIT $4`,
+
+    feed: `WITH cur AS (SELECT coalesce($2::pg_snapshot, pg_current_snapshot()) AS bound),
+      f AS (
+        (SELECT 'step' AS source, t.xid, t.seq, t.pos, t.run_id, t.key, t.kind, t.state, t.data,
+          t.attempt, t.started_at::float8 AS started_at, t.finished_at::float8 AS finished_at,
+          NULL::text AS type, NULL::float8 AS at, NULL::text AS step, NULL::text AS detail
+        FROM ${s}.steps t, cur
+        WHERE t.xid >= pg_snapshot_xmin($1::pg_snapshot)
+          AND NOT pg_visible_in_snapshot(t.xid, $1::pg_snapshot)
+          AND pg_visible_in_snapshot(t.xid, cur.bound)
+          AND (t.xid, t.seq, t.pos) > ($3::xid8, $4::int8, $5::int4)
+        ORDER BY t.xid, t.seq, t.pos LIMIT $6)
+        UNION ALL
+        (SELECT 'event', e.xid, e.seq, e.pos, e.run_id, NULL, NULL, NULL, NULL, e.attempt, NULL,
+          NULL, e.type, e.at::float8, e.step, e.detail
+        FROM ${s}.events e, cur
+        WHERE e.xid >= pg_snapshot_xmin($1::pg_snapshot)
+          AND NOT pg_visible_in_snapshot(e.xid, $1::pg_snapshot)
+          AND pg_visible_in_snapshot(e.xid, cur.bound)
+          AND (e.xid, e.seq, e.pos) > ($3::xid8, $4::int8, $5::int4)
+        ORDER BY e.xid, e.seq, e.pos LIMIT $6)
+      )
+      SELECT f.source, f.xid::text AS xid, f.seq, f.pos, f.run_id, r.workflow, f.key, f.kind,
+        f.state, f.data, f.attempt, f.started_at, f.finished_at, f.type, f.at, f.step, f.detail,
+        cur.bound::text AS bound
+      FROM f JOIN ${s}.runs r ON r.id = f.run_id CROSS JOIN cur
+      ORDER BY f.xid, f.seq, f.pos LIMIT $6`,
+
+    feedEnd: "SELECT pg_current_snapshot()::text AS snapshot",
 
     claimRuns: claim(byPriority(
       s,
@@ -624,6 +680,8 @@ export interface Statements {
   getRun: string;
   runStatus: string;
   history: string;
+  feed: string;
+  feedEnd: string;
   claimRuns: string;
   claimIds: string;
   nextDueAt: string;

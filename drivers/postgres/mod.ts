@@ -69,7 +69,17 @@ import {
 } from "./_control.ts";
 import { claimWithFlow, flowNextDue, type FlowStatements, flowStatements } from "./_flow.ts";
 import { hasFlowLimits } from "../../lib/flow_claim.ts";
-import { historyCursor, historyItem, type HistoryRow, listPage, listQuery } from "./_reads.ts";
+import {
+  decodeFeedPlace,
+  feedItem,
+  feedParams,
+  type FeedRow,
+  historyCursor,
+  historyItem,
+  type HistoryRow,
+  listPage,
+  listQuery,
+} from "./_reads.ts";
 import type {
   CancelRunOptions,
   Claim,
@@ -86,6 +96,7 @@ import type {
   RunTransition,
   StepRow,
   StoredEvent,
+  StoredFeedItem,
   StoredHistoryItem,
   StoredHistoryPage,
   StoredRun,
@@ -398,6 +409,39 @@ export class PostgresDriver implements Driver {
     return rows.map(historyItem);
   }
 
+  /**
+   * Every run's history items in commit order after a cursor: the rest of the
+   * cursor's delta between two snapshots, then the delta up to now (see
+   * `FeedPlace` in _reads.ts).
+   */
+  async feed(after: string | undefined, limit: number): Promise<StoredFeedItem[]> {
+    this.#check();
+    let place = decodeFeedPlace(after);
+    const items: StoredFeedItem[] = [];
+    for (;;) {
+      const rows = await this.#query<FeedRow>(
+        "read the feed",
+        this.#st.feed,
+        feedParams(place, limit - items.length),
+      );
+      for (const row of rows) items.push(feedItem(row, place.prev));
+      // A delta to a fixed snapshot that is exhausted: go on to the next one.
+      if (items.length >= limit || place.bound === null) return items;
+      place = { prev: place.bound, bound: null, key: null };
+    }
+  }
+
+  /** Where a reader of only what comes next starts: everything visible now is seen. */
+  async feedEnd(): Promise<string | undefined> {
+    this.#check();
+    const [row] = await this.#query<{ snapshot: string }>(
+      "read the end of the feed",
+      this.#st.feedEnd,
+      [],
+    );
+    return `${row!.snapshot}||`;
+  }
+
   // ---- claims and leases ---------------------------------------------------------
 
   /**
@@ -516,6 +560,20 @@ export class PostgresDriver implements Driver {
    * statement (and one commit); each is fenced by its own lease.
    */
   async write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
+    await this.#write(lease, batch, now);
+    // Watchers in this process read the feed; other processes learn of run
+    // transitions by NOTIFY and of the rest by polling (see ARCHITECTURE).
+    if (this.#written) return;
+    this.#written = true;
+    queueMicrotask(() => {
+      this.#written = false;
+      this.#emit(["written"]);
+    });
+  }
+
+  #written = false;
+
+  async #write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
     this.#check();
     if (!this.#migrated) await this.migrate();
     if (batch.run) return await this.#transition(lease, batch, now);

@@ -14,6 +14,7 @@ import type {
   RunStatus,
   StepRow,
   StoredEvent,
+  StoredFeedItem,
   StoredHistoryItem,
   StoredHistoryPage,
 } from "../../lib/driver.ts";
@@ -414,5 +415,27 @@ export class Journal {
       items.push(entry.item);
     }
     return items;
+  }
+
+  /** Every run's history items after a journal seq, in commit order (one writer: seq order). */
+  feed(after: number, limit: number): StoredFeedItem[] {
+    const rows = this.#s().feed.all(after, limit) as unknown as (JournalRow & {
+      run_id: string;
+      workflow: string;
+    })[];
+    return rows.map((j) => ({
+      cursor: String(j.seq),
+      runId: j.run_id,
+      workflow: j.workflow,
+      item: j.key !== null
+        ? { source: "step", seq: j.seq, row: journalRow(j) }
+        : { source: "event", seq: j.seq, event: journalEvent(j) },
+    }));
+  }
+
+  /** The journal seq of the newest item of the feed. */
+  feedEnd(): string | undefined {
+    const row = this.#s().feedEnd.get() as { seq: number | null } | undefined;
+    return row?.seq == null ? undefined : String(row.seq);
   }
 }

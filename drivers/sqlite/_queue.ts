@@ -144,9 +144,12 @@ export class WriteQueue {
     } else {
       this.#transaction(jobs);
     }
+    let written = false;
     for (const job of jobs) {
+      written ||= job.ok;
       if (job.ok && job.notices) { for (const notice of job.notices) this.#host.emit(notice); }
     }
+    if (written) this.#host.emit({ type: "written" });
     for (const job of jobs) {
       if (job.ok) job.resolve(job.value);
       else job.reject(this.#host.storageError(job.error, "write to"));

@@ -144,6 +144,9 @@ export class Statements {
   readonly stepMany: StatementSync;
   readonly stepsOfRun: StatementSync;
   readonly eventsOfRun: StatementSync;
+  /** Every run's journal rows after a seq (the feed of `watch`). */
+  readonly feed: StatementSync;
+  readonly feedEnd: StatementSync;
 
   readonly insertSignal: StatementSync;
   readonly callParent: StatementSync;
@@ -339,6 +342,15 @@ export class Statements {
        FROM events AS e JOIN journal AS j ON j.seq = e.seq WHERE e.rid = ?1 AND e.seq > ?2
        ORDER BY e.seq LIMIT ?3`,
     );
+
+    this.feed = p(
+      `SELECT j.seq, j.key, j.kind, j.state, j.data, j.attempt, j.started_at, j.at, j.step,
+         r.id AS run_id, r.workflow
+       FROM journal AS j JOIN runs AS r ON r.rid = j.rid
+       WHERE j.seq > ?1 AND j.kind IS NOT NULL ORDER BY j.seq LIMIT ?2`,
+    );
+
+    this.feedEnd = p("SELECT max(seq) AS seq FROM journal WHERE kind IS NOT NULL");
 
     this.insertSignal = p(
       "INSERT INTO signals (rid, seq, name, payload) VALUES (?1, ?2, ?3, ?4)",

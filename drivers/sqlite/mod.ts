@@ -55,6 +55,7 @@ import {
   type RunStatus,
   type RunTransition,
   type StepRow,
+  type StoredFeedItem,
   type StoredHistoryItem,
   type StoredHistoryPage,
   type StoredRun,
@@ -462,6 +463,22 @@ export class SqliteDriver implements Driver {
     // Journal seqs are global, stable and increase with every write.
     const after = page?.after === undefined ? -1 : Math.floor(page.after);
     return this.#q.read(() => this.#q.snapshot(() => this.#journal.history(runId, after, page)));
+  }
+
+  /** Every run's history items in commit order after a cursor (a journal seq). */
+  feed(after: string | undefined, limit: number): Promise<StoredFeedItem[]> {
+    const from = after === undefined ? 0 : Number(after);
+    if (!Number.isSafeInteger(from) || from < 0) {
+      return Promise.reject(
+        new TypeError(`Cannot read the feed after '${after}': pass a cursor it gave`),
+      );
+    }
+    return this.#q.read(() => this.#q.snapshot(() => this.#journal.feed(from, limit)));
+  }
+
+  /** The cursor of the newest item of the feed. */
+  feedEnd(): Promise<string | undefined> {
+    return this.#q.read(() => this.#journal.feedEnd());
   }
 
   // ---- claims and leases ------------------------------------------------------------
