@@ -23,7 +23,7 @@ import type { Plan } from "../lib/plan.ts";
  */
 export type DashboardClient = Pick<
   Engine,
-  "get" | "list" | "history" | "signal" | "cancel" | "retry" | "pause" | "resume"
+  "get" | "list" | "history" | "signal" | "cancel" | "retry" | "pause" | "resume" | "watch"
 >;
 
 /** Finds the plan of a run's workflow version by name and plan hash. */

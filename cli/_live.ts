@@ -55,9 +55,12 @@ function runsProbe(client: DashboardClient, params: URLSearchParams, pageSize: n
 
 /**
  * The event stream of a page: `?run=<id>` for a run's page, otherwise the
- * runs list's filters; `v` is the fingerprint of what the page showed, so a
- * change between rendering and connecting is not missed. It ends when the
- * client goes away.
+ * runs list's filters; `v` is the fingerprint of what the page showed. It
+ * follows `watch()` from now on and sends `change` for the events that
+ * concern the page, at most once per `interval` (a busy engine does not make
+ * pages reload without pause); one look at the fingerprint when it opens
+ * catches a change between rendering and connecting. It ends when the client
+ * goes away or `signal` aborts.
  */
 export function liveResponse(
   client: DashboardClient,
@@ -67,53 +70,76 @@ export function liveResponse(
 ): Response {
   const interval = options.interval;
   const runId = params.get("run");
+  const query = runId ? undefined : readRunsQuery(params);
   const probe = runId ? runProbe(client, runId) : runsProbe(client, params, options.pageSize);
+  const watching = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+  let second: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  const stop = () => {
+    closed = true;
+    watching.abort();
+    clearTimeout(timer);
+    clearInterval(keepAlive);
+    clearTimeout(second);
+  };
   const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
+    start(controller) {
       const send = (text: string) => {
         if (!closed) controller.enqueue(encoder.encode(text));
       };
       const close = () => {
         if (closed) return;
-        closed = true;
-        clearTimeout(timer);
+        stop();
         try {
           controller.close();
         } catch {
           // already closed by the client
         }
       };
-      // The stream ends when the client goes away (cancel below) or `signal`
-      // aborts; Deno's server aborts a request's own signal once it has
-      // answered, so that one is not passed here.
+      // Deno's server aborts a request's own signal once it has answered, so
+      // that one is not passed here: the stream ends through cancel().
       signal?.addEventListener("abort", close, { once: true });
-      let last: string | undefined = params.get("v") ?? undefined;
-      let quiet = 0;
-      const tick = async () => {
-        if (closed) return;
-        try {
-          const now = await probe();
-          if (last !== undefined && now !== last) send("event: change\ndata: {}\n\n");
-          last = now;
-          quiet += interval;
-          if (quiet >= KEEP_ALIVE_MS) {
-            quiet = 0;
-            send(": keep-alive\n\n");
-          }
-        } catch {
-          close();
-          return;
-        }
-        if (!closed) timer = setTimeout(tick, interval);
+      let lastSent = 0;
+      const change = () => {
+        if (closed || timer !== undefined) return;
+        const wait = Math.max(0, lastSent + interval - Date.now());
+        timer = setTimeout(() => {
+          timer = undefined;
+          lastSent = Date.now();
+          send("event: change\ndata: {}\n\n");
+        }, wait);
       };
       send("retry: 2000\n\n");
-      await tick();
+      keepAlive = setInterval(() => send(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      const filter = runId
+        ? { runId }
+        : query?.workflow !== undefined
+        ? { workflow: query.workflow }
+        : {};
+      void (async () => {
+        try {
+          const events = client.watch(filter, { after: "now", signal: watching.signal });
+          const iterator = events[Symbol.asyncIterator]();
+          const first = iterator.next(); // finds the feed's end, then waits
+          // What changed between rendering and that moment: one look now, and
+          // one once the watch surely stands at the end.
+          const seen = params.get("v");
+          const look = async () => {
+            if (!closed && seen !== null && (await probe()) !== seen) change();
+          };
+          await look();
+          second = setTimeout(() => void look().catch(() => {}), interval);
+          for (let next = await first; !next.done; next = await iterator.next()) change();
+        } catch {
+          // the engine closed or the storage failed: the page reconnects
+        }
+        close();
+      })();
     },
     cancel() {
-      closed = true;
-      clearTimeout(timer);
+      stop();
     },
   });
   return new Response(stream, {

@@ -147,27 +147,27 @@ export function runsBody(input: {
       `
       : "";
   const filters = html`<form class="filters card" method="get" action="${base}/">
-<label>Search by id<input name="id" id="search-id" placeholder="run id" size="22" autocomplete="off"></label>
-<label>Status<select name="status" id="filter-status"><option value="">any</option>${
+<label>Search by id<input name="id" id="search-id" data-keep placeholder="run id" size="22" autocomplete="off"></label>
+<label>Status<select name="status" id="filter-status" data-keep><option value="">any</option>${
     STATUSES.map((s) =>
       html`
         <option value="${s}" ${selected(query.status, s)}>${s}</option>
       `
     )
   }</select></label>
-<label>Workflow<input name="workflow" id="filter-workflow" list="workflow-names" value="${
+<label>Workflow<input name="workflow" id="filter-workflow" data-keep list="workflow-names" value="${
     query.workflow ?? ""
   }" placeholder="any" size="16" autocomplete="off"></label>
 <datalist id="workflow-names">${
     input.workflows.map((w) => html`<option value="${w}"></option>`)
   }</datalist>
-<label>Label<input name="label" id="filter-label" value="${
+<label>Label<input name="label" id="filter-label" data-keep value="${
     query.label ?? ""
   }" placeholder="key=value" size="16" autocomplete="off"></label>
-<label>Created from (UTC)<input type="datetime-local" name="from" id="filter-from" value="${
+<label>Created from (UTC)<input type="datetime-local" name="from" id="filter-from" data-keep value="${
     query.from ?? ""
   }"></label>
-<label>Created to (UTC)<input type="datetime-local" name="to" id="filter-to" value="${
+<label>Created to (UTC)<input type="datetime-local" name="to" id="filter-to" data-keep value="${
     query.to ?? ""
   }"></label>
 <button type="submit" class="primary">Apply</button> <a href="${base}/">Clear</a></form>`;

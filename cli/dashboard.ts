@@ -66,7 +66,8 @@ export interface DashboardOptions {
    */
   pageSize?: number;
   /**
-   * How often a live page checks for changes, in milliseconds.
+   * Live pages refresh at most this often, in milliseconds (they follow
+   * `watch()` and refresh when what they show may have changed).
    * @default {1000}
    */
   liveInterval?: number;

@@ -37,6 +37,7 @@ import { Engine } from "../lib/engine.ts";
 import { SluiceError, StorageError } from "../lib/errors.ts";
 import { json, runDetail, runsTable } from "./_format.ts";
 import { serveDashboard } from "./dashboard.ts";
+import { watchCommand } from "./_watch.ts";
 import { loadModule, runWorker, schedulesCommand } from "./_worker.ts";
 import { CONTROL_COMMANDS, controlCommand, warnOtherSignal } from "./_control.ts";
 
@@ -96,6 +97,8 @@ Commands:
                                     Delete finished runs last updated before then
   plan <module.ts|file.yaml>        Print the plan of the workflows a module exports
   serve                             Serve the web dashboard
+  watch [runId]                     Print history events as they are committed (every run's
+                                    from now, or one run's from its start until it ends)
   worker --module <file>            Run a worker for the module's exported workflows and
                                     schedules until SIGINT/SIGTERM (graceful stop)
   schedules [list]                  List schedules
@@ -119,6 +122,7 @@ Options:
   --input <json>      fork: a new input
   --older-than <d>    purge: e.g. 30d
   --before <time>     purge: an ISO 8601 time
+  --after <cursor>    watch: resume after this event cursor ('now': only new events)
   --mermaid           plan: print a Mermaid flowchart instead of JSON
   --host <address>    serve: listen address (default 127.0.0.1)
   --port <port>       serve: port (default 8080)
@@ -180,7 +184,7 @@ export async function openDriver(
 }
 
 /** Commands that only read: they never create a database file or schema. */
-const READ_ONLY: ReadonlySet<string> = new Set(["list", "show", "workers"]);
+const READ_ONLY: ReadonlySet<string> = new Set(["list", "show", "workers", "watch"]);
 
 /** Imports a module or loads a YAML file and returns the workflows it defines. */
 async function loadWorkflows(file: string): Promise<Workflow<unknown, unknown, unknown>[]> {
@@ -260,6 +264,7 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
         concurrency: { type: "string" },
         id: { type: "string" },
         from: { type: "string" },
+        after: { type: "string" },
         input: { type: "string" },
         before: { type: "string" },
         "older-than": { type: "string" },
@@ -365,6 +370,12 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
         }
         return 0;
       }
+      case "watch":
+        return await watchCommand(engine, rest[0], {
+          json: values.json,
+          ...(values.after !== undefined ? { after: values.after } : {}),
+          ...(values.workflow !== undefined ? { workflow: values.workflow } : {}),
+        }, io);
       case "show": {
         if (!need(1, "a run id")) return 2;
         const [run, history] = await Promise.all([

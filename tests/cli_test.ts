@@ -346,3 +346,37 @@ export const ctl = workflow<number>("cli-ctl")
     await cleanup();
   }
 });
+
+Deno.test("cli: watch prints a run's events as another engine runs it, until it ends", async () => {
+  const { path, cleanup } = await fixture();
+  const engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [order] });
+  const worker = engine.worker({ pollInterval: 20 });
+  await worker.start();
+  try {
+    const lines: string[] = [];
+    const watching = main(["watch", "wait-1", "--db", path, "--json"], {
+      out: (text) => {
+        lines.push(text);
+        const event = JSON.parse(text);
+        if (event.type === "run.waiting") void engine.signal("wait-1", "approved", { ok: true });
+      },
+      err: (text) => console.error(text),
+    });
+    assert.equal(await watching, 0, "the watch ends with the run");
+    const events = lines.map((line) => JSON.parse(line));
+    assert.deepEqual(events.map((e) => e.type).slice(0, 2), ["run.created", "run.started"]);
+    assert.equal(events.at(-1).type, "run.completed");
+    assert.ok(events.some((e) => e.type === "signal.received"));
+    assert.ok(events.every((e) => e.runId === "wait-1" && typeof e.cursor === "string"));
+    const text = await cli(["watch", "done-1", "--db", path]);
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /done-1 {2}step\.completed {2}price {2}attempt 1/);
+    assert.match(text.out.split("\n").at(-1)!, /run\.completed/);
+    const missing = await cli(["watch", "no-such-run", "--db", path]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /RunNotFoundError/);
+  } finally {
+    await engine.close();
+    await cleanup();
+  }
+});
