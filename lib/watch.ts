@@ -41,7 +41,7 @@ export interface WatchFilter {
  * import type { WatchOptions } from "@sluice/sluice";
  *
  * const controller = new AbortController();
- * const options: WatchOptions = { signal: controller.signal, after: undefined };
+ * const options: WatchOptions = { signal: controller.signal, after: "now" };
  * controller.abort();
  * assert.ok(options.signal?.aborted);
  * ```

@@ -42,6 +42,10 @@ const ALLOWED: Record<string, { apis: string[]; reason: string }> = {
     reason: "`sluice worker` imports the user's module and stops on SIGINT/SIGTERM; the CLI is " +
       "Deno-only",
   },
+  "cli/_watch.ts": {
+    apis: ["Deno.addSignalListener", "Deno.removeSignalListener"],
+    reason: "`sluice watch` stops on SIGINT; the CLI is Deno-only",
+  },
   "cli/dashboard.ts": {
     apis: ["Deno.HttpServer", "Deno.NetAddr", "Deno.serve"],
     reason: "the CLI's `serve` command listens with Deno.serve; the CLI is Deno-only",
