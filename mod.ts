@@ -118,6 +118,7 @@ export type {
   WorkerRecord,
 } from "./lib/records.ts";
 export type { HistoryOptions } from "./lib/history.ts";
+export type { Retention } from "./lib/retention.ts";
 export type { RuntimeOptions } from "./lib/runtime.ts";
 export { MemoryDriver } from "./drivers/memory/mod.ts";
 export type {
@@ -133,6 +134,7 @@ export type {
   Lease,
   LeaseState,
   NewRun,
+  PurgeOptions,
   RunFilter,
   RunStatus,
   RunTransition,

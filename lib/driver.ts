@@ -852,8 +852,12 @@ export interface Driver extends AsyncDisposable {
   removeWorker(workerId: string): Promise<void>;
   /** Every worker row, in id order. */
   listWorkers(): Promise<StoredWorker[]>;
-  /** Deletes finished runs last updated before a time; returns how many. */
-  purge(finishedBefore: number): Promise<number>;
+  /**
+   * Deletes finished runs last updated before a time, with their rows;
+   * returns how many. With `options`, only runs of that final status, and at
+   * most `limit` of them, oldest first (retention purges in small batches).
+   */
+  purge(finishedBefore: number, options?: PurgeOptions): Promise<number>;
 
   /**
    * The feed: every run's history items in commit order, after the item
@@ -870,6 +874,27 @@ export interface Driver extends AsyncDisposable {
 
   /** Reports changes to this process's engines and workers; returns an unsubscribe function. */
   subscribe(listener: (notice: DriverNotice) => void): () => void;
+}
+
+/**
+ * Which finished runs `purge` deletes besides the cut-off.
+ *
+ * @example Purge at most 100 old completed runs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryDriver, type PurgeOptions } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const options: PurgeOptions = { status: "completed", limit: 100 };
+ * assert.equal(await driver.purge(Date.now(), options), 0);
+ * await driver.close();
+ * ```
+ */
+export interface PurgeOptions {
+  /** Only runs of this final status. */
+  status?: "completed" | "failed" | "cancelled";
+  /** At most this many runs (a positive integer), the oldest first. */
+  limit?: number;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { type Clock, realClock } from "./clock.ts";
+import type { Retention } from "./retention.ts";
 import { StorageClock } from "./_storage_clock.ts";
 import { silentLogger } from "./logger.ts";
 import type { Driver } from "./driver.ts";
@@ -46,6 +47,12 @@ export interface EngineOptions extends RuntimeOptions {
    * @default {5}
    */
   maxRecoveries?: number;
+  /**
+   * How long finished runs are kept, per final status: the engine's workers
+   * delete older ones (with their history) in small batches, at start and
+   * then every few poll intervals.
+   */
+  retention?: Retention;
 }
 
 /**

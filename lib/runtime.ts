@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { parseRetention, type Retention } from "./retention.ts";
 import {
   type AnyWorkflow,
   Workflow,
@@ -95,6 +96,8 @@ export class Runtime implements Host {
   readonly logger: Logger;
   readonly maxPayloadBytes: number;
   readonly maxRecoveries: number;
+  /** How long finished runs are kept, per final status (ms); workers purge older ones. */
+  readonly retention: Map<"completed" | "failed" | "cancelled", number>;
   readonly deps: DepsScope;
   readonly middleware: readonly Middleware[];
   readonly overrides: Map<unknown, (...args: never[]) => unknown> = new Map();
@@ -118,7 +121,7 @@ export class Runtime implements Host {
     owner: string,
     driver: Driver,
     clock: Clock,
-    options: RuntimeOptions & { maxRecoveries?: number },
+    options: RuntimeOptions & { maxRecoveries?: number; retention?: Retention },
   ) {
     this.#owner = owner;
     this.driver = driver;
@@ -130,6 +133,7 @@ export class Runtime implements Host {
         `Cannot use 'maxPayloadBytes' ${this.maxPayloadBytes}: it must be a positive integer`,
       );
     }
+    this.retention = parseRetention(options.retention);
     this.maxRecoveries = options.maxRecoveries ?? DEFAULT_MAX_RECOVERIES;
     if (!Number.isInteger(this.maxRecoveries) || this.maxRecoveries < 0) {
       throw new RangeError(

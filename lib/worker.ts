@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { RetentionPasses } from "./retention.ts";
 import { Presence } from "./presence.ts";
 import { type ActivityAwareClock, clockActivity, type ClockTimer } from "./clock.ts";
 import type { Claim, DriverNotice, Lease } from "./driver.ts";
@@ -97,6 +98,7 @@ export class Worker implements AsyncDisposable {
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #presence: Presence;
+  readonly #retention: RetentionPasses;
   readonly #active = new Map<string, { activation: Activation; done: Promise<void> }>();
   #started = false;
   #stopping = false;
@@ -154,6 +156,10 @@ export class Worker implements AsyncDisposable {
       );
     }
     this.#presence = new Presence(runtime, id, heartbeatMs);
+    this.#retention = new RetentionPasses(
+      runtime,
+      Math.min(60_000, Math.max(200, this.#pollMs * 10)),
+    );
   }
 
   /** Whether the worker is started and not stopping. */
@@ -193,6 +199,7 @@ export class Worker implements AsyncDisposable {
     this.#stopping = false;
     this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
     this.#presence.start();
+    this.#retention.start();
     this.#requestPoll();
     const firstPass = new Promise<void>((resolve) => this.#firstPassDone = resolve);
     this.#requestSchedules();
@@ -223,6 +230,7 @@ export class Worker implements AsyncDisposable {
     this.#heartbeatTimer?.cancel();
     this.#heartbeatTimer = undefined;
     await this.#presence.stop();
+    await this.#retention.stop();
     this.#started = false;
   }
 

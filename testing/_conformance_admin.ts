@@ -237,6 +237,39 @@ export const ADMIN_CASES: ConformanceCase[] = [
     },
   },
   {
+    name: "purge with a status and a limit deletes that many of those runs, oldest first",
+    async fn(driver) {
+      const end = async (id: string, at: number, status: "completed" | "failed") => {
+        const lease = await started(driver, id);
+        await driver.write(lease, { steps: [done("a", "1")] }, at);
+        await driver.write(
+          lease,
+          {
+            run: status === "completed"
+              ? { status, output: "1" }
+              : { status, error: { name: "Error", message: "x" } },
+          },
+          at,
+        );
+      };
+      await end("c-3", T0 + 3, "completed");
+      await end("c-1", T0 + 1, "completed");
+      await end("f-1", T0 + 1, "failed");
+      await end("c-2", T0 + 2, "completed");
+      await driver.createRun(newRun("x-1"), T0);
+      await driver.cancelRun("x-1", undefined, T0 + 1);
+      assert.equal(await driver.purge(T0 + 10, { status: "completed", limit: 2 }), 2);
+      const left = async () => (await driver.listRuns({})).runs.map((r) => r.id).sort();
+      assert.deepEqual(await left(), ["c-3", "f-1", "x-1"]);
+      assert.deepEqual(await rowsOf(driver, "c-1", ["a"]), [], "its rows went with it");
+      assert.equal(await driver.purge(T0 + 3, { status: "completed", limit: 5 }), 0);
+      assert.equal(await driver.purge(T0 + 10, { status: "cancelled" }), 1);
+      assert.deepEqual(await left(), ["c-3", "f-1"]);
+      assert.equal(await driver.purge(T0 + 10, { limit: 1 }), 1);
+      assert.deepEqual(await left(), ["c-3"], "the oldest went first");
+    },
+  },
+  {
     name: "purge deletes only finished runs last updated before the cut-off",
     async fn(driver) {
       const finish = async (id: string, at: number, how: "completed" | "failed") => {

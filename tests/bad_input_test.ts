@@ -459,6 +459,33 @@ const cases: Case[] = [
     act: (e) => e.fork("done-run", "price" as never),
     error: TypeError,
   },
+  {
+    name: "a retention duration that is negative",
+    act: () => new Engine({ driver: new MemoryDriver(), retention: { completed: -5 } }),
+    error: RangeError,
+  },
+  {
+    name: "a retention duration that is not a duration",
+    act: () => new Engine({ driver: new MemoryDriver(), retention: { failed: "soon" as never } }),
+    error: RangeError,
+    message: /'retention.failed' 'soon'/,
+  },
+  {
+    name: "a retention key that is not a final status",
+    act: () => new Engine({ driver: new MemoryDriver(), retention: { running: "1d" } as never }),
+    error: TypeError,
+    message: /'retention' key 'running'/,
+  },
+  {
+    name: "a retention of half a second",
+    act: () => new Engine({ driver: new MemoryDriver(), retention: { cancelled: "500ms" } }),
+    error: RangeError,
+  },
+  {
+    name: "a worker heartbeat interval of 1ms",
+    act: (e) => e.worker({ heartbeatInterval: 1 }),
+    error: RangeError,
+  },
   { name: "listing 0 runs a page", act: (e) => e.list({ limit: 0 }), error: RangeError },
   {
     name: "listing an unknown status",

@@ -13,6 +13,7 @@ import {
   ManualClock,
   MemoryDriver,
   type NewRun,
+  type PurgeOptions,
   type RunFilter,
   type StepRow,
   type StoredFeedItem,
@@ -121,8 +122,8 @@ class CountingDriver implements Driver {
   listWorkers(): Promise<StoredWorker[]> {
     return this.inner.listWorkers();
   }
-  purge(finishedBefore: number): Promise<number> {
-    return this.inner.purge(finishedBefore);
+  purge(finishedBefore: number, options?: PurgeOptions): Promise<number> {
+    return this.inner.purge(finishedBefore, options);
   }
   get scheduleStore(): Driver["scheduleStore"] {
     return this.inner.scheduleStore;

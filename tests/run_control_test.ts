@@ -120,3 +120,27 @@ for (const { name, create } of driverFactories()) {
     assert.equal((await engine.get(run.id)).stalled, undefined, "a finished run is never stalled");
   });
 }
+
+for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: retention purges finished runs older than their status's limit`, async () => {
+    const wf = workflow<number>("kept").step("n", (n) => {
+      if (n < 0) throw new Error("negative");
+      return n;
+    });
+    await using engine = new Engine({
+      driver: await create(),
+      workflows: [wf],
+      retention: { completed: "1s" },
+    });
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    for (const n of [1, 2, 3]) assert.equal(await (await engine.start(wf, n)).result(), n);
+    const failed = await engine.start(wf, -1, { id: "kept-failed" });
+    await assert.rejects(failed.result());
+    for (let i = 0; (await engine.list()).runs.length > 1; i++) {
+      assert.ok(i < 300, "completed runs are purged after a second");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual((await engine.list()).runs.map((r) => r.id), ["kept-failed"]);
+  });
+}

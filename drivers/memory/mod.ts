@@ -20,6 +20,7 @@ import {
   type LeaseState,
   type NewRun,
   pendingRun,
+  type PurgeOptions,
   type RunFilter,
   type RunStatus,
   type StepRow,
@@ -784,16 +785,15 @@ export class MemoryDriver implements Driver {
   }
 
   /** Deletes finished runs last updated before a time. */
-  purge(finishedBefore: number): Promise<number> {
+  purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    let count = 0;
-    for (const [id, { run }] of this.#runs) {
-      if (isFinished(run.status) && run.updatedAt < finishedBefore) {
-        this.#runs.delete(id);
-        count++;
-      }
-    }
-    return Promise.resolve(count);
+    const old = [...this.#runs.values()].map((stored) => stored.run).filter((run) =>
+      isFinished(run.status) && run.updatedAt < finishedBefore &&
+      (options.status === undefined || run.status === options.status)
+    ).sort((a, b) => a.updatedAt - b.updatedAt);
+    const doomed = options.limit === undefined ? old : old.slice(0, options.limit);
+    for (const run of doomed) this.#runs.delete(run.id);
+    return Promise.resolve(doomed.length);
   }
 
   /** Registers a listener for changes. */

@@ -651,7 +651,12 @@ export function statements(s: string): Statements {
       SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
 
     purge: `WITH del AS (
-        DELETE FROM ${s}.runs r WHERE r.status IN ${FINISHED} AND r.updated_at < $1::int8
+        DELETE FROM ${s}.runs r WHERE r.id IN (
+          SELECT o.id FROM ${s}.runs o
+          WHERE o.status IN ${FINISHED} AND o.updated_at < $1::int8
+            AND o.status = ANY($2::text[])
+          ORDER BY o.updated_at, o.id LIMIT $3::int4
+        )
         RETURNING r.id
       ),
       st AS (DELETE FROM ${s}.steps t USING del WHERE t.run_id = del.id),

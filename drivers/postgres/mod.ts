@@ -91,6 +91,7 @@ import type {
   Lease,
   LeaseState,
   NewRun,
+  PurgeOptions,
   RunFilter,
   RunStatus,
   RunTransition,
@@ -897,12 +898,16 @@ export class PostgresDriver implements Driver {
   }
 
   /** Deletes finished runs (and their rows) last updated before a time. */
-  async purge(finishedBefore: number): Promise<number> {
+  async purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
     this.#check();
     const [row] = await this.#query<{ count: number }>(
       "purge finished runs",
       this.#st.purge,
-      [finishedBefore],
+      [
+        finishedBefore,
+        options.status === undefined ? ["completed", "failed", "cancelled"] : [options.status],
+        options.limit ?? null,
+      ],
     );
     return row?.count ?? 0;
   }

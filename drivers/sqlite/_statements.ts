@@ -366,8 +366,12 @@ export class Statements {
        WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2)) LIMIT 1`,
     );
 
-    const finished =
-      "SELECT rid FROM runs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1";
+    // The same runs for each statement of one purge (runs are deleted last):
+    // `?2` the statuses (JSON), `?3` the most runs (-1: all), oldest first.
+    const finished = `SELECT rid FROM runs
+      WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1
+        AND status IN (SELECT value FROM json_each(?2))
+      ORDER BY updated_at, rid LIMIT ?3`;
     this.purgeStepRows = p(
       `DELETE FROM journal WHERE seq IN (SELECT seq FROM steps WHERE rid IN (${finished}))`,
     );
@@ -377,9 +381,7 @@ export class Statements {
     this.purgeSteps = p(`DELETE FROM steps WHERE rid IN (${finished})`);
     this.purgeEvents = p(`DELETE FROM events WHERE rid IN (${finished})`);
     this.purgeSignals = p(`DELETE FROM signals WHERE rid IN (${finished})`);
-    this.purgeRuns = p(
-      "DELETE FROM runs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1",
-    );
+    this.purgeRuns = p(`DELETE FROM runs WHERE rid IN (${finished})`);
     this.upsertWorker = p(
       `INSERT OR REPLACE INTO workers (id, host, pid, started_at, last_seen, heartbeat_ms, serves)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,

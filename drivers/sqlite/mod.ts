@@ -51,6 +51,7 @@ import {
   type LeaseState,
   type NewRun,
   pendingRun,
+  type PurgeOptions,
   type RunFilter,
   type RunStatus,
   type RunTransition,
@@ -858,15 +859,19 @@ export class SqliteDriver implements Driver {
   }
 
   /** Deletes finished runs (with their history) last updated before a time. */
-  purge(finishedBefore: number): Promise<number> {
+  purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
+    const statuses = JSON.stringify(
+      options.status === undefined ? ["completed", "failed", "cancelled"] : [options.status],
+    );
+    const params = [finishedBefore, statuses, options.limit ?? -1] as const;
     return this.#q.enqueue(() => {
       const s = this.#s!;
-      s.purgeStepRows.run(finishedBefore);
-      s.purgeEventRows.run(finishedBefore);
-      s.purgeSteps.run(finishedBefore);
-      s.purgeEvents.run(finishedBefore);
-      s.purgeSignals.run(finishedBefore);
-      return Number(s.purgeRuns.run(finishedBefore).changes);
+      s.purgeStepRows.run(...params);
+      s.purgeEventRows.run(...params);
+      s.purgeSteps.run(...params);
+      s.purgeEvents.run(...params);
+      s.purgeSignals.run(...params);
+      return Number(s.purgeRuns.run(...params).changes);
     });
   }
 }
