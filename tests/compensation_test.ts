@@ -308,3 +308,36 @@ Deno.test("cancel with compensate passes the flag to the run's .call children", 
   assert.ok(undone.includes("parent book 1"));
   assert.equal((await runner.get(run.id)).compensated, true);
 });
+
+Deno.test("retry() of a run whose compensation failed resumes compensating, not the workflow", async () => {
+  const log: string[] = [];
+  let refundWorks = false;
+  const wf = workflow<number>("refund")
+    .step("reserve", (n) => {
+      log.push("reserve");
+      return n;
+    }, { compensate: () => void log.push("unreserve") })
+    .step("charge", (n) => {
+      log.push("charge");
+      return n;
+    }, {
+      compensate: () => {
+        if (!refundWorks) throw new Error("refund refused");
+        log.push("refund");
+      },
+    })
+    .step("ship", () => {
+      log.push("ship");
+      throw new Error("no stock");
+    });
+  await using runner = new LocalRunner();
+  const run = await runner.start(wf, 1);
+  const first = await run.result().catch((e) => e);
+  assert.ok(first.cause instanceof CompensationFailedError);
+  refundWorks = true;
+  await runner.retry(run.id);
+  const second = await run.result().catch((e) => e);
+  assert.equal((second.cause as Error).message, "no stock");
+  assert.deepEqual(log, ["reserve", "charge", "ship", "refund", "unreserve"]);
+  assert.equal((await runner.get(run.id)).compensated, true);
+});
