@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkLabels } from "./validate.ts";
 import type { Span } from "@opentelemetry/api";
 import { childNodes, type RtNode, type RtStep } from "./nodes.ts";
 import type { Claim, Lease, RunTransition, StepRow, StoredEvent, WriteBatch } from "./driver.ts";
@@ -96,6 +97,10 @@ export abstract class ActivationCore {
   #recoveries: number;
   /** Whether the next write resets the recovery count (set after a takeover). */
   #clearRecoveries: boolean;
+  /** The run's labels as this activation knows them (claimed, plus `setLabels`). */
+  #labels: Record<string, string>;
+  /** Labels set since the last write; they ride along with the next one. */
+  #newLabels: Record<string, string> | undefined;
   /** Keys of the steps whose bodies run or whose results are being recorded (for warnings). */
   protected readonly inFlight: string[] = [];
   /** Extends this run's lease now; rejects when it is lost. */
@@ -141,6 +146,7 @@ export abstract class ActivationCore {
     const error = claim.run.error as RunErrorData | undefined;
     this.#cancelling = error?.cancelling ? error : undefined;
     this.#clearRecoveries = this.#recoveries > 0;
+    this.#labels = { ...claim.run.labels };
   }
 
   /** Aborts every step in flight (cancel or lease loss); nothing more is written. */
@@ -553,15 +559,28 @@ export abstract class ActivationCore {
   /** Writes one completed step row, with whatever is queued. */
   protected record(row: StepRow): Promise<void> {
     if (
-      this.#pending.size === 0 && this.pendingEvents.length === 0 && !this.#clearRecoveries
+      this.#pending.size === 0 && this.pendingEvents.length === 0 && !this.#clearRecoveries &&
+      !this.#newLabels
     ) {
       return this.store.write({ steps: [row] }, row.finishedAt!, this.#controller.signal);
     }
     return this.commit([], undefined, row);
   }
 
+  /** Merges labels onto the run with the next write (`ctx.setLabels`); throws for bad labels. */
+  setLabels(labels: unknown): void {
+    const given = checkLabels(labels, "the labels set by a step");
+    const merged = checkLabels({ ...this.#labels, ...given }, "the labels of a run");
+    this.#labels = merged;
+    this.#newLabels = { ...this.#newLabels, ...given };
+  }
+
   /** Writes a batch under the lease; the first write after a takeover clears the count. */
   #write(batch: WriteBatch, now: number): Promise<void> {
+    if (this.#newLabels) {
+      batch.labels = this.#newLabels;
+      this.#newLabels = undefined;
+    }
     if (this.#clearRecoveries) {
       batch.clearRecoveries = true;
       this.#clearRecoveries = false;

@@ -69,6 +69,8 @@ export interface AttemptOwner {
   readonly recoveries: number;
   /** Extends this run's lease now; rejects when it is lost. */
   readonly heartbeat: () => Promise<void>;
+  /** Merges labels onto the run with the next write; throws for bad labels. */
+  setLabels(labels: unknown): void;
 }
 
 /** @internal */
@@ -121,6 +123,9 @@ class Ctx implements StepContext {
   }
   now(): Date {
     return new Date(this.#activation.host.clock.now());
+  }
+  setLabels(labels: Record<string, string>): void {
+    this.#activation.setLabels(labels);
   }
 }
 

@@ -74,6 +74,12 @@ export interface StepContext<In = unknown> {
   heartbeat(): Promise<void>;
   /** The engine clock's time. */
   now(): Date;
+  /**
+   * Merges labels onto the run (the limits and rules of `start`'s labels);
+   * they are written with the step's checkpoint. Throws `TypeError` or
+   * `RangeError` for bad labels, failing the attempt.
+   */
+  setLabels(labels: Record<string, string>): void;
 }
 
 /**

@@ -435,6 +435,8 @@ export interface WriteBatch {
   events?: StoredEvent[];
   /** A status change of the run. */
   run?: RunTransition;
+  /** Labels merged onto the run's labels (`ctx.setLabels`), fenced like the rest. */
+  labels?: Record<string, string>;
   /**
    * Resets the run's `recoveries`: the engine sets it on the first `write`
    * after a takeover, since the run made progress (a write with a `run`

@@ -230,4 +230,32 @@ export const PAUSE_CASES: ConformanceCase[] = [
       assert.deepEqual(await driver.listWorkers(), [row("w-c", T0 + 10)]);
     },
   },
+  {
+    name:
+      "a write's labels merge onto the run's labels under the lease; a stale lease changes none",
+    async fn(driver) {
+      await driver.createRun(newRun("run-1", { labels: { team: "a", stage: "new" } }), T0);
+      const [claim] = await claimAll(driver, T0);
+      const lease = claim!.lease;
+      await driver.write(
+        lease,
+        { steps: [done("a", "1")], labels: { stage: "paid", "k'\"": "v" } },
+        T0 + 1,
+      );
+      assert.deepEqual((await driver.getRun("run-1"))?.labels, {
+        team: "a",
+        stage: "paid",
+        "k'\"": "v",
+      });
+      assert.deepEqual(
+        (await driver.listRuns({ labels: { stage: "paid" } })).runs.map((r) => r.id),
+        ["run-1"],
+      );
+      await driver.write(lease, { labels: { region: "eu" } }, T0 + 2);
+      assert.equal((await driver.getRun("run-1"))?.labels.region, "eu");
+      const stale = { ...lease, token: lease.token - 1 };
+      await assert.rejects(driver.write(stale, { labels: { stage: "x" } }, T0 + 3));
+      assert.equal((await driver.getRun("run-1"))?.labels.stage, "paid");
+    },
+  },
 ];

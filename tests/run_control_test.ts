@@ -144,3 +144,40 @@ for (const { name, create } of driverFactories()) {
     assert.deepEqual((await engine.list()).runs.map((r) => r.id), ["kept-failed"]);
   });
 }
+
+for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: ctx.setLabels merges labels onto the run with the step's checkpoint`, async () => {
+    const wf = workflow<number>("labelled")
+      .step("charge", (n, ctx) => {
+        ctx.setLabels({ stage: "charged" });
+        return n;
+      })
+      .step("ship", (n, ctx) => {
+        ctx.setLabels({ stage: "shipped", carrier: "ups" });
+        return n;
+      })
+      .step("bad", (n, ctx) => {
+        if (n < 0) ctx.setLabels({ ok: "x", count: 5 as unknown as string });
+        return n;
+      });
+    await using engine = new Engine({ driver: await create(), workflows: [wf] });
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    const run = await engine.start(wf, 1, { labels: { team: "a" } });
+    assert.equal(await run.result(), 1);
+    assert.deepEqual((await engine.get(run.id)).labels, {
+      team: "a",
+      stage: "shipped",
+      carrier: "ups",
+    });
+    const found = await engine.list({ labels: { carrier: "ups" } });
+    assert.deepEqual(found.runs.map((r) => r.id), [run.id]);
+    const bad = await engine.start(wf, -1, { labels: { team: "b" } });
+    await assert.rejects(bad.result(), /count/);
+    assert.deepEqual((await engine.get(bad.id)).labels, {
+      team: "b",
+      stage: "shipped",
+      carrier: "ups",
+    });
+  });
+}

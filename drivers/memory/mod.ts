@@ -474,6 +474,7 @@ export class MemoryDriver implements Driver {
 
   #apply(stored: MemoryRun, batch: WriteBatch, now: number): void {
     if (batch.clearRecoveries) delete stored.run.recoveries;
+    if (batch.labels) stored.run.labels = { ...stored.run.labels, ...batch.labels };
     const steps = batch.steps;
     if (steps) {
       for (let i = 0; i < steps.length; i++) {

@@ -591,6 +591,8 @@ export function statements(s: string): Statements {
         started_at = excluded.started_at, last_seen = excluded.last_seen,
         heartbeat_ms = excluded.heartbeat_ms, serves = excluded.serves`,
     removeWorker: `DELETE FROM ${s}.workers WHERE id = $1`,
+    mergeLabels: `UPDATE ${s}.runs AS r SET labels = r.labels || $3::text::jsonb
+      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING 1 AS held`,
     listWorkers: `SELECT id, host, pid, started_at::float8 AS started_at,
         last_seen::float8 AS last_seen, heartbeat_ms::float8 AS heartbeat_ms, serves
       FROM ${s}.workers ORDER BY id`,
@@ -705,6 +707,7 @@ export interface Statements {
   pauseRun: string;
   recordWorker: string;
   removeWorker: string;
+  mergeLabels: string;
   listWorkers: string;
   resumeRun: string;
   purge: string;

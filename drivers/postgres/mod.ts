@@ -577,6 +577,7 @@ export class PostgresDriver implements Driver {
   async #write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
     this.#check();
     if (!this.#migrated) await this.migrate();
+    if (batch.labels) await this.#mergeLabels(lease, batch.labels);
     if (batch.run) return await this.#transition(lease, batch, now);
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
@@ -649,6 +650,16 @@ export class PostgresDriver implements Driver {
 
   // ---- signals -----------------------------------------------------------------------
 
+  /** Merges labels (ctx.setLabels, rare) before the write they ride with, fenced; merging twice is harmless. */
+  async #mergeLabels(lease: Lease, labels: Record<string, string>): Promise<void> {
+    const [held] = await this.#query(`set labels of run '${lease.runId}'`, this.#st.mergeLabels, [
+      lease.runId,
+      lease.token,
+      JSON.stringify(labels),
+    ]);
+    if (!held) throw new LeaseLostError(lease.runId);
+  }
+
   /** Takes the oldest matching signal from the inbox and records it, in one statement. */
   async consumeSignal(
     lease: Lease,
@@ -659,6 +670,7 @@ export class PostgresDriver implements Driver {
   ): Promise<ConsumedSignal | undefined> {
     this.#check();
     if (!this.#migrated) await this.migrate();
+    if (batch.labels) await this.#mergeLabels(lease, batch.labels);
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
     const what = `take a signal for run '${lease.runId}'`;

@@ -131,6 +131,7 @@ export class Statements {
   readonly journalInitialRow: StatementSync;
   readonly indexStep: StatementSync;
   readonly startedWithRows: StatementSync;
+  readonly mergeLabels: StatementSync;
   readonly indexStepsByList: StatementSync;
   readonly indexEventsByList: StatementSync;
   readonly dropRejectedByList: StatementSync;
@@ -313,6 +314,7 @@ export class Statements {
     );
     this.indexStep = p("INSERT INTO steps (rid, key, state, seq) VALUES (?1, ?2, ?3, ?4)");
     this.startedWithRows = p("UPDATE runs SET lease_token = 1 WHERE rid = ?1");
+    this.mergeLabels = p("UPDATE runs SET labels = json_patch(labels, ?2) WHERE rid = ?1");
     this.indexStepsByList = p(indexSteps(BY_LIST));
     this.indexEventsByList = p(indexEvents(BY_LIST));
     this.dropRejectedByList = p(dropRejected(BY_LIST));

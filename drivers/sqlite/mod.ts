@@ -655,10 +655,12 @@ export class SqliteDriver implements Driver {
         const local = this.#journal.holder(lease, count === 0);
         this.#journal.append(lease, local, batch.steps, batch.events);
         if (batch.clearRecoveries) this.#s!.clearRecoveries.run(local.rid, lease.token);
+        if (batch.labels) this.#s!.mergeLabels.run(local.rid, JSON.stringify(batch.labels));
         this.#settle(lease, local, batch.run, now);
       },
       () =>
-        batch.run === undefined && !batch.clearRecoveries && count <= MAX_ITEMS_PER_INSERT &&
+        batch.run === undefined && !batch.clearRecoveries && !batch.labels &&
+        count <= MAX_ITEMS_PER_INSERT &&
         this.#journal.hot(lease, count),
     );
   }
@@ -692,6 +694,7 @@ export class SqliteDriver implements Driver {
       }
       this.#journal.append(lease, local, batch.steps, batch.events);
       if (batch.clearRecoveries) s.clearRecoveries.run(local.rid, lease.token);
+      if (batch.labels) s.mergeLabels.run(local.rid, JSON.stringify(batch.labels));
       this.#settle(lease, local, batch.run, now);
       return consumed;
     });
