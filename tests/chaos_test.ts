@@ -36,6 +36,10 @@ for (const kind of targetKinds()) {
         log,
         leaseMs: 3000,
         concurrency: 8,
+        // The kills here are random, not a poison step: on a loaded machine a run
+        // can lose several activations in a row before their first write, which
+        // the recovery cap (default 5, tested in recovery_test.ts) would end.
+        maxRecoveries: 1000,
         pollMs: 100,
       });
     const workers: WorkerProcess[] = Array.from({ length: WORKERS }, spawn);
