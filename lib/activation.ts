@@ -589,6 +589,15 @@ export abstract class ActivationCore {
     return this.store.write(batch, now, this.#controller.signal);
   }
 
+  /**
+   * Whether the checkpoint of the run's last top-level step may wait for the
+   * completion write (not when the workflow compensates: its compensation
+   * reads the rows of the steps that completed).
+   */
+  protected get mayDeferLast(): boolean {
+    return compensableSteps(this.#nodes) === undefined;
+  }
+
   protected read(keys: readonly string[]): Promise<Map<string, StepRow>> {
     return this.store.readSteps(keys);
   }

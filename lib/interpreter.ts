@@ -70,6 +70,9 @@ function received(
 
 /** One activation of one run: the tree walk over {@linkcode ActivationCore}. */
 export class Activation extends ChildActivation {
+  /** The key of the run's last top-level node when it is a step (see `mayDeferLast`). */
+  #lastStep: string | undefined;
+
   protected override walk(
     nodes: readonly RtNode[],
     replay: boolean,
@@ -104,6 +107,10 @@ export class Activation extends ChildActivation {
       if (scope.aborted) throw scope.reason;
       if (this.suspension.stopping) throw STOP;
       const key = prefix + node.name;
+      // The run's last node, a step: its checkpoint rides with the completion.
+      if (prefix === "" && i === nodes.length - 1 && node.kind === "step" && this.mayDeferLast) {
+        this.#lastStep = key;
+      }
       if (rows !== undefined) {
         const row = rows.get(key);
         if (row?.state === "done") {
@@ -335,9 +342,14 @@ export class Activation extends ChildActivation {
       const finishedAt = host.clock.now();
       const done: StepRow = { key, kind: "step", state: "done", attempt, startedAt, finishedAt };
       if (data !== undefined) done.data = data;
-      // The step stays in flight until its result is recorded.
-      await this.record(done);
-      this.landed(key);
+      // The step stays in flight until its result is recorded; the run's last
+      // step is recorded by the completion write (one write, not two).
+      // (It stays in flight until then: a lost lease names it.)
+      if (key === this.#lastStep) this.queue(done);
+      else {
+        await this.record(done);
+        this.landed(key);
+      }
       // Between write cycles, let the process's event loop run (timers,
       // heartbeats, signals, the host's own I/O): see yield.ts.
       const pause = yieldIfDue(host.clock);
