@@ -182,6 +182,7 @@ export abstract class RunClient implements AsyncDisposable {
     );
     // Flow-control keys are computed once, here, and stored with the run.
     const keys = flowKeys(workflowFlow(workflow), input, workflow.name);
+    const changes = rt.changes;
     const { run, created } = await rt.driver.createRun({
       id,
       workflow: workflow.name,
@@ -196,7 +197,11 @@ export abstract class RunClient implements AsyncDisposable {
     if (!created && run.workflow !== workflow.name) {
       throw new DuplicateRunError(id, run.workflow, workflow.name);
     }
-    return this.handle<Out>(run.id);
+    const handle = this.handle<Out>(run.id);
+    // A run created here is pending: until a notice says a run finished (or
+    // anything changed), its result() need not read it first.
+    if (created) handle.result = () => this.#result<Out>(run.id, changes);
+    return handle;
   }
 
   /**
@@ -573,10 +578,19 @@ export abstract class RunClient implements AsyncDisposable {
    *
    * @param runId The run.
    */
-  async result<Out = unknown>(runId: string): Promise<Out> {
+  result<Out = unknown>(runId: string): Promise<Out> {
+    return this.#result<Out>(runId, undefined);
+  }
+
+  /** `result()`; `unread`: the notice count when this process created the run, pending. */
+  async #result<Out>(runId: string, unread: number | undefined): Promise<Out> {
     const rt = this.#rt;
     rt.check();
     checkRunId(runId);
+    if (unread !== undefined && unread === rt.changes && !rt.hasOutcome(runId)) {
+      await rt.waitForChange(runId);
+      rt.check();
+    }
     for (;;) {
       // A completion this process wrote needs no re-read (the write was fenced).
       const written = rt.takeOutcome(runId);

@@ -353,6 +353,11 @@ export class Runtime implements Host {
     });
   }
 
+  /** Whether this process wrote (or is writing) run `runId`'s completion, not yet taken. */
+  hasOutcome(runId: string): boolean {
+    return this.#outcomes.has(runId);
+  }
+
   /**
    * The completion of run `runId` written by this process, if one was: its
    * stored output once committed, `undefined` if the write failed.
