@@ -12,6 +12,7 @@ import { fairnessScenarios } from "./fairness.ts";
 import { scheduleScenarios } from "./schedules.ts";
 import { flowScenarios } from "./flow.ts";
 import { breakdownScenarios, runScenarios } from "./runs.ts";
+import { dashboardScenarios } from "./dashboard.ts";
 
 const groups: Record<string, () => Promise<Row[]>> = {
   memory: memoryScenarios,
@@ -21,6 +22,7 @@ const groups: Record<string, () => Promise<Row[]>> = {
   schedules: scheduleScenarios,
   flow: flowScenarios,
   runs: runScenarios,
+  dashboard: dashboardScenarios,
 };
 /** Groups run only when named (they print a breakdown or take long). */
 const optional: Record<string, () => Promise<Row[]>> = { breakdown: breakdownScenarios };
