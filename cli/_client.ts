@@ -23,7 +23,17 @@ import type { Plan } from "../lib/plan.ts";
  */
 export type DashboardClient = Pick<
   Engine,
-  "get" | "list" | "history" | "signal" | "cancel" | "retry" | "pause" | "resume" | "watch"
+  | "get"
+  | "list"
+  | "history"
+  | "signal"
+  | "cancel"
+  | "retry"
+  | "pause"
+  | "resume"
+  | "watch"
+  | "workers"
+  | "schedules"
 >;
 
 /** Finds the plan of a run's workflow version by name and plan hash. */

@@ -16,11 +16,12 @@ export interface NavItem {
   label: string;
 }
 
-/**
- * The navigation. Pages for schedules and workers plug in here (and in the
- * route table of `dashboard.ts`) once the engine offers them.
- */
-export const NAV: readonly NavItem[] = [{ path: "/", label: "Runs" }];
+/** The navigation; a new page is one entry here and one route in `dashboard.ts`. */
+export const NAV: readonly NavItem[] = [
+  { path: "/", label: "Runs" },
+  { path: "/schedules", label: "Schedules" },
+  { path: "/workers", label: "Workers" },
+];
 
 /** What a page needs to render. */
 export interface PageOptions {

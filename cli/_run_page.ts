@@ -167,9 +167,12 @@ ${
 
   return html`
     <p class="sub"><a href="${base}/">← Runs</a></p>
-    <div class="head"><h1 id="run-id">${run.id}</h1><span id="run-status">${statusPill(
-      run.status,
-    )}</span></div>
+    <div
+      class="head"><h1 id="run-id">${run.id}</h1><span id="run-status">${statusPill(
+        run.status,
+      )}</span>${run.stalled
+        ? html`<span class="chip" id="stalled">stalled: no live worker serves ${run.workflow} v${run.version}</span>`
+        : ""}</div>
     <div class="card">${facts}</div>
     ${forms.length
       ? html`

@@ -179,7 +179,11 @@ export function runsBody(input: {
       <tr data-run="${run.id}">
         <td class="id"><a href="${base}/runs/${encodeURIComponent(run.id)}">${run.id}</a></td>
         <td>${run.workflow} <span class="sub">v${run.version}</span></td>
-        <td>${statusPill(run.status)}</td>
+        <td>${statusPill(run.status)}${run.stalled
+          ? html`
+            <span class="chip" title="no live worker serves this run">stalled</span>
+          `
+          : ""}</td>
         <td class="mono step">${step}</td>
         <td class="err" title="${error}">${error}</td>
         <td class="num">${formatDuration(runEnd(run, now) - run.createdAt.getTime())}</td>

@@ -21,6 +21,7 @@ import { html } from "./_html.ts";
 import { notFoundPage, renderPage } from "./_layout.ts";
 import { liveResponse, runFingerprint, runsFingerprint } from "./_live.ts";
 import { runBody } from "./_run_page.ts";
+import { SCHEDULE_ACTIONS, schedulesBody, workersBody } from "./_ops_pages.ts";
 import { listOptions, readRunsQuery, runsBody } from "./_runs_page.ts";
 
 export type { DashboardClient };
@@ -95,7 +96,7 @@ function sameSecret(a: string, b: string): boolean {
 /** The HTTP status of an error. */
 function statusOf(error: unknown): number {
   if (error instanceof SluiceError) {
-    if (error.code === "RUN_NOT_FOUND") return 404;
+    if (error.code.endsWith("NOT_FOUND")) return 404;
     if (error.code === "INVALID_STATE") return 409;
     if (error.code === "SERIALIZATION" || error.code === "PAYLOAD_TOO_LARGE") return 400;
     return 500;
@@ -309,6 +310,41 @@ export function dashboard(
       handle: async ({ params }) => json(await client.history(params[0]!)),
     },
     { method: "POST", path: ["api", "runs", "*", "*"], handle: action },
+    {
+      method: "GET",
+      path: ["schedules"],
+      handle: async () =>
+        renderPage({
+          base,
+          title: "Schedules",
+          active: "/schedules",
+          body: schedulesBody(base, await client.schedules.list()),
+        }),
+    },
+    {
+      method: "GET",
+      path: ["workers"],
+      handle: async () =>
+        renderPage({
+          base,
+          title: "Workers",
+          active: "/workers",
+          body: workersBody(await client.workers(), Date.now()),
+        }),
+    },
+    {
+      method: "POST",
+      path: ["api", "schedules", "*", "*"],
+      handle: async ({ params }) => {
+        const [id, name] = params as [string, string];
+        const found = SCHEDULE_ACTIONS.find((a) => a.name === name);
+        if (!found) {
+          return json({ error: { name: "NotFound", message: `No action '${name}'` } }, 404);
+        }
+        await found.perform(client, id);
+        return json({ ok: true });
+      },
+    },
   ];
 
   const match = (method: string, segments: string[]) => {

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { Engine, flow, workflow } from "../mod.ts";
+import { Engine, flow, schedule, workflow } from "../mod.ts";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
 import { dashboard } from "../cli/mod.ts";
 import { findChromium, SCREENSHOTS } from "./_browser.ts";
@@ -63,7 +63,12 @@ Deno.test({
       .step("done", () => "done");
     const workflows = [order, charge, hold];
 
-    const engine = new Engine({ driver: new SqliteDriver({ path: `${dir}/app.db` }), workflows });
+    const hourly = schedule("hourly-hold", hold, { every: "1h", input: "tick" });
+    const engine = new Engine({
+      driver: new SqliteDriver({ path: `${dir}/app.db` }),
+      workflows,
+      schedules: [hourly],
+    });
     const worker = engine.worker({ pollInterval: 50 });
     await worker.start();
     const server = Deno.serve(
@@ -197,6 +202,20 @@ Deno.test({
       const small = `${origin}/?status=waiting`;
       await page.goto(small);
       assert.equal(await page.locator("#runs tbody tr").count(), 2);
+
+      // ---- schedules and workers
+      await page.goto(`${origin}/schedules`);
+      await page.locator('tr[data-schedule="hourly-hold"]').waitFor();
+      await page.click('tr[data-schedule="hourly-hold"] form[data-action$="/pause"] button');
+      await page.locator('tr[data-schedule="hourly-hold"] .s-paused').waitFor();
+      await page.click('tr[data-schedule="hourly-hold"] form[data-action$="/trigger"] button');
+      await page.locator("#flash", { hasText: "Started one run" }).waitFor();
+      assert.equal((await engine.list({ labels: { schedule: "hourly-hold" } })).runs.length, 1);
+      await shot("schedules");
+      await page.goto(`${origin}/workers`);
+      await page.locator("#workers tbody tr").first().waitFor();
+      assert.match((await page.textContent("#workers"))!, /order v1/);
+      await shot("workers");
 
       // ---- unknown paths: an HTML page, not JSON
       const response = await page.goto(`${origin}/no/such/page`);
