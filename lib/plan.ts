@@ -333,12 +333,10 @@ export interface PlanWait {
  * const pay = workflow<number>("pay").step("charge", (n) => n);
  * const order = workflow<number>("order").call("payment", pay, { retry: { maxAttempts: 2 } });
  * const node = order.plan.nodes[0] as PlanChild;
- * assert.deepEqual(node, {
- *   kind: "call",
- *   name: "payment",
- *   workflow: "pay",
- *   retry: { maxAttempts: 2, initialDelayMs: 1000, backoff: 2, maxDelayMs: 300000, jitter: 0 },
- * });
+ * assert.equal(node.kind, "call");
+ * assert.equal(node.name, "payment");
+ * assert.equal(node.workflow, "pay");
+ * assert.equal(node.retry?.maxAttempts, 2);
  * ```
  */
 export interface PlanChild {
