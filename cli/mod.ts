@@ -319,8 +319,9 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
       );
     }
     const found = values.module ? await loadModule(values.module) : undefined;
-    // Read-only commands never create a database file or schema.
-    const create = !READ_ONLY.has(command);
+    // Read-only commands never create a database file or schema, nor do the
+    // schedule commands, which act on schedules that must exist already.
+    const create = !READ_ONLY.has(command) && command !== "schedules";
     const driver = await openDriver(db, {
       ...(values.schema ? { schema: values.schema } : {}),
       create,

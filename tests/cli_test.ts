@@ -1,7 +1,7 @@
 // The `sluice` CLI and the dashboard, against a real SQLite file.
 import assert from "node:assert/strict";
 import { waitForStatus } from "@sluice/sluice/testing";
-import { Engine, workflow } from "@sluice/sluice";
+import { Engine, schedule, workflow } from "@sluice/sluice";
 import { SqliteDriver } from "@sluice/sluice/sqlite";
 import { main } from "@sluice/sluice/cli";
 import { dashboard, serveDashboard } from "../cli/dashboard.ts";
@@ -226,7 +226,13 @@ Deno.test("cli: read-only commands never create a database file or schema; a mis
   const dir = await Deno.makeTempDir({ prefix: "sluice-cli-" });
   try {
     const path = `${dir}/typo.db`;
-    for (const args of [["list"], ["show", "r-1"], ["workers"]]) {
+    for (
+      const args of [["list"], ["show", "r-1"], ["workers"], ["schedules"], [
+        "schedules",
+        "pause",
+        "s",
+      ]]
+    ) {
       const result = await cli([...args, "--db", path]);
       assert.equal(result.code, 1);
       assert.match(
@@ -378,5 +384,70 @@ Deno.test("cli: watch prints a run's events as another engine runs it, until it 
   } finally {
     await engine.close();
     await cleanup();
+  }
+});
+
+Deno.test("cli: schedules list, pause, resume, trigger (with --module) and delete", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sluice-cli-" });
+  const path = `${dir}/schedules.db`;
+  const module = `${dir}/workflows.ts`;
+  await Deno.writeTextFile(
+    module,
+    `import { schedule, workflow } from ${
+      JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    };
+export const ping = workflow("cli-ping").step("ping", () => "pong");
+export const nightly = schedule("cli-nightly", ping, { cron: "0 3 * * *", timezone: "Europe/Berlin" });
+`,
+  );
+  try {
+    const ping = workflow("cli-ping").step("ping", () => "pong");
+    {
+      await using engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [ping] });
+      await engine.schedules.upsert(schedule("cli-every", ping, { every: "90s" }));
+    }
+    const listed = await cli(["schedules", "--db", path]);
+    assert.equal(listed.code, 0, listed.err);
+    assert.match(listed.out, /cli-every +cli-ping +every 90s +active .* +0 +dynamic/);
+    const declared = await cli(["schedules", "list", "--module", module, "--db", path, "--json"]);
+    assert.equal(declared.code, 0, declared.err);
+    const infos = JSON.parse(declared.out) as { id: string; cron?: string; timezone: string }[];
+    assert.deepEqual(infos.map((s) => [s.id, s.cron ?? null, s.timezone]), [
+      ["cli-every", null, "UTC"],
+      ["cli-nightly", "0 3 * * *", "Europe/Berlin"],
+    ]);
+    const paused = await cli(["schedules", "pause", "cli-every", "--db", path]);
+    assert.deepEqual([paused.code, paused.out], [0, "Paused cli-every"]);
+    assert.match((await cli(["schedules", "--db", path])).out, /cli-every .* paused/);
+    const resumed = await cli(["schedules", "resume", "cli-every", "--db", path]);
+    assert.deepEqual([resumed.code, resumed.out], [0, "Resumed cli-every"]);
+    const noModule = await cli(["schedules", "trigger", "cli-every", "--db", path]);
+    assert.equal(noModule.code, 2);
+    assert.match(noModule.err, /pass --module/);
+    const triggered = await cli([
+      "schedules",
+      "trigger",
+      "cli-every",
+      "--module",
+      module,
+      "--db",
+      path,
+    ]);
+    assert.equal(triggered.code, 0, triggered.err);
+    assert.match(triggered.out, /^Started cli-every@manual-\d{4}-/);
+    const declaredDelete = await cli(["schedules", "delete", "cli-nightly", "--db", path]);
+    assert.equal(declaredDelete.code, 1);
+    assert.match(declaredDelete.err, /InvalidStateError: .*declared in code/);
+    assert.equal((await cli(["schedules", "delete", "cli-every", "--db", path])).code, 0);
+    const unknown = await cli(["schedules", "pause", "cli-every", "--db", path]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /ScheduleNotFoundError: Cannot find schedule 'cli-every'/);
+    const bad = await cli(["schedules", "explode", "--db", path]);
+    assert.equal(bad.code, 2);
+    const noWorkerModule = await cli(["worker", "--db", path]);
+    assert.equal(noWorkerModule.code, 2);
+    assert.match(noWorkerModule.err, /Missing --module/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
