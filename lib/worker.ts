@@ -27,6 +27,9 @@ import type { Runtime } from "./runtime.ts";
 import { yieldIfDue } from "./yield.ts";
 import { fireDueSchedules, nextScheduleAt, SCHEDULE_CLAIM_LIMIT } from "./scheduler.ts";
 
+/** The least real time between two looks at schedules made by the safety poll. */
+const SCHEDULE_RECHECK_MS = 1_000;
+
 /**
  * Options of `engine.worker()`.
  *
@@ -114,6 +117,7 @@ export class Worker implements AsyncDisposable {
   #scheduleTimer: ClockTimer | undefined;
   #scheduleRetry: ReturnType<typeof setTimeout> | undefined;
   #firing = false;
+  #lastSchedulePass = 0;
   #firstPassDone: (() => void) | undefined;
   #fireAgain = false;
   #unlisten: (() => void) | undefined;
@@ -192,7 +196,7 @@ export class Worker implements AsyncDisposable {
     }).then(() => this.#begin());
   }
 
-  /** Starts polling; resolves once the first look at due schedules is done (failed or not). */
+  /** Looks at due schedules once (failed or not), then starts polling for runs. */
   #begin(): Promise<void> {
     if (this.#started) return Promise.resolve();
     this.#started = true;
@@ -200,10 +204,10 @@ export class Worker implements AsyncDisposable {
     this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
     this.#presence.start();
     this.#retention.start();
-    this.#requestPoll();
+    // Schedules first (they write runs), then claims: both are under way when start() resolves.
     const firstPass = new Promise<void>((resolve) => this.#firstPassDone = resolve);
     this.#requestSchedules();
-    return firstPass;
+    return firstPass.then(() => this.#requestPoll());
   }
 
   /**
@@ -261,7 +265,7 @@ export class Worker implements AsyncDisposable {
       case "changed":
         for (const { activation } of this.#active.values()) activation.signalArrived();
         this.#requestPoll();
-        this.#requestSchedules();
+        this.#requestSchedulesSoon();
         return;
       case "schedule":
         this.#requestSchedules();
@@ -374,8 +378,20 @@ export class Worker implements AsyncDisposable {
     this.#pollTimer = setTimeout(() => {
       this.#pollTimer = undefined;
       this.#requestPoll();
-      this.#requestSchedules();
+      this.#requestSchedulesSoon();
     }, ms);
+  }
+
+  /**
+   * A look at schedules for the safety poll and for other processes' commits
+   * (SQLite's `changed`): at most one per {@linkcode SCHEDULE_RECHECK_MS} of
+   * real time, so a busy shared database does not cost two queries per poll.
+   * Schedule notices, the schedule timer and start look at once.
+   */
+  #requestSchedulesSoon(): void {
+    const wait = SCHEDULE_RECHECK_MS - (performance.now() - this.#lastSchedulePass);
+    if (wait <= 0) this.#requestSchedules();
+    else this.#retrySchedules(wait);
   }
 
   /** Fires due schedules (see scheduler.ts), then sets a timer for the next one. */
@@ -386,6 +402,7 @@ export class Worker implements AsyncDisposable {
       return;
     }
     this.#firing = true;
+    this.#lastSchedulePass = performance.now();
     this.#busy(1);
     queueMicrotask(() => void this.#fireSchedules());
   }
