@@ -1,7 +1,7 @@
 /**
  * The actions on a run, as a list: the run page renders a form for each one
  * that applies, and `POST {base}/api/runs/:id/:action` performs it. Pause,
- * fork and the like plug in here as the engine gains them.
+ * new actions plug in here.
  *
  * @module
  */
@@ -19,8 +19,15 @@ export interface RunAction {
   applies(run: RunRecord): boolean;
   /** Form fields shown before the button. */
   fields?(run: RunRecord): Html;
-  /** Does it; `body` is the JSON object the page sent. */
-  perform(client: DashboardClient, runId: string, body: Record<string, unknown>): Promise<void>;
+  /**
+   * Does it; `body` is the JSON object the page sent. It may name a run to
+   * show next (`{ runId }`: the page goes there).
+   */
+  perform(
+    client: DashboardClient,
+    runId: string,
+    body: Record<string, unknown>,
+  ): Promise<void | { runId: string }>;
   /** Red button, asks first. */
   confirm?: string;
   /** The message shown once done. */
@@ -75,6 +82,29 @@ export const RUN_ACTIONS: readonly RunAction[] = [
     applies: (run) => run.status === "failed" || run.status === "cancelled",
     perform: (client, runId) => client.retry(runId),
     done: "Retrying",
+  },
+  {
+    name: "fork",
+    label: "Fork",
+    applies: () => true,
+    fields: () =>
+      html`<label>From step<input name="from" id="fork-from" data-keep placeholder="start" size="12" autocomplete="off"></label><label>New input (JSON)<input name="input" id="fork-input" data-keep placeholder="same input" size="18" autocomplete="off"></label>`,
+    perform: async (client, runId, body) => {
+      const options: { from?: string; input?: unknown } = {};
+      if (typeof body.from === "string" && body.from.trim() !== "") options.from = body.from.trim();
+      if (typeof body.input === "string" && body.input.trim() !== "") {
+        try {
+          options.input = JSON.parse(body.input);
+        } catch {
+          throw new TypeError(
+            `Cannot fork with input '${body.input}': write JSON, e.g. {"qty": 2} or "text"`,
+          );
+        }
+      }
+      const handle = await client.fork(runId, options);
+      return { runId: handle.id };
+    },
+    done: "Forked",
   },
   {
     name: "cancel",

@@ -142,6 +142,7 @@ document.addEventListener("submit", async (event) => {
     });
     const out = await response.json().catch(() => ({}));
     if (!response.ok) flash((out.error && out.error.message) || ("The action failed (" + response.status + ")"));
+    else if (out.location) location.assign(out.location);
     else { flash(form.dataset.done || "Done", true); await refresh(); }
   } catch (error) {
     flash("The action failed: " + error.message);

@@ -32,6 +32,7 @@ export type DashboardClient = Pick<
   | "pause"
   | "resume"
   | "watch"
+  | "fork"
   | "workers"
   | "schedules"
 >;

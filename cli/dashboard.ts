@@ -274,8 +274,12 @@ export function dashboard(
     const [runId, name] = params as [string, string];
     const found = RUN_ACTIONS.find((a) => a.name === name);
     if (!found) return json({ error: { name: "NotFound", message: `No action '${name}'` } }, 404);
-    await found.perform(client, runId, await readJson(request));
-    return json({ ok: true });
+    const next = await found.perform(client, runId, await readJson(request));
+    return json(
+      next
+        ? { ok: true, location: `${base}/runs/${encodeURIComponent(next.runId)}` }
+        : { ok: true },
+    );
   };
 
   /** The route table; pages for schedules and workers plug in here (and in NAV). */

@@ -123,7 +123,11 @@ Deno.test({
       await page.locator('#plan [data-node="ship"][data-state="done"]').waitFor();
       assert.equal(await engine.result("order-1"), `shipped, approved by ${HOSTILE}`);
       assert.equal(await page.locator("#action-signal").count(), 0, "no actions once finished");
-      assert.equal(await page.locator("text=Actions").count(), 0, "no empty Actions heading");
+      assert.deepEqual(
+        await page.locator(".actions form").evaluateAll((forms) => forms.map((f) => f.id)),
+        ["action-fork"],
+        "a finished run offers only what applies",
+      );
       await page.click("#output summary").catch(() => {});
       assert.ok((await page.textContent("#input pre"))!.includes(JSON.stringify(HOSTILE)));
       assert.ok(
@@ -216,6 +220,14 @@ Deno.test({
       await page.locator("#workers tbody tr").first().waitFor();
       assert.match((await page.textContent("#workers"))!, /order v1/);
       await shot("workers");
+
+      // ---- fork a finished run from its approval: the page goes to the new run
+      await page.goto(`${origin}/runs/order-1`);
+      await page.fill("#fork-from", "approval");
+      await page.click("#action-fork button");
+      await page.waitForURL((url) => !url.pathname.endsWith("/runs/order-1"));
+      await page.locator("#run-status .s-waiting").waitFor();
+      assert.equal(await page.inputValue("#signal-name"), "approved");
 
       // ---- unknown paths: an HTML page, not JSON
       const response = await page.goto(`${origin}/no/such/page`);

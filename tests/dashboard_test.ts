@@ -195,3 +195,24 @@ Deno.test("dashboard() pauses and resumes a run from its page's actions", async 
   assert.equal(again.status, 409, "resuming a run that is not paused is refused");
   await again.body?.cancel();
 });
+
+Deno.test("dashboard() forks a run from a step with a new input and points at the fork", async () => {
+  await using engine = await setup();
+  const handle = dashboard(engine, { workflows: [gate] });
+  const fork = (body: unknown) =>
+    handle(
+      new Request("http://localhost/api/runs/gate-1/fork", {
+        method: "POST",
+        headers: { "x-sluice-action": "1" },
+        body: JSON.stringify(body),
+      }),
+    );
+  const response = await fork({ from: "approval", input: JSON.stringify({ note: "again" }) });
+  assert.equal(response.status, 200);
+  const { location } = await response.json();
+  const id = decodeURIComponent(location.replace("/runs/", ""));
+  assert.deepEqual((await engine.get(id)).input, { note: "again" });
+  const bad = await fork({ input: "{not json" });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.message, /Cannot fork with input/);
+});
