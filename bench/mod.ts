@@ -12,6 +12,7 @@ import { fairnessScenarios } from "./fairness.ts";
 import { scheduleScenarios } from "./schedules.ts";
 import { flowScenarios } from "./flow.ts";
 import { breakdownScenarios, runScenarios } from "./runs.ts";
+import { scaleScenarios } from "./scale.ts";
 import { dashboardScenarios } from "./dashboard.ts";
 
 const groups: Record<string, () => Promise<Row[]>> = {
@@ -25,7 +26,10 @@ const groups: Record<string, () => Promise<Row[]>> = {
   dashboard: dashboardScenarios,
 };
 /** Groups run only when named (they print a breakdown or take long). */
-const optional: Record<string, () => Promise<Row[]>> = { breakdown: breakdownScenarios };
+const optional: Record<string, () => Promise<Row[]>> = {
+  breakdown: breakdownScenarios,
+  scale: scaleScenarios,
+};
 
 const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(groups);
 const rows: Row[] = [];
