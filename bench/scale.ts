@@ -34,17 +34,27 @@ async function drive(
 }
 
 /** Resident memory (MB) of a worker process after 1,000 and after 100,000 runs. */
-async function residentMemory(total: number): Promise<{ early: number; late: number }> {
+async function residentMemory(
+  total: number,
+): Promise<{ early: number; late: number; earlyHeap: number; lateHeap: number }> {
   return await withFile(async (path) => {
     const wf = chain(1);
     await using engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [wf] });
     await using worker = engine.worker({ concurrency: 64 });
     await worker.start();
     const rss: Record<number, number> = {};
+    const heap: Record<number, number> = {};
     await drive(engine, total, 64, [1_000, total], (done) => {
-      rss[done] = Deno.memoryUsage().rss / MB;
+      const usage = Deno.memoryUsage();
+      rss[done] = usage.rss / MB;
+      heap[done] = usage.heapUsed / MB;
     });
-    return { early: rss[1_000]!, late: rss[total]! };
+    return {
+      early: rss[1_000]!,
+      late: rss[total]!,
+      earlyHeap: heap[1_000]!,
+      lateHeap: heap[total]!,
+    };
   });
 }
 
@@ -54,8 +64,8 @@ export async function scaleScenarios(): Promise<Row[]> {
   const memory = await residentMemory(total);
   return [{
     scenario: `a worker over ${total.toLocaleString("en-US")} runs (SQLite): resident memory`,
-    figure: `${memory.late.toFixed(0)} MB`,
-    baseline: `${memory.early.toFixed(0)} MB after 1,000 runs`,
+    figure: `${memory.late.toFixed(0)} MB (JS heap used ${memory.lateHeap.toFixed(0)} MB)`,
+    baseline: `${memory.early.toFixed(0)} MB (heap ${memory.earlyHeap.toFixed(0)} MB) after 1,000`,
     ratio: memory.late / memory.early,
     target: "≤ 1.2× (no leak)",
     ok: memory.late / memory.early <= 1.2,
