@@ -43,6 +43,7 @@ import type { Runtime } from "./runtime.ts";
 import { type WatchEvent, watchEvents, type WatchFilter, type WatchOptions } from "./watch.ts";
 import { Schedules } from "./schedules.ts";
 import {
+  checkCancelOptions,
   checkLabels,
   checkOptions,
   checkRunId,
@@ -685,31 +686,4 @@ export abstract class RunClient implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** Checks `cancel`'s second argument: a reason, or `{ reason?, compensate? }`. */
-function checkCancelOptions(
-  value: string | CancelOptions | undefined,
-): { reason: string | undefined; compensate: boolean } {
-  const options: CancelOptions = value === undefined
-    ? {}
-    : typeof value === "string"
-    ? { reason: value }
-    : value;
-  checkOptions(options, "cancel with", "pass a reason or { reason?, compensate? }");
-  for (const key of Object.keys(options)) {
-    if (key !== "reason" && key !== "compensate") {
-      throw new TypeError(`Cannot cancel with option '${key}': use 'reason' or 'compensate'`);
-    }
-  }
-  const { reason, compensate } = options;
-  if (reason !== undefined && (typeof reason !== "string" || reason.length > 1000)) {
-    throw new TypeError(
-      `Cannot cancel with reason ${describe(reason)}: pass a string of up to 1000 characters`,
-    );
-  }
-  if (compensate !== undefined && typeof compensate !== "boolean") {
-    throw new TypeError(`Cannot cancel with 'compensate' ${describe(compensate)}: pass a boolean`);
-  }
-  return { reason, compensate: compensate === true };
 }

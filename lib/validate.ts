@@ -7,6 +7,7 @@
  * @module
  */
 import type { RunStatus } from "./driver.ts";
+import type { CancelOptions } from "./records.ts";
 import { CONTROL_CHARACTERS, hasControlCharacters } from "./_text.ts";
 
 /**
@@ -150,4 +151,31 @@ export function checkWorkflowFilter(workflow: unknown): void {
       }: pass a workflow name (names hold no ${CONTROL_CHARACTERS})`,
     );
   }
+}
+
+/** @internal Checks `cancel`'s second argument: a reason, or `{ reason?, compensate? }`. */
+export function checkCancelOptions(
+  value: string | CancelOptions | undefined,
+): { reason: string | undefined; compensate: boolean } {
+  const options: CancelOptions = value === undefined
+    ? {}
+    : typeof value === "string"
+    ? { reason: value }
+    : value;
+  checkOptions(options, "cancel with", "pass a reason or { reason?, compensate? }");
+  for (const key of Object.keys(options)) {
+    if (key !== "reason" && key !== "compensate") {
+      throw new TypeError(`Cannot cancel with option '${key}': use 'reason' or 'compensate'`);
+    }
+  }
+  const { reason, compensate } = options;
+  if (reason !== undefined && (typeof reason !== "string" || reason.length > 1000)) {
+    throw new TypeError(
+      `Cannot cancel with reason ${describe(reason)}: pass a string of up to 1000 characters`,
+    );
+  }
+  if (compensate !== undefined && typeof compensate !== "boolean") {
+    throw new TypeError(`Cannot cancel with 'compensate' ${describe(compensate)}: pass a boolean`);
+  }
+  return { reason, compensate: compensate === true };
 }
