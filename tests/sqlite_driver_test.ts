@@ -74,6 +74,29 @@ Deno.test("sqlite: the constructor rejects bad options with a clear error", () =
   );
   assert.throws(() => new SqliteDriver({ path: "x.db", busyTimeoutMs: -1 }), RangeError);
   assert.throws(() => new SqliteDriver({ path: "x.db", watchInterval: 1 }), RangeError);
+  assert.throws(
+    () => new SqliteDriver({ path: "x.db", create: "no" as never }),
+    /Cannot use 'create' 'no': pass true or false/,
+  );
+});
+
+Deno.test("sqlite: with create: false a missing file is a StorageError naming it, and stays missing", async () => {
+  const path = freshPath();
+  const driver = new SqliteDriver({ path, create: false });
+  await assert.rejects(driver.listRuns({}), (error: Error) => {
+    assert.equal((error as { code?: string }).code, "STORAGE");
+    assert.match(error.message, /as the file does not exist/);
+    assert.ok(error.message.includes(path), error.message);
+    return true;
+  });
+  await driver.close();
+  await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+  await (async () => {
+    await using made = new SqliteDriver({ path });
+    await made.migrate();
+  })();
+  await using existing = new SqliteDriver({ path, create: false });
+  assert.deepEqual((await existing.listRuns({})).runs, []);
 });
 
 Deno.test("sqlite: an unopenable file gives a StorageError that names the file", async () => {
