@@ -114,6 +114,7 @@ export type {
   RunHandle,
   RunPage,
   RunRecord,
+  SignalOptions,
   StartOptions,
   WorkerRecord,
 } from "./lib/records.ts";
@@ -138,6 +139,7 @@ export type {
   RunFilter,
   RunStatus,
   RunTransition,
+  SendSignalOptions,
   StepRow,
   StoredEvent,
   StoredFeedItem,

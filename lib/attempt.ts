@@ -12,6 +12,8 @@ import type { DepsScope } from "./deps.ts";
 import { RecoveryLimitError, StepTimeoutError } from "./errors.ts";
 import type { LogAttributes, Logger } from "./logger.ts";
 import type { PlanRetry } from "./plan.ts";
+import type { SignalOptions } from "./records.ts";
+import { checkSignalOptions } from "./validate.ts";
 import { endSpan, startStepSpan, withSpan } from "./telemetry.ts";
 import { timeAfter } from "./time.ts";
 
@@ -55,6 +57,8 @@ export interface AttemptHost {
   readonly deps: DepsScope;
   readonly middleware: readonly Middleware[];
   readonly overrides: ReadonlyMap<unknown, AnyFn>;
+  /** Sends a signal through the front door (`RunClient.signal`). */
+  signalRun(runId: string, name: string, payload: unknown, options: SignalOptions): Promise<void>;
 }
 
 /** @internal What an attempt needs from its activation. */
@@ -88,6 +92,8 @@ class Ctx implements StepContext {
   readonly attempt: number;
   readonly signal: AbortSignal;
   #log: Logger | undefined;
+  /** `signalRun` calls so far in this attempt. */
+  #signals = 0;
 
   constructor(activation: AttemptOwner, step: string, attempt: number, signal: AbortSignal) {
     this.#activation = activation;
@@ -127,6 +133,38 @@ class Ctx implements StepContext {
   setLabels(labels: Record<string, string>): void {
     this.#activation.setLabels(labels);
   }
+  async signalRun(
+    runId: string,
+    name: string,
+    payload?: unknown,
+    options?: SignalOptions,
+  ): Promise<void> {
+    checkSignalOptions(options);
+    const position = ++this.#signals;
+    const id = options?.id ?? await signalRunId(this.idempotencyKey, runId, name, position);
+    await this.#activation.host.signalRun(runId, name, payload, { id });
+  }
+}
+
+/** Longest derived id kept readable; longer ones (or non-ASCII ones) are hashed. */
+const READABLE_ID = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * The id of the `position`-th `ctx.signalRun` call of an attempt: the step's
+ * idempotency key, the target, the name and the position, joined by `>`; when
+ * that breaks the run-id rules (too long), `sha256:` and its hex digest.
+ */
+async function signalRunId(
+  key: string,
+  target: string,
+  name: string,
+  position: number,
+): Promise<string> {
+  const id = `${key}>${target}>${name}>${position}`;
+  if (READABLE_ID.test(id)) return id;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(id));
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `sha256:${hex}`;
 }
 
 function childLogger(logger: Logger, base: LogAttributes): Logger {

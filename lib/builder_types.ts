@@ -7,6 +7,7 @@
 import type { ConcurrencyOption, RateLimitOption } from "./flow.ts";
 import type { Duration } from "./duration.ts";
 import type { Logger } from "./logger.ts";
+import type { SignalOptions } from "./records.ts";
 
 /**
  * Dependencies injected into every step as `ctx.deps`. Augment it in your own
@@ -80,6 +81,30 @@ export interface StepContext<In = unknown> {
    * `RangeError` for bad labels, failing the attempt.
    */
   setLabels(labels: Record<string, string>): void;
+  /**
+   * Sends a signal to another run exactly once, even when this step re-runs
+   * (a retry, or a takeover after a crash): its id is the step's
+   * `idempotencyKey` plus the target, the name and the call's position in the
+   * attempt (1st, 2nd… `signalRun` call), or `options.id`. A repeat is a
+   * no-op on the target, also after it finished; see `signal`.
+   *
+   * @example Signal another run from a step
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const order = workflow("order").waitForSignal("paid", "paid");
+   * const pay = workflow<string>("pay").step("notify", async (orderId, ctx) => {
+   *   await ctx.signalRun(orderId, "paid", 30);
+   *   return "sent";
+   * });
+   * await using runner = new LocalRunner({ workflows: [order, pay] });
+   * const run = await runner.start(order, undefined, { id: "order-3" });
+   * assert.equal(await runner.run(pay, "order-3"), "sent");
+   * assert.equal(await run.result(), 30);
+   * ```
+   */
+  signalRun(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<void>;
 }
 
 /**

@@ -34,6 +34,7 @@ import {
   type RunHandle,
   type RunPage,
   type RunRecord,
+  type SignalOptions,
   type StartOptions,
   toRunRecord,
   type WorkerRecord,
@@ -48,6 +49,7 @@ import {
   checkOptions,
   checkRunId,
   checkSignalName,
+  checkSignalOptions,
   checkStatuses,
   checkWorkflowFilter,
   describe,
@@ -103,6 +105,8 @@ export abstract class RunClient implements AsyncDisposable {
     bind = (client, runtime, onWork) => {
       client.#rt = runtime;
       client.#onWork = onWork;
+      runtime.signalRun = (runId, name, payload, options) =>
+        client.signal(runId, name, payload, options);
     };
   }
 
@@ -329,21 +333,54 @@ export abstract class RunClient implements AsyncDisposable {
 
   /**
    * Sends a signal; it waits in the run's inbox until a matching wait takes it.
+   * With `options.id`, the signal is delivered at most once per run: a repeat
+   * of an id the run already took resolves silently and changes nothing, even
+   * after the run finished (the id is checked before the finished-run
+   * refusal). Ids follow the run-id rules.
+   *
+   * @example A signal with an id is delivered once
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { LocalRunner, workflow } from "@sluice/sluice";
+   *
+   * const wf = workflow("pay").waitForSignal("paid", "paid");
+   * await using runner = new LocalRunner({ workflows: [wf] });
+   * const run = await runner.start(wf, undefined, { id: "order-1" });
+   * await runner.signal("order-1", "paid", 10, { id: "payment-77" });
+   * await runner.signal("order-1", "paid", 10, { id: "payment-77" }); // a no-op
+   * assert.equal(await run.result(), 10);
+   * const received = (await runner.history("order-1")).filter((e) => e.type === "signal.received");
+   * assert.equal(received.length, 1);
+   * ```
    *
    * @param runId The run.
    * @param name The signal name.
    * @param payload The payload (JSON plus Date).
+   * @param options `id`: the signal's id, taken at most once per run.
    */
-  async signal(runId: string, name: string, payload?: unknown): Promise<void> {
+  async signal(
+    runId: string,
+    name: string,
+    payload?: unknown,
+    options?: SignalOptions,
+  ): Promise<void> {
     const rt = this.#rt;
     rt.check();
     checkRunId(runId);
     checkSignalName(name);
+    checkSignalOptions(options);
     const encoded = encodeValue(payload, `the payload of signal '${name}'`, rt.maxPayloadBytes);
     await rt.clockReady();
     const now = rt.clock.now();
-    await rt.driver.sendSignal(runId, name, encoded, now);
-    if (rt.observers.length) {
+    const id = options?.id;
+    const delivered = await rt.driver.sendSignal(
+      runId,
+      name,
+      encoded,
+      now,
+      id === undefined ? undefined : { id },
+    );
+    if (delivered && rt.observers.length) {
       const run = await rt.driver.getRun(runId);
       if (run) {
         rt.emit("onSignalReceived", {

@@ -446,6 +446,28 @@ export interface WriteBatch {
 }
 
 /**
+ * Options of {@linkcode Driver.sendSignal}.
+ *
+ * @example A signal delivered at most once per run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryDriver, type SendSignalOptions } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r1", workflow: "wf", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * await driver.createRun(run, 0);
+ * const once: SendSignalOptions = { id: "order-7/paid" };
+ * assert.equal(await driver.sendSignal("r1", "paid", undefined, 1, once), true);
+ * assert.equal(await driver.sendSignal("r1", "paid", undefined, 2, once), false);
+ * await driver.close();
+ * ```
+ */
+export interface SendSignalOptions {
+  /** The signal's id: a run takes each id at most once. */
+  id?: string | undefined;
+}
+
+/**
  * A signal taken from a run's inbox.
  *
  * @example Take a signal from a run's inbox
@@ -810,9 +832,19 @@ export interface Driver extends AsyncDisposable {
 
   /**
    * Puts a signal in a run's inbox and wakes the run when it waits for it.
-   * Throws `RunNotFoundError`, or `InvalidStateError` for a finished run.
+   * With `options.id`, the id is stored with the run (in the same
+   * transaction) and a signal whose id the run already holds is a no-op that
+   * returns false, even after the run finished. Returns true when the signal
+   * was delivered. Throws `RunNotFoundError`, or `InvalidStateError` for a
+   * finished run (a repeated id is checked first).
    */
-  sendSignal(runId: string, name: string, payload: string | undefined, now: number): Promise<void>;
+  sendSignal(
+    runId: string,
+    name: string,
+    payload: string | undefined,
+    now: number,
+    options?: SendSignalOptions,
+  ): Promise<boolean>;
   /**
    * Cancels a run: status `cancelled`, the lease revoked. Throws
    * `RunNotFoundError`, or `InvalidStateError` for a finished run.

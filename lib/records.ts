@@ -272,6 +272,31 @@ export interface StartOptions {
 }
 
 /**
+ * Options of `signal`.
+ *
+ * @example Send a signal at most once
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LocalRunner, type SignalOptions, workflow } from "@sluice/sluice";
+ *
+ * const wf = workflow("ship").waitForSignal("go", "go");
+ * await using runner = new LocalRunner({ workflows: [wf] });
+ * const run = await runner.start(wf, undefined);
+ * const once: SignalOptions = { id: "go-1" };
+ * await runner.signal(run.id, "go", 1, once);
+ * await runner.signal(run.id, "go", 2, once); // the same id: a no-op
+ * assert.equal(await run.result(), 1);
+ * ```
+ */
+export interface SignalOptions {
+  /**
+   * The signal's id (the run-id rules): a run takes each id at most once; a
+   * repeat resolves without delivering anything, even after the run finished.
+   */
+  id?: string | undefined;
+}
+
+/**
  * Options of `fork`.
  *
  * @example Fork a run from its second step with a new input

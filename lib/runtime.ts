@@ -32,6 +32,7 @@ import { StorageClock } from "./_storage_clock.ts";
 import type { Observer, ObserverHook } from "./observer.ts";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./values.ts";
 import { describe } from "./validate.ts";
+import type { SignalOptions } from "./records.ts";
 import type { Schedule } from "./schedule.ts";
 import { checkDeclared, scheduleHost, type SchedulesHost } from "./schedules.ts";
 
@@ -116,6 +117,14 @@ export class Runtime implements Host {
   readonly #owner: string;
   /** The schedules: what workers fire with and `schedules` works through. */
   readonly scheduleHost: SchedulesHost;
+  /** `RunClient.signal` of the front door this runtime belongs to (set when bound). */
+  signalRun: (
+    runId: string,
+    name: string,
+    payload: unknown,
+    options: SignalOptions,
+  ) => Promise<void> = () =>
+    Promise.reject(new Error("Cannot signal: the runtime has no front door"));
 
   constructor(
     owner: string,

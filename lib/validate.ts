@@ -46,6 +46,25 @@ export function checkRunId(runId: unknown): asserts runId is string {
   }
 }
 
+/**
+ * Throws `TypeError` unless `options` is undefined or `{ id? }` with an id
+ * that follows the run-id rules (1 to 255 printable ASCII characters without
+ * spaces).
+ */
+export function checkSignalOptions(
+  options: unknown,
+): asserts options is { id?: string } | undefined {
+  checkOptions(options, "send a signal with options", "pass { id? }");
+  const id = (options as { id?: unknown } | undefined)?.id;
+  if (id !== undefined && (typeof id !== "string" || !RUN_ID.test(id))) {
+    throw new TypeError(
+      `Cannot use signal id ${
+        describe(id)
+      }: ids are 1 to 255 printable ASCII characters without spaces`,
+    );
+  }
+}
+
 /** Throws `TypeError` unless `name` is a valid signal name. */
 export function checkSignalName(name: unknown): asserts name is string {
   if (typeof name !== "string" || !NAME.test(name)) {

@@ -7,6 +7,7 @@
 import { signalRowData } from "../lib/formats.ts";
 import assert from "node:assert/strict";
 import { ManualClock } from "../lib/clock.ts";
+import { InvalidStateError, RunNotFoundError } from "../lib/errors.ts";
 import type { StepRow } from "../lib/driver.ts";
 import { done, newRun, T0, WF } from "./rows.ts";
 import {
@@ -129,6 +130,60 @@ export const SIGNALS_CASES: ConformanceCase[] = [
       assert.deepEqual(both.filter((got) => got !== undefined), [{ name: "x", payload: '"only"' }]);
       const extended = await driver.extendLeases([claim.lease], T0 + 3, LEASE_MS);
       assert.equal(extended[0]!.signals, false, "the inbox is empty");
+    },
+  },
+  {
+    name: "a signal with an id is delivered at most once per run, also after the run finished",
+    async fn(driver) {
+      await driver.createRun(newRun("run-1"), T0);
+      await driver.createRun(newRun("run-2"), T0);
+      const once = { id: "pay-1" };
+      assert.equal(await driver.sendSignal("run-1", "paid", '"a"', T0 + 1, once), true);
+      assert.equal(await driver.sendSignal("run-1", "paid", '"b"', T0 + 2, once), false);
+      const racing = await Promise.all(
+        [1, 2, 3].map(() => driver.sendSignal("run-1", "paid", '"c"', T0 + 3, { id: "pay-2" })),
+      );
+      assert.deepEqual(racing.filter((delivered) => delivered), [true], "one racer delivers");
+      assert.equal(await driver.sendSignal("run-2", "paid", '"d"', T0 + 3, once), true, "per run");
+      assert.equal(await driver.sendSignal("run-1", "paid", '"e"', T0 + 4), true, "no id");
+      const [claim] = (await claimAll(driver, T0 + 5)).filter((c) => c.run.id === "run-1");
+      assert.ok(claim);
+      const taken: unknown[] = [];
+      for (let n = 0;; n++) {
+        const row: StepRow = { key: `w${n}`, kind: "wait", state: "done" };
+        const got = await driver.consumeSignal(claim.lease, ["paid"], row, {}, T0 + 6);
+        if (!got) break;
+        taken.push(got.payload);
+      }
+      assert.deepEqual(taken, ['"a"', '"c"', '"e"'], "the inbox holds each id once");
+      assert.equal(
+        await driver.sendSignal("run-1", "paid", '"f"', T0 + 7, once),
+        false,
+        "consumed",
+      );
+      await driver.write(claim.lease, { run: { status: "completed" } }, T0 + 8);
+      assert.equal(
+        await driver.sendSignal("run-1", "paid", '"g"', T0 + 9, once),
+        false,
+        "finished",
+      );
+      await assert.rejects(
+        driver.sendSignal("run-1", "paid", '"h"', T0 + 9, { id: "pay-3" }),
+        InvalidStateError,
+      );
+      await assert.rejects(
+        driver.sendSignal("nope", "paid", undefined, T0 + 9, once),
+        RunNotFoundError,
+      );
+      const received = (await driver.history("run-1")).filter((item) =>
+        item.source === "event" && item.event.type === "signal.received"
+      );
+      assert.equal(received.length, 3, "a repeat writes no history");
+      assert.equal(await driver.purge(T0 + 10), 1);
+      await assert.rejects(
+        driver.sendSignal("run-1", "paid", undefined, T0 + 11, once),
+        RunNotFoundError,
+      );
     },
   },
   {

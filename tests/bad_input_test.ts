@@ -370,6 +370,30 @@ const cases: Case[] = [
     error: TypeError,
   },
   {
+    name: "a signal id with a space",
+    act: (e) => e.signal("wait-run", "approved", true, { id: "pay 1" }),
+    error: TypeError,
+    message: /signal id 'pay 1'/,
+  },
+  {
+    name: "a signal id of 256 characters",
+    act: (e) => e.signal("wait-run", "approved", true, { id: "x".repeat(256) }),
+    error: TypeError,
+    message: /1 to 255 printable ASCII/,
+  },
+  {
+    name: "a signal id that is not a string",
+    act: (e) => e.signal("wait-run", "approved", true, { id: 7 as unknown as string }),
+    error: TypeError,
+    message: /signal id the number 7/,
+  },
+  {
+    name: "signal options that are not an object",
+    act: (e) => e.signal("wait-run", "approved", true, "pay-1" as never),
+    error: TypeError,
+    message: /pass \{ id\? \}/,
+  },
+  {
     name: "a signal payload holding a symbol",
     act: (e) => e.signal("wait-run", "approved", { s: Symbol("x") }),
     error: SerializationError,

@@ -23,6 +23,7 @@ import {
   type PurgeOptions,
   type RunFilter,
   type RunStatus,
+  type SendSignalOptions,
   type StepRow,
   type StoredEvent,
   type StoredFeedItem,
@@ -69,6 +70,8 @@ interface MemoryRun {
   /** Every row and event, in write order (the index orders the history). */
   log: (StepRow | StoredEvent)[];
   inbox: InboxEntry[];
+  /** The ids of the signals the run took (at most once each). */
+  signalIds?: Set<string>;
   /** While paused: the status and due time the run resumes with. */
   paused?: { status: RunStatus; dueAt: number | undefined };
   /** When the run began under a rate limit (its first claim from `pending`). */
@@ -615,13 +618,22 @@ export class MemoryDriver implements Driver {
   }
 
   /** Puts a signal in the inbox and wakes a run waiting for it. */
-  sendSignal(runId: string, name: string, payload: string | undefined, now: number): Promise<void> {
+  sendSignal(
+    runId: string,
+    name: string,
+    payload: string | undefined,
+    now: number,
+    options?: SendSignalOptions,
+  ): Promise<boolean> {
     try {
       this.#check();
       const stored = this.#get(runId);
       const run = stored.run;
+      const id = options?.id;
+      if (id !== undefined && stored.signalIds?.has(id)) return Promise.resolve(false);
       const refused = refusal("signal", runId, run.status);
       if (refused) throw refused;
+      if (id !== undefined) (stored.signalIds ??= new Set()).add(id);
       stored.inbox.push({ name, payload, consumed: false });
       const detail = signalRowData(name, payload);
       this.#append(stored, { type: "signal.received", at: now, detail });
@@ -633,7 +645,7 @@ export class MemoryDriver implements Driver {
         this.#notify("runnable", runId);
       }
       this.#notify("signal", runId);
-      return Promise.resolve();
+      return Promise.resolve(true);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -106,6 +106,15 @@ export function migrations(s: string): Migration[] {
     },
     workersMigration(s),
     feedMigration(s),
+    {
+      version: 10,
+      name: "signal ids: a signal with an id is delivered at most once per run",
+      statements: [`CREATE TABLE ${s}.signal_ids (
+        run_id text COLLATE "C" NOT NULL,
+        id text COLLATE "C" NOT NULL,
+        PRIMARY KEY (run_id, id)
+      )`],
+    },
   ];
 }
 
@@ -551,13 +560,20 @@ export function statements(s: string): Statements {
       SELECT (SELECT count(*) FROM lk)::int AS held, sig.name, sig.payload
       FROM (SELECT 1) AS one LEFT JOIN sig ON true`,
 
-    sendSignal: `WITH up AS (
+    sendSignal: `WITH lk AS (
+        SELECT r.id FROM ${s}.runs r WHERE r.id = $1 AND r.status NOT IN ${FINISHED} FOR UPDATE
+      ),
+      sid AS (
+        INSERT INTO ${s}.signal_ids (run_id, id) SELECT lk.id, $9::text FROM lk
+        WHERE $9::text IS NOT NULL ON CONFLICT DO NOTHING RETURNING run_id
+      ),
+      up AS (
         UPDATE ${s}.runs AS r SET inbox = array_append(r.inbox, $2::text),
           due_at = CASE WHEN r.status = 'waiting' AND $2::text = ANY(r.waiting_for)
             THEN $4::int8 ELSE r.due_at END,
           paused_due = CASE WHEN r.paused_status = 'waiting' AND $2::text = ANY(r.waiting_for)
             THEN $4::int8 ELSE r.paused_due END
-        WHERE r.id = $1 AND r.status NOT IN ${FINISHED}
+        FROM lk WHERE r.id = lk.id AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM sid))
         RETURNING r.id, (r.status = 'waiting' AND $2::text = ANY(r.waiting_for)) AS woke
       ),
       ins AS (INSERT INTO ${s}.signals (run_id, name, payload) SELECT $1, $2::text, $3::text FROM up),
@@ -567,6 +583,8 @@ export function statements(s: string): Statements {
       ),
       n AS (SELECT pg_notify($6, CASE WHEN up.woke THEN $7 ELSE $8 END) FROM up)
       SELECT up.woke, (SELECT count(*) FROM n)::int AS notified FROM up`,
+
+    hasSignalId: `SELECT 1 AS found FROM ${s}.signal_ids WHERE run_id = $1 AND id = $2`,
 
     cancelRun: `WITH up AS (
         UPDATE ${s}.runs AS r SET status = 'cancelled', error = $2::text,
@@ -663,7 +681,8 @@ export function statements(s: string): Statements {
       ),
       st AS (DELETE FROM ${s}.steps t USING del WHERE t.run_id = del.id),
       ev AS (DELETE FROM ${s}.events e USING del WHERE e.run_id = del.id),
-      sg AS (DELETE FROM ${s}.signals g USING del WHERE g.run_id = del.id)
+      sg AS (DELETE FROM ${s}.signals g USING del WHERE g.run_id = del.id),
+      si AS (DELETE FROM ${s}.signal_ids g USING del WHERE g.run_id = del.id)
       SELECT count(*)::int AS count FROM del`,
 
     listRuns: `SELECT ${RUN} FROM ${s}.runs r`,
@@ -701,6 +720,7 @@ export interface Statements {
   release: string;
   consumeSignal: string;
   sendSignal: string;
+  hasSignalId: string;
   cancelRun: string;
   cancelCompensating: string;
   retryRun: string;

@@ -95,6 +95,7 @@ import type {
   RunFilter,
   RunStatus,
   RunTransition,
+  SendSignalOptions,
   StepRow,
   StoredEvent,
   StoredFeedItem,
@@ -747,9 +748,11 @@ export class PostgresDriver implements Driver {
     name: string,
     payload: string | undefined,
     now: number,
-  ): Promise<void> {
+    options?: SendSignalOptions,
+  ): Promise<boolean> {
     this.#check();
     const detail = signalRowData(name, payload);
+    const id = options?.id ?? null;
     for (let attempt = 0;; attempt++) {
       const [row] = await this.#query<{ woke: boolean; notified: number }>(
         `signal run '${runId}'`,
@@ -763,11 +766,17 @@ export class PostgresDriver implements Driver {
           this.#channel,
           this.#payload("runnable,signal", runId),
           this.#payload("signal", runId),
+          id,
         ],
       );
       if (row) {
         this.#emit(row.woke ? ["runnable", "signal"] : ["signal"], runId);
-        return;
+        return true;
+      }
+      // A repeated id is a no-op, checked before the finished-run refusal.
+      if (id !== null) {
+        const [held] = await this.#query(`read run '${runId}'`, this.#st.hasSignalId, [runId, id]);
+        if (held) return false;
       }
       const status = await this.#status(runId);
       if (status === undefined) throw new RunNotFoundError(runId);

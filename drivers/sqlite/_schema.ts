@@ -25,6 +25,8 @@
  * - `events`: the per-run index of history events, `(rid, seq)`.
  * - `signals`: each run's inbox per `(rid, seq)`, in send order.
  * - `schedules`: one row per schedule (version 3; see `_schedules.ts`).
+ * - `signal_ids`: per `(rid, id)`, the id of each signal with an id a run took
+ *   (version 9), kept after it is consumed, so a repeat stays a no-op.
  *
  * @module
  */
@@ -132,6 +134,12 @@ export const MIGRATIONS: readonly string[] = [
     last_seen INTEGER NOT NULL,
     heartbeat_ms INTEGER NOT NULL,
     serves TEXT NOT NULL
+  ) WITHOUT ROWID;`,
+  // 9: signal ids: each id a run took (a signal with an id is delivered at most once per run).
+  `CREATE TABLE signal_ids (
+    rid INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (rid, id)
   ) WITHOUT ROWID;`,
 ];
 

@@ -150,6 +150,8 @@ export class Statements {
   readonly feedEnd: StatementSync;
 
   readonly insertSignal: StatementSync;
+  readonly insertSignalId: StatementSync;
+  readonly hasSignalId: StatementSync;
   readonly callParent: StatementSync;
   readonly firstSignal: StatementSync;
   readonly deleteSignal: StatementSync;
@@ -161,6 +163,7 @@ export class Statements {
   readonly purgeSteps: StatementSync;
   readonly purgeEvents: StatementSync;
   readonly purgeSignals: StatementSync;
+  readonly purgeSignalIds: StatementSync;
   readonly purgeRuns: StatementSync;
   readonly upsertWorker: StatementSync;
   readonly forgetWorkers: StatementSync;
@@ -357,6 +360,8 @@ export class Statements {
     this.insertSignal = p(
       "INSERT INTO signals (rid, seq, name, payload) VALUES (?1, ?2, ?3, ?4)",
     );
+    this.insertSignalId = p("INSERT INTO signal_ids (rid, id) VALUES (?1, ?2)");
+    this.hasSignalId = p("SELECT 1 AS found FROM signal_ids WHERE rid = ?1 AND id = ?2");
     this.firstSignal = p(
       `SELECT seq, name, payload FROM signals
        WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2)) ORDER BY seq LIMIT 1`,
@@ -383,6 +388,7 @@ export class Statements {
     this.purgeSteps = p(`DELETE FROM steps WHERE rid IN (${finished})`);
     this.purgeEvents = p(`DELETE FROM events WHERE rid IN (${finished})`);
     this.purgeSignals = p(`DELETE FROM signals WHERE rid IN (${finished})`);
+    this.purgeSignalIds = p(`DELETE FROM signal_ids WHERE rid IN (${finished})`);
     this.purgeRuns = p(`DELETE FROM runs WHERE rid IN (${finished})`);
     this.upsertWorker = p(
       `INSERT OR REPLACE INTO workers (id, host, pid, started_at, last_seen, heartbeat_ms, serves)

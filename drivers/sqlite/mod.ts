@@ -55,6 +55,7 @@ import {
   type RunFilter,
   type RunStatus,
   type RunTransition,
+  type SendSignalOptions,
   type StepRow,
   type StoredFeedItem,
   type StoredHistoryItem,
@@ -709,12 +710,23 @@ export class SqliteDriver implements Driver {
   }
 
   /** Puts a signal in the inbox and wakes the run when it waits for it. */
-  sendSignal(runId: string, name: string, payload: string | undefined, now: number): Promise<void> {
+  sendSignal(
+    runId: string,
+    name: string,
+    payload: string | undefined,
+    now: number,
+    options?: SendSignalOptions,
+  ): Promise<boolean> {
     return this.#q.enqueue(() => {
+      const s = this.#s!;
       const state = this.#state(runId);
+      const id = options?.id;
+      if (id !== undefined && s.hasSignalId.get(state.rid, id) !== undefined) return false;
       const refused = refusal("signal", runId, state.status);
       if (refused) throw refused;
+      if (id !== undefined) s.insertSignalId.run(state.rid, id);
       this.#deliver(state, runId, name, payload, now);
+      return true;
     });
   }
 
@@ -874,6 +886,7 @@ export class SqliteDriver implements Driver {
       s.purgeSteps.run(...params);
       s.purgeEvents.run(...params);
       s.purgeSignals.run(...params);
+      s.purgeSignalIds.run(...params);
       return Number(s.purgeRuns.run(...params).changes);
     });
   }

@@ -18,6 +18,7 @@ import {
   chaos,
   hog,
   napper,
+  pinger,
   saga,
   setExecutionLog,
   slow,
@@ -47,7 +48,20 @@ setFlowLog(`${values.log}.flow`);
 const driver = await openDriver(values.db, values.schema ? { schema: values.schema } : {});
 const engine = new Engine({
   driver,
-  workflows: [chaos, slow, napper, spin, hog, suicide, throttled, metered, ranked, saga, caller],
+  workflows: [
+    chaos,
+    slow,
+    napper,
+    spin,
+    hog,
+    suicide,
+    throttled,
+    metered,
+    ranked,
+    saga,
+    caller,
+    pinger,
+  ],
   logger: consoleLogger("warn"), // to stderr, where tests read it
   ...(values["max-recoveries"] ? { maxRecoveries: Number(values["max-recoveries"]) } : {}),
 });

@@ -79,12 +79,12 @@ export const napper = workflow<number>("napper")
   .sleep("nap", NAP_MS)
   .step("after", (n, ctx) => work(ctx, n * 2));
 
-/** Appends one execution line to the log, if one is set (no delay). */
-function note(ctx: StepContext): void {
+/** Appends one execution line to the log (as `step`, default the step's key), if one is set (no delay). */
+function note(ctx: StepContext, step: string = ctx.step): void {
   if (!logFile) return;
   const line = JSON.stringify({
     run: ctx.runId,
-    step: ctx.step,
+    step,
     key: ctx.idempotencyKey,
     attempt: ctx.attempt,
     pid: Deno.pid,
@@ -179,3 +179,17 @@ export const caller = workflow<number>("caller")
     },
   })
   .step("after", (r, ctx) => work(ctx, r.pay + r.hold));
+
+/**
+ * Signals the run `input` ("ping", with `ctx.signalRun`), logs `ping/sent`,
+ * then holds 1.5 s before its checkpoint: a worker killed then dies with the
+ * signal sent and the step not recorded, so the next worker re-runs it.
+ */
+export const pinger = workflow<string>("pinger")
+  .step("ping", async (target, ctx) => {
+    await work(ctx, target);
+    await ctx.signalRun(target, "ping", Deno.pid);
+    note(ctx, "ping/sent");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    return target;
+  });
