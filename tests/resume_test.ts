@@ -15,6 +15,7 @@ import {
   type NewRun,
   type PurgeOptions,
   type RunFilter,
+  type SendSignalOptions,
   type StepRow,
   type StoredFeedItem,
   type StoredHistoryItem,
@@ -98,8 +99,14 @@ class CountingDriver implements Driver {
   ): Promise<ConsumedSignal | undefined> {
     return this.inner.consumeSignal(lease, names, row, batch, now);
   }
-  sendSignal(runId: string, name: string, payload: string | undefined, now: number): Promise<void> {
-    return this.inner.sendSignal(runId, name, payload, now);
+  sendSignal(
+    runId: string,
+    name: string,
+    payload: string | undefined,
+    now: number,
+    options?: SendSignalOptions,
+  ): Promise<boolean> {
+    return this.inner.sendSignal(runId, name, payload, now, options);
   }
   cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun> {
     return this.inner.cancelRun(runId, reason, now);
