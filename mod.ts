@@ -135,6 +135,7 @@ export type {
   Lease,
   LeaseState,
   NewRun,
+  NewSignal,
   PurgeOptions,
   RunFilter,
   RunStatus,

@@ -20,7 +20,13 @@ import {
   WorkflowNotFoundError,
 } from "./errors.ts";
 import { DuplicateRunError } from "./errors.ts";
-import { decodeCursor, type RunFilter } from "./driver.ts";
+import {
+  decodeCursor,
+  type NewRun,
+  type NewSignal,
+  type RunFilter,
+  type StoredRun,
+} from "./driver.ts";
 import { LIST_PAGE } from "./driver_policy.ts";
 import { cancelCallChildren } from "./children.ts";
 import { decodeValue, encodeValue } from "./values.ts";
@@ -50,6 +56,7 @@ import {
   checkRunId,
   checkSignalName,
   checkSignalOptions,
+  checkStartSignal,
   checkStatuses,
   checkWorkflowFilter,
   describe,
@@ -176,6 +183,7 @@ export abstract class RunClient implements AsyncDisposable {
     const id = options?.id ?? crypto.randomUUID();
     checkRunId(id);
     const labels = checkLabels(options?.labels, "the labels of a run");
+    const signal = checkStartSignal(options?.signal, rt.maxPayloadBytes);
     await rt.clockReady();
     const now = rt.clock.now();
     const dueAt = options?.startAt === undefined ? now : toStoredTime(options.startAt, "'startAt'");
@@ -188,7 +196,7 @@ export abstract class RunClient implements AsyncDisposable {
     // Flow-control keys are computed once, here, and stored with the run.
     const keys = flowKeys(workflowFlow(workflow), input, workflow.name);
     const changes = rt.changes;
-    const { run, created } = await rt.driver.createRun({
+    const newRun: NewRun = {
       id,
       workflow: workflow.name,
       version: workflow.version,
@@ -198,7 +206,10 @@ export abstract class RunClient implements AsyncDisposable {
       dueAt,
       ...keys,
       ...(priority === 0 ? {} : { priority }),
-    }, now);
+    };
+    const { run, created } = signal === undefined
+      ? await rt.driver.createRun(newRun, now)
+      : await this.#startWithSignal(newRun, signal, now);
     if (!created && run.workflow !== workflow.name) {
       throw new DuplicateRunError(id, run.workflow, workflow.name);
     }
@@ -207,6 +218,28 @@ export abstract class RunClient implements AsyncDisposable {
     // anything changed), its result() need not read it first.
     if (created) handle.result = () => this.#result<Out>(run.id, changes);
     return handle;
+  }
+
+  /** Signal-with-start: the driver creates and signals atomically; observers hear of a delivery. */
+  async #startWithSignal(
+    newRun: NewRun,
+    signal: NewSignal & { value: unknown },
+    now: number,
+  ): Promise<{ run: StoredRun; created: boolean }> {
+    const rt = this.#rt;
+    const { value, ...stored } = signal;
+    const started = await rt.driver.startWithSignal(newRun, stored, now);
+    if (started.delivered && rt.observers.length) {
+      rt.emit("onSignalReceived", {
+        runId: newRun.id,
+        workflow: started.run.workflow,
+        version: started.run.version,
+        at: new Date(now),
+        signal: signal.name,
+        payload: value,
+      });
+    }
+    return started;
   }
 
   /**

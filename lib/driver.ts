@@ -446,6 +446,33 @@ export interface WriteBatch {
 }
 
 /**
+ * The signal of {@linkcode Driver.startWithSignal} (the payload encoded).
+ *
+ * @example Create a run with a signal in its inbox
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryDriver, type NewSignal } from "@sluice/sluice";
+ *
+ * const driver = new MemoryDriver();
+ * const run = { id: "r1", workflow: "wf", version: "1", planHash: "h", labels: {}, dueAt: 0 };
+ * const signal: NewSignal = { name: "go", payload: "1", id: "go-1" };
+ * const started = await driver.startWithSignal(run, signal, 0);
+ * assert.deepEqual([started.created, started.delivered], [true, true]);
+ * const again = await driver.startWithSignal(run, signal, 1);
+ * assert.deepEqual([again.created, again.delivered], [false, false]);
+ * await driver.close();
+ * ```
+ */
+export interface NewSignal {
+  /** Signal name. */
+  name: string;
+  /** Encoded payload. */
+  payload?: string | undefined;
+  /** The signal's id (see {@linkcode SendSignalOptions}). */
+  id?: string | undefined;
+}
+
+/**
  * Options of {@linkcode Driver.sendSignal}.
  *
  * @example A signal delivered at most once per run
@@ -845,6 +872,19 @@ export interface Driver extends AsyncDisposable {
     now: number,
     options?: SendSignalOptions,
   ): Promise<boolean>;
+  /**
+   * Signal-with-start, atomically (one transaction): creates `run` unless a
+   * run with its id exists, then puts `signal` in the run's inbox as
+   * {@linkcode Driver.sendSignal} does (a repeated id delivers nothing; a
+   * finished run throws `InvalidStateError` and nothing changes). When the
+   * existing run is of another workflow, nothing changes and it is returned
+   * (`created` and `delivered` false) for the caller to refuse.
+   */
+  startWithSignal(
+    run: NewRun,
+    signal: NewSignal,
+    now: number,
+  ): Promise<{ run: StoredRun; created: boolean; delivered: boolean }>;
   /**
    * Cancels a run: status `cancelled`, the lease revoked. Throws
    * `RunNotFoundError`, or `InvalidStateError` for a finished run.

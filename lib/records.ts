@@ -269,6 +269,13 @@ export interface StartOptions {
    * @default {0}
    */
   priority?: number;
+  /**
+   * Signal-with-start: creates the run unless it exists and puts this signal
+   * in its inbox, atomically. On an existing unfinished run of the workflow it
+   * just signals it; a finished one is `InvalidStateError`; an id held by
+   * another workflow is `DuplicateRunError`. `id` as for `signal`.
+   */
+  signal?: { name: string; payload?: unknown; id?: string | undefined };
 }
 
 /**

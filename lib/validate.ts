@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { RunStatus } from "./driver.ts";
+import type { NewSignal, RunStatus } from "./driver.ts";
+import { encodeValue } from "./values.ts";
 import type { CancelOptions } from "./records.ts";
 import { CONTROL_CHARACTERS, hasControlCharacters } from "./_text.ts";
 
@@ -63,6 +64,32 @@ export function checkSignalOptions(
       }: ids are 1 to 255 printable ASCII characters without spaces`,
     );
   }
+}
+
+/**
+ * Checks the `signal` of signal-with-start and encodes its payload:
+ * `{ name, payload?, id? }`, or undefined.
+ */
+export function checkStartSignal(
+  signal: unknown,
+  maxPayloadBytes: number,
+): (NewSignal & { value: unknown }) | undefined {
+  if (signal === undefined) return undefined;
+  if (typeof signal !== "object" || signal === null) {
+    throw new TypeError(
+      `Cannot start with signal ${describe(signal)}: pass { name, payload?, id? }`,
+    );
+  }
+  const { name, payload, id } = signal as { name?: unknown; payload?: unknown; id?: unknown };
+  checkSignalName(name);
+  checkSignalOptions({ id });
+  const encoded = encodeValue(payload, `the payload of signal '${name}'`, maxPayloadBytes);
+  return {
+    name,
+    value: payload,
+    ...(encoded === undefined ? {} : { payload: encoded }),
+    ...(id === undefined ? {} : { id: id as string }),
+  };
 }
 
 /** Throws `TypeError` unless `name` is a valid signal name. */

@@ -187,6 +187,60 @@ export const SIGNALS_CASES: ConformanceCase[] = [
     },
   },
   {
+    name:
+      "startWithSignal creates the run with the signal in its inbox, or signals it; refuses finished runs",
+    async fn(driver) {
+      const first = await driver.startWithSignal(newRun("run-1"), { name: "go", payload: "1" }, T0);
+      assert.deepEqual([first.created, first.delivered, first.run.status], [true, true, "pending"]);
+      const again = await driver.startWithSignal(
+        newRun("run-1"),
+        { name: "go", payload: "2", id: "g-2" },
+        T0 + 1,
+      );
+      assert.deepEqual([again.created, again.delivered], [false, true]);
+      const repeat = await driver.startWithSignal(
+        newRun("run-1"),
+        { name: "go", id: "g-2" },
+        T0 + 2,
+      );
+      assert.deepEqual([repeat.created, repeat.delivered], [false, false]);
+      const other = await driver.startWithSignal(
+        { ...newRun("run-1"), workflow: "another" },
+        { name: "go", payload: "3" },
+        T0 + 2,
+      );
+      assert.deepEqual([other.created, other.delivered, other.run.workflow], [false, false, WF]);
+      const racing = await Promise.all(
+        ["a", "b", "c", "d"].map((id) =>
+          driver.startWithSignal(newRun("run-2"), { name: "go", payload: `"${id}"`, id }, T0 + 3)
+        ),
+      );
+      assert.deepEqual(racing.filter((r) => r.created).length, 1, "one creator");
+      assert.ok(racing.every((r) => r.delivered));
+      const [claim] = (await claimAll(driver, T0 + 4)).filter((c) => c.run.id === "run-1");
+      assert.ok(claim);
+      const row: StepRow = { key: "w", kind: "wait", state: "done" };
+      assert.deepEqual(await driver.consumeSignal(claim.lease, ["go"], row, {}, T0 + 5), {
+        name: "go",
+        payload: "1",
+      });
+      const row2: StepRow = { key: "w2", kind: "wait", state: "done" };
+      assert.deepEqual(await driver.consumeSignal(claim.lease, ["go"], row2, {}, T0 + 5), {
+        name: "go",
+        payload: "2",
+      });
+      await driver.write(claim.lease, { run: { status: "completed" } }, T0 + 6);
+      await assert.rejects(
+        driver.startWithSignal(newRun("run-1"), { name: "go" }, T0 + 7),
+        InvalidStateError,
+      );
+      const received = (await driver.history("run-1")).filter((item) =>
+        item.source === "event" && item.event.type === "signal.received"
+      );
+      assert.equal(received.length, 2, "a refused or repeated signal writes nothing");
+    },
+  },
+  {
     name: "suspending to waiting with a matching signal in the inbox makes the run due at once",
     async fn(driver) {
       const lease = await started(driver, "run-1");

@@ -394,6 +394,30 @@ const cases: Case[] = [
     message: /pass \{ id\? \}/,
   },
   {
+    name: "signal-with-start with a bad signal name",
+    act: (e) => e.start(order, { qty: 1 }, { id: "sws-1", signal: { name: "bad name" } }),
+    error: TypeError,
+  },
+  {
+    name: "signal-with-start with a bad signal id",
+    act: (e) =>
+      e.start(order, { qty: 1 }, { id: "sws-1", signal: { name: "approved", id: "a b" } }),
+    error: TypeError,
+    message: /signal id 'a b'/,
+  },
+  {
+    name: "signal-with-start with a signal that is not an object",
+    act: (e) => e.start(order, { qty: 1 }, { id: "sws-1", signal: "go" as never }),
+    error: TypeError,
+    message: /pass \{ name, payload\?, id\? \}/,
+  },
+  {
+    name: "signal-with-start on a completed run",
+    act: (e) => e.start(order, { qty: 1 }, { id: "done-run", signal: { name: "approved" } }),
+    error: InvalidStateError,
+    code: "INVALID_STATE",
+  },
+  {
     name: "a signal payload holding a symbol",
     act: (e) => e.signal("wait-run", "approved", { s: Symbol("x") }),
     error: SerializationError,

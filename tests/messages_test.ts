@@ -1,12 +1,22 @@
 // Messages between runs (SPEC §8.2): signal ids delivered at most once per
 // run, `ctx.signalRun` sending exactly once when its step re-runs (a retry, and
-// a worker process SIGKILLed after the signal but before the checkpoint).
+// a worker process SIGKILLed after the signal but before the checkpoint), and
+// signal-with-start, atomic when many callers race on one id.
 import assert from "node:assert/strict";
-import { Engine, LocalRunner, type Observer, workflow } from "@sluice/sluice";
+import {
+  DuplicateRunError,
+  Engine,
+  flow,
+  InvalidStateError,
+  LocalRunner,
+  type Observer,
+  RunNotFoundError,
+  workflow,
+} from "@sluice/sluice";
 import { SqliteDriver } from "@sluice/sluice/sqlite";
 import { pinger } from "./_fixtures/chaos_workflows.ts";
 import { kill, readExecutions, spawnWorker, waitUntil } from "./_fixtures/processes.ts";
-import { makeTarget } from "./_fixtures/targets.ts";
+import { makeTarget, targetKinds } from "./_fixtures/targets.ts";
 
 /** A run that waits for `ping` twice and outputs both payloads. */
 const inbox = workflow("inbox")
@@ -115,3 +125,93 @@ Deno.test("sqlite: a worker SIGKILLed after ctx.signalRun but before the checkpo
     await target.cleanup();
   }
 });
+
+/** Takes 20 `item` signals, one at a time, and outputs their payloads in consumption order. */
+const collector = workflow<unknown[]>("collector").loop(
+  "take",
+  20,
+  flow<unknown[]>().waitForSignal("got", "item", {
+    combine: (items: unknown[], item: unknown) => [...items, item],
+  }),
+);
+
+Deno.test("signal-with-start: creates and signals, signals an unfinished run, refuses a finished one and another workflow's id", async () => {
+  const other = workflow("other").step("noop", () => "x");
+  await using runner = new LocalRunner({ workflows: [inbox, other] });
+  const first = await runner.start(inbox, undefined, {
+    id: "box-5",
+    signal: { name: "ping", payload: 1, id: "s-1" },
+  });
+  assert.equal((await runner.get("box-5")).workflow, "inbox");
+  await runner.start(inbox, undefined, {
+    id: "box-5",
+    signal: { name: "ping", payload: 9, id: "s-1" },
+  });
+  await runner.start(inbox, undefined, { id: "box-5", signal: { name: "ping", payload: 2 } });
+  assert.deepEqual(await first.result(), [1, 2]);
+  await assert.rejects(
+    runner.start(inbox, undefined, { id: "box-5", signal: { name: "ping", payload: 3 } }),
+    InvalidStateError,
+  );
+  // A repeated id is a no-op, also on the finished run.
+  await runner.start(inbox, undefined, {
+    id: "box-5",
+    signal: { name: "ping", payload: 9, id: "s-1" },
+  });
+  assert.equal(await received(runner, "box-5"), 2);
+  await runner.run(other, undefined, { id: "taken" });
+  await assert.rejects(
+    runner.start(inbox, undefined, { id: "taken", signal: { name: "ping", payload: 1 } }),
+    DuplicateRunError,
+  );
+  assert.equal(await received(runner, "taken"), 0, "the other workflow's run is not signalled");
+  await assert.rejects(
+    runner.start(inbox, undefined, { id: "box-6", signal: { name: "bad name" } }),
+    TypeError,
+  );
+  await assert.rejects(runner.get("box-6"), RunNotFoundError, "bad input creates nothing");
+});
+
+for (const kind of targetKinds()) {
+  Deno.test(`${kind}: 20 callers racing signal-with-start on one id make one run holding each signal once, consumed in order`, async () => {
+    const target = await makeTarget(kind);
+    const engines = Array.from(
+      { length: 4 },
+      () => new Engine({ driver: target.open(), workflows: [collector] }),
+    );
+    try {
+      const callers = Array.from(
+        { length: 20 },
+        (_, i) =>
+          engines[i % engines.length]!.start(collector, [], {
+            id: "race-1",
+            signal: { name: "item", payload: i, id: `caller-${i}` },
+          }),
+      );
+      const handles = await Promise.all(callers);
+      assert.ok(handles.every((h) => h.id === "race-1"));
+      const engine = engines[0]!;
+      assert.equal((await engine.list({ workflow: "collector" })).runs.length, 1, "one run");
+      // The inbox order: the driver's history in write order (`history()` orders by time).
+      const reader = target.open();
+      const sent = (await reader.history("race-1")).flatMap((item) =>
+        item.source === "event" && item.event.type === "signal.received"
+          ? [(JSON.parse(item.event.detail!) as { payload: unknown }).payload]
+          : []
+      );
+      await reader.close();
+      assert.deepEqual([...sent].sort((a, b) => Number(a) - Number(b)), [...Array(20).keys()]);
+      // A repeat of one caller changes nothing.
+      await engines[1]!.start(collector, [], {
+        id: "race-1",
+        signal: { name: "item", payload: 99, id: "caller-3" },
+      });
+      await using worker = engine.worker({ pollInterval: 20 });
+      await worker.start();
+      assert.deepEqual(await handles[0]!.result(), sent, "consumed in inbox order");
+    } finally {
+      for (const engine of engines) await engine.close();
+      await target.cleanup();
+    }
+  });
+}

@@ -19,6 +19,7 @@ import {
   type Lease,
   type LeaseState,
   type NewRun,
+  type NewSignal,
   pendingRun,
   type PurgeOptions,
   type RunFilter,
@@ -627,28 +628,63 @@ export class MemoryDriver implements Driver {
   ): Promise<boolean> {
     try {
       this.#check();
-      const stored = this.#get(runId);
-      const run = stored.run;
-      const id = options?.id;
-      if (id !== undefined && stored.signalIds?.has(id)) return Promise.resolve(false);
-      const refused = refusal("signal", runId, run.status);
-      if (refused) throw refused;
-      if (id !== undefined) (stored.signalIds ??= new Set()).add(id);
-      stored.inbox.push({ name, payload, consumed: false });
-      const detail = signalRowData(name, payload);
-      this.#append(stored, { type: "signal.received", at: now, detail });
-      const paused = stored.paused;
-      if (paused?.status === "waiting" && run.waitingFor?.includes(name)) paused.dueAt = now;
-      if (run.status === "waiting" && run.waitingFor?.includes(name)) {
-        run.dueAt = now;
-        this.#schedule(run);
-        this.#notify("runnable", runId);
-      }
-      this.#notify("signal", runId);
-      return Promise.resolve(true);
+      return Promise.resolve(this.#signal(this.#get(runId), name, payload, now, options?.id));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** Creates the run unless it exists, then signals it (nothing changes on a throw). */
+  startWithSignal(
+    newRun: NewRun,
+    signal: NewSignal,
+    now: number,
+  ): Promise<{ run: StoredRun; created: boolean; delivered: boolean }> {
+    try {
+      this.#check();
+      const existing = this.#runs.get(newRun.id);
+      if (existing && existing.run.workflow !== newRun.workflow) {
+        return Promise.resolve({ run: copyRun(existing.run), created: false, delivered: false });
+      }
+      if (existing) {
+        const delivered = this.#signal(existing, signal.name, signal.payload, now, signal.id);
+        return Promise.resolve({ run: copyRun(existing.run), created: false, delivered });
+      }
+      void this.createRun(newRun, now);
+      const stored = this.#runs.get(newRun.id)!;
+      this.#signal(stored, signal.name, signal.payload, now, signal.id);
+      return Promise.resolve({ run: copyRun(stored.run), created: true, delivered: true });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Delivers a signal (false for a repeated id); throws for a finished run. */
+  #signal(
+    stored: MemoryRun,
+    name: string,
+    payload: string | undefined,
+    now: number,
+    id: string | undefined,
+  ): boolean {
+    const run = stored.run;
+    const runId = run.id;
+    if (id !== undefined && stored.signalIds?.has(id)) return false;
+    const refused = refusal("signal", runId, run.status);
+    if (refused) throw refused;
+    if (id !== undefined) (stored.signalIds ??= new Set()).add(id);
+    stored.inbox.push({ name, payload, consumed: false });
+    const detail = signalRowData(name, payload);
+    this.#append(stored, { type: "signal.received", at: now, detail });
+    const paused = stored.paused;
+    if (paused?.status === "waiting" && run.waitingFor?.includes(name)) paused.dueAt = now;
+    if (run.status === "waiting" && run.waitingFor?.includes(name)) {
+      run.dueAt = now;
+      this.#schedule(run);
+      this.#notify("runnable", runId);
+    }
+    this.#notify("signal", runId);
+    return true;
   }
 
   /** Cancels an unfinished run and revokes its lease. */

@@ -410,6 +410,7 @@ export function statements(s: string): Statements {
       WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`,
 
     getRun: `SELECT ${RUN} FROM ${s}.runs r WHERE r.id = $1`,
+    lockRun: `SELECT ${RUN} FROM ${s}.runs r WHERE r.id = $1 FOR UPDATE`,
     runStatus: `SELECT r.status FROM ${s}.runs r WHERE r.id = $1`,
 
     history: `SELECT 'step' AS source, seq, pos, key, kind, state, data, attempt,
@@ -721,6 +722,7 @@ export interface Statements {
   consumeSignal: string;
   sendSignal: string;
   hasSignalId: string;
+  lockRun: string;
   cancelRun: string;
   cancelCompensating: string;
   retryRun: string;

@@ -91,6 +91,7 @@ import type {
   Lease,
   LeaseState,
   NewRun,
+  NewSignal,
   PurgeOptions,
   RunFilter,
   RunStatus,
@@ -107,6 +108,7 @@ import type {
   WriteBatch,
 } from "../../lib/driver.ts";
 import { isFinished } from "../../lib/driver.ts";
+import { startWithSignal } from "./_signal_start.ts";
 import { cancelledErrorInfo, cancellingErrorInfo, refusedError } from "../../lib/driver_policy.ts";
 import { cancelledDetail, signalRowData } from "../../lib/formats.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
@@ -740,6 +742,27 @@ export class PostgresDriver implements Driver {
     } catch (error) {
       throw toStorageError(what, error, this.#secrets);
     }
+  }
+
+  /** Creates the run unless it exists, then signals it, in one transaction. */
+  startWithSignal(
+    run: NewRun,
+    signal: NewSignal,
+    now: number,
+  ): Promise<{ run: StoredRun; created: boolean; delivered: boolean }> {
+    this.#check();
+    return startWithSignal(
+      {
+        statements: this.#st,
+        channel: this.#channel,
+        payload: (types, runId) => this.#payload(types, runId),
+        transaction: (what, fn) => this.#transaction(what, fn),
+        emit: (types, runId) => this.#emit(types, runId),
+      },
+      run,
+      signal,
+      now,
+    );
   }
 
   /** Puts a signal in the inbox and wakes a run waiting for it. */

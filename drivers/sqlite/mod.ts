@@ -50,6 +50,7 @@ import {
   type Lease,
   type LeaseState,
   type NewRun,
+  type NewSignal,
   pendingRun,
   type PurgeOptions,
   type RunFilter,
@@ -717,17 +718,42 @@ export class SqliteDriver implements Driver {
     now: number,
     options?: SendSignalOptions,
   ): Promise<boolean> {
+    return this.#q.enqueue(() =>
+      this.#signal(this.#state(runId), runId, name, payload, now, options?.id)
+    );
+  }
+
+  /** Creates the run unless it exists, then signals it, in one transaction. */
+  startWithSignal(
+    newRun: NewRun,
+    signal: NewSignal,
+    now: number,
+  ): Promise<{ run: StoredRun; created: boolean; delivered: boolean }> {
     return this.#q.enqueue(() => {
-      const s = this.#s!;
-      const state = this.#state(runId);
-      const id = options?.id;
-      if (id !== undefined && s.hasSignalId.get(state.rid, id) !== undefined) return false;
-      const refused = refusal("signal", runId, state.status);
-      if (refused) throw refused;
-      if (id !== undefined) s.insertSignalId.run(state.rid, id);
-      this.#deliver(state, runId, name, payload, now);
-      return true;
+      const { run, created } = this.#insertRun(newRun, now);
+      if (run.workflow !== newRun.workflow) return { run, created, delivered: false };
+      const { name, payload, id } = signal;
+      const delivered = this.#signal(this.#state(run.id), run.id, name, payload, now, id);
+      return { run, created, delivered };
     });
+  }
+
+  /** Delivers a signal (false for a repeated id); throws for a finished run. */
+  #signal(
+    state: StateRow,
+    runId: string,
+    name: string,
+    payload: string | undefined,
+    now: number,
+    id: string | undefined,
+  ): boolean {
+    const s = this.#s!;
+    if (id !== undefined && s.hasSignalId.get(state.rid, id) !== undefined) return false;
+    const refused = refusal("signal", runId, state.status);
+    if (refused) throw refused;
+    if (id !== undefined) s.insertSignalId.run(state.rid, id);
+    this.#deliver(state, runId, name, payload, now);
+    return true;
   }
 
   /**
