@@ -13,6 +13,7 @@ import {
   ManualClock,
   MemoryDriver,
   type NewRun,
+  type NewSignal,
   type PurgeOptions,
   type RunFilter,
   type SendSignalOptions,
@@ -98,6 +99,13 @@ class CountingDriver implements Driver {
     now: number,
   ): Promise<ConsumedSignal | undefined> {
     return this.inner.consumeSignal(lease, names, row, batch, now);
+  }
+  startWithSignal(
+    run: NewRun,
+    signal: NewSignal,
+    now: number,
+  ): Promise<{ run: StoredRun; created: boolean; delivered: boolean }> {
+    return this.inner.startWithSignal(run, signal, now);
   }
   sendSignal(
     runId: string,
