@@ -191,6 +191,25 @@ export const PAUSE_CASES: ConformanceCase[] = [
       );
       assert.equal(again.created, false);
       assert.deepEqual(await rowsOf(driver, "fork-1", ["a"]), [rows[0]]);
+      // Flow-control keys, priority and parent are stored as for any new run.
+      const keyed = await driver.createRun(
+        newRun("fork-2", {
+          steps: [done("a", "1", T0)],
+          concurrencyKey: "k1",
+          rateKey: "r1",
+          priority: 3,
+          parentId: "parent-1",
+          dueAt: T0 + 3_600_000, // not claimable during this case
+        }),
+        T0 + 5,
+      );
+      const stored = await driver.getRun("fork-2");
+      for (const run of [keyed.run, stored!]) {
+        assert.equal(run.concurrencyKey, "k1");
+        assert.equal(run.rateKey, "r1");
+        assert.equal(run.priority, 3);
+        assert.equal(run.parentId, "parent-1");
+      }
       // The rows are the run's own: claimed, it resumes after them.
       assert.equal(run.leaseToken, 1, "its first claim is not taken for a fresh run");
       const [claim] = await claimAll(driver, T0 + 10);

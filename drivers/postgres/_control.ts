@@ -16,7 +16,13 @@ import {
   workerParams,
 } from "../columns.ts";
 import type { Statements } from "./_sql.ts";
-import { createParams, type Query, stepArrays } from "./_writes.ts";
+import {
+  createChildParams,
+  createFlowParams,
+  createParams,
+  type Query,
+  stepArrays,
+} from "./_writes.ts";
 
 /** What pausing and resuming need from the driver. */
 export interface ControlHost {
@@ -40,6 +46,8 @@ export async function createWithSteps(
     host.channel,
     host.payload("runnable", ""),
     ...stepArrays(run.steps ?? [], 1),
+    ...createFlowParams([{ run }]),
+    ...createChildParams([{ run }]),
   ]);
   if (row) {
     const created = row.created === true;

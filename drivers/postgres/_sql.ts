@@ -382,17 +382,20 @@ export function statements(s: string): Statements {
       SELECT false, ${RUN}, 0 FROM ${s}.runs r
       WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`,
 
-    /** `createRuns` for one run (arrays of one) with its first rows ($11-$18). */
+    /** `createRuns` for one run (arrays of one) with its first rows ($11-$18), keys and parent ($19-$23). */
     createWithSteps: `WITH b AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-          $6::text[], $7::int8[], $8::int8[])
-          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now, ord)
+          $6::text[], $7::int8[], $8::int8[], $19::text[], $20::text[], $21::int4[], $22::text[],
+          $23::int4[])
+          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now,
+            concurrency_key, rate_key, priority, parent_id, parent_call, ord)
       ),
       ins AS (
         INSERT INTO ${s}.runs AS r
           (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
-          lease_token)
-        SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at, 1
+          lease_token, concurrency_key, rate_key, priority, parent_id, parent_call)
+        SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at, 1,
+          concurrency_key, rate_key, priority, parent_id, parent_call <> 0
         FROM b ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING ${RUN}
