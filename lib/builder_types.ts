@@ -468,7 +468,8 @@ export interface WorkflowOptions<In = unknown> {
    */
   rateLimit?: RateLimitOption<In>;
   /**
-   * A durable deadline for each run, counted from when the run starts: when
+   * A durable deadline for each run, counted from its first claim (its
+   * `startAt` or creation when a worker is free): when
    * it passes (also while the run sleeps or waits), steps in flight see
    * `ctx.signal` abort, compensation runs, and the run fails with
    * `WorkflowTimeoutError`. Tunable: not part of the plan hash.
