@@ -59,6 +59,12 @@ export class ChildWorkflowFailedError extends SluiceError {
   /** The child run's id (in the process that saw the child fail; a stored error keeps it in the message). */
   readonly childId: string;
   /**
+   * True when the child failed with a non-retryable error (its `cause` is
+   * one): the call step is then not retried, and a run that fails with this
+   * error makes its own parent's `.call` fail without retrying too.
+   */
+  override readonly nonRetryable: boolean;
+  /**
    * Creates the error.
    *
    * @param childId The child run.
@@ -73,6 +79,7 @@ export class ChildWorkflowFailedError extends SluiceError {
       { cause },
     );
     this.childId = childId;
+    this.nonRetryable = isNonRetryable(cause);
   }
 }
 registerErrorClass("CHILD_WORKFLOW_FAILED", ChildWorkflowFailedError);
@@ -178,7 +185,7 @@ export abstract class ChildActivation extends ActivationCore {
         detail: encodeEventDetail("step.failed", { error: toErrorInfo(error), startedAt }),
       });
       const retry = node.retry;
-      if (retry === undefined || attempt >= retry.maxAttempts || isNonRetryable(cause)) {
+      if (retry === undefined || attempt >= retry.maxAttempts || error.nonRetryable) {
         throw new StepFailure(error, key);
       }
       const delay = retryDelay(retry, attempt);

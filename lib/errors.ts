@@ -654,6 +654,12 @@ export interface ErrorInfo {
   step?: string;
   /** The cause, one level deep. */
   cause?: ErrorInfo;
+  /**
+   * True when the error asked not to be retried (`nonRetryable`), so the
+   * rebuilt error asks it too (a `.call` of a child that failed with it is
+   * not retried). Absent otherwise.
+   */
+  nonRetryable?: boolean;
 }
 
 const errorClasses: Record<string, { prototype: SluiceError }> = {
@@ -694,6 +700,7 @@ export function toErrorInfo(error: unknown, step?: string, depth = 0): ErrorInfo
   if (error instanceof Error && error.cause !== undefined && depth < 3) {
     info.cause = toErrorInfo(error.cause, undefined, depth + 1);
   }
+  if (isNonRetryable(error)) info.nonRetryable = true;
   return info;
 }
 
@@ -727,6 +734,10 @@ export function fromErrorInfo(info: ErrorInfo): Error {
   });
   Object.defineProperty(error, "name", { value: info.name, writable: true, configurable: true });
   if (cls) Object.defineProperty(error, "code", { value: info.code, enumerable: true });
+  // Errors stored before the flag was: a `NonRetryableError` is one by its code.
+  if (info.nonRetryable === true || info.code === "NON_RETRYABLE") {
+    Object.defineProperty(error, "nonRetryable", { value: true, writable: true, configurable: true });
+  }
   Object.defineProperty(error, "stack", {
     value: info.stack ?? `${info.name}: ${info.message}`,
     writable: true,

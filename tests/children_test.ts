@@ -7,6 +7,7 @@ import {
   DuplicateRunError,
   Engine,
   flow,
+  NonRetryableError,
   workflow,
   WorkflowFailedError,
 } from "@sluice/sluice";
@@ -31,6 +32,15 @@ const blocked = workflow<string>("child-blocked")
   .spawn("audit", gate, { id: (s) => `audit-${s}` })
   .call("held", gate, { input: (_spawned, input) => input })
   .step("after", (v) => v);
+let stolenCharges = 0;
+const stolen = workflow<number>("child-stolen").step("charge", (cents) => {
+  stolenCharges++;
+  throw new NonRetryableError(`card stolen, ${cents} refused`);
+});
+const stolenOrder = workflow<number>("child-stolen-order")
+  .call("payment", stolen, { retry: { maxAttempts: 3, initialDelay: 0 } });
+const stolenShop = workflow<number>("child-stolen-shop")
+  .call("order", stolenOrder, { retry: { maxAttempts: 3, initialDelay: 0 } });
 const fanOut = workflow<number[]>("child-fan")
   .map("each", (items) => items, flow<number>().call("pay", pay));
 
@@ -38,7 +48,7 @@ for (const { name, create } of driverFactories()) {
   const engineFor = async () => {
     const engine = new Engine({
       driver: await create(),
-      workflows: [order, blocked, fanOut],
+      workflows: [order, blocked, fanOut, stolenShop],
     });
     const worker = engine.worker({ pollInterval: 20, concurrency: 4 });
     await worker.start();
@@ -136,5 +146,36 @@ for (const { name, create } of driverFactories()) {
     const error = await run.result().catch((e) => e);
     assert.ok(error.cause instanceof DuplicateRunError);
     assert.equal((await t.engine.get("taken")).error?.step, "held");
+  });
+
+  Deno.test(`${name}: a child that failed with a NonRetryableError fails the call without retrying, at every level`, async () => {
+    stolenCharges = 0;
+    await using t = await engineFor();
+    const run = await t.engine.start(stolenShop, 9, { id: "s-1" });
+    const error = await run.result().catch((e) => e);
+    assert.ok(error instanceof WorkflowFailedError);
+    // One charge, one child per level: neither call retried.
+    assert.equal(stolenCharges, 1);
+    const ids = async (parentId: string) =>
+      (await t.engine.list({ parentId })).runs.map((r) => r.id);
+    assert.deepEqual(await ids("s-1"), ["s-1/order"]);
+    assert.deepEqual(await ids("s-1/order"), ["s-1/order/payment"]);
+    // The cause chain keeps the child's error, rebuilt from storage.
+    const shop = error.cause;
+    assert.ok(shop instanceof ChildWorkflowFailedError);
+    assert.equal(shop.nonRetryable, true);
+    const inner = shop.cause as ChildWorkflowFailedError;
+    assert.equal(inner.name, "ChildWorkflowFailedError");
+    assert.match(inner.message, /Child run 's-1\/order\/payment' of workflow 'child-stolen'/);
+    const root = inner.cause as NonRetryableError;
+    assert.ok(root instanceof NonRetryableError);
+    assert.equal(root.message, "card stolen, 9 refused");
+    assert.equal(root.nonRetryable, true);
+    const stored = await t.engine.get("s-1/order/payment");
+    assert.equal(stored.error?.name, "NonRetryableError");
+    assert.equal(stored.error?.nonRetryable, true);
+    // The parent's history shows one failed attempt and no retry.
+    const events = (await t.engine.history("s-1/order")).map((e) => e.type);
+    assert.equal(events.filter((e) => e === "step.retried").length, 0);
   });
 }
