@@ -736,7 +736,11 @@ export function fromErrorInfo(info: ErrorInfo): Error {
   if (cls) Object.defineProperty(error, "code", { value: info.code, enumerable: true });
   // Errors stored before the flag was: a `NonRetryableError` is one by its code.
   if (info.nonRetryable === true || info.code === "NON_RETRYABLE") {
-    Object.defineProperty(error, "nonRetryable", { value: true, writable: true, configurable: true });
+    Object.defineProperty(error, "nonRetryable", {
+      value: true,
+      writable: true,
+      configurable: true,
+    });
   }
   Object.defineProperty(error, "stack", {
     value: info.stack ?? `${info.name}: ${info.message}`,
