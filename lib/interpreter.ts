@@ -37,8 +37,11 @@ interface KindWalk<K extends NodeKind> {
     replay: boolean,
     scope: AbortSignal,
   ): Promise<unknown>;
-  /** The output recorded in the node's `done` row; `input` is the value that flowed in. */
-  done(node: RtOf<K>, row: StepRow, input: unknown): unknown;
+  /**
+   * The output recorded in the node's `done` row; `input` is the value that
+   * flowed in, `runInput` the workflow input.
+   */
+  done(node: RtOf<K>, row: StepRow, input: unknown, runInput: unknown): unknown;
 }
 
 /** Describes a step's output for error messages. */
@@ -50,7 +53,7 @@ function stepOutput(key: string): string {
  * The output of a wait that received `payload`: the payload (with the
  * signal's name for `waitForAnySignal`), joined with the value from before the
  * wait by `combine` when there is one (recomputed on replay, like every plan
- * function).
+ * function; it also gets the workflow input, which YAML's CEL `combine` reads).
  */
 function received(
   node: RtOf<"waitForSignal">,
@@ -58,11 +61,12 @@ function received(
   value: unknown,
   signal: string,
   payload: unknown,
+  runInput: unknown,
 ): unknown {
   const got = node.kind === "waitForAnySignal" ? { signal, payload } : payload;
   if (!node.combine) return got;
   try {
-    return node.combine(value, got);
+    return node.combine(value, got, runInput);
   } catch (error) {
     throw new StepFailure(error, key);
   }
@@ -128,7 +132,7 @@ export class Activation extends ChildActivation {
 
   /** The output recorded in a node's `done` row; `input` is the value that flowed in. */
   #doneValue(node: RtNode, row: StepRow, input: unknown): unknown {
-    return (Activation.#kinds[node.kind] as KindWalk<NodeKind>).done(node, row, input);
+    return (Activation.#kinds[node.kind] as KindWalk<NodeKind>).done(node, row, input, this.input);
   }
 
   #node(
@@ -148,10 +152,15 @@ export class Activation extends ChildActivation {
   static {
     const recorded = (_node: unknown, row: StepRow) => decodeValue(row.data);
     const passThrough = (_node: unknown, _row: StepRow, input: unknown) => input;
-    const waited = (node: RtOf<"waitForSignal">, row: StepRow, input: unknown) => {
+    const waited = (
+      node: RtOf<"waitForSignal">,
+      row: StepRow,
+      input: unknown,
+      runInput: unknown,
+    ) => {
       const record = decodeWaitOutcome(row.data);
       if (record.timedOut) return record.value;
-      return received(node, row.key, input, record.signal!, record.payload);
+      return received(node, row.key, input, record.signal!, record.payload, runInput);
     };
     Activation.#kinds = {
       step: {
@@ -608,7 +617,7 @@ export class Activation extends ChildActivation {
         batch,
         host.clock.now(),
       );
-      if (got) return received(node, key, value, got.name, decodeValue(got.payload));
+      if (got) return received(node, key, value, got.name, decodeValue(got.payload), this.input);
       const now = host.clock.now();
       if (until !== undefined && now >= until) {
         if (!node.onTimeout) throw new StepFailure(new SignalTimeoutError(key, node.signals), key);

@@ -214,7 +214,7 @@ export const NODE_KINDS: { readonly [K in NodeKind]: KindSpec<K> } = {
     nesting: "slots",
     mermaid: "wait",
     label: waitLabel,
-    yaml: ["waitForSignal", "signal", "timeout", "onTimeout"],
+    yaml: ["waitForSignal", "signal", "timeout", "onTimeout", "combine"],
   },
   waitForAnySignal: {
     plan: planWait,

@@ -404,6 +404,43 @@ Deno.test("waitForSignal outputs the payload, or the onTimeout value", async () 
   assert.ok(error.cause instanceof SignalTimeoutError);
 });
 
+Deno.test("waitForSignal's combine is a CEL expression over value, payload and input, recomputed on replay", async () => {
+  const wf = load([
+    "name: combined",
+    "steps:",
+    "  - step: order",
+    "    action: pick",
+    "  - waitForSignal: approval",
+    "    signal: approved",
+    '    combine: \'{"n": value, "approved": payload.ok, "by": input.who}\'',
+    "  - sleep: settle", // the run suspends: the wait's output is read back from its row
+    "    for: 1h",
+    "  - step: done",
+    "    action: same",
+  ], { ...ACTIONS, same: (v: unknown) => v });
+  const built = workflow<{ n: number; who: string }>("combined")
+    .step("order", (input) => input.n)
+    .waitForSignal("approval", "approved", {
+      combine: (n, payload: { ok: boolean }) => ({ n, approved: payload.ok }),
+    })
+    .sleep("settle", "1h")
+    .step("done", (v) => v);
+  assert.deepEqual(wf.plan, built.plan);
+  assert.equal(wf.planHash, built.planHash);
+  const clock = new ManualClock(0);
+  await using runner = new LocalRunner({ clock });
+  const handle = await runner.start(wf, { n: 7, who: "ada" });
+  await handle.signal("approved", { ok: true });
+  await clock.advance("1h");
+  assert.deepEqual(await handle.result(), { n: 7, approved: true, by: "ada" });
+  // A payload that lacks the field fails the run with an ExpressionError naming the key.
+  const bad = await runner.start(wf, { n: 1, who: "bob" });
+  await bad.signal("approved", "no object");
+  const error = await failure(bad.result());
+  assert.ok(error.cause instanceof ExpressionError);
+  assert.match(error.cause.message, /'combine' of/);
+});
+
 Deno.test("waitForAnySignal outputs which signal arrived and its payload", async () => {
   const wf = load([
     "name: decide",
@@ -822,6 +859,27 @@ Deno.test("missing keys, bad names and shapeless nodes name their line, column a
     key: "onTimeout",
     message: /without a 'timeout'/,
   });
+  assertYamlError([
+    "name: w",
+    "steps:",
+    "  - waitForSignal: w",
+    "    signal: s",
+    "    combine: { n: 1 }",
+  ], { line: 5, column: 14, key: "combine", message: /write a CEL expression/ });
+  assertYamlError([
+    "name: w",
+    "steps:",
+    "  - waitForSignal: w",
+    "    signal: s",
+    "    combine: payload + signal",
+  ], { line: 5, column: 14, key: "combine", message: /Cannot compile the expression/ });
+  assertYamlError([
+    "name: w",
+    "steps:",
+    "  - waitForAnySignal: w",
+    "    signals: [s]",
+    "    combine: payload",
+  ], { line: 5, column: 5, key: "combine", message: /Cannot use the key 'combine'/ });
   assertYamlError(["- step: a"], { line: 1, column: 1, message: /a list as a workflow/ });
   assertYamlError(["name: w", "steps: []"], { line: 2, column: 8, key: "steps" });
 });

@@ -1,7 +1,8 @@
 /**
  * CEL expressions of YAML workflows, on `@marcbachmann/cel-js` (a tree-walking
  * interpreter: no `eval`, no `new Function`). Expressions see two variables,
- * `value` (the value flowing in) and `input` (the workflow input); JSON
+ * `value` (the value flowing in) and `input` (the workflow input), and a
+ * wait's `combine` a third, `payload` (the signal's); JSON
  * integers become CEL `int`s, other numbers `double`s, and results come back
  * as JSON values (plus `Date` for timestamps).
  *
@@ -25,6 +26,9 @@ const environment = new Environment({
 })
   .registerVariable("value", "dyn")
   .registerVariable("input", "dyn");
+
+/** The environment of a wait's `combine`: `payload` (the signal's) besides `value` and `input`. */
+const combineEnvironment = environment.clone().registerVariable("payload", "dyn");
 
 /** What an expression must produce, checked statically at load and again at run time. */
 export type Expect = "bool" | "count" | "list" | "time" | "value";
@@ -51,8 +55,11 @@ const EXPECTED: Record<Expect, string> = {
 export interface Expression {
   /** The source text. */
   readonly source: string;
-  /** Evaluates it; throws the CEL error, or a TypeError for a result of the wrong kind. */
-  evaluate(value: unknown, input: unknown): unknown;
+  /**
+   * Evaluates it; throws the CEL error, or a TypeError for a result of the
+   * wrong kind. `payload` is read only by a `combine` expression.
+   */
+  evaluate(value: unknown, input: unknown, payload?: unknown): unknown;
 }
 
 /**
@@ -61,7 +68,11 @@ export interface Expression {
  * @throws {Error} With a one-line message when it does not parse, does not
  * type-check, or cannot produce what is expected.
  */
-export function compileExpression(source: string, expect: Expect): Expression {
+export function compileExpression(
+  source: string,
+  expect: Expect,
+  options: { payload?: boolean } = {},
+): Expression {
   if (source.trim().length === 0) throw new Error("the expression is empty");
   if (source.length > MAX_EXPRESSION_LENGTH) {
     throw new Error(
@@ -70,7 +81,7 @@ export function compileExpression(source: string, expect: Expect): Expression {
   }
   let parsed: ParseResult;
   try {
-    parsed = environment.parse(source);
+    parsed = (options.payload ? combineEnvironment : environment).parse(source);
   } catch (error) {
     throw new Error(summary(error), { cause: error });
   }
@@ -82,8 +93,10 @@ export function compileExpression(source: string, expect: Expect): Expression {
   }
   return {
     source,
-    evaluate(value: unknown, input: unknown): unknown {
-      const result = parsed({ value: toCel(value), input: inputToCel(input) });
+    evaluate(value: unknown, input: unknown, payload?: unknown): unknown {
+      const variables: Record<string, unknown> = { value: toCel(value), input: inputToCel(input) };
+      if (options.payload) variables.payload = toCel(payload);
+      const result = parsed(variables);
       return fromCel(result, expect);
     },
   };

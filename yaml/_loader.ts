@@ -28,7 +28,7 @@ import type { YamlAction } from "./mod.ts";
 
 type W = Workflow<unknown, unknown, unknown>;
 type AnyBranch = Branch<unknown, unknown>;
-type PlanFn = (value: unknown, input: unknown) => unknown;
+type PlanFn = (value: unknown, input: unknown, third?: unknown) => unknown;
 type Cond = (value: unknown, input: unknown) => boolean;
 
 /** Most nodes (steps, branches and control nodes, at any depth) in one workflow. */
@@ -266,8 +266,11 @@ export class Loader {
     return node.value;
   }
 
-  /** Compiles a CEL expression into a plan function of `(value, input)`. */
-  #expression(entry: YamlEntry, expect: Expect, where: string): PlanFn {
+  /**
+   * Compiles a CEL expression into a plan function of `(value, input)`, or of
+   * `(value, payload, input)` for a wait's `combine` (`combine` true).
+   */
+  #expression(entry: YamlEntry, expect: Expect, where: string, combine = false): PlanFn {
     const node = entry.value;
     if (expect === "bool" && node.kind === "scalar" && typeof node.value === "boolean") {
       const constant = node.value;
@@ -283,7 +286,7 @@ export class Loader {
     const source = node.value;
     let expression;
     try {
-      expression = compileExpression(source, expect);
+      expression = compileExpression(source, expect, { payload: combine });
     } catch (error) {
       this.#fail(
         node.offset,
@@ -297,9 +300,9 @@ export class Loader {
     const { line, column } = this.#locate(node.offset);
     const key = entry.key;
     const compiled = expression;
-    return (value, input) => {
+    return (value, second, third?: unknown) => {
       try {
-        return compiled.evaluate(value, input);
+        return combine ? compiled.evaluate(value, third, second) : compiled.evaluate(value, second);
       } catch (error) {
         throw new ExpressionError(
           `Cannot evaluate '${key}' of ${where} (line ${line}, column ${column}): ${
@@ -463,7 +466,11 @@ export class Loader {
         const options = this.#waitOptions(fields, where);
         if (kind === "waitForSignal") {
           const signal = this.#name(need("signal"), where);
-          return add(() => builder.waitForSignal(name, signal, options));
+          const combine = fields.get("combine");
+          const all = combine
+            ? { ...options, combine: this.#expression(combine, "value", where, true) }
+            : options;
+          return add(() => builder.waitForSignal(name, signal, all));
         }
         const signals = this.#signals(need("signals"), where);
         return add(() =>

@@ -50,6 +50,7 @@
  *     signal: approved
  *     timeout: 3d                      # optional
  *     onTimeout: '{"approved": false}' # optional: a CEL expression (a string)...
+ *     combine: '{"order": value, "ok": payload.approved}' # optional: CEL over value, payload, input
  *   - waitForAnySignal: decision
  *     signals: [approve, reject]
  *     timeout: 1d
@@ -65,9 +66,10 @@
  * named like the definition, and as a branch without options.
  *
  * **Expressions.** `when` (of `if` and `while`), `times` (when not a number),
- * `items`, `at` (when not a number or ISO date-time) and `onTimeout` (when a
- * string) are CEL, parsed and type-checked at load time and evaluated from
- * recorded values only. `when` also takes `true` or `false`. A string in an
+ * `items`, `at` (when not a number or ISO date-time), `onTimeout` (when a
+ * string) and `combine` (which also sees `payload`, the signal's) are CEL,
+ * parsed and type-checked at load time and evaluated from recorded values
+ * only. `when` also takes `true` or `false`. A string in an
  * expression slot is always CEL: write a constant string as a CEL literal
  * (`onTimeout: "'expired'"`). In CEL, JSON integers are `int`s and other
  * numbers `double`s (`value.price * 1.0`, `int(value.n)` convert); timestamps
