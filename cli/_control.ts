@@ -17,6 +17,7 @@ export interface ControlValues {
   from?: string | undefined;
   input?: string | undefined;
   label?: string[] | undefined;
+  priority?: string | undefined;
   before?: string | undefined;
   "older-than"?: string | undefined;
 }
@@ -51,6 +52,15 @@ export function parseLabels(labels: readonly string[] | undefined): Record<strin
   return out;
 }
 
+/** Parses `--priority <n>` (an integer; `start` checks its range). */
+export function parsePriority(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[+-]?\d+$/.test(text.trim())) {
+    throw new TypeError(`Cannot use --priority '${text}': pass an integer, e.g. 5 or -1`);
+  }
+  return Number(text);
+}
+
 function missing(io: CliIo, what: string, command: string): number {
   io.err(`Missing ${what} for '${command}': see 'sluice help'`);
   return 2;
@@ -71,9 +81,11 @@ export async function controlCommand(
       if (runId === undefined) return missing(io, "a workflow name", command);
       const input = rest[1] === undefined ? undefined : parseJson(rest[1], "the input");
       const labels = parseLabels(values.label);
+      const priority = parsePriority(values.priority);
       const run = await engine.start(runId, input, {
         ...(values.id ? { id: values.id } : {}),
         ...(Object.keys(labels).length ? { labels } : {}),
+        ...(priority === undefined ? {} : { priority }),
       });
       say(`Started ${run.id}`, { id: run.id });
       return 0;

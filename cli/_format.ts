@@ -48,6 +48,9 @@ export function runDetail(run: RunRecord, history: HistoryEvent[]): string {
     `Updated   ${run.updatedAt.toISOString()}`,
   ];
   if (Object.keys(run.labels).length > 0) lines.push(`Labels    ${brief(run.labels, 200)}`);
+  if (run.priority) lines.push(`Priority  ${run.priority}`);
+  const keys = flowKeys(run);
+  if (keys) lines.push(`Keys      ${keys}`);
   if (run.wakeAt) lines.push(`Wakes at  ${run.wakeAt.toISOString()}`);
   if (run.waitingFor) lines.push(`Waits for ${run.waitingFor.join(", ")}`);
   lines.push(`Input     ${brief(run.input, 200)}`);
@@ -68,6 +71,14 @@ export function runDetail(run: RunRecord, history: HistoryEvent[]): string {
     ]),
   ));
   return lines.join("\n");
+}
+
+/** The run's flow-control keys as one line (`concurrency eu, rate acme`), if it has any. */
+export function flowKeys(run: RunRecord): string | undefined {
+  const keys: string[] = [];
+  if (run.concurrencyKey !== undefined) keys.push(`concurrency ${run.concurrencyKey}`);
+  if (run.rateKey !== undefined) keys.push(`rate ${run.rateKey}`);
+  return keys.length ? keys.join(", ") : undefined;
 }
 
 /** A one-line description of what an event carries. */

@@ -9,7 +9,7 @@ import type { ErrorInfo } from "../lib/errors.ts";
 import type { Plan } from "../lib/plan.ts";
 import type { HistoryEvent, RunRecord } from "../lib/records.ts";
 import { actionForms } from "./_actions.ts";
-import { eventDetail } from "./_format.ts";
+import { eventDetail, flowKeys } from "./_format.ts";
 import { brief, formatDuration, formatTime, type Html, html, pretty, statusPill } from "./_html.ts";
 import { planSvg } from "./_plan_svg.ts";
 import { labelChips, runEnd } from "./_runs_page.ts";
@@ -130,6 +130,7 @@ export function runBody(input: {
   const end = Math.max(runEnd(run, input.now), history.at(-1)?.at.getTime() ?? start);
   const parentId = (run as RunRecord & { parentId?: string }).parentId;
   const forms = actionForms(base, run);
+  const keys = flowKeys(run);
   const facts = html`<div class="grid">
 <div><span>Workflow</span>${run.workflow} <span class="sub">version ${run.version}</span></div>
 <div><span>Created</span>${formatTime(run.createdAt)}</div>
@@ -150,6 +151,12 @@ ${
       }">${parentId}</a></div>`
       : ""
   }
+${
+    run.priority
+      ? html`<div><span>Priority</span><span id="priority">${String(run.priority)}</span></div>`
+      : ""
+  }
+${keys ? html`<div><span>Flow keys</span><code id="flow-keys">${keys}</code></div>` : ""}
 <div><span>Plan hash</span><code>${run.planHash}</code></div>
 <div><span>Labels</span>${
     Object.keys(run.labels).length ? labelChips(run.labels) : html`<span class="sub">none</span>`

@@ -87,7 +87,8 @@ Commands:
   cancel <runId> [--reason text]    Cancel a run
   retry <runId>                     Resume a failed or cancelled run
   start <workflow> [input] --module <file>
-                                    Start a run (input is JSON; --id, --label k=v)
+                                    Start a run (input is JSON; --id, --label k=v,
+                                    --priority n)
   workers                           List live workers and what they serve
   pause <runId>                     Pause a run (the step in flight finishes)
   resume <runId>                    Resume a paused run
@@ -118,6 +119,7 @@ Options:
   --limit <n>         list: page size (default 50)
   --cursor <cursor>   list: the next page's cursor
   --id <id>           start, fork: the new run's id
+  --priority <n>      start: claim priority, an integer (higher first; default 0)
   --from <step>       fork: the top-level step to run from
   --input <json>      fork: a new input
   --older-than <d>    purge: e.g. 30d
@@ -266,6 +268,7 @@ export async function main(args: readonly string[], io: CliIo = consoleIo): Prom
         from: { type: "string" },
         after: { type: "string" },
         input: { type: "string" },
+        priority: { type: "string" },
         before: { type: "string" },
         "older-than": { type: "string" },
         help: { type: "boolean", short: "h", default: false },

@@ -20,13 +20,15 @@ import { splitRunError } from "./formats.ts";
  *
  * const wf = workflow<{ qty: number }>("order").step("price", (o) => o.qty * 3);
  * await using runner = new LocalRunner();
- * const run = await runner.start(wf, { qty: 2 }, { id: "order-1", labels: { shop: "eu" } });
+ * const labels = { shop: "eu" };
+ * const run = await runner.start(wf, { qty: 2 }, { id: "order-1", labels, priority: 2 });
  * await run.result();
  * const record: RunRecord = await runner.get("order-1");
  * assert.equal(record.status, "completed");
  * assert.deepEqual(record.input, { qty: 2 });
  * assert.equal(record.output, 6);
  * assert.deepEqual(record.labels, { shop: "eu" });
+ * assert.equal(record.priority, 2);
  * ```
  */
 export interface RunRecord {
@@ -63,6 +65,12 @@ export interface RunRecord {
   compensated?: true;
   /** The run that started this one with `.call` or `.spawn`. */
   parentId?: string;
+  /** The claim priority given at start (higher is claimed first); absent when 0. */
+  priority?: number;
+  /** The `concurrency` key computed at start; absent without a key function. */
+  concurrencyKey?: string;
+  /** The `rateLimit` key computed at start; absent without a key function. */
+  rateKey?: string;
   /**
    * `no-worker` when no live worker can execute the unfinished run: its
    * workflow version (plan hash) is served by no worker seen within three
@@ -392,5 +400,8 @@ export function toRunRecord(run: StoredRun): RunRecord {
   }
   if (run.status === "waiting" && run.waitingFor) record.waitingFor = run.waitingFor;
   if (run.parentId !== undefined) record.parentId = run.parentId;
+  if (run.priority) record.priority = run.priority;
+  if (run.concurrencyKey) record.concurrencyKey = run.concurrencyKey;
+  if (run.rateKey) record.rateKey = run.rateKey;
   return record;
 }

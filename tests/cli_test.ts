@@ -293,6 +293,54 @@ export const ctl = workflow<number>("cli-ctl")
     ]);
     assert.equal(started.code, 0, started.err);
     assert.equal(started.out, "Started ctl-1");
+    const urgent = await cli([
+      "start",
+      "cli-ctl",
+      "7",
+      "--id",
+      "ctl-urgent",
+      "--priority",
+      "5",
+      "--module",
+      module,
+      "--db",
+      path,
+    ]);
+    assert.equal(urgent.code, 0, urgent.err);
+    const shown = await cli(["show", "ctl-urgent", "--db", path]);
+    assert.match(shown.out, /^Priority {2}5$/m);
+    const listed = await cli(["list", "--db", path, "--json", "--status", "pending"]);
+    assert.deepEqual(
+      JSON.parse(listed.out).runs.map((r: { id: string; priority?: number }) => [r.id, r.priority]),
+      [["ctl-urgent", 5], ["ctl-1", undefined]],
+    );
+    for (
+      const [priority, error] of [["high", /TypeError: Cannot use --priority 'high'/], [
+        "1e9",
+        /TypeError: Cannot use --priority '1e9'/,
+      ], ["99999999999", /RangeError: Cannot use the number 99999999999 as 'priority'/]] as const
+    ) {
+      const refused = await cli([
+        "start",
+        "cli-ctl",
+        "1",
+        "--id",
+        "ctl-bad",
+        "--priority",
+        priority,
+        "--module",
+        module,
+        "--db",
+        path,
+      ]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.err, error);
+    }
+    assert.equal(
+      (await cli(["show", "ctl-bad", "--db", path])).code,
+      1,
+      "a refused start stores nothing",
+    );
     const { ctl } = await import(new URL(module, "file:///").href);
     await using engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [ctl] });
     await using worker = engine.worker({ pollInterval: 20 });
@@ -338,6 +386,7 @@ export const ctl = workflow<number>("cli-ctl")
     ]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /RangeError: Cannot fork run 'ctl-1' from 'nope'/);
+    assert.equal((await cli(["cancel", "ctl-urgent", "--db", path])).code, 0);
     const resumeDone = await cli(["resume", "ctl-1", "--db", path]);
     assert.equal(resumeDone.code, 1);
     assert.match(resumeDone.err, /InvalidStateError: .*resume only paused runs/);
@@ -345,7 +394,7 @@ export const ctl = workflow<number>("cli-ctl")
     assert.equal(bad.code, 2);
     const purged = await cli(["purge", "--before", "2999-01-01T00:00:00Z", "--db", path]);
     assert.equal(purged.code, 0, purged.err);
-    assert.equal(purged.out, "Purged 4 finished runs"); // done-1, failed-1, ctl-1, ctl-2
+    assert.equal(purged.out, "Purged 5 finished runs"); // done-1, failed-1, ctl-1, ctl-2, ctl-urgent
     const left = await cli(["list", "--db", path, "--json"]);
     assert.deepEqual(JSON.parse(left.out).runs.map((r: { id: string }) => r.id), ["wait-1"]);
   } finally {

@@ -17,6 +17,9 @@ import {
 } from "./_fixtures/flow_workflows.ts";
 import { kill, spawnWorker, waitUntil, type WorkerProcess } from "./_fixtures/processes.ts";
 import { makeTarget, targetKinds } from "./_fixtures/targets.ts";
+import { SqliteDriver } from "@sluice/sluice/sqlite";
+import { main } from "@sluice/sluice/cli";
+import { dashboard } from "../cli/dashboard.ts";
 
 const KEYS = ["a", "b", "c"];
 const THROTTLED = 24;
@@ -152,6 +155,41 @@ Deno.test("a key is computed once, at start, from the input", async () => {
   const run = await runner.start(wf, { tenant: "acme" });
   assert.equal(await run.result(), "acme");
   assert.deepEqual(seen, [{ tenant: "acme" }], "not again on wake-up or claim");
+});
+
+Deno.test("get, list, the CLI and the dashboard show a run's priority and flow-control keys", async () => {
+  const wf = workflow<{ tenant: string }>("keyed-shown", {
+    concurrency: { limit: 1, key: (input) => input.tenant },
+    rateLimit: { limit: 5, period: "1m", key: (input) => `api-${input.tenant}` },
+  }).step("s", (i) => i.tenant);
+  const plain = workflow<number>("plain-shown").step("s", (n) => n);
+  const dir = await Deno.makeTempDir({ prefix: "sluice-keys-" });
+  const path = `${dir}/keys.db`;
+  try {
+    await using engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [wf, plain] });
+    await engine.start(wf, { tenant: "acme" }, { id: "keyed", priority: 3 });
+    await engine.start(plain, 1, { id: "plain" });
+    const keyed = await engine.get("keyed");
+    assert.deepEqual(
+      [keyed.priority, keyed.concurrencyKey, keyed.rateKey],
+      [3, "acme", "api-acme"],
+    );
+    const bare = await engine.get("plain");
+    assert.ok(!("priority" in bare) && !("concurrencyKey" in bare) && !("rateKey" in bare));
+    assert.deepEqual((await engine.list({ workflow: "keyed-shown" })).runs, [keyed]);
+    const out: string[] = [];
+    const code = await main(["show", "keyed", "--db", path], {
+      out: (t) => void out.push(t),
+      err: (t) => void out.push(t),
+    });
+    assert.equal(code, 0, out.join("\n"));
+    assert.match(out.join("\n"), /^Priority {2}3\nKeys {6}concurrency acme, rate api-acme$/m);
+    const page = await (await dashboard(engine)(new Request("http://localhost/runs/keyed"))).text();
+    assert.match(page, /<span id="priority">3<\/span>/);
+    assert.match(page, /<code id="flow-keys">concurrency acme, rate api-acme<\/code>/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("LocalRunner: a concurrency limit per key holds, and sleeping runs free their slot", async () => {
