@@ -424,3 +424,54 @@ test("an Engine and a Worker on PostgreSQL run many runs to completion", async (
   const outputs = await Promise.all(runs.map((run) => run.result()));
   assert.deepEqual(outputs, Array.from({ length: 30 }, (_, i) => i * 4));
 });
+
+test("labels set by a step land in the checkpoint's transaction: neither lands without the other", async () => {
+  const schema = freshSchema();
+  const driver = new PostgresDriver({ url: URL, schema });
+  const sql = admin();
+  try {
+    await driver.createRun(newRun("r", { labels: { team: "a" } }), T0);
+    const lease = await claimOne(driver, "r");
+    // Real failures inside the write's transaction: a step row PostgreSQL
+    // refuses, then a label update it refuses.
+    await sql.unsafe(`CREATE FUNCTION "${schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    await sql.unsafe(`CREATE TRIGGER refuse_boom BEFORE INSERT ON "${schema}".steps
+      FOR EACH ROW WHEN (NEW.key = 'boom') EXECUTE FUNCTION "${schema}".refuse()`);
+    await sql.unsafe(`CREATE TRIGGER refuse_veto BEFORE UPDATE ON "${schema}".runs
+      FOR EACH ROW WHEN (NEW.labels ? 'veto') EXECUTE FUNCTION "${schema}".refuse()`);
+    const before = await driver.history("r");
+    await assert.rejects(
+      driver.write(lease, { steps: [done("boom", "1", T0 + 1)], labels: { stage: "x" } }, T0 + 1),
+      StorageError,
+    );
+    await assert.rejects(
+      driver.write(lease, { steps: [done("fine", "2", T0 + 2)], labels: { veto: "1" } }, T0 + 2),
+      StorageError,
+    );
+    await assert.rejects(
+      driver.write(
+        lease,
+        { steps: [done("fine", "3", T0 + 3)], labels: { veto: "1" }, run: { status: "completed" } },
+        T0 + 3,
+      ),
+      StorageError,
+    );
+    assert.deepEqual((await driver.getRun("r"))?.labels, { team: "a" }, "no label landed");
+    assert.equal((await driver.getRun("r"))?.status, "running");
+    assert.deepEqual(await driver.readSteps("r", ["boom", "fine"]), new Map(), "no row landed");
+    assert.deepEqual(await driver.history("r"), before);
+    // Both land together when nothing refuses.
+    await driver.write(
+      lease,
+      { steps: [done("fine", "4", T0 + 4)], labels: { stage: "y" } },
+      T0 + 4,
+    );
+    assert.deepEqual((await driver.getRun("r"))?.labels, { team: "a", stage: "y" });
+    assert.equal((await driver.readSteps("r", ["fine"])).get("fine")?.state, "done");
+  } finally {
+    await driver.close();
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await sql.end({ timeout: 1 });
+  }
+});

@@ -449,3 +449,47 @@ Deno.test("sqlite: the journal keeps only rows in force and purge leaves nothing
     assert.equal(count(`SELECT count(*) AS n FROM ${table}`), 0, `${table} is empty`);
   }
 });
+
+Deno.test("sqlite: labels set by a step land in the checkpoint's transaction: neither lands without the other", async () => {
+  const path = freshPath();
+  await using driver = new SqliteDriver({ path });
+  await driver.createRun(newRun("r", { labels: { team: "a" } }), T0);
+  const [claim] = await driver.claimRuns({
+    workerId: "w",
+    now: T0,
+    leaseMs: 30_000,
+    limit: 1,
+    workflows: ["wf"],
+  });
+  const lease = claim!.lease;
+  // Real failures inside the write's transaction: a journal row SQLite
+  // refuses, then a label update it refuses.
+  const db = new DatabaseSync(path);
+  db.exec(`CREATE TRIGGER refuse_boom BEFORE INSERT ON journal WHEN NEW.key = 'boom'
+    BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+    CREATE TRIGGER refuse_veto BEFORE UPDATE OF labels ON runs
+    WHEN json_extract(NEW.labels, '$.veto') IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;`);
+  db.close();
+  const before = await driver.history("r");
+  await assert.rejects(
+    driver.write(lease, { steps: [done("boom", "1", T0 + 1)], labels: { stage: "x" } }, T0 + 1),
+  );
+  await assert.rejects(
+    driver.write(lease, { steps: [done("fine", "2", T0 + 2)], labels: { veto: "1" } }, T0 + 2),
+  );
+  await assert.rejects(
+    driver.write(
+      lease,
+      { steps: [done("fine", "3", T0 + 3)], labels: { veto: "1" }, run: { status: "completed" } },
+      T0 + 3,
+    ),
+  );
+  assert.deepEqual((await driver.getRun("r"))?.labels, { team: "a" }, "no label landed");
+  assert.equal((await driver.getRun("r"))?.status, "running");
+  assert.deepEqual(await driver.readSteps("r", ["boom", "fine"]), new Map(), "no row landed");
+  assert.deepEqual(await driver.history("r"), before);
+  await driver.write(lease, { steps: [done("fine", "4", T0 + 4)], labels: { stage: "y" } }, T0 + 4);
+  assert.deepEqual((await driver.getRun("r"))?.labels, { team: "a", stage: "y" });
+  assert.equal((await driver.readSteps("r", ["fine"])).get("fine")?.state, "done");
+});

@@ -580,7 +580,7 @@ export class PostgresDriver implements Driver {
   async #write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
     this.#check();
     if (!this.#migrated) await this.migrate();
-    if (batch.labels) await this.#mergeLabels(lease, batch.labels);
+    if (batch.labels) return await this.#writeLabelled(lease, batch, now);
     if (batch.run) return await this.#transition(lease, batch, now);
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
@@ -653,14 +653,69 @@ export class PostgresDriver implements Driver {
 
   // ---- signals -----------------------------------------------------------------------
 
-  /** Merges labels (ctx.setLabels, rare) before the write they ride with, fenced; merging twice is harmless. */
-  async #mergeLabels(lease: Lease, labels: Record<string, string>): Promise<void> {
-    const [held] = await this.#query(`set labels of run '${lease.runId}'`, this.#st.mergeLabels, [
+  /** Merges labels (`ctx.setLabels`) inside a write's transaction, fenced by the lease. */
+  async #mergeLabels(
+    tx: postgres.TransactionSql,
+    lease: Lease,
+    labels: Record<string, string>,
+  ): Promise<void> {
+    const [held] = await tx.unsafe(this.#st.mergeLabels, [
       lease.runId,
       lease.token,
       JSON.stringify(labels),
     ]);
     if (!held) throw new LeaseLostError(lease.runId);
+  }
+
+  /**
+   * A write that sets labels (`ctx.setLabels`, rare): the labels, the rows and
+   * events, the transition or the reset of `recoveries`, in one transaction,
+   * so the labels land with the step's checkpoint or not at all.
+   */
+  async #writeLabelled(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
+    const steps = lastRows(batch.steps);
+    const events = batch.events ?? [];
+    let notices: DriverNotice["type"][] = [];
+    let woke: string | undefined;
+    try {
+      await this.#sql.begin(async (tx) => {
+        await this.#mergeLabels(tx, lease, batch.labels!);
+        if (batch.run) {
+          const query = this.#transitionQuery(
+            lease,
+            { ...batch, steps, run: batch.run },
+            now,
+            0,
+          );
+          const [moved] = await tx.unsafe(query.text, query.params as never[]);
+          if (!moved) throw new LeaseLostError(lease.runId);
+          if ((moved.notified as number) > 0) {
+            notices = dueNotices(query.notices, moved.due_at as number | null, now);
+          }
+          if (moved.woke_parent) woke = moved.woke_parent as string;
+          return;
+        }
+        if (steps.length > 0 || events.length > 0) {
+          const write = this.#writeQueries.query([{
+            lease,
+            steps,
+            events,
+            resolve: () => {},
+            reject: () => {},
+          }], 0);
+          // The label merge verified the lease and holds the run's row lock.
+          await tx.unsafe(write.text, write.params as never[]);
+        }
+        if (batch.clearRecoveries) {
+          const [held] = await tx.unsafe(this.#st.clearRecoveries, [lease.runId, lease.token]);
+          if (!held) throw new LeaseLostError(lease.runId);
+        }
+      });
+    } catch (error) {
+      throw toStorageError(`record checkpoints of run '${lease.runId}'`, error, this.#secrets);
+    }
+    if (notices.length > 0) this.#emit(notices, lease.runId);
+    if (woke) this.#emit(["runnable", "signal"], woke);
   }
 
   /** Takes the oldest matching signal from the inbox and records it, in one statement. */
@@ -673,7 +728,6 @@ export class PostgresDriver implements Driver {
   ): Promise<ConsumedSignal | undefined> {
     this.#check();
     if (!this.#migrated) await this.migrate();
-    if (batch.labels) await this.#mergeLabels(lease, batch.labels);
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
     const what = `take a signal for run '${lease.runId}'`;
@@ -696,20 +750,21 @@ export class PostgresDriver implements Driver {
       if (first.payload !== null) consumed.payload = first.payload;
       return consumed;
     };
-    if (!batch.run && !steps.some((step) => step.key === row.key)) {
+    if (!batch.run && !batch.labels && !steps.some((step) => step.key === row.key)) {
       try {
         return result(await consume(this.#sql, steps, events));
       } catch (error) {
         throw toStorageError(what, error, this.#secrets);
       }
     }
-    // Rare: the batch moves the run, or rewrites the signal's own row. Two
-    // statements in one transaction keep the reference order of effects.
+    // Rare: the batch moves the run, sets labels, or rewrites the signal's own
+    // row. Statements in one transaction keep the reference order of effects.
     let notices: DriverNotice["type"][] = [];
     let woke: string | undefined;
     try {
       const consumed = await this.#sql.begin(async (tx) => {
         const taken = result(await consume(tx, [], []));
+        if (batch.labels) await this.#mergeLabels(tx, lease, batch.labels);
         if (batch.run) {
           const query = this.#transitionQuery(
             lease,
