@@ -260,6 +260,48 @@ test("LISTEN/NOTIFY carries notices between two driver instances", async () => {
   }
 });
 
+test("plain checkpoints reach another driver as 'written', at most one NOTIFY per 25 ms", async () => {
+  const schema = freshSchema();
+  const listener = new PostgresDriver({ url: URL, schema });
+  const sender = new PostgresDriver({ url: URL, schema });
+  try {
+    await listener.migrate();
+    const written: number[] = []; // when each 'written' notice arrived
+    const notices: DriverNotice[] = [];
+    const off = listener.subscribe((notice) => {
+      notices.push(notice);
+      if (notice.type === "written") written.push(performance.now());
+    });
+    let probe = 0;
+    await until(
+      () => notices.some((n) => n.type === "runnable"),
+      () => sender.createRun(newRun(`probe-${probe++}`), T0),
+      "a runnable notice from the other driver",
+    );
+    await sender.createRun(newRun("busy"), T0);
+    const lease = await claimOne(sender, "busy");
+    const began = performance.now();
+    const writes = 60;
+    for (let i = 0; i < writes; i++) {
+      await sender.write(lease, { steps: [done(`s${i}`, "1")] }, T0);
+    }
+    const wrote = performance.now();
+    // The writes after the first are announced after the last one committed.
+    await eventually(() => written.some((at) => at > wrote), "the trailing announcement");
+    const windows = Math.ceil((wrote - began) / 25) + 2;
+    assert.ok(
+      written.length <= windows,
+      `${written.length} announcements for ${writes} writes over ${Math.round(wrote - began)} ms`,
+    );
+    assert.ok(written.length < writes, "coalesced, not one per write");
+    off();
+  } finally {
+    await listener.close();
+    await sender.close();
+    await dropSchema(schema);
+  }
+});
+
 test("notices flow again after the LISTEN connection is cut, announced by 'changed'", async () => {
   const schema = freshSchema();
   const listener = new PostgresDriver({ url: URL, schema });

@@ -2,8 +2,8 @@
 // order, resumable from a cursor, ending cleanly on abort; across processes on
 // SQLite and PostgreSQL (a worker process runs the runs, this process watches).
 import assert from "node:assert/strict";
-import { Engine, LocalRunner, type WatchEvent, workflow } from "../mod.ts";
-import { chaos } from "./_fixtures/chaos_workflows.ts";
+import { type Driver, Engine, LocalRunner, type WatchEvent, workflow } from "../mod.ts";
+import { chaos, relay } from "./_fixtures/chaos_workflows.ts";
 import { spawnWorker } from "./_fixtures/processes.ts";
 import { makeTarget, targetKinds } from "./_fixtures/targets.ts";
 
@@ -184,6 +184,83 @@ for (const kind of targetKinds()) {
           const of = (list: string[]) => list.filter((e) => e.startsWith(`c-${i} `));
           assert.deepEqual(of(rest), of(expected));
         }
+      } finally {
+        worker.child.kill("SIGTERM");
+        await worker.exited;
+        await engine.close();
+        await target.cleanup();
+      }
+    },
+  });
+}
+
+/**
+ * The driver with its re-read turned off: a watcher over it (`shared: false`)
+ * learns of other processes' commits from driver notices alone.
+ */
+function withoutReread(driver: Driver): Driver {
+  return new Proxy(driver, {
+    get(target, property) {
+      if (property === "shared") return false;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+for (const kind of targetKinds()) {
+  Deno.test({
+    name:
+      `watch() on ${kind} is pushed each plain checkpoint another process commits, without re-reading`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const target = await makeTarget(kind);
+      const worker = spawnWorker({
+        db: target.db,
+        log: `${target.dir}/executions.log`,
+        ...(target.schema ? { schema: target.schema } : {}),
+        pollMs: 50,
+      });
+      const engine = new Engine({ driver: withoutReread(target.open()), workflows: [relay] });
+      try {
+        await worker.ready;
+        const controller = new AbortController();
+        const seen: WatchEvent[] = [];
+        // Each step of `relay` waits for the ack of the one before: the run
+        // only completes if every plain checkpoint reaches this watcher.
+        const watching = (async () => {
+          for await (
+            const e of engine.watch({ workflow: "relay" }, { signal: controller.signal })
+          ) {
+            seen.push(e);
+            if (e.type === "step.completed") {
+              await Deno.writeTextFile(`${target.dir}/ack-${e.step}`, "");
+            }
+            if (e.type === "run.completed") {
+              controller.abort();
+            }
+          }
+        })();
+        // Without the push the run stalls: give up (and fail below) after 30 s.
+        const guard = setTimeout(() => controller.abort(), 30_000);
+        await engine.start(relay, { dir: target.dir }, { id: "relay-1" });
+        await Promise.race([
+          watching,
+          worker.exited.then(() => {
+            throw new Error(`The worker exited: ${worker.stderr()}`);
+          }),
+        ]).finally(() => clearTimeout(guard));
+        const history = await engine.history("relay-1");
+        assert.deepEqual(
+          seen.map((e) => `${e.type} ${e.step ?? ""}`),
+          history.map((e) => `${e.type} ${e.step ?? ""}`),
+          "every event, in write order",
+        );
+        assert.deepEqual(
+          seen.filter((e) => e.type === "step.completed").map((e) => e.step),
+          ["s1", "s2", "s3", "s4"],
+        );
       } finally {
         worker.child.kill("SIGTERM");
         await worker.exited;

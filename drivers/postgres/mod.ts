@@ -37,6 +37,7 @@ import { Batcher } from "./_batch.ts";
 import { PostgresScheduleStore, type TxQuery } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { NotifyListener, parseNotify } from "./_listen.ts";
+import { WrittenAnnouncer } from "./_announce.ts";
 import {
   connect,
   migrateSchema,
@@ -135,6 +136,8 @@ const STORAGE_TIME = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::flo
  *   send a `NOTIFY`; the driver `LISTEN`s while anyone subscribes and turns
  *   them into notices, so workers elsewhere wake at once. Workers still poll
  *   (`shared` is true), which covers notices lost while the database restarts.
+ *   Plain checkpoints are announced to watchers elsewhere by a `written`
+ *   `NOTIFY` sent after their commit, at most one per 25 ms per driver.
  * - Database failures become `StorageError`s without the password; the pool
  *   reconnects by itself once the database is back.
  *
@@ -189,6 +192,9 @@ export class PostgresDriver implements Driver {
   #migrated = false;
   #migrating: Promise<void> | undefined;
   #listener: NotifyListener | undefined;
+  readonly #announcer = new WrittenAnnouncer(() =>
+    this.#sql.unsafe("SELECT pg_notify($1, $2)", [this.#channel, this.#payload("written")])
+  );
 
   /**
    * Creates a driver. Nothing connects until the first call.
@@ -324,6 +330,7 @@ export class PostgresDriver implements Driver {
     this.#listener?.stop();
     await Promise.all([this.#writes.drain(), this.#creates.drain()]);
     await this.#migrating?.catch(() => {});
+    await this.#announcer.stop();
     const ending: Promise<unknown>[] = [];
     const listening = this.#listener?.end();
     if (listening) ending.push(listening);
@@ -565,8 +572,18 @@ export class PostgresDriver implements Driver {
    */
   async write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
     await this.#write(lease, batch, now);
-    // Watchers in this process read the feed; other processes learn of run
-    // transitions by NOTIFY and of the rest by polling (see ARCHITECTURE).
+    this.#historyGrew(batch);
+  }
+
+  #written = false;
+
+  /**
+   * History grew: watchers in this process hear `written` (once per
+   * microtask), other processes' from a coalesced `NOTIFY` (`_announce.ts`),
+   * unless the write moved the run (its statement notified already).
+   */
+  #historyGrew(batch: WriteBatch): void {
+    if (!batch.run) this.#announcer.note();
     if (this.#written) return;
     this.#written = true;
     queueMicrotask(() => {
@@ -574,8 +591,6 @@ export class PostgresDriver implements Driver {
       this.#emit(["written"]);
     });
   }
-
-  #written = false;
 
   async #write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
     this.#check();
@@ -752,7 +767,9 @@ export class PostgresDriver implements Driver {
     };
     if (!batch.run && !batch.labels && !steps.some((step) => step.key === row.key)) {
       try {
-        return result(await consume(this.#sql, steps, events));
+        const taken = result(await consume(this.#sql, steps, events));
+        this.#historyGrew(batch);
+        return taken;
       } catch (error) {
         throw toStorageError(what, error, this.#secrets);
       }
@@ -793,6 +810,7 @@ export class PostgresDriver implements Driver {
       });
       if (notices.length > 0) this.#emit(notices, lease.runId);
       if (woke) this.#emit(["runnable", "signal"], woke);
+      this.#historyGrew(batch);
       return consumed;
     } catch (error) {
       throw toStorageError(what, error, this.#secrets);

@@ -19,6 +19,7 @@ import {
   hog,
   napper,
   pinger,
+  relay,
   saga,
   setExecutionLog,
   slow,
@@ -61,6 +62,7 @@ const engine = new Engine({
     saga,
     caller,
     pinger,
+    relay,
   ],
   logger: consoleLogger("warn"), // to stderr, where tests read it
   ...(values["max-recoveries"] ? { maxRecoveries: Number(values["max-recoveries"]) } : {}),

@@ -193,3 +193,28 @@ export const pinger = workflow<string>("pinger")
     await new Promise((resolve) => setTimeout(resolve, 1500));
     return target;
   });
+
+/** Waits until the file `name` exists in `dir` (a test writes it), at most a minute. */
+async function acknowledged(dir: string, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      Deno.statSync(`${dir}/${name}`);
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`No '${name}' in ${dir} within a minute`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+/**
+ * Four plain steps, each of which begins only once the test acknowledged the
+ * previous step's completion (an `ack-<step>` file in the input's folder): the
+ * run moves on only as fast as a watcher learns of its checkpoints.
+ */
+export const relay = workflow<{ dir: string }>("relay")
+  .step("s1", (v) => v.dir)
+  .step("s2", async (dir) => (await acknowledged(dir, "ack-s1"), dir))
+  .step("s3", async (dir) => (await acknowledged(dir, "ack-s2"), dir))
+  .step("s4", async (dir) => (await acknowledged(dir, "ack-s3"), dir));
