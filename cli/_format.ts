@@ -53,6 +53,9 @@ export function runDetail(run: RunRecord, history: HistoryEvent[]): string {
   if (keys) lines.push(`Keys      ${keys}`);
   if (run.wakeAt) lines.push(`Wakes at  ${run.wakeAt.toISOString()}`);
   if (run.waitingFor) lines.push(`Waits for ${run.waitingFor.join(", ")}`);
+  if (run.waitingForChildren) {
+    lines.push(`Waits for child run ${run.waitingForChildren.join(", ")}`);
+  }
   lines.push(`Input     ${brief(run.input, 200)}`);
   if (run.output !== undefined) lines.push(`Output    ${brief(run.output, 200)}`);
   if (run.error) {

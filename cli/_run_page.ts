@@ -145,6 +145,15 @@ ${
       : ""
   }
 ${
+    run.waitingForChildren
+      ? html`<div><span>Waits for child</span>${
+        run.waitingForChildren.map((id) =>
+          html`<a class="child" href="${base}/runs/${encodeURIComponent(id)}">${id}</a> `
+        )
+      }</div>`
+      : ""
+  }
+${
     parentId
       ? html`<div><span>Parent</span><a id="parent" href="${base}/runs/${
         encodeURIComponent(parentId)

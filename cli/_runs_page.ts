@@ -111,6 +111,9 @@ export function currentStep(
   if (run.status === "waiting" && run.waitingFor) {
     return `waiting for ${run.waitingFor.join(" | ")}`;
   }
+  if (run.status === "waiting" && run.waitingForChildren) {
+    return `waiting for child ${run.waitingForChildren.join(" | ")}`;
+  }
   if (run.status === "sleeping" && run.wakeAt) return `sleeping until ${formatTime(run.wakeAt)}`;
   return "";
 }

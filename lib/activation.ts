@@ -101,6 +101,8 @@ export abstract class ActivationCore {
   #labels: Record<string, string>;
   /** Labels set since the last write; they ride along with the next one. */
   #newLabels: Record<string, string> | undefined;
+  /** Inbox entries to drop with the next write (read `.call` wake-ups). */
+  #dropSignals: string[] | undefined;
   /** Keys of the steps whose bodies run or whose results are being recorded (for warnings). */
   protected readonly inFlight: string[] = [];
   /** Extends this run's lease now; rejects when it is lost. */
@@ -560,7 +562,7 @@ export abstract class ActivationCore {
   protected record(row: StepRow): Promise<void> {
     if (
       this.#pending.size === 0 && this.pendingEvents.length === 0 && !this.#clearRecoveries &&
-      !this.#newLabels
+      !this.#newLabels && !this.#dropSignals
     ) {
       return this.store.write({ steps: [row] }, row.finishedAt!, this.#controller.signal);
     }
@@ -575,11 +577,20 @@ export abstract class ActivationCore {
     this.#newLabels = { ...this.#newLabels, ...given };
   }
 
+  /** Drops an inbox entry (a read `.call` wake-up) with the next write. */
+  protected dropSignal(name: string): void {
+    (this.#dropSignals ??= []).push(name);
+  }
+
   /** Writes a batch under the lease; the first write after a takeover clears the count. */
   #write(batch: WriteBatch, now: number): Promise<void> {
     if (this.#newLabels) {
       batch.labels = this.#newLabels;
       this.#newLabels = undefined;
+    }
+    if (this.#dropSignals) {
+      batch.dropSignals = this.#dropSignals;
+      this.#dropSignals = undefined;
     }
     if (this.#clearRecoveries) {
       batch.clearRecoveries = true;

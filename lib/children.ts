@@ -10,7 +10,7 @@
  * `childSignal(id)` in its parent's inbox in the same write that finishes it
  * (every driver; the parent's history shows it as a signal received), which
  * wakes the parent, suspended or not; the parent then reads the child's
- * record. The wake-up entry stays in the inbox (no wait ever takes it).
+ * record, and drops the wake-up entry from its inbox with its next write.
  *
  * @module
  */
@@ -272,7 +272,12 @@ export abstract class ChildActivation extends ActivationCore {
         const info: ErrorInfo = { name: "Error", message: `child run '${id}' no longer exists` };
         return { status: "failed", error: info } as StoredRun;
       }
-      if (isFinished(child.status)) return child;
+      if (isFinished(child.status)) {
+        // Its wake-up (if it left one) has done its job: it leaves the inbox
+        // with the next write, the call's own row or failure most often.
+        if (child.parentCall) this.dropSignal(names[0]!);
+        return child;
+      }
       await this.suspension.waitFor(undefined, names, scope, epoch);
     }
   }

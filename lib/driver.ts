@@ -438,6 +438,13 @@ export interface WriteBatch {
   /** Labels merged onto the run's labels (`ctx.setLabels`), fenced like the rest. */
   labels?: Record<string, string>;
   /**
+   * Names whose entries leave the run's inbox (every entry of each name),
+   * fenced like the rest: a `.call` parent drops its child's wake-up
+   * ({@linkcode childSignal}) once it has read the finished child, so
+   * wake-ups never pile up. A name with no entry is no error.
+   */
+  dropSignals?: string[];
+  /**
    * Resets the run's `recoveries`: the engine sets it on the first `write`
    * after a takeover, since the run made progress (a write with a `run`
    * transition resets them anyway).

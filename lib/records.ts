@@ -5,7 +5,13 @@
  * @module
  */
 import type { WatchEvent, WatchOptions } from "./watch.ts";
-import type { HistoryEventType, RunFilter, RunStatus, StoredRun } from "./driver.ts";
+import {
+  CHILD_SIGNAL_PREFIX,
+  type HistoryEventType,
+  type RunFilter,
+  type RunStatus,
+  type StoredRun,
+} from "./driver.ts";
 import type { ErrorInfo } from "./errors.ts";
 import { decodeValue } from "./values.ts";
 import { splitRunError } from "./formats.ts";
@@ -56,8 +62,13 @@ export interface RunRecord {
   updatedAt: Date;
   /** When a sleeping or waiting run wakes (timer or signal timeout). */
   wakeAt?: Date;
-  /** The signals a waiting run waits for. */
+  /** The signals a waiting run waits for (names you can send; absent when none). */
   waitingFor?: string[];
+  /**
+   * The `.call` child runs a waiting run waits for (their ids; absent when
+   * none): the run resumes when one of them finishes.
+   */
+  waitingForChildren?: string[];
   /**
    * True when the run failed, timed out or was cancelled with compensation,
    * and at least one compensation ran and all succeeded.
@@ -398,10 +409,26 @@ export function toRunRecord(run: StoredRun): RunRecord {
   if ((run.status === "sleeping" || run.status === "waiting") && run.dueAt !== undefined) {
     record.wakeAt = new Date(run.dueAt);
   }
-  if (run.status === "waiting" && run.waitingFor) record.waitingFor = run.waitingFor;
+  if (run.status === "waiting" && run.waitingFor) splitWaitingFor(record, run.waitingFor);
   if (run.parentId !== undefined) record.parentId = run.parentId;
   if (run.priority) record.priority = run.priority;
   if (run.concurrencyKey) record.concurrencyKey = run.concurrencyKey;
   if (run.rateKey) record.rateKey = run.rateKey;
   return record;
+}
+
+/**
+ * Splits what a waiting run waits for: signal names stay `waitingFor`; the
+ * wake-ups of `.call` children (`@child:<id>`, which no one can send) become
+ * the children's ids in `waitingForChildren`.
+ */
+function splitWaitingFor(record: RunRecord, names: readonly string[]): void {
+  const signals: string[] = [];
+  const children: string[] = [];
+  for (const name of names) {
+    if (name.startsWith(CHILD_SIGNAL_PREFIX)) children.push(name.slice(CHILD_SIGNAL_PREFIX.length));
+    else signals.push(name);
+  }
+  if (signals.length > 0) record.waitingFor = signals;
+  if (children.length > 0) record.waitingForChildren = children;
 }

@@ -132,4 +132,57 @@ export const CHILDREN_CASES: ConformanceCase[] = [
       assert.deepEqual(await driver.history("p"), before);
     },
   },
+  {
+    name: "dropSignals removes a read wake-up from the inbox, fenced, keeping other signals in order",
+    async fn(driver) {
+      await driver.createRun(newRun("p"), T0);
+      await driver.createRun(newRun("p/c", { parentId: "p", parentCall: true }), T0);
+      const claims = await claimAll(driver, T0);
+      const parent = claims.find((c) => c.run.id === "p")!;
+      const child = claims.find((c) => c.run.id === "p/c")!;
+      await driver.sendSignal("p", "a", '"1"', T0 + 1);
+      await driver.write(child.lease, { run: { status: "completed" } }, T0 + 2);
+      await driver.sendSignal("p", "b", '"2"', T0 + 3);
+      const wake = childSignal("p/c");
+      // A stale lease drops nothing.
+      const stale = { runId: "p", token: parent.lease.token - 1 };
+      await assert.rejects(driver.write(stale, { dropSignals: [wake] }, T0 + 4), {
+        code: "LEASE_LOST",
+      });
+      const take = (names: string[], key: string) =>
+        driver.consumeSignal(
+          parent.lease,
+          names,
+          { key, kind: "wait", state: "done" },
+          {},
+          T0 + 5,
+        );
+      // Dropping a name with no entry ("z") is no error; rows and events still land.
+      await driver.write(parent.lease, {
+        dropSignals: [wake, "z"],
+        steps: [{ key: "call", kind: "call", state: "done", data: "42" }],
+      }, T0 + 4);
+      assert.equal((await driver.readSteps("p", ["call"])).get("call")?.data, "42");
+      assert.equal(await take([wake], "w0"), undefined, "the wake-up is gone");
+      assert.deepEqual(await take(["a", "b", wake], "w1"), { name: "a", payload: '"1"' });
+      assert.deepEqual(await take(["a", "b", wake], "w2"), { name: "b", payload: '"2"' });
+      assert.equal(await take(["a", "b", wake], "w3"), undefined);
+      // consumeSignal's batch drops too.
+      await driver.sendSignal("p", wake, undefined, T0 + 6);
+      await driver.sendSignal("p", "c", undefined, T0 + 6);
+      assert.deepEqual(
+        await driver.consumeSignal(
+          parent.lease,
+          ["c"],
+          { key: "w4", kind: "wait", state: "done" },
+          { dropSignals: [wake] },
+          T0 + 7,
+        ),
+        { name: "c" },
+      );
+      assert.equal(await take([wake], "w5"), undefined);
+      const [state] = await driver.extendLeases([parent.lease], T0 + 8, 30_000);
+      assert.equal(state?.signals, false, "nothing is left in the inbox");
+    },
+  },
 ];

@@ -41,6 +41,9 @@ const stolenOrder = workflow<number>("child-stolen-order")
   .call("payment", stolen, { retry: { maxAttempts: 3, initialDelay: 0 } });
 const stolenShop = workflow<number>("child-stolen-shop")
   .call("order", stolenOrder, { retry: { maxAttempts: 3, initialDelay: 0 } });
+const thenWait = workflow<number>("child-then-wait")
+  .call("payment", pay)
+  .waitForSignal<string>("go", "go");
 const fanOut = workflow<number[]>("child-fan")
   .map("each", (items) => items, flow<number>().call("pay", pay));
 
@@ -48,7 +51,7 @@ for (const { name, create } of driverFactories()) {
   const engineFor = async () => {
     const engine = new Engine({
       driver: await create(),
-      workflows: [order, blocked, fanOut, stolenShop],
+      workflows: [order, blocked, fanOut, stolenShop, thenWait],
     });
     const worker = engine.worker({ pollInterval: 20, concurrency: 4 });
     await worker.start();
@@ -100,7 +103,12 @@ for (const { name, create } of driverFactories()) {
     await using t = await engineFor();
     const run = await t.engine.start(blocked, "b", { id: "p-1" });
     await waitForStatus(t.engine, "p-1", "waiting");
-    assert.equal((await t.engine.get("p-1")).status, "waiting");
+    await waitForStatus(t.engine, "p-1/held", "waiting");
+    const waiting = await t.engine.get("p-1");
+    assert.equal(waiting.status, "waiting");
+    // What it waits for, readably: the child's id, no signal name to send.
+    assert.deepEqual(waiting.waitingForChildren, ["p-1/held"]);
+    assert.equal(waiting.waitingFor, undefined);
     assert.equal((await t.engine.get("audit-b")).parentId, "p-1");
     const children = (await t.engine.list({ parentId: "p-1" })).runs.map((r) => r.id).sort();
     assert.deepEqual(children, ["audit-b", "p-1/held"]);
@@ -177,5 +185,26 @@ for (const { name, create } of driverFactories()) {
     // The parent's history shows one failed attempt and no retry.
     const events = (await t.engine.history("s-1/order")).map((e) => e.type);
     assert.equal(events.filter((e) => e === "step.retried").length, 0);
+  });
+
+  Deno.test(`${name}: a parent drops its finished child's wake-up from its inbox`, async () => {
+    failures = 0;
+    await using t = await engineFor();
+    const run = await t.engine.start(thenWait, 12, { id: "w-1" });
+    let parent = await t.engine.get("w-1");
+    // Waiting for the child first, then, woken, for the signal.
+    for (let i = 0; i < 500 && parent.waitingFor === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      parent = await t.engine.get("w-1");
+    }
+    assert.deepEqual(parent.waitingFor, ["go"]);
+    assert.equal(parent.waitingForChildren, undefined);
+    assert.equal((await t.engine.get("w-1/payment")).status, "completed");
+    // The inbox is empty: the child's wake-up left it with the call's checkpoint.
+    const [state] = await t.engine.driver.extendLeases([{ runId: "w-1", token: -1 }], 0, 1);
+    assert.equal(state?.state, "lost");
+    assert.equal(state?.signals, false);
+    await t.engine.signal("w-1", "go", "now");
+    assert.equal(await run.result(), "now");
   });
 }

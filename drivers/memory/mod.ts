@@ -479,6 +479,8 @@ export class MemoryDriver implements Driver {
   #apply(stored: MemoryRun, batch: WriteBatch, now: number): void {
     if (batch.clearRecoveries) delete stored.run.recoveries;
     if (batch.labels) stored.run.labels = { ...stored.run.labels, ...batch.labels };
+    const drop = batch.dropSignals;
+    if (drop) stored.inbox = stored.inbox.filter((entry) => !drop.includes(entry.name));
     const steps = batch.steps;
     if (steps) {
       for (let i = 0; i < steps.length; i++) {

@@ -615,6 +615,16 @@ export function statements(s: string): Statements {
     removeWorker: `DELETE FROM ${s}.workers WHERE id = $1`,
     mergeLabels: `UPDATE ${s}.runs AS r SET labels = r.labels || $3::text::jsonb
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING 1 AS held`,
+    dropSignals: `WITH up AS (
+        UPDATE ${s}.runs AS r SET inbox = ARRAY(
+          SELECT t.name FROM unnest(r.inbox) WITH ORDINALITY AS t(name, i)
+          WHERE t.name <> ALL($3::text[]) ORDER BY t.i)
+        WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING r.id
+      ),
+      del AS (
+        DELETE FROM ${s}.signals g USING up WHERE g.run_id = up.id AND g.name = ANY($3::text[])
+      )
+      SELECT 1 AS held FROM up`,
     listWorkers: `SELECT id, host, pid, started_at::float8 AS started_at,
         last_seen::float8 AS last_seen, heartbeat_ms::float8 AS heartbeat_ms, serves
       FROM ${s}.workers ORDER BY id`,
@@ -733,6 +743,7 @@ export interface Statements {
   recordWorker: string;
   removeWorker: string;
   mergeLabels: string;
+  dropSignals: string;
   listWorkers: string;
   resumeRun: string;
   purge: string;

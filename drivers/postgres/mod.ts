@@ -595,6 +595,7 @@ export class PostgresDriver implements Driver {
   async #write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
     this.#check();
     if (!this.#migrated) await this.migrate();
+    if (batch.dropSignals) await this.#dropSignals(lease, batch.dropSignals);
     if (batch.labels) return await this.#writeLabelled(lease, batch, now);
     if (batch.run) return await this.#transition(lease, batch, now);
     const steps = lastRows(batch.steps);
@@ -733,6 +734,21 @@ export class PostgresDriver implements Driver {
     if (woke) this.#emit(["runnable", "signal"], woke);
   }
 
+  /**
+   * Drops inbox entries by name (a `.call` child's wake-up, once read) before
+   * the write they ride with, fenced; dropping twice is harmless, and so is a
+   * drop whose write is then lost (the entry only wakes a parent whose child
+   * is finished, which a new lease holder reads again anyway).
+   */
+  async #dropSignals(lease: Lease, names: string[]): Promise<void> {
+    const [held] = await this.#query(
+      `drop wake-ups of run '${lease.runId}'`,
+      this.#st.dropSignals,
+      [lease.runId, lease.token, names],
+    );
+    if (!held) throw new LeaseLostError(lease.runId);
+  }
+
   /** Takes the oldest matching signal from the inbox and records it, in one statement. */
   async consumeSignal(
     lease: Lease,
@@ -743,6 +759,7 @@ export class PostgresDriver implements Driver {
   ): Promise<ConsumedSignal | undefined> {
     this.#check();
     if (!this.#migrated) await this.migrate();
+    if (batch.dropSignals) await this.#dropSignals(lease, batch.dropSignals);
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
     const what = `take a signal for run '${lease.runId}'`;

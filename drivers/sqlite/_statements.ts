@@ -155,6 +155,8 @@ export class Statements {
   readonly callParent: StatementSync;
   readonly firstSignal: StatementSync;
   readonly deleteSignal: StatementSync;
+  /** `?1` rid, `?2` JSON names: removes every inbox entry of those names. */
+  readonly dropSignals: StatementSync;
   readonly hasSignal: StatementSync;
   readonly hasSignalNamed: StatementSync;
 
@@ -367,6 +369,9 @@ export class Statements {
        WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2)) ORDER BY seq LIMIT 1`,
     );
     this.deleteSignal = p("DELETE FROM signals WHERE rid = ?1 AND seq = ?2");
+    this.dropSignals = p(
+      "DELETE FROM signals WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2))",
+    );
     this.hasSignal = p("SELECT 1 AS found FROM signals WHERE rid = ?1 LIMIT 1");
     this.hasSignalNamed = p(
       `SELECT 1 AS found FROM signals

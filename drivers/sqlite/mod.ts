@@ -658,10 +658,13 @@ export class SqliteDriver implements Driver {
         this.#journal.append(lease, local, batch.steps, batch.events);
         if (batch.clearRecoveries) this.#s!.clearRecoveries.run(local.rid, lease.token);
         if (batch.labels) this.#s!.mergeLabels.run(local.rid, JSON.stringify(batch.labels));
+        if (batch.dropSignals) {
+          this.#s!.dropSignals.run(local.rid, JSON.stringify(batch.dropSignals));
+        }
         this.#settle(lease, local, batch.run, now);
       },
       () =>
-        batch.run === undefined && !batch.clearRecoveries && !batch.labels &&
+        batch.run === undefined && !batch.clearRecoveries && !batch.labels && !batch.dropSignals &&
         count <= MAX_ITEMS_PER_INSERT &&
         this.#journal.hot(lease, count),
     );
@@ -697,6 +700,7 @@ export class SqliteDriver implements Driver {
       this.#journal.append(lease, local, batch.steps, batch.events);
       if (batch.clearRecoveries) s.clearRecoveries.run(local.rid, lease.token);
       if (batch.labels) s.mergeLabels.run(local.rid, JSON.stringify(batch.labels));
+      if (batch.dropSignals) s.dropSignals.run(local.rid, JSON.stringify(batch.dropSignals));
       this.#settle(lease, local, batch.run, now);
       return consumed;
     });
