@@ -148,7 +148,9 @@ ${
     run.waitingForChildren
       ? html`<div><span>Waits for child</span>${
         run.waitingForChildren.map((id) =>
-          html`<a class="child" href="${base}/runs/${encodeURIComponent(id)}">${id}</a> `
+          html`
+            <a class="child" href="${base}/runs/${encodeURIComponent(id)}">${id}</a>
+          `
         )
       }</div>`
       : ""

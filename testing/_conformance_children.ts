@@ -133,7 +133,8 @@ export const CHILDREN_CASES: ConformanceCase[] = [
     },
   },
   {
-    name: "dropSignals removes a read wake-up from the inbox, fenced, keeping other signals in order",
+    name:
+      "dropSignals removes a read wake-up from the inbox, fenced, keeping other signals in order",
     async fn(driver) {
       await driver.createRun(newRun("p"), T0);
       await driver.createRun(newRun("p/c", { parentId: "p", parentCall: true }), T0);
