@@ -2,25 +2,29 @@
  * The fluent builder: `workflow()`, `flow()` and `defineStep()`. Each method
  * returns a new builder whose type carries the value flowing out of it. Its
  * types live in `builder_types.ts`, its checks in `builder_options.ts`, the
- * node model in `nodes.ts`.
+ * node each method makes in `builder_nodes.ts`, the node model in `nodes.ts`.
  *
  * @module
  */
-import { compileFlowControl, type FlowControl } from "./flow.ts";
-import { type Duration, parseDuration } from "./duration.ts";
-import { toStoredTime } from "./time.ts";
-import { hasControlCharacters } from "./_text.ts";
+import type { FlowControl } from "./flow.ts";
+import type { Duration } from "./duration.ts";
 import { hashPlan, type Plan, planToMermaid } from "./plan.ts";
-import { planNode, type RtBranch, type RtNode, type RtStep } from "./nodes.ts";
+import { planNode, type RtBranch, type RtNode } from "./nodes.ts";
 import {
-  checkFunction,
-  checkInteger,
-  checkName,
-  checkOptionsObject,
-  compileChildOptions,
-  compileStepOptions,
-  describe,
-} from "./builder_options.ts";
+  branchNode,
+  childNode,
+  ifNode,
+  loopNode,
+  mapNode,
+  parallelNode,
+  sleepNode,
+  sleepUntilNode,
+  stepNode,
+  waitForAnySignalNode,
+  waitForSignalNode,
+  whileNode,
+  workflowSettings,
+} from "./builder_nodes.ts";
 import type {
   AnySignal,
   Branch,
@@ -61,15 +65,6 @@ export type {
 } from "./builder_types.ts";
 export type { RtBranch, RtNode, RtStep } from "./nodes.ts";
 export { defineStep } from "./builder_options.ts";
-
-// deno-lint-ignore no-explicit-any
-type AnyFn = (...args: any[]) => any;
-
-function isStepDef(value: unknown): value is StepDef<unknown, unknown> {
-  return typeof value === "object" && value !== null && !(value instanceof Workflow) &&
-    typeof (value as { fn?: unknown }).fn === "function" &&
-    typeof (value as { name?: unknown }).name === "string";
-}
 
 /** @internal A workflow of any input and output. */
 // deno-lint-ignore no-explicit-any
@@ -234,22 +229,13 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   }
 
   #branch(branch: unknown, label: string, what: string, named = false): RtBranch {
-    if (typeof branch === "function") {
-      const step: RtStep = { kind: "step", name: label, fn: branch as AnyFn };
-      if (!named) step.label = true;
-      return step;
-    }
-    if (branch instanceof Workflow) return { kind: "flow", name: label, nodes: branch.#nodes };
-    if (isStepDef(branch)) {
-      const options = branch.options
-        ? compileStepOptions(branch.options, `step definition '${branch.name}'`)
-        : {};
-      return { kind: "step", name: label, fn: branch.fn, def: branch, ...options };
-    }
-    throw new TypeError(
-      `Cannot use ${
-        describe(branch)
-      } as ${what} in ${this.#where()}: pass a step function, a flow() or a defineStep()`,
+    return branchNode(
+      branch,
+      label,
+      what,
+      named,
+      this.#where(),
+      (value) => value instanceof Workflow ? value.#nodes : undefined,
     );
   }
 
@@ -294,20 +280,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     fnOrOptions?: unknown,
     maybeOptions?: StepOptions<unknown>,
   ): AnyWorkflow {
-    if (isStepDef(nameOrDef)) {
-      const def = nameOrDef;
-      checkName(def.name, this.#where());
-      const options = { ...def.options, ...(fnOrOptions as StepOptions | undefined) };
-      const compiled = compileStepOptions(options, `step '${def.name}' of ${this.#where()}`);
-      return this.#add({ kind: "step", name: def.name, fn: def.fn, def, ...compiled });
-    }
-    checkName(nameOrDef, this.#where());
-    const fn = checkFunction(fnOrOptions, `the function of step '${nameOrDef}'`);
-    const compiled = compileStepOptions(
-      maybeOptions,
-      `step '${nameOrDef}' of ${this.#where()}`,
-    );
-    return this.#add({ kind: "step", name: nameOrDef, fn, ...compiled });
+    return this.#add(stepNode(nameOrDef, fnOrOptions, maybeOptions, this.#where()));
   }
 
   /**
@@ -343,17 +316,8 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     otherwise: Branch<Out, E, Input>,
   ): Workflow<In, T | E, Input>;
   if(name: string, cond: unknown, then: unknown, otherwise?: unknown): AnyWorkflow {
-    checkName(name, this.#where());
-    const node: RtNode = {
-      kind: "if",
-      name,
-      cond: checkFunction(cond, `the condition of if '${name}'`),
-      then: this.#branch(then, "then", `the 'then' branch of if '${name}'`),
-    };
-    if (otherwise !== undefined) {
-      node.otherwise = this.#branch(otherwise, "else", `the 'otherwise' branch of if '${name}'`);
-    }
-    return this.#add(node);
+    const branch = this.#branch.bind(this);
+    return this.#add(ifNode(name, cond, then, otherwise, this.#where(), branch));
   }
 
   /**
@@ -381,36 +345,8 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     branches: B,
     options?: ParallelOptions,
   ): Workflow<In, { -readonly [K in keyof B]: BranchOutput<B[K]> }, Input> {
-    checkName(name, this.#where());
-    const where = `parallel '${name}'`;
-    const record = checkOptionsObject(options, `options of ${where}`);
-    let node: RtNode;
-    if (Array.isArray(branches)) {
-      node = {
-        kind: "parallel",
-        name,
-        shape: "tuple",
-        branches: branches.map((b, i) => this.#branch(b, String(i), `branch ${i} of ${where}`)),
-      };
-    } else if (typeof branches === "object" && branches !== null) {
-      node = {
-        kind: "parallel",
-        name,
-        shape: "record",
-        branches: Object.entries(branches).map(([label, b]) => {
-          checkName(label, `the branches of ${where}`);
-          return this.#branch(b, label, `branch '${label}' of ${where}`, true);
-        }),
-      };
-    } else {
-      throw new TypeError(
-        `Cannot use ${describe(branches)} as the branches of ${where}: pass an array or an object`,
-      );
-    }
-    if (record.concurrency !== undefined) {
-      node.concurrency = checkInteger(record.concurrency, `'concurrency' of ${where}`, 1);
-    }
-    return this.#add(node);
+    const branch = this.#branch.bind(this);
+    return this.#add(parallelNode(name, branches, options, this.#where(), branch));
   }
 
   /**
@@ -431,16 +367,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     times: number | ((value: Out, input: Input) => number),
     body: B,
   ): Workflow<In, Out, Input> {
-    checkName(name, this.#where());
-    const count = typeof times === "function"
-      ? times
-      : checkInteger(times, `the count of loop '${name}'`, 0);
-    return this.#add({
-      kind: "loop",
-      name,
-      times: count,
-      body: this.#branch(body, "body", `the body of loop '${name}'`),
-    });
+    return this.#add(loopNode(name, times, body, this.#where(), this.#branch.bind(this)));
   }
 
   /**
@@ -464,18 +391,8 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     body: B,
     options?: WhileOptions,
   ): Workflow<In, Out, Input> {
-    checkName(name, this.#where());
-    const record = checkOptionsObject(options, `options of while '${name}'`);
-    const maxIterations = record.maxIterations === undefined
-      ? 10_000
-      : checkInteger(record.maxIterations, `'maxIterations' of while '${name}'`, 1);
-    return this.#add({
-      kind: "while",
-      name,
-      cond: checkFunction(cond, `the condition of while '${name}'`),
-      maxIterations,
-      body: this.#branch(body, "body", `the body of while '${name}'`),
-    });
+    const branch = this.#branch.bind(this);
+    return this.#add(whileNode(name, cond, body, options, this.#where(), branch));
   }
 
   /**
@@ -499,18 +416,8 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     body: Branch<I, R, Input>,
     options?: MapOptions,
   ): Workflow<In, R[], Input> {
-    checkName(name, this.#where());
-    const record = checkOptionsObject(options, `options of map '${name}'`);
-    const node: RtNode = {
-      kind: "map",
-      name,
-      items: checkFunction(items, `the items of map '${name}'`),
-      body: this.#branch(body, "body", `the body of map '${name}'`),
-    };
-    if (record.concurrency !== undefined) {
-      node.concurrency = checkInteger(record.concurrency, `'concurrency' of map '${name}'`, 1);
-    }
-    return this.#add(node);
+    const branch = this.#branch.bind(this);
+    return this.#add(mapNode(name, items, body, options, this.#where(), branch));
   }
 
   /**
@@ -530,9 +437,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
    * ```
    */
   sleep(name: string, duration: Duration): Workflow<In, Out, Input> {
-    checkName(name, this.#where());
-    const durationMs = parseDuration(duration, `the duration of sleep '${name}'`);
-    return this.#add({ kind: "sleep", name, durationMs });
+    return this.#add(sleepNode(name, duration, this.#where()));
   }
 
   /**
@@ -556,22 +461,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     name: string,
     at: Date | number | ((value: Out, input: Input) => Date | number | Promise<Date | number>),
   ): Workflow<In, Out, Input> {
-    checkName(name, this.#where());
-    let when: number | AnyFn;
-    if (typeof at === "function") when = at;
-    else if (at instanceof Date || typeof at === "number") {
-      if (!Number.isFinite(at instanceof Date ? at.getTime() : at)) {
-        throw new RangeError(`Cannot sleep until ${String(at)} in '${name}': use a valid time`);
-      }
-      when = toStoredTime(at, `the time of sleepUntil '${name}'`);
-    } else {
-      throw new TypeError(
-        `Cannot sleep until ${
-          describe(at)
-        } in '${name}': pass a Date, epoch milliseconds or a function`,
-      );
-    }
-    return this.#add({ kind: "sleepUntil", name, at: when });
+    return this.#add(sleepUntilNode(name, at, this.#where()));
   }
 
   /**
@@ -616,9 +506,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     signal: string,
     options?: WaitOptions<Out, P, Input, O>,
   ): Workflow<In, O, Input> {
-    checkName(name, this.#where());
-    checkName(signal, `the signal of wait '${name}'`);
-    return this.#add(this.#wait("waitForSignal", name, [signal], options));
+    return this.#add(waitForSignalNode(name, signal, options, this.#where()));
   }
 
   /**
@@ -644,17 +532,7 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
     signals: readonly S[],
     options?: Omit<WaitOptions<Out, AnySignal<S, P>, Input>, "combine">,
   ): Workflow<In, AnySignal<S, P>, Input> {
-    checkName(name, this.#where());
-    if (!Array.isArray(signals) || signals.length === 0) {
-      throw new TypeError(
-        `Cannot wait for ${describe(signals)} in '${name}': pass a non-empty array of signal names`,
-      );
-    }
-    for (const signal of signals) checkName(signal, `the signals of wait '${name}'`);
-    if (new Set(signals).size !== signals.length) {
-      throw new TypeError(`Cannot wait for the same signal twice in '${name}': list each once`);
-    }
-    return this.#add(this.#wait("waitForAnySignal", name, [...signals], options));
+    return this.#add(waitForAnySignalNode(name, signals, options, this.#where()));
   }
 
   /**
@@ -733,51 +611,8 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
   }
 
   #child(kind: "call" | "spawn", name: string, child: unknown, options: unknown): AnyWorkflow {
-    checkName(name, this.#where());
-    if (!(child instanceof Workflow) || child.name === "") {
-      throw new TypeError(
-        `Cannot use ${
-          describe(child)
-        } as the child of ${kind} '${name}' in ${this.#where()}: pass a workflow built with workflow()`,
-      );
-    }
-    const fields = compileChildOptions(kind, options, `${kind} '${name}' of ${this.#where()}`);
-    return this.#add({ kind, name, workflow: child.name, child, ...fields });
-  }
-
-  #wait(
-    kind: "waitForSignal" | "waitForAnySignal",
-    name: string,
-    signals: string[],
-    options: unknown,
-  ): RtNode {
-    const record = checkOptionsObject(options, `options of wait '${name}'`);
-    for (const key of Object.keys(record)) {
-      const combine = key === "combine" && kind === "waitForSignal";
-      if (key !== "timeout" && key !== "onTimeout" && !combine) {
-        throw new TypeError(
-          `Cannot use option '${key}' on wait '${name}': use ${
-            kind === "waitForSignal"
-              ? "'timeout', 'onTimeout' or 'combine'"
-              : "'timeout' or 'onTimeout'"
-          }`,
-        );
-      }
-    }
-    const node: RtNode = { kind, name, signals };
-    if (record.timeout !== undefined) {
-      node.timeoutMs = parseDuration(record.timeout as Duration, `the timeout of wait '${name}'`);
-    }
-    if (record.onTimeout !== undefined) {
-      node.onTimeout = checkFunction(record.onTimeout, `'onTimeout' of wait '${name}'`);
-      if (node.timeoutMs === undefined) {
-        throw new TypeError(`Cannot use 'onTimeout' on wait '${name}' without a 'timeout'`);
-      }
-    }
-    if (record.combine !== undefined) {
-      node.combine = checkFunction(record.combine, `'combine' of wait '${name}'`);
-    }
-    return node;
+    const childName = child instanceof Workflow ? child.name : undefined;
+    return this.#add(childNode(kind, name, child, childName, options, this.#where()));
   }
 }
 
@@ -800,37 +635,11 @@ export class Workflow<In, Out, Input = In> implements FlowRef<In, Out, Input> {
  * ```
  */
 export function workflow<In>(name: string, options?: WorkflowOptions<In>): Workflow<In, In, In> {
-  checkName(name, "a workflow");
-  const record = checkOptionsObject(options, `options of workflow '${name}'`);
-  const version = record.version ?? "1";
-  if (
-    typeof version !== "string" || version.length === 0 || version.length > 64 ||
-    hasControlCharacters(version)
-  ) {
-    throw new TypeError(
-      `Cannot use version ${
-        describe(version)
-      } for workflow '${name}': use a non-empty string of up to 64 characters`,
-    );
-  }
-  let timeoutMs: number | undefined;
-  if (record.timeout !== undefined) {
-    timeoutMs = parseDuration(record.timeout as Duration, `'timeout' of workflow '${name}'`);
-    if (timeoutMs <= 0) {
-      throw new RangeError(
-        `Cannot use 'timeout' ${
-          describe(record.timeout)
-        } of workflow '${name}': it must be a positive duration`,
-      );
-    }
-  }
-  return new Workflow<In, In, In>(
+  const { version, flow, timeoutMs } = workflowSettings(
     name,
-    version,
-    [],
-    compileFlowControl(record, name),
-    timeoutMs,
+    options as WorkflowOptions<unknown> | undefined,
   );
+  return new Workflow<In, In, In>(name, version, [], flow, timeoutMs);
 }
 
 /**

@@ -168,6 +168,16 @@ export function defineStep<I, O>(
 }
 
 /**
+ * @internal Whether a value is a step definition made with {@linkcode defineStep}
+ * (a builder is not: it has no `fn`).
+ */
+export function isStepDef(value: unknown): value is StepDef<unknown, unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { fn?: unknown }).fn === "function" &&
+    typeof (value as { name?: unknown }).name === "string";
+}
+
+/**
  * @internal Checks the options of `.call` (`input`, `id`, `retry`) or `.spawn`
  * (`input`, `id`) and returns the node's fields besides the child.
  */

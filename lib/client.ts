@@ -1,36 +1,17 @@
 /**
  * The one front door: every operation on runs, written once, that `Engine`
- * and `LocalRunner` both inherit. A new operation is one method here.
+ * and `LocalRunner` both inherit. A new operation is one method here; how
+ * runs are created (`start`, `fork`) is in `client_start.ts`, how they are
+ * read (`list`, `history`, `result`) in `client_read.ts`.
  *
  * @module
  */
 import { notify, type ObserverEvent } from "./recorder.ts";
-import { checkPriority, flowKeys } from "./flow.ts";
-import {
-  type StepDef,
-  type StepFn,
-  type Workflow,
-  workflowFlow,
-  workflowNodes,
-} from "./builder.ts";
-import {
-  fromErrorInfo,
-  RunNotFoundError,
-  WorkflowFailedError,
-  WorkflowNotFoundError,
-} from "./errors.ts";
-import { DuplicateRunError } from "./errors.ts";
-import {
-  decodeCursor,
-  type NewRun,
-  type NewSignal,
-  type RunFilter,
-  type StoredRun,
-} from "./driver.ts";
-import { LIST_PAGE } from "./driver_policy.ts";
+import type { StepDef, StepFn, Workflow } from "./builder.ts";
+import { RunNotFoundError } from "./errors.ts";
 import { cancelCallChildren } from "./children.ts";
-import { decodeValue, encodeValue } from "./values.ts";
-import { HISTORY_PAGE, type HistoryOptions, historyPage, toHistory } from "./history.ts";
+import { encodeValue } from "./values.ts";
+import type { HistoryOptions } from "./history.ts";
 import { toStoredTime } from "./time.ts";
 import {
   type CancelOptions,
@@ -49,18 +30,9 @@ import { isLive, stalledRuns } from "./presence.ts";
 import type { Runtime } from "./runtime.ts";
 import { type WatchEvent, watchEvents, type WatchFilter, type WatchOptions } from "./watch.ts";
 import { Schedules } from "./schedules.ts";
-import {
-  checkCancelOptions,
-  checkLabels,
-  checkOptions,
-  checkRunId,
-  checkSignalName,
-  checkSignalOptions,
-  checkStartSignal,
-  checkStatuses,
-  checkWorkflowFilter,
-  describe,
-} from "./validate.ts";
+import { forkRun, startRun } from "./client_start.ts";
+import { awaitResult, listRuns, readHistory } from "./client_read.ts";
+import { checkCancelOptions, checkRunId, checkSignalName, checkSignalOptions } from "./validate.ts";
 
 let bind: (client: RunClient, runtime: Runtime, onWork: (() => void) | undefined) => void;
 
@@ -178,68 +150,12 @@ export abstract class RunClient implements AsyncDisposable {
     const rt = this.#rt;
     rt.check();
     this.#onWork?.();
-    const workflow = rt.resolve(wf);
-    checkOptions(options, "use start options");
-    const id = options?.id ?? crypto.randomUUID();
-    checkRunId(id);
-    const labels = checkLabels(options?.labels, "the labels of a run");
-    const signal = checkStartSignal(options?.signal, rt.maxPayloadBytes);
-    await rt.clockReady();
-    const now = rt.clock.now();
-    const dueAt = options?.startAt === undefined ? now : toStoredTime(options.startAt, "'startAt'");
-    const priority = checkPriority(options?.priority);
-    const encoded = encodeValue(
-      input,
-      `the input of workflow '${workflow.name}'`,
-      rt.maxPayloadBytes,
-    );
-    // Flow-control keys are computed once, here, and stored with the run.
-    const keys = flowKeys(workflowFlow(workflow), input, workflow.name);
-    const changes = rt.changes;
-    const newRun: NewRun = {
-      id,
-      workflow: workflow.name,
-      version: workflow.version,
-      planHash: workflow.planHash,
-      ...(encoded === undefined ? {} : { input: encoded }),
-      labels,
-      dueAt,
-      ...keys,
-      ...(priority === 0 ? {} : { priority }),
-    };
-    const { run, created } = signal === undefined
-      ? await rt.driver.createRun(newRun, now)
-      : await this.#startWithSignal(newRun, signal, now);
-    if (!created && run.workflow !== workflow.name) {
-      throw new DuplicateRunError(id, run.workflow, workflow.name);
-    }
+    const { run, created, changes } = await startRun(rt, wf, input, options);
     const handle = this.handle<Out>(run.id);
     // A run created here is pending: until a notice says a run finished (or
     // anything changed), its result() need not read it first.
     if (created) handle.result = () => this.#result<Out>(run.id, changes);
     return handle;
-  }
-
-  /** Signal-with-start: the driver creates and signals atomically; observers hear of a delivery. */
-  async #startWithSignal(
-    newRun: NewRun,
-    signal: NewSignal & { value: unknown },
-    now: number,
-  ): Promise<{ run: StoredRun; created: boolean }> {
-    const rt = this.#rt;
-    const { value, ...stored } = signal;
-    const started = await rt.driver.startWithSignal(newRun, stored, now);
-    if (started.delivered && rt.observers.length) {
-      rt.emit("onSignalReceived", {
-        runId: newRun.id,
-        workflow: started.run.workflow,
-        version: started.run.version,
-        at: new Date(now),
-        signal: signal.name,
-        payload: value,
-      });
-    }
-    return started;
   }
 
   /**
@@ -253,63 +169,8 @@ export abstract class RunClient implements AsyncDisposable {
    * @returns A handle on the new run.
    */
   async fork<Out = unknown>(runId: string, options?: ForkOptions): Promise<RunHandle<Out>> {
-    const rt = this.#rt;
-    rt.check();
-    checkRunId(runId);
-    checkOptions(options, "fork with", "pass { from?, input?, id? }");
-    const id = options?.id ?? crypto.randomUUID();
-    checkRunId(id);
-    const source = await rt.driver.getRun(runId);
-    if (!source) throw new RunNotFoundError(runId);
-    const wf = rt.workflowFor(source);
-    if (!wf) {
-      throw new WorkflowNotFoundError(
-        source.workflow,
-        ` version '${source.version}' with plan ${source.planHash} (of run '${runId}')`,
-      );
-    }
-    const names = workflowNodes(wf).map((node) => node.name);
-    const from = options?.from;
-    const upTo = from === undefined ? 0 : names.indexOf(from);
-    if (from !== undefined && (typeof from !== "string" || upTo < 0)) {
-      throw new RangeError(
-        `Cannot fork run '${runId}' from ${
-          describe(from)
-        }: use one of its workflow's top-level steps (${
-          names.map((name) => `'${name}'`).join(", ")
-        })`,
-      );
-    }
-    const newInput = options !== undefined && "input" in options;
-    const input = newInput
-      ? encodeValue(options.input, `the input of workflow '${source.workflow}'`, rt.maxPayloadBytes)
-      : source.input;
-    // Flow-control keys follow the input, as at start; the priority is kept.
-    const keys = flowKeys(
-      workflowFlow(wf),
-      newInput ? options.input : decodeValue(source.input),
-      wf.name,
-    );
-    const reused = await rt.driver.readSteps(runId, names.slice(0, upTo));
-    this.#onWork?.();
-    await rt.clockReady();
-    const now = rt.clock.now();
-    const { run } = await rt.driver.createRun({
-      id,
-      workflow: source.workflow,
-      version: source.version,
-      planHash: source.planHash,
-      ...(input === undefined ? {} : { input }),
-      labels: source.labels,
-      dueAt: now,
-      ...keys,
-      ...(source.priority ? { priority: source.priority } : {}),
-      steps: [...reused.values()].filter((row) => row.state === "done"),
-    }, now);
-    if (run.workflow !== source.workflow) {
-      throw new DuplicateRunError(id, run.workflow, source.workflow);
-    }
-    return this.handle<Out>(run.id);
+    const id = await forkRun(this.#rt, runId, options, () => this.#onWork?.());
+    return this.handle<Out>(id);
   }
 
   /**
@@ -580,36 +441,7 @@ export abstract class RunClient implements AsyncDisposable {
    * @param options Filters and paging.
    */
   async list(options: ListOptions = {}): Promise<RunPage> {
-    const rt = this.#rt;
-    rt.check();
-    checkOptions(options, "list with", "pass an options object");
-    const limit = options.limit ?? LIST_PAGE.default;
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_PAGE.max) {
-      throw new RangeError(`Cannot list ${String(limit)} runs a page: use 1 to ${LIST_PAGE.max}`);
-    }
-    checkStatuses(options.status);
-    checkWorkflowFilter(options.workflow);
-    if (options.parentId !== undefined) checkRunId(options.parentId);
-    if (options.cursor !== undefined) decodeCursor(options.cursor);
-    const labels = options.labels === undefined
-      ? undefined
-      : checkLabels(options.labels, "the label filter");
-    const filter: RunFilter = { ...options, limit, ...(labels ? { labels } : {}) } as RunFilter;
-    for (const bound of ["createdAfter", "createdBefore"] as const) {
-      const at = options[bound];
-      if (at !== undefined) filter[bound] = toStoredTime(at, `'${bound}'`);
-    }
-    const page = await rt.driver.listRuns(filter);
-    const stalled = await stalledRuns(rt, page.runs);
-    const out: RunPage = {
-      runs: page.runs.map((run) => {
-        const record = toRunRecord(run);
-        if (stalled.has(run.id)) record.stalled = "no-worker";
-        return record;
-      }),
-    };
-    if (page.nextCursor !== undefined) out.nextCursor = page.nextCursor;
-    return out;
+    return await listRuns(this.#rt, options);
   }
 
   /**
@@ -622,25 +454,7 @@ export abstract class RunClient implements AsyncDisposable {
    * @param options Paging.
    */
   async history(runId: string, options?: HistoryOptions): Promise<HistoryEvent[]> {
-    const rt = this.#rt;
-    rt.check();
-    checkRunId(runId);
-    checkOptions(options, "read a history with options");
-    const limit = options?.limit ?? HISTORY_PAGE.default;
-    if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_PAGE.max) {
-      throw new RangeError(
-        `Cannot read ${String(limit)} history events a page: use 1 to ${HISTORY_PAGE.max}`,
-      );
-    }
-    const after = options?.after;
-    if (after !== undefined && (typeof after !== "number" || !Number.isFinite(after))) {
-      throw new TypeError(
-        `Cannot read a history after ${describe(after)}: pass the 'seq' of the last event read`,
-      );
-    }
-    if (!(await rt.driver.getRun(runId))) throw new RunNotFoundError(runId);
-    if (options === undefined) return toHistory(await rt.driver.history(runId));
-    return await historyPage(rt.driver, runId, after ?? -1, limit);
+    return await readHistory(this.#rt, runId, options);
   }
 
   /**
@@ -654,35 +468,8 @@ export abstract class RunClient implements AsyncDisposable {
   }
 
   /** `result()`; `unread`: the notice count when this process created the run, pending. */
-  async #result<Out>(runId: string, unread: number | undefined): Promise<Out> {
-    const rt = this.#rt;
-    rt.check();
-    checkRunId(runId);
-    if (unread !== undefined && unread === rt.changes && !rt.hasOutcome(runId)) {
-      await rt.waitForChange(runId);
-      rt.check();
-    }
-    for (;;) {
-      // A completion this process wrote needs no re-read (the write was fenced).
-      const written = rt.takeOutcome(runId);
-      if (written !== undefined) {
-        const outcome = await written;
-        if (outcome !== undefined) return decodeValue(outcome.output) as Out;
-      }
-      // A run may finish while getRun() is pending: its notice then finds no
-      // waiter, so compare the notice count before waiting.
-      const changes = rt.changes;
-      const run = await rt.driver.getRun(runId);
-      if (!run) throw new RunNotFoundError(runId);
-      if (run.status === "completed") return decodeValue(run.output) as Out;
-      if (run.status === "failed" || run.status === "cancelled") {
-        const cause = run.error ? fromErrorInfo(run.error) : new Error("unknown error");
-        if (run.status === "cancelled") throw cause;
-        throw new WorkflowFailedError(run.id, run.workflow, cause, run.error?.step);
-      }
-      if (changes === rt.changes) await rt.waitForChange(runId);
-      rt.check();
-    }
+  #result<Out>(runId: string, unread: number | undefined): Promise<Out> {
+    return awaitResult<Out>(this.#rt, runId, unread);
   }
 
   /**

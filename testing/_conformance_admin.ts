@@ -19,6 +19,7 @@ import {
   claimAll,
   collect,
   type ConformanceCase,
+  finished,
   has,
   pending,
   rowsOf,
@@ -239,23 +240,10 @@ export const ADMIN_CASES: ConformanceCase[] = [
   {
     name: "purge with a status and a limit deletes that many of those runs, oldest first",
     async fn(driver) {
-      const end = async (id: string, at: number, status: "completed" | "failed") => {
-        const lease = await started(driver, id);
-        await driver.write(lease, { steps: [done("a", "1")] }, at);
-        await driver.write(
-          lease,
-          {
-            run: status === "completed"
-              ? { status, output: "1" }
-              : { status, error: { name: "Error", message: "x" } },
-          },
-          at,
-        );
-      };
-      await end("c-3", T0 + 3, "completed");
-      await end("c-1", T0 + 1, "completed");
-      await end("f-1", T0 + 1, "failed");
-      await end("c-2", T0 + 2, "completed");
+      await finished(driver, "c-3", T0 + 3, "completed");
+      await finished(driver, "c-1", T0 + 1, "completed");
+      await finished(driver, "f-1", T0 + 1, "failed");
+      await finished(driver, "c-2", T0 + 2, "completed");
       await driver.createRun(newRun("x-1"), T0);
       await driver.cancelRun("x-1", undefined, T0 + 1);
       assert.equal(await driver.purge(T0 + 10, { status: "completed", limit: 2 }), 2);
@@ -272,22 +260,9 @@ export const ADMIN_CASES: ConformanceCase[] = [
   {
     name: "purge deletes only finished runs last updated before the cut-off",
     async fn(driver) {
-      const finish = async (id: string, at: number, how: "completed" | "failed") => {
-        const lease = await started(driver, id);
-        await driver.write(lease, { steps: [done("a", "1")] }, at);
-        await driver.write(
-          lease,
-          {
-            run: how === "completed"
-              ? { status: "completed", output: "1" }
-              : { status: "failed", error: { name: "Error", message: "x" } },
-          },
-          at,
-        );
-      };
-      await finish("old-completed", T0 + 10, "completed");
-      await finish("old-failed", T0 + 10, "failed");
-      await finish("new-completed", T0 + 100, "completed");
+      await finished(driver, "old-completed", T0 + 10, "completed");
+      await finished(driver, "old-failed", T0 + 10, "failed");
+      await finished(driver, "new-completed", T0 + 100, "completed");
       await driver.createRun(newRun("old-cancelled"), T0);
       await driver.sendSignal("old-cancelled", "go", undefined, T0 + 1);
       await driver.cancelRun("old-cancelled", undefined, T0 + 10);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Claim, Driver, DriverNotice, Lease, StepRow } from "../lib/driver.ts";
-import { newRun, T0, WF } from "./rows.ts";
+import { done, newRun, T0, WF } from "./rows.ts";
 
 /** One case of the suite. */
 export interface ConformanceCase {
@@ -53,6 +53,26 @@ export async function started(
   const claim = claims.find((c) => c.run.id === id);
   assert.ok(claim, `run '${id}' should be claimable`);
   return claim.lease;
+}
+
+/** Creates and claims a run, writes its `done` row `a`, then ends it `completed` or `failed` at `at`. */
+export async function finished(
+  driver: Driver,
+  id: string,
+  at: number,
+  status: "completed" | "failed",
+): Promise<void> {
+  const lease = await started(driver, id);
+  await driver.write(lease, { steps: [done("a", "1")] }, at);
+  await driver.write(
+    lease,
+    {
+      run: status === "completed"
+        ? { status, output: "1" }
+        : { status, error: { name: "Error", message: "x" } },
+    },
+    at,
+  );
 }
 
 export function ids(claims: readonly Claim[]): string[] {

@@ -8,7 +8,8 @@ import postgres from "postgres";
 import { InvalidStateError, StorageError } from "../../lib/errors.ts";
 import { redact, secretsOf, toStorageError } from "./_errors.ts";
 import { reconnectDelay } from "./_listen.ts";
-import { migrations, SCHEMA_NAME, type Statements } from "./_sql.ts";
+import { migrations, SCHEMA_NAME } from "./_migrations.ts";
+import type { Statements } from "./_sql.ts";
 
 /**
  * An `npm:postgres` instance, as `postgres(url, options)` returns it.

@@ -1,201 +1,15 @@
 /**
- * The PostgreSQL schema (versioned migrations) and every statement the driver
- * runs. Identifiers are the validated schema name, double-quoted; every value
- * is a bound parameter (`$n`).
+ * Every statement the PostgreSQL driver runs but the fenced checkpoint writes
+ * (`_sql_write.ts`) and the migrations (`_migrations.ts`), with the SQL
+ * fragments they share. Identifiers are the validated schema name,
+ * double-quoted; every value is a bound parameter (`$n`).
  *
  * @module
  */
-
-import { schedulesMigration } from "./_schedules.ts";
-
-/** Schema names the driver accepts: a plain lower-case identifier. */
-export const SCHEMA_NAME: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
-
 import { CHILD_SIGNAL_PREFIX } from "../../lib/driver.ts";
 
 /** Statuses after which a run never changes (but for a retry). */
-const FINISHED = "('completed', 'failed', 'cancelled')";
-
-/** One schema migration. */
-export interface Migration {
-  /** Increasing version number. */
-  version: number;
-  /** A short description. */
-  name: string;
-  /** The DDL statements. */
-  statements: string[];
-}
-
-/** The migrations of schema `s` (already quoted), oldest first. */
-export function migrations(s: string): Migration[] {
-  const before: Migration[] = [{
-    version: 1,
-    name: "runs, steps, events, signals",
-    statements: [
-      `CREATE TABLE ${s}.runs (
-        id text COLLATE "C" PRIMARY KEY,
-        workflow text COLLATE "C" NOT NULL,
-        version text NOT NULL,
-        plan_hash text NOT NULL,
-        status text NOT NULL,
-        input text,
-        output text,
-        error text,
-        labels jsonb NOT NULL DEFAULT '{}',
-        created_at bigint NOT NULL,
-        updated_at bigint NOT NULL,
-        due_at bigint,
-        waiting_for text[],
-        inbox text[] NOT NULL DEFAULT '{}',
-        lease_token bigint NOT NULL DEFAULT 0,
-        lease_owner text
-      )`,
-      `CREATE INDEX runs_due ON ${s}.runs (due_at, id) WHERE due_at IS NOT NULL`,
-      `CREATE INDEX runs_created ON ${s}.runs (created_at DESC, id DESC)`,
-      `CREATE INDEX runs_finished ON ${s}.runs (updated_at) WHERE status IN ${FINISHED}`,
-      `CREATE TABLE ${s}.steps (
-        run_id text COLLATE "C" NOT NULL,
-        key text COLLATE "C" NOT NULL,
-        kind text NOT NULL,
-        state text NOT NULL,
-        data text,
-        attempt integer,
-        started_at bigint,
-        finished_at bigint,
-        seq bigint NOT NULL,
-        pos integer NOT NULL,
-        PRIMARY KEY (run_id, key)
-      )`,
-      `CREATE TABLE ${s}.events (
-        run_id text COLLATE "C" NOT NULL,
-        seq bigint NOT NULL,
-        pos integer NOT NULL,
-        type text NOT NULL,
-        at bigint NOT NULL,
-        step text,
-        attempt integer,
-        detail text,
-        PRIMARY KEY (run_id, seq, pos)
-      )`,
-      `CREATE TABLE ${s}.signals (
-        id bigserial PRIMARY KEY,
-        run_id text COLLATE "C" NOT NULL,
-        name text NOT NULL,
-        payload text
-      )`,
-      `CREATE INDEX signals_run ON ${s}.signals (run_id, id)`,
-      `CREATE SEQUENCE ${s}.history_seq`,
-    ],
-  }, {
-    version: 2,
-    name: "takeovers since the run last wrote anything (maxRecoveries)",
-    statements: [`ALTER TABLE ${s}.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0`],
-  }, schedulesMigration(s)];
-  return [
-    ...before,
-    pauseMigration(s),
-    flowMigration(s),
-    childrenMigration(s),
-    {
-      version: 7,
-      name: "claims by priority without sorting the backlog",
-      statements: [
-        `CREATE INDEX runs_due_priority ON ${s}.runs (priority DESC, due_at, id)
-        WHERE due_at IS NOT NULL AND priority <> 0`,
-      ],
-    },
-    workersMigration(s),
-    feedMigration(s),
-    {
-      version: 10,
-      name: "signal ids: a signal with an id is delivered at most once per run",
-      statements: [`CREATE TABLE ${s}.signal_ids (
-        run_id text COLLATE "C" NOT NULL,
-        id text COLLATE "C" NOT NULL,
-        PRIMARY KEY (run_id, id)
-      )`],
-    },
-  ];
-}
-
-/** Migration 8 of schema `s`: worker heartbeat rows (`workers()`). */
-function workersMigration(s: string): Migration {
-  return {
-    version: 8,
-    name: "worker heartbeat rows (workers())",
-    statements: [`CREATE TABLE ${s}.workers (
-      id text COLLATE "C" PRIMARY KEY,
-      host text NOT NULL,
-      pid integer NOT NULL,
-      started_at bigint NOT NULL,
-      last_seen bigint NOT NULL,
-      heartbeat_ms bigint NOT NULL,
-      serves text NOT NULL
-    )`],
-  };
-}
-
-/**
- * Migration 9 of schema `s`: the feed of `watch`. Each step row and event
- * records the transaction that wrote it (`xid`), so the feed can read what
- * committed between two snapshots (`FeedPlace` in drivers/postgres/_reads.ts):
- * a transaction still running elsewhere never holds it back.
- */
-function feedMigration(s: string): Migration {
-  return {
-    version: 9,
-    name: "the feed of watch: the writing transaction of each step row and event",
-    statements: [
-      `ALTER TABLE ${s}.steps ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id()`,
-      `ALTER TABLE ${s}.events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id()`,
-      `CREATE INDEX steps_feed ON ${s}.steps (xid, seq, pos)`,
-      `CREATE INDEX events_feed ON ${s}.events (xid, seq, pos)`,
-    ],
-  };
-}
-
-/** Migration 4 of schema `s`: what a paused run resumes with (pause and resume). */
-function pauseMigration(s: string): Migration {
-  return {
-    version: 4,
-    name: "pause and resume: what a paused run resumes with",
-    statements: [
-      `ALTER TABLE ${s}.runs ADD COLUMN paused_status text, ADD COLUMN paused_due bigint`,
-    ],
-  };
-}
-
-/** Migration 5 of schema `s`: flow control (keys and priority set at start, began_at). */
-function flowMigration(s: string): Migration {
-  return {
-    version: 5,
-    name: "flow control: keys, priority, began_at",
-    statements: [
-      `ALTER TABLE ${s}.runs ADD COLUMN concurrency_key text COLLATE "C" NOT NULL DEFAULT '',
-        ADD COLUMN rate_key text COLLATE "C" NOT NULL DEFAULT '',
-        ADD COLUMN priority integer NOT NULL DEFAULT 0,
-        ADD COLUMN began_at bigint`,
-      `CREATE INDEX runs_flow_running ON ${s}.runs (workflow, concurrency_key)
-        WHERE status = 'running'`,
-      `CREATE INDEX runs_flow_began ON ${s}.runs (workflow, rate_key, began_at)
-        WHERE began_at IS NOT NULL`,
-    ],
-  };
-}
-
-/** Migration 6 of schema `s`: child runs (`.call` / `.spawn`). */
-function childrenMigration(s: string): Migration {
-  return {
-    version: 6,
-    name: "child runs (.call / .spawn): the parent, and whether it waits for the child",
-    statements: [
-      `ALTER TABLE ${s}.runs ADD COLUMN parent_id text COLLATE "C"`,
-      `ALTER TABLE ${s}.runs ADD COLUMN parent_call boolean NOT NULL DEFAULT false`,
-      `CREATE INDEX runs_parent ON ${s}.runs (parent_id, created_at DESC, id DESC)
-        WHERE parent_id IS NOT NULL`,
-    ],
-  };
-}
+export const FINISHED = "('completed', 'failed', 'cancelled')";
 
 /**
  * Due runs of schema `s` in claim order (higher priority first, then due
@@ -228,7 +42,8 @@ const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error,
   created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries,
   concurrency_key, rate_key, priority, parent_id, parent_call`;
 
-const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
+/** The run (alias `r`) is held under a lease: running or paused, with an owner. */
+export const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
 
 /** Whether the run being updated is paused (its transitions then set what it resumes with). */
 const PAUSED = "r.status = 'paused'";
@@ -239,14 +54,18 @@ function resumesWith(status: string, due: string): string {
     paused_due = CASE WHEN ${PAUSED} THEN ${due} END`;
 }
 
-const STEP_UPSERT = `ON CONFLICT (run_id, key) DO UPDATE SET kind = excluded.kind,
+/** A step row replaces the row of its key unless that row is done. */
+export const STEP_UPSERT = `ON CONFLICT (run_id, key) DO UPDATE SET kind = excluded.kind,
   state = excluded.state, data = excluded.data, attempt = excluded.attempt,
   started_at = excluded.started_at, finished_at = excluded.finished_at,
   seq = excluded.seq, pos = excluded.pos, xid = pg_current_xact_id()
   WHERE t.state <> 'done'`;
 
-const STEP_COLUMNS = "(run_id, key, kind, state, data, attempt, started_at, finished_at, seq, pos)";
-const EVENT_COLUMNS = "(run_id, seq, pos, type, at, step, attempt, detail)";
+/** The columns of a step row, in the order the inserts give them. */
+export const STEP_COLUMNS =
+  "(run_id, key, kind, state, data, attempt, started_at, finished_at, seq, pos)";
+/** The columns of a history event, in the order the inserts give them. */
+export const EVENT_COLUMNS = "(run_id, seq, pos, type, at, step, attempt, detail)";
 
 /** Every statement of the driver, for schema `s` (already quoted). */
 export function statements(s: string): Statements {
@@ -318,6 +137,16 @@ export function statements(s: string): Statements {
       SELECT pg_notify(${channel}, split_part(${payload}, ':', 1) || ':runnable,signal:' || pw.id)
       FROM pw
     )`;
+
+  /** A transition to a final `status`, storing $20 in `column`; `ends` wakes a calling parent. */
+  const finish = (status: string, column: "output" | "error", ends: boolean) =>
+    transition(
+      `status = '${status}', ${column} = $20::text, due_at = NULL, waiting_for = NULL,
+        paused_status = NULL, paused_due = NULL`,
+      "true",
+      "$19",
+      ends,
+    );
 
   const wakeAt = "CASE WHEN r.inbox && $21::text[] THEN $3::int8 ELSE $22::int8 END";
   /** A claim of the runs `due` selects ($1 now, $4 worker, $5 lease ms). */
@@ -505,25 +334,9 @@ export function statements(s: string): Statements {
       "true",
       "CASE WHEN up.due_at <= $3::int8 THEN $19 ELSE replace($19, ',runnable', '') END",
     ),
-    complete: transition(
-      `status = 'completed', output = $20::text, due_at = NULL, waiting_for = NULL,
-        paused_status = NULL, paused_due = NULL`,
-      "true",
-      "$19",
-      true,
-    ),
-    fail: transition(
-      `status = 'failed', error = $20::text, due_at = NULL, waiting_for = NULL,
-        paused_status = NULL, paused_due = NULL`,
-      "true",
-      "$19",
-      true,
-    ),
-    cancel: transition(
-      `status = 'cancelled', error = $20::text, due_at = NULL, waiting_for = NULL,
-        paused_status = NULL, paused_due = NULL`,
-      "true",
-    ),
+    complete: finish("completed", "output", true),
+    fail: finish("failed", "error", true),
+    cancel: finish("cancelled", "error", false),
     release: transition(
       `${
         resumesWith("'running'", "$3::int8")
@@ -750,138 +563,4 @@ export interface Statements {
   listRuns: string;
   leaseHeld: string;
   clearRecoveries: string;
-}
-
-/** The shape of a fenced write without a run transition. */
-export interface WriteShape {
-  /** Several leases (runs) in one statement. */
-  multi: boolean;
-  /** No step row, one (scalar parameters), or several (arrays). */
-  steps: "none" | "one" | "many";
-  /** Whether there are events. */
-  events: boolean;
-  /**
-   * With `multi`: every lease is of another run and has step rows, and there
-   * are no events, so a plain INSERT returning the run ids can be used.
-   */
-  direct?: boolean;
-}
-
-/**
- * A fenced write of checkpoint rows and events for one lease or several,
- * specialized to its shape (scalar parameters are cheaper than arrays).
- *
- * Parameters, in order: the lease (`$1` run id, `$2` token; with `multi`,
- * arrays of both), then the steps (one: key, kind, state, data, attempt,
- * started_at, finished_at, pos; many: the same as arrays, preceded by an
- * array of lease numbers with `multi`), then the events (arrays: lease
- * numbers with `multi`, type, at, step, attempt, detail, pos). The statement
- * returns the 1-based number (`w`) of every lease still held.
- */
-export function writeStatement(s: string, shape: WriteShape): string {
-  let n = 0;
-  const p = (type: string) => `$${++n}::${type}`;
-  if (shape.multi && shape.direct) {
-    // Several runs' checkpoint rows, each run once: one INSERT ... SELECT whose
-    // source is the fenced run rows; it returns the run of every row written.
-    return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
-      SELECT lk.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
-        (SELECT nextval('${s}.history_seq')), b.pos
-      FROM (
-        SELECT l.w, r.id FROM ${s}.runs r
-        JOIN unnest(${p("text[]")}, ${p("int8[]")}) WITH ORDINALITY AS l(run_id, token, w)
-          ON r.id = l.run_id AND r.lease_token = l.token
-        WHERE ${HELD}
-        ORDER BY r.id
-        FOR SHARE OF r
-      ) AS lk
-      JOIN unnest(${p("int8[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")},
-        ${p("int4[]")}, ${p("int8[]")}, ${p("int8[]")}, ${p("int4[]")})
-        AS b(w, key, kind, state, data, attempt, started_at, finished_at, pos) ON b.w = lk.w
-      ${STEP_UPSERT}
-      RETURNING t.run_id`;
-  }
-  if (!shape.multi && !shape.events && shape.steps !== "none") {
-    // The hot path (one run's checkpoint rows): a plain INSERT ... SELECT whose
-    // source is the fenced run row. It returns no row both when the lease is
-    // lost and when every row hit a done row; `leaseHeld` tells them apart.
-    const run = `(SELECT r.id FROM ${s}.runs r
-        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${HELD}
-        FOR SHARE) AS lk`;
-    const seq = `(SELECT nextval('${s}.history_seq'))`;
-    if (shape.steps === "one") {
-      return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
-        SELECT lk.id, ${p("text")}, ${p("text")}, ${p("text")}, ${p("text")}, ${p("int4")},
-          ${p("int8")}, ${p("int8")}, ${seq}, ${p("int4")}
-        FROM ${run}
-        ${STEP_UPSERT}
-        RETURNING 1::int AS w`;
-    }
-    return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
-      SELECT lk.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
-        ${seq}, b.pos
-      FROM ${run}
-      CROSS JOIN unnest(${p("text[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")},
-        ${p("int4[]")}, ${p("int8[]")}, ${p("int8[]")}, ${p("int4[]")})
-        AS b(key, kind, state, data, attempt, started_at, finished_at, pos)
-      ${STEP_UPSERT}
-      RETURNING 1::int AS w`;
-  }
-  const ctes: string[] = [];
-  if (shape.multi) {
-    ctes.push(`l AS (
-        SELECT * FROM unnest(${p("text[]")}, ${p("int8[]")}) WITH ORDINALITY AS l(run_id, token, w)
-      )`);
-    ctes.push(`lk AS (
-        SELECT l.w, r.id FROM ${s}.runs r JOIN l ON r.id = l.run_id AND r.lease_token = l.token
-        WHERE ${HELD}
-        ORDER BY r.id
-        FOR SHARE OF r
-      )`);
-  } else {
-    ctes.push(`lk AS (
-        SELECT 1::int8 AS w, r.id FROM ${s}.runs r
-        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${HELD}
-        FOR SHARE
-      )`);
-  }
-  if (shape.steps !== "none" || shape.events) {
-    ctes.push(`sq AS (SELECT nextval('${s}.history_seq') AS seq)`);
-  }
-  if (shape.steps === "one") {
-    ctes.push(`st AS (
-        INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
-        SELECT lk.id, ${p("text")}, ${p("text")}, ${p("text")}, ${p("text")}, ${p("int4")},
-          ${p("int8")}, ${p("int8")}, sq.seq, ${p("int4")}
-        FROM lk CROSS JOIN sq
-        ${STEP_UPSERT}
-      )`);
-  } else if (shape.steps === "many") {
-    const w = shape.multi ? `${p("int8[]")}, ` : "";
-    ctes.push(`st AS (
-        INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
-        SELECT lk.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
-          sq.seq, b.pos
-        FROM unnest(${w}${p("text[]")}, ${p("text[]")}, ${p("text[]")}, ${p("text[]")},
-          ${p("int4[]")}, ${p("int8[]")}, ${p("int8[]")}, ${p("int4[]")})
-          AS b(${
-      shape.multi ? "w, " : ""
-    }key, kind, state, data, attempt, started_at, finished_at, pos)
-        ${shape.multi ? "JOIN lk ON lk.w = b.w" : "CROSS JOIN lk"} CROSS JOIN sq
-        ${STEP_UPSERT}
-      )`);
-  }
-  if (shape.events) {
-    const w = shape.multi ? `${p("int8[]")}, ` : "";
-    ctes.push(`ev AS (
-        INSERT INTO ${s}.events ${EVENT_COLUMNS}
-        SELECT lk.id, sq.seq, e.pos, e.type, e.at, e.step, e.attempt, e.detail
-        FROM unnest(${w}${p("text[]")}, ${p("int8[]")}, ${p("text[]")}, ${p("int4[]")},
-          ${p("text[]")}, ${p("int4[]")}) AS e(${
-      shape.multi ? "w, " : ""
-    }type, at, step, attempt, detail, pos)
-        ${shape.multi ? "JOIN lk ON lk.w = e.w" : "CROSS JOIN lk"} CROSS JOIN sq
-      )`);
-  }
-  return `WITH ${ctes.join(",\n      ")}\n      SELECT w::int AS w FROM lk`;
 }

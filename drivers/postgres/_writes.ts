@@ -19,7 +19,8 @@ import type {
   WriteBatch,
 } from "../../lib/driver.ts";
 import type { BatchItem } from "./_batch.ts";
-import { type Statements, type WriteShape, writeStatement } from "./_sql.ts";
+import type { Statements } from "./_sql.ts";
+import { type WriteShape, writeStatement } from "./_sql_write.ts";
 
 /** Runs one statement (a driver's query, which maps errors to `StorageError`). */
 export type Query = (
