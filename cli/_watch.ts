@@ -38,7 +38,7 @@ export async function watchCommand(
   Deno.addSignalListener("SIGINT", stop);
   try {
     if (runId !== undefined) await client.get(runId); // an unknown run is an error at once
-    const after = options.after ?? (runId === undefined ? "now" : undefined);
+    const after = options.after; // without it: from now on, or the run's start
     const events = client.watch(
       {
         ...(runId !== undefined ? { runId } : {}),

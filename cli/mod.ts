@@ -124,7 +124,7 @@ Options:
   --input <json>      fork: a new input
   --older-than <d>    purge: e.g. 30d
   --before <time>     purge: an ISO 8601 time
-  --after <cursor>    watch: resume after this event cursor ('now': only new events)
+  --after <cursor>    watch: resume after this event cursor ('start': every stored event)
   --mermaid           plan: print a Mermaid flowchart instead of JSON
   --host <address>    serve: listen address (default 127.0.0.1)
   --port <port>       serve: port (default 8080)

@@ -192,9 +192,12 @@ export abstract class RunClient implements AsyncDisposable {
   /**
    * The history events of every run (or those `filter` selects) in commit
    * order, from other processes too: first those stored after
-   * `options.after` (every stored one without it), then each as it is
-   * committed, until `options.signal` aborts (the loop then just ends) or the
-   * engine closes. Pass an event's `cursor` as `after` to resume after it.
+   * `options.after`, then each as it is committed, until `options.signal`
+   * aborts (the loop then just ends) or the engine closes. Without `after` it
+   * begins at the feed's end (only what comes next), or at the run's first
+   * event when `filter.runId` names one; `after: "start"` begins with the
+   * oldest event stored. Pass an event's `cursor` as `after` to resume after
+   * it.
    *
    * @param filter Which runs and event types.
    * @param options The abort signal and the cursor to resume after.
@@ -210,7 +213,8 @@ export abstract class RunClient implements AsyncDisposable {
    * const controller = new AbortController();
    * const types: string[] = [];
    * let cursor = "";
-   * for await (const e of runner.watch({ workflow: "double" }, { signal: controller.signal })) {
+   * const options = { signal: controller.signal, after: "start" }; // the runs stored, too
+   * for await (const e of runner.watch({ workflow: "double" }, options)) {
    *   types.push(e.type);
    *   cursor = e.cursor;
    *   if (e.type === "step.completed") controller.abort(); // the loop ends cleanly

@@ -50,8 +50,11 @@ export interface WatchOptions {
   /** Ends the iteration (cleanly: the loop just stops) when aborted. */
   signal?: AbortSignal;
   /**
-   * The `cursor` of the last event already seen, or `"now"` for only the
-   * events committed from now on; without it, from the oldest event stored.
+   * Where to begin: the `cursor` of the last event already seen, `"now"` for
+   * only the events committed from now on (the feed's end when the iteration
+   * begins), or `"start"` for every event stored. Without it: `"now"`, except
+   * for one run (`filter.runId`, `handle.watch()`), which starts at the run's
+   * first event.
    */
   after?: string;
 }
@@ -111,8 +114,8 @@ function encodePosition(p: Position): string {
   return `${p.skip}|${p.after ?? ""}`;
 }
 
-function decodePosition(cursor: string | undefined): Position {
-  if (cursor === undefined || cursor === "now") return { after: undefined, skip: 0 };
+function decodePosition(cursor: string): Position {
+  if (cursor === "start" || cursor === "now") return { after: undefined, skip: 0 };
   const match = typeof cursor === "string" ? /^(\d)\|(.*)$/s.exec(cursor) : null;
   if (!match) {
     throw new TypeError(
@@ -166,7 +169,9 @@ export function watchEvents(
   rt.check();
   const f = checkFilter(filter);
   if (options !== undefined) checkOptions(options, "watch with options");
-  let position = decodePosition(options?.after);
+  // One run's events from its start; everything else from now on.
+  const from = options?.after ?? (f.runId === undefined ? "now" : "start");
+  let position = decodePosition(from);
   const signal = options?.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Cannot watch with signal ${describe(signal)}: pass an AbortSignal`);
@@ -189,7 +194,7 @@ export function watchEvents(
       signal?.addEventListener("abort", fire);
       const timer = rt.driver.shared ? setInterval(fire, pollMs) : undefined;
       try {
-        if (options?.after === "now") position = { after: await rt.driver.feedEnd(), skip: 0 };
+        if (from === "now") position = { after: await rt.driver.feedEnd(), skip: 0 };
         while (!signal?.aborted && !rt.closed) {
           woken = false;
           const items = await rt.driver.feed(position.after, PAGE);

@@ -6,6 +6,7 @@ import { type Driver, Engine, LocalRunner, type WatchEvent, workflow } from "../
 import { chaos, relay } from "./_fixtures/chaos_workflows.ts";
 import { spawnWorker } from "./_fixtures/processes.ts";
 import { makeTarget, targetKinds } from "./_fixtures/targets.ts";
+import { driverFactories } from "./_fixtures/drivers.ts";
 
 const double = workflow<number>("double")
   .step("double", (n) => n * 2)
@@ -66,7 +67,9 @@ Deno.test("handle.watch() and filters select one run's events and event types", 
     if (e.type === "run.waiting") break; // leaving the loop ends the watch
   }
   assert.deepEqual(types.slice(0, 2), ["run.created", "run.started"]);
-  const failures = runner.watch({ types: ["run.waiting"], workflow: "double" });
+  const failures = runner.watch({ types: ["run.waiting"], workflow: "double" }, {
+    after: "start",
+  });
   const waits: string[] = [];
   for await (const e of failures) {
     waits.push(e.runId);
@@ -89,6 +92,41 @@ Deno.test("watch() after 'now' yields only what is committed from then on", asyn
   await events.return?.();
 });
 
+for (const factory of driverFactories()) {
+  Deno.test(`watch() on ${factory.name} without 'after' begins at the feed's end; one run's from its start`, async () => {
+    await using engine = new Engine({ driver: await factory.create(), workflows: [double] });
+    const old = await engine.start(double, 1, { id: "old" });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const watching = (async () => {
+      for await (const e of engine.watch({}, { signal: controller.signal })) {
+        seen.push(`${e.runId} ${e.type}`);
+        controller.abort();
+      }
+    })();
+    // The watch reads the feed's end when its iteration begins: start runs
+    // until it sees one (no worker runs them, so each has one event).
+    for (let i = 0; seen.length === 0; i++) {
+      await engine.start(double, 2, { id: `new-${i}` });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([watching, new Promise((resolve) => timer = setTimeout(resolve, 50))]);
+      clearTimeout(timer);
+    }
+    await watching;
+    assert.match(seen[0]!, /^new-\d+ run\.created$/, "nothing stored before it began");
+    for await (const e of old.watch()) {
+      assert.deepEqual([e.runId, e.type], ["old", "run.created"], "handle.watch(): from the start");
+      break;
+    }
+    const all: string[] = [];
+    for await (const e of engine.watch({}, { after: "start" })) {
+      all.push(e.runId);
+      if (all.length === 2) break;
+    }
+    assert.deepEqual(all, ["old", "new-0"], "after 'start': every stored event");
+  });
+}
+
 Deno.test("watch() ends when the runner closes", async () => {
   const runner = new LocalRunner();
   const ended = (async () => {
@@ -110,7 +148,7 @@ Deno.test("a slow watcher loses nothing while many runs complete", async () => {
   const controller = new AbortController();
   const completed = new Set<string>();
   let events = 0;
-  for await (const e of runner.watch({}, { signal: controller.signal })) {
+  for await (const e of runner.watch({}, { signal: controller.signal, after: "start" })) {
     events++;
     await new Promise((resolve) => setTimeout(resolve, 1)); // slower than the runs
     if (e.type === "run.completed") completed.add(e.runId);
@@ -144,7 +182,10 @@ for (const kind of targetKinds()) {
         const done = new Set<string>();
         const watching = (async () => {
           for await (
-            const e of engine.watch({ workflow: "chaos" }, { signal: controller.signal })
+            const e of engine.watch({ workflow: "chaos" }, {
+              signal: controller.signal,
+              after: "start",
+            })
           ) {
             seen.push(e);
             if (e.type === "run.waiting") await engine.signal(e.runId, "go", 1);
@@ -231,7 +272,10 @@ for (const kind of targetKinds()) {
         // only completes if every plain checkpoint reaches this watcher.
         const watching = (async () => {
           for await (
-            const e of engine.watch({ workflow: "relay" }, { signal: controller.signal })
+            const e of engine.watch({ workflow: "relay" }, {
+              signal: controller.signal,
+              after: "start",
+            })
           ) {
             seen.push(e);
             if (e.type === "step.completed") {
