@@ -39,6 +39,8 @@ export interface RunColumns {
   parent_id: string | null;
   /** Whether the parent waits for it (`.call`): 1 / true. */
   parent_call: number | boolean;
+  /** The deadline under a workflow timeout. */
+  deadline_at: number | null;
 }
 
 /** The columns of a checkpoint row. */
@@ -80,6 +82,7 @@ export function runFromColumns(r: RunColumns): StoredRun {
   if (r.priority) run.priority = Number(r.priority);
   if (r.parent_id !== null) run.parentId = r.parent_id;
   if (r.parent_call) run.parentCall = true;
+  if (r.deadline_at !== null && r.deadline_at !== undefined) run.deadlineAt = Number(r.deadline_at);
   return run;
 }
 

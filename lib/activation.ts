@@ -111,6 +111,8 @@ export abstract class ActivationCore {
   readonly #timeoutMs: number | undefined;
   /** The run's deadline (epoch ms), under a workflow `timeout`. */
   #deadline: number | undefined;
+  /** The deadline stored with the run (`deadlineAt`), when it has one. */
+  readonly #storedDeadline: number | undefined;
   /** Whether this activation wrote its run's final status (completed or failed). */
   ended = false;
   /** Set when the run was cancelled with compensation: the error it ends with. */
@@ -147,6 +149,7 @@ export abstract class ActivationCore {
     this.#recoveries = claim.run.recoveries ?? 0;
     const error = claim.run.error as RunErrorData | undefined;
     this.#cancelling = error?.cancelling ? error : undefined;
+    this.#storedDeadline = claim.run.deadlineAt;
     this.#clearRecoveries = this.#recoveries > 0;
     this.#labels = { ...claim.run.labels };
   }
@@ -203,7 +206,12 @@ export abstract class ActivationCore {
       let signal = this.#controller.signal;
       const cancelling = this.#cancelling;
       if (saga !== undefined || this.#timeoutMs !== undefined || cancelling !== undefined) {
-        const rows = this.#fresh ? undefined : await this.read([SAGA_KEY, DEADLINE_KEY]);
+        // A run stored without a deadline (from before runs had one) keeps it
+        // in a row, set by its first activation.
+        const legacy = this.#timeoutMs !== undefined && this.#storedDeadline === undefined;
+        const keys = saga === undefined ? [] : [SAGA_KEY];
+        if (legacy) keys.push(DEADLINE_KEY);
+        const rows = this.#fresh || keys.length === 0 ? undefined : await this.read(keys);
         const marker = rows?.get(SAGA_KEY);
         // A run that was compensating goes on compensating.
         if (saga !== undefined && marker?.data !== undefined) {
@@ -219,7 +227,7 @@ export abstract class ActivationCore {
             : await this.#compensate(saga, data, undefined, false);
         }
         if (this.#timeoutMs !== undefined) {
-          const timeout = this.#startDeadline(this.#timeoutMs, rows?.get(DEADLINE_KEY));
+          const timeout = this.#startDeadline(this.#timeoutMs, rows?.get(DEADLINE_KEY)?.data);
           signal = AbortSignal.any([signal, timeout.signal]);
           deadlineTimer = timeout.timer;
         }
@@ -388,17 +396,20 @@ export abstract class ActivationCore {
   }
 
   /**
-   * Starts the run's deadline: recorded by the first activation (the row rides
-   * along with its first write), read back by the others. Throws
-   * `WorkflowTimeoutError` when it has passed; else a timer on the engine
-   * clock aborts the returned signal when it does.
+   * Starts the run's deadline: the one stored with the run (`deadlineAt`, set
+   * when it was created or retried); for a run stored without one, the
+   * `#deadline` row (`legacy`), recorded by its first activation (riding along
+   * with its first write) and read back by the others. Throws
+   * `WorkflowTimeoutError` when it has passed (a run that sat `pending` past
+   * it too); else a timer on the engine clock aborts the returned signal when
+   * it does.
    */
   #startDeadline(
     timeoutMs: number,
-    row: StepRow | undefined,
+    legacy: string | undefined,
   ): { signal: AbortSignal; timer: ClockTimer } {
     const clock = this.host.clock;
-    let deadline = row?.data !== undefined ? Number(row.data) : NaN;
+    let deadline = this.#storedDeadline ?? (legacy !== undefined ? Number(legacy) : NaN);
     if (!Number.isFinite(deadline)) {
       deadline = timeAfter(clock.now(), timeoutMs);
       this.queue({ key: DEADLINE_KEY, kind: "deadline", state: "done", data: String(deadline) });

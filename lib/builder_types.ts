@@ -468,9 +468,10 @@ export interface WorkflowOptions<In = unknown> {
    */
   rateLimit?: RateLimitOption<In>;
   /**
-   * A durable deadline for each run, counted from its first claim (its
-   * `startAt` or creation when a worker is free): when
-   * it passes (also while the run sleeps or waits), steps in flight see
+   * A durable deadline for each run, stored when it is created and counted
+   * from its `startAt` (or creation); `retry()` renews it from the retry, a
+   * fork has its own. When it passes (also while the run sleeps, waits, or
+   * sits `pending` for a worker), steps in flight see
    * `ctx.signal` abort, compensation runs, and the run fails with
    * `WorkflowTimeoutError`. Tunable: not part of the plan hash.
    */

@@ -26,11 +26,11 @@ import {
 } from "./errors.ts";
 import { encodeEventDetail, rowData } from "./formats.ts";
 import type { RtOf } from "./nodes.ts";
-import { timeAfter } from "./time.ts";
+import { deadlineFrom, timeAfter } from "./time.ts";
 import { checkRunId } from "./validate.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { retryDelay } from "./attempt.ts";
-import { Workflow, workflowFlow } from "./builder.ts";
+import { Workflow, workflowFlow, workflowTimeout } from "./builder.ts";
 import { flowKeys } from "./flow.ts";
 import { StepFailure } from "./suspension.ts";
 import { ActivationCore } from "./activation.ts";
@@ -254,6 +254,7 @@ export abstract class ChildActivation extends ActivationCore {
       parentId: this.runId,
       ...(node.kind === "call" ? { parentCall: true } : {}),
       ...keys,
+      ...(child instanceof Workflow ? deadlineFrom(workflowTimeout(child), now) : {}),
     }, now);
     if (!created && (run.workflow !== child.name || run.parentId !== this.runId)) {
       throw new StepFailure(new DuplicateRunError(id, run.workflow, child.name), key);

@@ -12,7 +12,7 @@ import { RunNotFoundError } from "./errors.ts";
 import { cancelCallChildren } from "./children.ts";
 import { encodeValue } from "./values.ts";
 import type { HistoryOptions } from "./history.ts";
-import { toStoredTime } from "./time.ts";
+import { deadlineFrom, toStoredTime } from "./time.ts";
 import {
   type CancelOptions,
   type ForkOptions,
@@ -488,7 +488,13 @@ export abstract class RunClient implements AsyncDisposable {
     checkRunId(runId);
     this.#onWork?.();
     await rt.clockReady();
-    await rt.driver.retryRun(runId, rt.clock.now());
+    const now = rt.clock.now();
+    // A retried run gets a fresh deadline under its version's timeout (when
+    // this process has that version registered; else none, and its next
+    // activation starts one).
+    const run = await rt.driver.getRun(runId);
+    const timeoutMs = run === undefined ? undefined : rt.timeoutFor(run);
+    await rt.driver.retryRun(runId, now, deadlineFrom(timeoutMs, now));
   }
 
   /**

@@ -6,11 +6,11 @@
  * @module
  */
 import { checkPriority, flowKeys } from "./flow.ts";
-import { type AnyWorkflow, workflowFlow, workflowNodes } from "./builder.ts";
+import { type AnyWorkflow, workflowFlow, workflowNodes, workflowTimeout } from "./builder.ts";
 import { DuplicateRunError, RunNotFoundError, WorkflowNotFoundError } from "./errors.ts";
 import type { NewRun, NewSignal, StoredRun } from "./driver.ts";
 import { decodeValue, encodeValue } from "./values.ts";
-import { toStoredTime } from "./time.ts";
+import { deadlineFrom, toStoredTime } from "./time.ts";
 import type { ForkOptions, StartOptions } from "./records.ts";
 import type { Runtime } from "./runtime.ts";
 import { checkLabels, checkOptions, checkRunId, checkStartSignal, describe } from "./validate.ts";
@@ -54,6 +54,8 @@ export async function startRun(
     dueAt,
     ...keys,
     ...(priority === 0 ? {} : { priority }),
+    // The workflow timeout counts from the run's start: `startAt`, or now.
+    ...deadlineFrom(workflowTimeout(workflow), dueAt),
   };
   const { run, created } = signal === undefined
     ? await rt.driver.createRun(newRun, now)
@@ -147,6 +149,7 @@ export async function forkRun(
     dueAt: now,
     ...keys,
     ...(source.priority ? { priority: source.priority } : {}),
+    ...deadlineFrom(workflowTimeout(wf), now), // a fork has its own deadline
     steps: [...reused.values()].filter((row) => row.state === "done"),
   }, now);
   if (run.workflow !== source.workflow) {

@@ -236,10 +236,12 @@ export interface Driver extends AsyncDisposable {
   ): Promise<StoredRun>;
   /**
    * Makes a failed or cancelled run claimable again (a failed one from its
-   * failed step), with its `recoveries` reset. Throws `RunNotFoundError`, or
-   * `InvalidStateError` unless the run failed or was cancelled.
+   * failed step), with its `recoveries` reset and its deadline set to
+   * `options.deadlineAt` (none without it: a retried run gets a fresh
+   * deadline, or none). Throws `RunNotFoundError`, or `InvalidStateError`
+   * unless the run failed or was cancelled.
    */
-  retryRun(runId: string, now: number): Promise<StoredRun>;
+  retryRun(runId: string, now: number, options?: { deadlineAt?: number }): Promise<StoredRun>;
   /**
    * Pauses an unfinished run: status `paused`, not claimable until resumed.
    * The lease of a running run stays valid, so its steps in flight are

@@ -121,6 +121,12 @@ export interface StoredRun {
    * write, and the parent's unsuccessful end cancels it.
    */
   parentCall?: boolean;
+  /**
+   * Under a workflow `timeout`: the run's deadline (epoch ms), stored when it
+   * is created (its start time plus the timeout) and renewed by `retryRun`.
+   * Absent without a timeout (or for a run stored before the column existed).
+   */
+  deadlineAt?: number;
 }
 
 /**
@@ -179,6 +185,8 @@ export interface NewRun {
   parentId?: string;
   /** True for a `.call` child (see {@linkcode StoredRun.parentCall}). */
   parentCall?: boolean;
+  /** The deadline under a workflow `timeout` (see {@linkcode StoredRun.deadlineAt}). */
+  deadlineAt?: number;
 }
 
 /**
@@ -407,5 +415,6 @@ export function pendingRun(run: NewRun, now: number): StoredRun {
   if (run.priority) stored.priority = run.priority;
   if (run.parentId !== undefined) stored.parentId = run.parentId;
   if (run.parentCall) stored.parentCall = true;
+  if (run.deadlineAt !== undefined) stored.deadlineAt = run.deadlineAt;
   return stored;
 }

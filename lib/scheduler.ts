@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type AnyWorkflow, workflowFlow } from "./builder.ts";
+import { type AnyWorkflow, workflowFlow, workflowTimeout } from "./builder.ts";
 import { flowKeys } from "./flow.ts";
 import { isFinished, type NewRun, type StoredRun } from "./driver.ts";
 import type { Logger } from "./logger.ts";
@@ -20,7 +20,7 @@ import {
 } from "./schedule.ts";
 import type { ScheduleChange, ScheduleStore, StoredSchedule } from "./schedule_store.ts";
 import { dueSlots, type SlotRule, slotRunId } from "./slots.ts";
-import { MAX_TIME_MS } from "./time.ts";
+import { deadlineFrom, MAX_TIME_MS } from "./time.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 
 /** How long a worker's claim on a due schedule lasts: well inside the minute a slot may be late. */
@@ -162,6 +162,7 @@ function slotRuns(
       labels: { [SCHEDULE_LABEL]: row.id },
       dueAt: host.now(),
       ...keys,
+      ...deadlineFrom(workflowTimeout(wf), host.now()),
     });
   }
   return runs;

@@ -95,3 +95,15 @@ export function timeAfter(now: number, delayMs: number): number {
   const at = Math.round(now + (Number.isNaN(delayMs) ? MAX_DURATION_MS : delayMs));
   return Math.min(MAX_TIME_MS, Math.max(MIN_TIME_MS, at));
 }
+
+/**
+ * The `deadlineAt` of a new (or retried) run under a workflow `timeout`
+ * counted from `start` (its `startAt`, or now), to spread into a `NewRun`;
+ * empty without a timeout.
+ */
+export function deadlineFrom(
+  timeoutMs: number | undefined,
+  start: number,
+): { deadlineAt?: number } {
+  return timeoutMs === undefined ? {} : { deadlineAt: timeAfter(start, timeoutMs) };
+}

@@ -283,4 +283,52 @@ export const ADMIN_CASES: ConformanceCase[] = [
       assert.equal(await driver.purge(T0 + 101), 1);
     },
   },
+  {
+    name:
+      "deadlineAt is stored with a new run (plain, forked, signalled) and renewed or cleared by retryRun",
+    async fn(driver) {
+      const deadline = T0 + 3_600_000;
+      await driver.createRun(newRun("d-1", { deadlineAt: deadline }), T0);
+      await driver.createRun(newRun("d-2"), T0);
+      await driver.createRun(
+        newRun("d-3", { deadlineAt: deadline + 1, steps: [done("a", "1")] }),
+        T0,
+      );
+      await driver.startWithSignal(newRun("d-4", { deadlineAt: deadline + 2 }), { name: "go" }, T0);
+      assert.equal((await driver.getRun("d-1"))!.deadlineAt, deadline);
+      assert.equal((await driver.getRun("d-2"))!.deadlineAt, undefined);
+      assert.equal((await driver.getRun("d-3"))!.deadlineAt, deadline + 1);
+      assert.equal((await driver.getRun("d-4"))!.deadlineAt, deadline + 2);
+      const listed = (await driver.listRuns({})).runs.find((r) => r.id === "d-1");
+      assert.equal(listed?.deadlineAt, deadline);
+      // A claim hands it to the worker; an existing run keeps its own on a repeated create.
+      const claims = await claimAll(driver, T0);
+      assert.equal(claims.find((c) => c.run.id === "d-1")?.run.deadlineAt, deadline);
+      const again = await driver.createRun(newRun("d-1", { deadlineAt: deadline + 9 }), T0 + 1);
+      assert.equal(again.run.deadlineAt, deadline);
+      for (const [id, i] of [["d-1", 0], ["d-2", 1]] as const) {
+        const claim = claims.find((c) => c.run.id === id)!;
+        await driver.write(
+          claim.lease,
+          { run: { status: "failed", error: { name: "Error", message: `timed out ${i}` } } },
+          T0 + 2,
+        );
+      }
+      const renewed = await driver.retryRun("d-1", T0 + 10, { deadlineAt: T0 + 10 + 60_000 });
+      assert.equal(renewed.deadlineAt, T0 + 10 + 60_000);
+      assert.equal((await driver.getRun("d-1"))!.deadlineAt, T0 + 10 + 60_000);
+      const given = await driver.retryRun("d-2", T0 + 10, { deadlineAt: T0 + 99 });
+      assert.equal(given.deadlineAt, T0 + 99);
+      // Without one, a retried run has none.
+      const [claim] = (await claimAll(driver, T0 + 10)).filter((c) => c.run.id === "d-1");
+      await driver.write(
+        claim!.lease,
+        { run: { status: "failed", error: { name: "Error", message: "again" } } },
+        T0 + 11,
+      );
+      const cleared = await driver.retryRun("d-1", T0 + 12);
+      assert.equal(cleared.deadlineAt, undefined);
+      assert.equal((await driver.getRun("d-1"))!.deadlineAt, undefined);
+    },
+  },
 ];

@@ -4,6 +4,7 @@ import {
   Engine,
   LocalRunner,
   ManualClock,
+  MemoryDriver,
   workflow,
   WorkflowFailedError,
   WorkflowTimeoutError,
@@ -101,4 +102,99 @@ Deno.test("a run that finishes in time is not affected, and the plan shows the t
   assert.equal(workflow("plain").plan.timeoutMs, undefined);
   await using runner = new LocalRunner();
   assert.equal(await runner.run(wf, 1), 2);
+});
+
+for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: the deadline counts from the run's creation, not from its first claim`, async () => {
+    const undone: string[] = [];
+    const wf = workflow<number>("late-claim", { timeout: "1h" })
+      .step("book", (n) => `booking ${n}`, { compensate: (o) => void undone.push(o) })
+      .sleep("nap", "20m")
+      .step("after", () => "in time");
+    const clock = new ManualClock(T0);
+    await using engine = new Engine({ driver: await create(), workflows: [wf], clock });
+    const run = await engine.start(wf, 1, { id: "late-1" });
+    const later = await engine.start(wf, 2, { id: "late-2", startAt: T0 + 30 * 60_000 });
+    // Stored when created: the start (or startAt) plus the timeout.
+    assert.equal((await engine.driver.getRun("late-1"))?.deadlineAt, T0 + 3_600_000);
+    assert.equal((await engine.driver.getRun("late-2"))?.deadlineAt, T0 + 90 * 60_000);
+    const settled = run.result().catch((e) => e);
+    await clock.advance("50m"); // every worker busy (none here): the runs stay pending
+    assert.equal((await engine.get("late-1")).status, "pending");
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    await clock.advance("10m"); // first claimed at 50m, it sleeps until the deadline, not 70m
+    assert.ok(isTimeout(await settled));
+    assert.deepEqual(undone, ["booking 1"]);
+    assert.equal((await engine.get("late-1")).compensated, true);
+    // The delayed run counts from its startAt: it sleeps past 60m and completes at 80m.
+    await clock.advance("20m");
+    assert.equal(await later.result(), "in time");
+  });
+
+  Deno.test(`${name}: a run that sat pending past its deadline fails when a worker sees it; retry and fork get fresh deadlines`, async () => {
+    let calls = 0;
+    const wf = workflow<number>("stale", { timeout: "10m" })
+      .step("work", (n) => {
+        calls++;
+        return n;
+      })
+      .waitForSignal<number>("more", "more")
+      .step("sum", (n) => n + 1);
+    const clock = new ManualClock(T0);
+    await using engine = new Engine({ driver: await create(), workflows: [wf], clock });
+    const run = await engine.start(wf, 1, { id: "stale-1" });
+    await clock.advance("15m");
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    assert.ok(isTimeout(await run.result().catch((e) => e)));
+    assert.equal(calls, 0, "no step ran");
+    const types = (await engine.history("stale-1")).map((e) => e.type);
+    assert.deepEqual(types.filter((t) => t.startsWith("step.")), []);
+    assert.equal(types.at(-1), "run.failed");
+    // retry(): a fresh deadline from the retry (10m), so it does not time out at once.
+    await engine.retry("stale-1");
+    assert.equal(
+      (await engine.driver.getRun("stale-1"))?.deadlineAt,
+      clock.now() + 600_000,
+    );
+    await clock.advance("1m");
+    assert.equal((await engine.get("stale-1")).status, "waiting");
+    await engine.signal("stale-1", "more", 5);
+    assert.equal(await run.result(), 6);
+    assert.equal(calls, 1);
+    // fork(): its own deadline from now; it times out 10m later, not at once.
+    const fork = await engine.fork("stale-1", { id: "stale-2" });
+    assert.equal((await engine.driver.getRun("stale-2"))?.deadlineAt, clock.now() + 600_000);
+    const forked = fork.result().catch((e) => e);
+    await clock.advance("9m");
+    assert.equal((await engine.get("stale-2")).status, "waiting");
+    await clock.advance("1m");
+    assert.ok(isTimeout(await forked));
+  });
+}
+
+Deno.test("a run stored without a deadline (before runs had one) counts from its first claim", async () => {
+  const wf = workflow<number>("legacy", { timeout: "10m" }).sleep("nap", "1h");
+  const clock = new ManualClock(T0);
+  await using engine = new Engine({ driver: new MemoryDriver(), workflows: [wf], clock });
+  // As an older Sluice stored it: no deadlineAt.
+  await engine.driver.createRun({
+    id: "old-1",
+    workflow: wf.name,
+    version: wf.version,
+    planHash: wf.planHash,
+    input: "1",
+    labels: {},
+    dueAt: T0,
+  }, T0);
+  await clock.advance("5m");
+  await using worker = engine.worker({ pollInterval: 20 });
+  await worker.start();
+  const settled = engine.result("old-1").catch((e) => e);
+  await clock.advance("9m");
+  assert.equal((await engine.get("old-1")).status, "sleeping");
+  assert.equal((await engine.get("old-1")).wakeAt?.getTime(), T0 + 15 * 60_000);
+  await clock.advance("1m");
+  assert.ok(isTimeout(await settled));
 });

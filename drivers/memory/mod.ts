@@ -742,7 +742,7 @@ export class MemoryDriver implements Driver {
   }
 
   /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
-  retryRun(runId: string, now: number): Promise<StoredRun> {
+  retryRun(runId: string, now: number, options?: { deadlineAt?: number }): Promise<StoredRun> {
     try {
       this.#check();
       const stored = this.#get(runId);
@@ -756,6 +756,8 @@ export class MemoryDriver implements Driver {
       run.status = "pending";
       delete run.error;
       delete run.recoveries;
+      if (options?.deadlineAt === undefined) delete run.deadlineAt;
+      else run.deadlineAt = options.deadlineAt;
       run.dueAt = now;
       run.updatedAt = now;
       this.#append(stored, { type: "run.retried", at: now });

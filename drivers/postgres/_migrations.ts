@@ -109,6 +109,11 @@ export function migrations(s: string): Migration[] {
         PRIMARY KEY (run_id, id)
       )`],
     },
+    {
+      version: 11,
+      name: "the deadline of a run under a workflow timeout, from its start (or retry)",
+      statements: [`ALTER TABLE ${s}.runs ADD COLUMN deadline_at bigint`],
+    },
   ];
 }
 

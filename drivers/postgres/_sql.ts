@@ -35,12 +35,12 @@ const RUN = `r.id, r.workflow, r.version, r.plan_hash, r.status, r.input, r.outp
   r.labels::text AS labels, r.created_at::float8 AS created_at,
   r.updated_at::float8 AS updated_at, r.due_at::float8 AS due_at, r.waiting_for,
   r.lease_token::float8 AS lease_token, r.lease_owner, r.recoveries, r.concurrency_key,
-  r.rate_key, r.priority, r.parent_id, r.parent_call`;
+  r.rate_key, r.priority, r.parent_id, r.parent_call, r.deadline_at::float8 AS deadline_at`;
 
 /** The columns of the same run once a CTE returned them. */
 const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error, labels,
   created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries,
-  concurrency_key, rate_key, priority, parent_id, parent_call`;
+  concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at`;
 
 /** The run (alias `r`) is held under a lease: running or paused, with an owner. */
 export const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
@@ -187,16 +187,17 @@ export function statements(s: string): Statements {
 
     createRuns: `WITH b AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-          $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[])
+          $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[],
+          $16::int8[])
           WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now,
-            concurrency_key, rate_key, priority, parent_id, parent_call, ord)
+            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, ord)
       ),
       ins AS (
         INSERT INTO ${s}.runs AS r
           (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
-            concurrency_key, rate_key, priority, parent_id, parent_call)
+            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at)
         SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at,
-          concurrency_key, rate_key, priority, parent_id, parent_call <> 0
+          concurrency_key, rate_key, priority, parent_id, parent_call <> 0, deadline_at
         FROM b ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING ${RUN}
@@ -211,20 +212,20 @@ export function statements(s: string): Statements {
       SELECT false, ${RUN}, 0 FROM ${s}.runs r
       WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`,
 
-    /** `createRuns` for one run (arrays of one) with its first rows ($11-$18), keys and parent ($19-$23). */
+    /** `createRuns` for one run (arrays of one) with its first rows ($11-$18), keys, parent, deadline ($19-$24). */
     createWithSteps: `WITH b AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
           $6::text[], $7::int8[], $8::int8[], $19::text[], $20::text[], $21::int4[], $22::text[],
-          $23::int4[])
+          $23::int4[], $24::int8[])
           WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now,
-            concurrency_key, rate_key, priority, parent_id, parent_call, ord)
+            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, ord)
       ),
       ins AS (
         INSERT INTO ${s}.runs AS r
           (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
-          lease_token, concurrency_key, rate_key, priority, parent_id, parent_call)
+          lease_token, concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at)
         SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at, 1,
-          concurrency_key, rate_key, priority, parent_id, parent_call <> 0
+          concurrency_key, rate_key, priority, parent_id, parent_call <> 0, deadline_at
         FROM b ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING ${RUN}
@@ -482,7 +483,7 @@ export function statements(s: string): Statements {
       ),
       up AS (
         UPDATE ${s}.runs AS r SET status = 'pending', error = NULL, due_at = $2::int8,
-          updated_at = $2::int8, recoveries = 0
+          updated_at = $2::int8, recoveries = 0, deadline_at = $5::int8
         FROM old WHERE r.id = old.id
         RETURNING ${RUN}
       ),

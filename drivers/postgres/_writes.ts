@@ -372,11 +372,15 @@ export function dueNotices(
   return dueAt !== null && dueAt <= now ? notices : notices.filter((n) => n !== "runnable");
 }
 
-/** The child-run arrays of grouped creations (`$14`, `$15`): the parent and the `.call` flag. */
+/**
+ * The last arrays of grouped creations (`$14` … `$16`): the parent, the
+ * `.call` flag, and the deadline under a workflow timeout.
+ */
 export function createChildParams(items: readonly { run: NewRun }[]): Param[] {
   return [
     items.map((item) => item.run.parentId ?? null),
     items.map((item) => item.run.parentCall ? 1 : 0),
+    items.map((item) => item.run.deadlineAt ?? null),
   ];
 }
 

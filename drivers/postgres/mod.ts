@@ -1014,13 +1014,18 @@ export class PostgresDriver implements Driver {
   }
 
   /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
-  async retryRun(runId: string, now: number): Promise<StoredRun> {
+  async retryRun(
+    runId: string,
+    now: number,
+    options?: { deadlineAt?: number },
+  ): Promise<StoredRun> {
     this.#check();
     const [row] = await this.#query<RunRow>(`retry run '${runId}'`, this.#st.retryRun, [
       runId,
       now,
       this.#channel,
       this.#payload("runnable", runId),
+      options?.deadlineAt ?? null,
     ]);
     if (row) {
       this.#emit(["runnable"], runId);

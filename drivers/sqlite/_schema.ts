@@ -27,6 +27,7 @@
  * - `schedules`: one row per schedule (version 3; see `_schedules.ts`).
  * - `signal_ids`: per `(rid, id)`, the id of each signal with an id a run took
  *   (version 9), kept after it is consumed, so a repeat stays a no-op.
+ * - `runs.deadline_at` (version 10): a run's deadline under a workflow timeout.
  *
  * @module
  */
@@ -141,6 +142,8 @@ export const MIGRATIONS: readonly string[] = [
     id TEXT NOT NULL,
     PRIMARY KEY (rid, id)
   ) WITHOUT ROWID;`,
+  // 10: the deadline of a run under a workflow timeout, from its start (or retry).
+  `ALTER TABLE runs ADD COLUMN deadline_at INTEGER;`,
 ];
 
 /** The schema version this code writes. */

@@ -8,7 +8,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 /** The columns of `runs` that make a `StoredRun`. */
 const RUN_COLUMNS =
-  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries, concurrency_key, rate_key, priority, parent_id, parent_call";
+  "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries, concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at";
 
 /** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
 const FENCE =
@@ -185,8 +185,9 @@ export class Statements {
 
     this.insertRun = p(
       `INSERT INTO runs (id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, lease_token, input,
-         concurrency_key, rate_key, priority, parent_id, parent_call)
-       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (id) DO NOTHING
+         concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at)
+       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+       ON CONFLICT (id) DO NOTHING
        RETURNING rid`,
     );
     this.getRun = p(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?1`);
@@ -295,7 +296,8 @@ export class Statements {
     );
     this.setPausedDue = p("UPDATE runs SET paused_due = ?2 WHERE rid = ?1");
     this.retryRun = p(
-      `UPDATE runs SET status = 'pending', error = NULL, due_at = ?2, updated_at = ?2, recoveries = 0
+      `UPDATE runs SET status = 'pending', error = NULL, due_at = ?2, updated_at = ?2, recoveries = 0,
+         deadline_at = ?3
        WHERE rid = ?1 RETURNING ${RUN_COLUMNS}`,
     );
     this.dropPendingRow = p(

@@ -400,6 +400,7 @@ export class SqliteDriver implements Driver {
         newRun.priority ?? 0,
         newRun.parentId ?? null,
         newRun.parentCall ? 1 : 0,
+        newRun.deadlineAt ?? null,
       );
       if (inserted === undefined) {
         return {
@@ -862,7 +863,7 @@ export class SqliteDriver implements Driver {
   }
 
   /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
-  retryRun(runId: string, now: number): Promise<StoredRun> {
+  retryRun(runId: string, now: number, options?: { deadlineAt?: number }): Promise<StoredRun> {
     return this.#q.enqueue(() => {
       const s = this.#s!;
       const state = this.#state(runId);
@@ -875,7 +876,7 @@ export class SqliteDriver implements Driver {
         s.dropPendingRow.run(state.rid, failedStep);
         s.dropPendingIndex.run(state.rid, failedStep);
       }
-      const row = s.retryRun.get(state.rid, now) as unknown as RunRow;
+      const row = s.retryRun.get(state.rid, now, options?.deadlineAt ?? null) as unknown as RunRow;
       this.#journal.event(state.rid, "run.retried", now);
       this.#q.notify("runnable", runId);
       return runFromColumns(row);
