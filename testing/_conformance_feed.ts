@@ -101,4 +101,25 @@ export const FEED_CASES: ConformanceCase[] = [
       await assert.rejects(driver.feed("not a cursor", 10), TypeError);
     },
   },
+  {
+    name: "a purge of the newest items makes no cursor skip or repeat what is written next",
+    async fn(driver) {
+      const a = await started(driver, "a");
+      await driver.write(a, { steps: [done("one", "1")] }, T0 + 1);
+      await driver.write(a, { run: { status: "completed", output: "1" } }, T0 + 2);
+      const seen = await readAll(driver, 100);
+      const end = await driver.feedEnd();
+      assert.equal(await driver.purge(T0 + 10), 1, "the run and its items are gone");
+      const b = await started(driver, "b", T0 + 11);
+      await driver.write(b, { steps: [done("two", "2")] }, T0 + 12);
+      const expected = ["b run.created", "b run.started", "b row:two:done"];
+      for (const cursor of [...seen.map((item) => item.cursor), end]) {
+        assert.deepEqual(
+          (await readAll(driver, 100, cursor)).map(label),
+          expected,
+          `after cursor '${cursor}' of the purged run`,
+        );
+      }
+    },
+  },
 ];

@@ -146,6 +146,44 @@ Deno.test("sqlite: a version 1 file is upgraded in place, its runs kept and coun
   );
 });
 
+Deno.test("sqlite: a version 10 file keeps its journal through version 11, after which no seq is reused", async () => {
+  const path = freshPath();
+  const db = new DatabaseSync(path);
+  for (const migration of MIGRATIONS.slice(0, 10)) db.exec(migration);
+  db.exec("PRAGMA user_version = 10");
+  db.exec(`INSERT INTO runs (rid, id, workflow, version, plan_hash, status, labels, created_at,
+    updated_at) VALUES (1, 'old', 'wf', '1', 'hash-1', 'cancelled', '{}', ${T0}, ${T0})`);
+  db.exec(`INSERT INTO journal (seq, rid, kind, at) VALUES (7, 1, 'run.created', ${T0})`);
+  db.exec("INSERT INTO events (rid, seq) VALUES (1, 7)");
+  db.close();
+  await using driver = new SqliteDriver({ path });
+  await driver.migrate();
+  assert.deepEqual((await driver.history("old")).map((item) => item.seq), [7], "the row is kept");
+  assert.equal(await driver.purge(T0 + 1), 1);
+  await driver.createRun(newRun("new"), T0 + 2);
+  const [item] = await driver.feed("6", 10);
+  assert.equal(item?.runId, "new");
+  assert.ok(Number(item.cursor) > 7, `seq ${item.cursor} comes after the purged 7`);
+  // Purging the newest rows again and again leaves one marker, at the newest seq.
+  for (const id of ["new", "newer", "newest"]) {
+    if (id !== "new") await driver.createRun(newRun(id), T0 + 2);
+    await driver.cancelRun(id, "done", T0 + 3);
+    assert.equal(await driver.purge(T0 + 4), 1);
+  }
+  const file = new DatabaseSync(path);
+  try {
+    const rows = file.prepare("SELECT seq, rid FROM journal").all() as {
+      seq: number;
+      rid: number;
+    }[];
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.rid, 0);
+    assert.ok(rows[0]!.seq > Number(item.cursor) + 2, "the marker holds the newest seq");
+  } finally {
+    file.close();
+  }
+});
+
 Deno.test("sqlite: a file with a newer schema is refused", async () => {
   const path = freshPath();
   const db = new DatabaseSync(path);
@@ -445,9 +483,12 @@ Deno.test("sqlite: the journal keeps only rows in force and purge leaves nothing
   assert.equal(count(unreferenced), 0, "no replaced row is left in the journal");
   assert.equal(count("SELECT count(*) AS n FROM steps"), 4 * 3_001);
   assert.equal(await driver.purge(T0 + 3), 4);
-  for (const table of ["journal", "steps", "events", "signals", "runs"]) {
+  for (const table of ["steps", "events", "signals", "runs"]) {
     assert.equal(count(`SELECT count(*) AS n FROM ${table}`), 0, `${table} is empty`);
   }
+  // What stays is one marker holding the journal's highest seq (never reused).
+  assert.equal(count("SELECT count(*) AS n FROM journal WHERE rid <> 0"), 0, "no run's row");
+  assert.equal(count("SELECT count(*) AS n FROM journal WHERE rid = 0"), 1, "one marker");
 });
 
 Deno.test("sqlite: labels set by a step land in the checkpoint's transaction: neither lands without the other", async () => {

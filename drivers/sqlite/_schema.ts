@@ -14,7 +14,10 @@
  *   `concurrency_key`, `rate_key` and `priority` (set at start) and
  *   `began_at` (the first claim under a rate limit).
  * - `journal`: every checkpoint row and history event, keyed by `seq` (its
- *   rowid: the global write order that orders each run's history). A worker
+ *   rowid: the global write order that orders each run's history, and the
+ *   feed's cursor). Since version 11 no seq is reused: deleting the newest
+ *   row leaves a marker row (rid 0) at its seq, and `journal_end` holds the
+ *   marker's seq so the next one replaces it. A worker
  *   appends its rows here with one fenced statement per write; rows of many
  *   runs land on the same B-tree pages, which is what makes group commit pay.
  * - `steps`: the per-run index of checkpoint rows, `(rid, key)` → the `seq` of
@@ -144,6 +147,20 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;`,
   // 10: the deadline of a run under a workflow timeout, from its start (or retry).
   `ALTER TABLE runs ADD COLUMN deadline_at INTEGER;`,
+  // 11: journal seqs are never reused. A rowid takes max + 1, so deleting the
+  // newest rows (a purge, a dropped row) would hand their seqs out again, to
+  // rows a feed cursor already passed. Deleting the newest row leaves a marker
+  // row (rid 0, no kind: neither a run's history nor the feed) at its seq; the
+  // one marker before it goes (AUTOINCREMENT would cost every insert instead).
+  `CREATE TABLE journal_end (seq INTEGER PRIMARY KEY);
+  CREATE TRIGGER journal_keeps_its_end AFTER DELETE ON journal
+  WHEN NOT EXISTS (SELECT 1 FROM journal WHERE seq > OLD.seq)
+  BEGIN
+    INSERT INTO journal (seq, rid) VALUES (OLD.seq, 0);
+    DELETE FROM journal WHERE seq IN (SELECT seq FROM journal_end);
+    DELETE FROM journal_end;
+    INSERT INTO journal_end (seq) VALUES (OLD.seq);
+  END;`,
 ];
 
 /** The schema version this code writes. */
