@@ -8,6 +8,8 @@
 import type { DashboardClient } from "./_client.ts";
 import { listOptions, readRunsQuery } from "./_runs_page.ts";
 import type { HistoryEvent, RunRecord } from "../lib/records.ts";
+import type { WatchEvent } from "../lib/watch.ts";
+import { CHILD_ROWS } from "./_run_page.ts";
 
 const encoder = new TextEncoder();
 
@@ -24,15 +26,32 @@ function digest(text: string): string {
   return (h >>> 0).toString(16);
 }
 
-/** What a run's page shows, in short: its last event and its status. */
-export function runFingerprint(run: RunRecord, history: readonly HistoryEvent[]): string {
+/** A run's newest children (and whether it has more), as its page lists them. */
+export async function childrenOf(
+  client: DashboardClient,
+  runId: string,
+): Promise<{ runs: RunRecord[]; more: boolean }> {
+  const page = await client.list({ parentId: runId, limit: CHILD_ROWS });
+  return { runs: page.runs, more: page.nextCursor !== undefined };
+}
+
+function childrenPrint(children: readonly RunRecord[]): string {
+  return children.map((r) => `${r.id}|${r.status}|${r.updatedAt.getTime()}`).join(",");
+}
+
+/** What a run's page shows, in short: its last event, its status and its children's. */
+export function runFingerprint(
+  run: RunRecord,
+  history: readonly HistoryEvent[],
+  children: readonly RunRecord[],
+): string {
   const seq = history.reduce((max, e) => Math.max(max, e.seq), -1);
-  return digest(`${seq}|${run.status}|${run.updatedAt.getTime()}`);
+  return digest(`${seq}|${run.status}|${run.updatedAt.getTime()}|${childrenPrint(children)}`);
 }
 
 /** What the runs page shows, in short: each run's id, status and last update. */
 export function runsFingerprint(runs: readonly RunRecord[]): string {
-  return digest(runs.map((r) => `${r.id}|${r.status}|${r.updatedAt.getTime()}`).join(","));
+  return digest(childrenPrint(runs));
 }
 
 function runProbe(client: DashboardClient, runId: string): Probe {
@@ -44,7 +63,8 @@ function runProbe(client: DashboardClient, runId: string): Probe {
       if (page.length > 0) after = page.at(-1)!.seq;
       if (page.length < 1000) break;
     }
-    return digest(`${after}|${run.status}|${run.updatedAt.getTime()}`);
+    const children = (await childrenOf(client, runId)).runs;
+    return digest(`${after}|${run.status}|${run.updatedAt.getTime()}|${childrenPrint(children)}`);
   };
 }
 
@@ -113,16 +133,34 @@ export function liveResponse(
       };
       send("retry: 2000\n\n");
       keepAlive = setInterval(() => send(": keep-alive\n\n"), KEEP_ALIVE_MS);
-      const filter = runId
-        ? { runId }
-        : query?.workflow !== undefined
-        ? { workflow: query.workflow }
-        : {};
+      // A run's page shows its children too: their events count, and the
+      // run's own events may mean a new child.
+      const filter = runId ? {} : query?.workflow !== undefined ? { workflow: query.workflow } : {};
+      const children = new Set<string>();
+      const learnChildren = async () => {
+        if (runId === null) return;
+        for (const child of (await childrenOf(client, runId)).runs) children.add(child.id);
+      };
+      const concerns = async (event: WatchEvent): Promise<boolean> => {
+        if (runId === null) return true;
+        if (event.runId === runId) {
+          await learnChildren();
+          return true;
+        }
+        if (children.has(event.runId)) return true;
+        // A child's first events can commit before the parent's own.
+        if (event.type === "run.created") {
+          await learnChildren();
+          return children.has(event.runId);
+        }
+        return false;
+      };
       void (async () => {
         try {
           const events = client.watch(filter, { after: "now", signal: watching.signal });
           const iterator = events[Symbol.asyncIterator]();
           const first = iterator.next(); // finds the feed's end, then waits
+          await learnChildren();
           // What changed between rendering and that moment: one look now, and
           // one once the watch surely stands at the end.
           const seen = params.get("v");
@@ -131,7 +169,9 @@ export function liveResponse(
           };
           await look();
           second = setTimeout(() => void look().catch(() => {}), interval);
-          for (let next = await first; !next.done; next = await iterator.next()) change();
+          for (let next = await first; !next.done; next = await iterator.next()) {
+            if (await concerns(next.value)) change();
+          }
         } catch {
           // the engine closed or the storage failed: the page reconnects
         }

@@ -116,19 +116,72 @@ function historyTable(history: readonly HistoryEvent[]): Html {
   `;
 }
 
+/** Child runs listed on a run's page; a link leads to the rest. */
+export const CHILD_ROWS = 50;
+
+/** The run's children (`.call` / `.spawn`), newest first, with a link to all of them. */
+function childrenCard(base: string, run: RunRecord, children: Children, now: number): Html {
+  if (children.runs.length === 0) return html``;
+  const rows = children.runs.map((child) =>
+    html`
+      <tr data-child="${child.id}">
+        <td class="id"><a class="child-run" href="${base}/runs/${encodeURIComponent(
+          child.id,
+        )}">${child
+          .id}</a></td>
+        <td>${child.workflow} <span class="sub">v${child.version}</span></td>
+        <td>${statusPill(child.status)}</td>
+        <td class="num">${formatDuration(runEnd(child, now) - child.createdAt.getTime())}</td>
+        <td class="num" title="${child.createdAt.toISOString()}">${formatTime(child.createdAt)}</td>
+      </tr>
+    `
+  );
+  const all = `${base}/?${new URLSearchParams({ parent: run.id })}`;
+  return html`
+    <div class="card" id="children">
+      <h2>Child runs <span class="sub">${children.more
+        ? html`the newest ${
+          String(children.runs.length)
+        } · <a id="all-children" href="${all}">all →</a>`
+        : html`${String(children.runs.length)}`}</span></h2>
+      <div class="svgwrap">
+        <table class="runs">
+          <thead>
+            <tr>
+              <th>Run</th>
+              <th>Workflow</th>
+              <th>Status</th>
+              <th>Duration</th>
+              <th>Created</th>
+            </tr>
+          </thead>
+          <tbody>${rows}</tbody>
+        </table>
+      </div>
+    </div>
+  `;
+}
+
+/** A run's children as its page shows them: the newest, and whether there are more. */
+export interface Children {
+  runs: RunRecord[];
+  more: boolean;
+}
+
 /** The body of a run's page. */
 export function runBody(input: {
   base: string;
   run: RunRecord;
   history: HistoryEvent[];
   plan: Plan | undefined;
+  children: Children;
   now: number;
 }): Html {
   const { base, run, history, plan } = input;
   const traces = traceSteps(history);
   const start = run.createdAt.getTime();
   const end = Math.max(runEnd(run, input.now), history.at(-1)?.at.getTime() ?? start);
-  const parentId = (run as RunRecord & { parentId?: string }).parentId;
+  const parentId = run.parentId;
   const forms = actionForms(base, run);
   const keys = flowKeys(run);
   const facts = html`<div class="grid">
@@ -203,6 +256,7 @@ ${keys ? html`<div><span>Flow keys</span><code id="flow-keys">${keys}</code></di
     ${run.error
       ? html`<div class="card" id="error"><h2>Error</h2>${errorChain(run.error)}</div>`
       : ""}
+    ${childrenCard(base, run, input.children, input.now)}
     <div
       class="card"><h2>Timeline</h2><div class="svgwrap">${timelineSvg(
         history,

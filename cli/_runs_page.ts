@@ -31,6 +31,8 @@ export interface RunsQuery {
   from?: string;
   to?: string;
   cursor?: string;
+  /** Only the child runs of this run (`.call` / `.spawn`). */
+  parent?: string;
 }
 
 /** Reads the filters; bad values throw `TypeError` (shown as a 400 page). */
@@ -47,7 +49,7 @@ export function readRunsQuery(params: URLSearchParams): RunsQuery {
     }
     query.status = status as RunStatus;
   }
-  for (const name of ["workflow", "label", "from", "to", "cursor"] as const) {
+  for (const name of ["workflow", "label", "from", "to", "cursor", "parent"] as const) {
     const value = get(name);
     if (value !== undefined) query[name] = value;
   }
@@ -83,6 +85,7 @@ export function listOptions(query: RunsQuery, limit: number): ListOptions {
     options.createdBefore = /T\d{2}:\d{2}$/.test(query.to) ? to + 59_999 : to;
   }
   if (query.cursor) options.cursor = query.cursor;
+  if (query.parent) options.parentId = query.parent;
   return options;
 }
 
@@ -173,7 +176,11 @@ export function runsBody(input: {
 <label>Created to (UTC)<input type="datetime-local" name="to" id="filter-to" data-keep value="${
     query.to ?? ""
   }"></label>
-<button type="submit" class="primary">Apply</button> <a href="${base}/">Clear</a></form>`;
+${
+    query.parent
+      ? html`<input type="hidden" name="parent" value="${query.parent}">`
+      : ""
+  }<button type="submit" class="primary">Apply</button> <a href="${base}/">Clear</a></form>`;
 
   const rows = runs.map((run) => {
     const step = currentStep(run, input.histories.get(run.id), input.plans(run));
@@ -214,28 +221,36 @@ export function runsBody(input: {
   return html`
     <div class="head">
       <h1>Runs</h1>
-    </div><p class="sub">Newest first. Times are UTC.</p>${input.notice
-      ? html`<p class="flash" id="flash">${input.notice}</p>`
-      : ""}${filters}${runs.length === 0
-      ? html`<div class="card empty">No runs match these filters.</div>`
-      : html`
-        <div class="card flush">
-          <table class="runs" id="runs">
-            <thead>
-              <tr>
-                <th>Run</th>
-                <th>Workflow</th>
-                <th>Status</th>
-                <th>Current step</th>
-                <th>Error</th>
-                <th>Duration</th>
-                <th>Labels</th>
-                <th>Created</th>
-              </tr>
-            </thead>
-            <tbody>${rows}</tbody>
-          </table>
-        </div>
-      `}${pager}
+    </div><p
+      class="sub">Newest first. Times are UTC.</p>${query.parent
+        ? html`
+          <p
+            id="parent-filter">The child runs of <a href="${base}/runs/${encodeURIComponent(
+              query.parent,
+            )}">${query.parent}</a> · <a href="${base}/">all runs</a></p>
+        `
+        : ""}${input.notice
+        ? html`<p class="flash" id="flash">${input.notice}</p>`
+        : ""}${filters}${runs.length === 0
+        ? html`<div class="card empty">No runs match these filters.</div>`
+        : html`
+          <div class="card flush">
+            <table class="runs" id="runs">
+              <thead>
+                <tr>
+                  <th>Run</th>
+                  <th>Workflow</th>
+                  <th>Status</th>
+                  <th>Current step</th>
+                  <th>Error</th>
+                  <th>Duration</th>
+                  <th>Labels</th>
+                  <th>Created</th>
+                </tr>
+              </thead>
+              <tbody>${rows}</tbody>
+            </table>
+          </div>
+        `}${pager}
   `;
 }

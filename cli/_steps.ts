@@ -129,7 +129,7 @@ function leafPattern(key: string): RegExp {
 export function planView(
   nodes: readonly PlanNode[],
   traces: readonly StepTrace[],
-  run: Pick<RunRecord, "status" | "error" | "waitingFor">,
+  run: Pick<RunRecord, "status" | "error" | "waitingFor" | "waitingForChildren">,
 ): NodeView[] {
   const finished = run.status === "completed" || run.status === "failed" ||
     run.status === "cancelled";
@@ -202,6 +202,8 @@ export function planView(
     if (run.status === "sleeping") return v.node.kind === "sleep" || v.node.kind === "sleepUntil";
     if (run.status !== "waiting") return false;
     const node = v.node;
+    // A `.call` leaves no step event: the run waits in the first call it has not passed.
+    if (node.kind === "call") return run.waitingForChildren !== undefined;
     return (node.kind === "waitForSignal" || node.kind === "waitForAnySignal") &&
       node.signals.some((s) => run.waitingFor?.includes(s));
   };
@@ -224,7 +226,10 @@ export function planView(
         break;
       case "waitForSignal":
       case "waitForAnySignal":
-        if (run.status === "waiting") v.state = "waiting";
+        if (run.status === "waiting" && run.waitingForChildren === undefined) v.state = "waiting";
+        break;
+      case "call":
+        if (run.status === "waiting" && run.waitingForChildren !== undefined) v.state = "waiting";
         break;
       case "if":
         break; // which branch is not recorded until it runs

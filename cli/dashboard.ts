@@ -19,7 +19,7 @@ import { RUN_ACTIONS } from "./_actions.ts";
 import { type DashboardClient, PlanIndex } from "./_client.ts";
 import { html } from "./_html.ts";
 import { notFoundPage, renderPage } from "./_layout.ts";
-import { liveResponse, runFingerprint, runsFingerprint } from "./_live.ts";
+import { childrenOf, liveResponse, runFingerprint, runsFingerprint } from "./_live.ts";
 import { runBody } from "./_run_page.ts";
 import { SCHEDULE_ACTIONS, schedulesBody, workersBody } from "./_ops_pages.ts";
 import { listOptions, readRunsQuery, runsBody } from "./_runs_page.ts";
@@ -251,20 +251,25 @@ export function dashboard(
 
   const runPage = async ({ params }: Context): Promise<Response> => {
     const runId = params[0]!;
-    const [run, history] = await Promise.all([client.get(runId), client.history(runId)]);
+    const [run, history, children] = await Promise.all([
+      client.get(runId),
+      client.history(runId),
+      childrenOf(client, runId),
+    ]);
     return renderPage({
       base,
       title: `Run ${run.id}`,
       active: "/",
       live: `${base}/events?${new URLSearchParams({
         run: run.id,
-        v: runFingerprint(run, history),
+        v: runFingerprint(run, history, children.runs),
       })}`,
       body: runBody({
         base,
         run,
         history,
         plan: plans.find(run.workflow, run.planHash),
+        children,
         now: Date.now(),
       }),
     });

@@ -2,8 +2,9 @@
  * The dashboard in a real headless Chromium (Debian's `chromium` driven by
  * playwright-core): a run's life clicked through (watched live without a
  * reload, signalled from the page, completed), a cancel, a retry of a failed
- * run, the runs list's filters and search, the 404 page, and hostile strings
- * everywhere a user can put one. Full-page screenshots go to
+ * run, the runs list's filters and search, pause and resume, a parent's child
+ * runs (followed live, a child signalled, the way back), the 404 page, and
+ * hostile strings everywhere a user can put one. Full-page screenshots go to
  * tests/_screenshots/ (git-ignored).
  */
 import assert from "node:assert/strict";
@@ -61,7 +62,12 @@ Deno.test({
       .sleep("cooldown", "20ms")
       .waitForSignal("go", "go")
       .step("done", () => "done");
-    const workflows = [order, charge, hold];
+    const task = workflow<string>("task").waitForSignal<string>("wait", "go");
+    const batch = workflow<string>("batch")
+      .spawn("audit", task, { id: (s) => `audit-${s}` })
+      .call("main", task, { id: (_spawned, input) => `main-${input}`, input: (_s, input) => input })
+      .step("after", (v) => `batch done: ${v}`);
+    const workflows = [order, charge, hold, task, batch];
 
     const hourly = schedule("hourly-hold", hold, { every: "1h", input: "tick" });
     const engine = new Engine({
@@ -228,6 +234,60 @@ Deno.test({
       await page.waitForURL((url) => !url.pathname.endsWith("/runs/order-1"));
       await page.locator("#run-status .s-waiting").waitFor();
       assert.equal(await page.inputValue("#signal-name"), "approved");
+
+      // ---- pause and resume from the page
+      await engine.start(hold, "p", { id: "hold-pause" });
+      await page.goto(`${origin}/runs/hold-pause`);
+      await page.locator("#run-status .s-waiting").waitFor();
+      await page.click("#action-pause button");
+      await page.locator("#run-status .s-paused").waitFor();
+      assert.equal(await page.locator("#action-signal").count(), 1, "a paused run takes signals");
+      await shot("run-paused");
+      await page.click("#action-resume button");
+      await page.locator("#run-status .s-waiting").waitFor();
+      assert.equal((await engine.get("hold-pause")).status, "waiting");
+
+      // ---- a parent's children (.spawn and .call), followed live, and the way back
+      await engine.start(batch, "b1", { id: "batch-1" });
+      await page.goto(`${origin}/runs/batch-1`);
+      await page.locator('#children tr[data-child="main-b1"] .s-waiting').waitFor();
+      await page.locator('#children tr[data-child="audit-b1"] .s-waiting').waitFor();
+      await page.locator('#plan [data-node="main"][data-state="waiting"]').waitFor();
+      assert.equal(
+        await page.locator('#plan [data-node="audit"]').getAttribute("data-state"),
+        "done",
+        "the spawn is passed",
+      );
+      assert.equal(await page.textContent("#children h2 .sub"), "2");
+      await page.evaluate(() => (globalThis as { __marker?: number }).__marker = 2);
+      await engine.signal("audit-b1", "go", "audited");
+      await page.locator('#children tr[data-child="audit-b1"] .s-completed').waitFor();
+      assert.equal(
+        await page.evaluate(() => (globalThis as { __marker?: number }).__marker),
+        2,
+        "a child's change shows on its parent's page without a reload",
+      );
+      await shot("run-children");
+      await page.click('#children tr[data-child="main-b1"] a.child-run');
+      await page.waitForURL(/\/runs\/main-b1$/);
+      assert.equal(await page.textContent("#parent"), "batch-1");
+      await page.fill("#signal-name", "go");
+      await page.fill("#signal-payload", JSON.stringify("from the page"));
+      await page.click("#action-signal button");
+      await page.locator("#run-status .s-completed").waitFor();
+      await page.click("#parent");
+      await page.waitForURL(/\/runs\/batch-1$/);
+      await page.locator("#run-status .s-completed").waitFor();
+      assert.equal(await engine.result("batch-1"), "batch done: from the page");
+      await page.goto(`${origin}/?parent=batch-1`);
+      assert.deepEqual(
+        (await page.locator("#runs tbody tr").evaluateAll((rows) =>
+          rows.map((r) => r.getAttribute("data-run"))
+        )).sort(),
+        ["audit-b1", "main-b1"],
+        "the runs list filtered to one run's children",
+      );
+      await page.locator("#parent-filter").waitFor();
 
       // ---- unknown paths: an HTML page, not JSON
       const response = await page.goto(`${origin}/no/such/page`);

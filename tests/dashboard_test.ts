@@ -216,3 +216,33 @@ Deno.test("dashboard() forks a run from a step with a new input and points at th
   assert.equal(bad.status, 400);
   assert.match((await bad.json()).error.message, /Cannot fork with input/);
 });
+
+Deno.test("dashboard() lists a run's children with links and statuses, and filters runs by parent", async () => {
+  const task = workflow<string>("task").waitForSignal<string>("wait", "go");
+  const batch = workflow<string>("batch")
+    .spawn("audit", task, { id: (s) => `audit-${s}` })
+    .call("main", task, { id: (_s, input) => `main-${input}`, input: (_s, input) => input });
+  await using engine = new Engine({ driver: new MemoryDriver(), workflows: [task, batch] });
+  await using worker = engine.worker({ pollInterval: 20 });
+  await worker.start();
+  await engine.start(batch, "b1", { id: "batch-1" });
+  for (let i = 0; i < 200 && (await engine.get("batch-1")).status !== "waiting"; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const handle = dashboard(engine, { workflows: [task, batch] });
+  const page = await (await handle(new Request("http://localhost/runs/batch-1"))).text();
+  const children = /<div class="card" id="children">([\s\S]*?)<\/table>/.exec(page)![1]!;
+  const rows = [...children.matchAll(/<tr data-child="([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(rows.sort(), ["audit-b1", "main-b1"]);
+  assert.match(children, /<a class="child-run" href="\/runs\/main-b1">main-b1<\/a>/);
+  assert.match(children, /s-waiting/);
+  const child = await (await handle(new Request("http://localhost/runs/main-b1"))).text();
+  assert.match(child, /<a id="parent" href="\/runs\/batch-1">batch-1<\/a>/);
+  assert.ok(!child.includes('id="children"'), "no children: no section");
+  const list = await (await handle(new Request("http://localhost/?parent=batch-1"))).text();
+  assert.equal([...list.matchAll(/<tr data-run="/g)].length, 2);
+  assert.match(list, /id="parent-filter"/);
+  const bad = await handle(new Request(`http://localhost/?parent=${encodeURIComponent(HOSTILE)}`));
+  assert.equal(bad.status, 400);
+  assert.ok(!(await bad.text()).includes("<script>alert"), "the refused id is escaped");
+});
