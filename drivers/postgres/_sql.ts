@@ -91,9 +91,12 @@ export function statements(s: string): Statements {
       CROSS JOIN ${fence} CROSS JOIN sq`;
   };
   /**
-   * A run transition: `up` is the fenced UPDATE, then rows, events and the
-   * notice. Parameters: $1 run id, $2 token, $3 now, $4-$11 steps, $12-$17
-   * events, $18 channel, $19 payload, then the transition's own from $20.
+   * A run transition: `up` is the fenced UPDATE, then rows and events. Its
+   * notice is not sent here: the statement returns it (`channel`, `notify`)
+   * and the driver sends it once the write committed (`_notify.ts`), so the
+   * commit does not take PostgreSQL's NOTIFY lock. Parameters: $1 run id,
+   * $2 token, $3 now, $4-$11 steps, $12-$17 events, $18 channel, $19
+   * payload, then the transition's own from $20.
    */
   const transition = (set: string, notifyWhen: string, payload = "$19", ends = false) =>
     `WITH up AS (
@@ -104,19 +107,20 @@ export function statements(s: string): Statements {
     sq AS (SELECT ${seq} AS seq),
     st AS (${stepRows(4, "up")}),
     ev AS (${eventRows(12, "up")}),
-    n AS (SELECT pg_notify($18, ${payload}) FROM up WHERE ${notifyWhen})${
-      ends ? `,\n    ${wakeParent("$3", "$18", payload)}` : ""
+    n AS (SELECT $18::text AS channel, ${payload} AS payload FROM up WHERE ${notifyWhen})${
+      ends ? `,\n    ${wakeParent("$3", "$18", payload, false)}` : ""
     }
     SELECT up.due_at::float8 AS due_at, (SELECT count(*) FROM n)::int AS notified,
+      (SELECT payload FROM n) AS notify,
       ${ends ? "(SELECT id FROM pw)" : "NULL::text"} AS woke_parent FROM up`;
   /**
    * CTEs `pw`, `ps`, `pe`, `pn`: a `.call` child that `up` (with `id`,
    * `parent_id`, `parent_call`) just finished leaves its wake-up in its
    * unfinished parent's inbox (and history), wakes the parent when it waits
-   * for it, and notifies (the instance prefix of `payload`, types
-   * `runnable,signal`).
+   * for it, and (with `notify`) notifies (the instance prefix of `payload`,
+   * types `runnable,signal`); without, the caller sends that notice.
    */
-  const wakeParent = (now: string, channel: string, payload: string) =>
+  const wakeParent = (now: string, channel: string, payload: string, notify = true) =>
     `pw AS (
       UPDATE ${s}.runs AS p SET inbox = array_append(p.inbox, '${CHILD_SIGNAL_PREFIX}' || up.id),
         due_at = CASE WHEN p.status = 'waiting'
@@ -132,11 +136,15 @@ export function statements(s: string): Statements {
       INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
       SELECT pw.id, ${seq}, 0, 'signal.received', ${now}::int8,
         json_build_object('signal', pw.name)::text FROM pw
-    ),
+    )${
+      notify
+        ? `,
     pn AS (
       SELECT pg_notify(${channel}, split_part(${payload}, ':', 1) || ':runnable,signal:' || pw.id)
       FROM pw
-    )`;
+    )`
+        : ""
+    }`;
 
   /** A transition to a final `status`, storing $20 in `column`; `ends` wakes a calling parent. */
   const finish = (status: string, column: "output" | "error", ends: boolean) =>
@@ -171,21 +179,13 @@ export function statements(s: string): Statements {
       )
       SELECT * FROM up ORDER BY priority DESC, previous_due_at, id`;
 
-  return {
-    lockMigrations: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
-    inspect: `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text) AS has_schema,
-      to_regclass($2::text) IS NOT NULL AS has_table`,
-    createSchema: `CREATE SCHEMA ${s}`,
-    createMigrations: `CREATE TABLE ${s}.sluice_migrations (
-      version integer PRIMARY KEY,
-      name text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now()
-    )`,
-    currentVersion: `SELECT coalesce(max(version), 0)::int AS version FROM ${s}.sluice_migrations`,
-    recordMigration:
-      `INSERT INTO ${s}.sluice_migrations (version, name) VALUES ($1::int4, $2::text)`,
-
-    createRuns: `WITH b AS (
+  /**
+   * Grouped run creations. With `notify`, the statement sends the `runnable`
+   * notice ($9 channel, $10 payload) itself; without, its `notified` column
+   * says whether the driver should send it once the write committed.
+   */
+  const createRuns = (notify: boolean) =>
+    `WITH b AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
           $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[],
           $16::int8[])
@@ -206,11 +206,30 @@ export function statements(s: string): Statements {
         INSERT INTO ${s}.events (run_id, seq, pos, type, at)
         SELECT id, ${seq}, 0, 'run.created', created_at::int8 FROM ins
       ),
-      n AS (SELECT pg_notify($9, $10) FROM (SELECT 1 FROM ins LIMIT 1) AS one)
+      n AS (SELECT ${
+      notify ? "pg_notify($9, $10)" : "$9::text, $10::text"
+    } FROM (SELECT 1 FROM ins LIMIT 1) AS one)
       SELECT true AS created, ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
       UNION ALL
       SELECT false, ${RUN}, 0 FROM ${s}.runs r
-      WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`,
+      WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`;
+
+  return {
+    lockMigrations: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
+    inspect: `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text) AS has_schema,
+      to_regclass($2::text) IS NOT NULL AS has_table`,
+    createSchema: `CREATE SCHEMA ${s}`,
+    createMigrations: `CREATE TABLE ${s}.sluice_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`,
+    currentVersion: `SELECT coalesce(max(version), 0)::int AS version FROM ${s}.sluice_migrations`,
+    recordMigration:
+      `INSERT INTO ${s}.sluice_migrations (version, name) VALUES ($1::int4, $2::text)`,
+
+    createRuns: createRuns(true),
+    createRunsQuiet: createRuns(false),
 
     /** `createRuns` for one run (arrays of one) with its first rows ($11-$18), keys, parent, deadline ($19-$24). */
     createWithSteps: `WITH b AS (
@@ -530,6 +549,8 @@ export interface Statements {
   currentVersion: string;
   recordMigration: string;
   createRuns: string;
+  /** `createRuns` that leaves the notice to the driver (`_notify.ts`). */
+  createRunsQuiet: string;
   createWithSteps: string;
   getRun: string;
   runStatus: string;

@@ -34,6 +34,7 @@
 import type postgres from "postgres";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { Batcher } from "./_batch.ts";
+import { Notifier, SEND_NOTICES } from "./_notify.ts";
 import { PostgresScheduleStore, type TxQuery } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { NotifyListener, parseNotify } from "./_listen.ts";
@@ -188,6 +189,10 @@ export class PostgresDriver implements Driver {
   readonly #writes: Batcher<WriteItem>;
   readonly #creates: Batcher<CreateItem>;
   readonly #writeQueries: WriteQueries;
+  /** Notices of creations and transitions, sent after their commit (`_notify.ts`). */
+  readonly #notifier: Notifier = new Notifier((payloads) =>
+    this.#query("send notices", SEND_NOTICES, [this.#channel, payloads])
+  );
   #closed = false;
   #migrated = false;
   #migrating: Promise<void> | undefined;
@@ -329,6 +334,7 @@ export class PostgresDriver implements Driver {
     this.#listeners.clear();
     this.#listener?.stop();
     await Promise.all([this.#writes.drain(), this.#creates.drain()]);
+    await this.#notifier.drain();
     await this.#migrating?.catch(() => {});
     await this.#announcer.stop();
     const ending: Promise<unknown>[] = [];
@@ -375,9 +381,9 @@ export class PostgresDriver implements Driver {
 
   async #flushCreates(items: CreateItem[]): Promise<void> {
     const ids = items.map((item) => item.run.id);
-    const rows = await this.#query<RunRow & { created: boolean }>(
+    const rows = await this.#query<RunRow & { created: boolean; notified: number }>(
       ids.length === 1 ? `create run '${ids[0]}'` : `create ${ids.length} runs`,
-      this.#st.createRuns,
+      this.#st.createRunsQuiet,
       [
         ...createParams(items),
         this.#channel,
@@ -386,6 +392,7 @@ export class PostgresDriver implements Driver {
         ...createChildParams(items),
       ],
     );
+    if (rows.some((row) => row.notified > 0)) this.#notifier.push(this.#payload("runnable"));
     settleCreates(
       items,
       rows,
@@ -580,7 +587,7 @@ export class PostgresDriver implements Driver {
   /**
    * History grew: watchers in this process hear `written` (once per
    * microtask), other processes' from a coalesced `NOTIFY` (`_announce.ts`),
-   * unless the write moved the run (its statement notified already).
+   * unless the write moved the run (its notice goes out already: `_notify.ts`).
    */
   #historyGrew(batch: WriteBatch): void {
     if (!batch.run) this.#announcer.note();
@@ -656,15 +663,31 @@ export class PostgresDriver implements Driver {
       0,
     );
     const [row] = await this.#query<
-      { due_at: number | null; notified: number; woke_parent: string | null }
+      { due_at: number | null; notified: number; notify: string; woke_parent: string | null }
     >(
       `record the ${batch.run!.status} state of run '${lease.runId}'`,
       query.text,
       query.params,
     );
     if (!row) throw new LeaseLostError(lease.runId);
-    if (row.notified > 0) this.#emit(dueNotices(query.notices, row.due_at, now), lease.runId);
-    if (row.woke_parent) this.#emit(["runnable", "signal"], row.woke_parent);
+    this.#transitioned(row, query.notices, lease.runId, now);
+  }
+
+  /** Sends and reports the notices of a committed transition (see `transition` in `_sql.ts`). */
+  #transitioned(
+    row: { due_at: number | null; notified: number; notify: string; woke_parent: string | null },
+    notices: DriverNotice["type"][],
+    runId: string,
+    now: number,
+  ): void {
+    if (row.notified > 0) {
+      this.#notifier.push(row.notify);
+      this.#emit(dueNotices(notices, row.due_at, now), runId);
+    }
+    if (row.woke_parent) {
+      this.#notifier.push(this.#payload("runnable,signal", row.woke_parent));
+      this.#emit(["runnable", "signal"], row.woke_parent);
+    }
   }
 
   // ---- signals -----------------------------------------------------------------------
@@ -793,8 +816,10 @@ export class PostgresDriver implements Driver {
     }
     // Rare: the batch moves the run, sets labels, or rewrites the signal's own
     // row. Statements in one transaction keep the reference order of effects.
+    let moved:
+      | { due_at: number | null; notified: number; notify: string; woke_parent: string | null }
+      | undefined;
     let notices: DriverNotice["type"][] = [];
-    let woke: string | undefined;
     try {
       const consumed = await this.#sql.begin(async (tx) => {
         const taken = result(await consume(tx, [], []));
@@ -806,12 +831,9 @@ export class PostgresDriver implements Driver {
             now,
             1,
           );
-          const [moved] = await tx.unsafe(query.text, query.params as never[]);
+          [moved] = await tx.unsafe(query.text, query.params as never[]) as never[];
           if (!moved) throw new LeaseLostError(lease.runId);
-          if ((moved.notified as number) > 0) {
-            notices = dueNotices(query.notices, moved.due_at as number | null, now);
-          }
-          if (moved.woke_parent) woke = moved.woke_parent as string;
+          notices = query.notices;
         } else {
           const write = this.#writeQueries.query([{
             lease,
@@ -825,8 +847,7 @@ export class PostgresDriver implements Driver {
         }
         return taken;
       });
-      if (notices.length > 0) this.#emit(notices, lease.runId);
-      if (woke) this.#emit(["runnable", "signal"], woke);
+      if (moved) this.#transitioned(moved, notices, lease.runId, now);
       this.#historyGrew(batch);
       return consumed;
     } catch (error) {
