@@ -270,6 +270,7 @@ export const PAUSE_CASES: ConformanceCase[] = [
         (await driver.listRuns({ labels: { stage: "paid" } })).runs.map((r) => r.id),
         ["run-1"],
       );
+      assert.deepEqual((await driver.listRuns({ labels: { stage: "new" } })).runs, []);
       await driver.write(lease, { labels: { region: "eu" } }, T0 + 2);
       assert.equal((await driver.getRun("run-1"))?.labels.region, "eu");
       const stale = { ...lease, token: lease.token - 1 };

@@ -184,6 +184,34 @@ Deno.test("sqlite: a version 10 file keeps its journal through version 11, after
   }
 });
 
+Deno.test("sqlite: a version 9 file is upgraded with its runs' labels indexed for list", async () => {
+  const path = freshPath();
+  const db = new DatabaseSync(path);
+  for (const migration of MIGRATIONS.slice(0, 9)) db.exec(migration);
+  db.exec("PRAGMA user_version = 9");
+  const insert = db.prepare(
+    `INSERT INTO runs (id, workflow, version, plan_hash, status, labels, created_at, updated_at)
+     VALUES (?, 'wf', '1', 'h', 'completed', ?, ?, ?)`,
+  );
+  insert.run("old-1", JSON.stringify({ team: "a", env: "prod" }), T0, T0);
+  insert.run("old-2", JSON.stringify({ team: "b" }), T0 + 1, T0 + 1);
+  insert.run("old-3", "{}", T0 + 2, T0 + 2);
+  db.close();
+  await using driver = new SqliteDriver({ path });
+  await driver.createRun(newRun("new-1", { labels: { team: "a" } }), T0 + 3);
+  const ids = async (labels: Record<string, string>) =>
+    (await driver.listRuns({ labels })).runs.map((r) => r.id);
+  assert.deepEqual(await ids({ team: "a" }), ["new-1", "old-1"]);
+  assert.deepEqual(await ids({ team: "a", env: "prod" }), ["old-1"]);
+  assert.deepEqual(await ids({ team: "b" }), ["old-2"]);
+  assert.equal(await driver.purge(T0 + 10, { status: "completed" }), 3);
+  assert.deepEqual(await ids({ team: "a" }), ["new-1"]);
+  const check = new DatabaseSync(path);
+  const left = check.prepare("SELECT id FROM run_labels ORDER BY id").all().map((r) => r.id);
+  check.close();
+  assert.deepEqual(left, ["new-1"], "a purged run's labels go with it");
+});
+
 Deno.test("sqlite: a file with a newer schema is refused", async () => {
   const path = freshPath();
   const db = new DatabaseSync(path);

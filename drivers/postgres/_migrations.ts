@@ -114,7 +114,25 @@ export function migrations(s: string): Migration[] {
       name: "the deadline of a run under a workflow timeout, from its start (or retry)",
       statements: [`ALTER TABLE ${s}.runs ADD COLUMN deadline_at bigint`],
     },
+    listMigration(s),
   ];
+}
+
+/**
+ * Migration 12 of schema `s`: list pages at any size. A status or a workflow
+ * filter walks its index in page order and stops after one page; labels are
+ * found through a GIN index (`@>`).
+ */
+function listMigration(s: string): Migration {
+  return {
+    version: 12,
+    name: "list pages at any size: by status, by workflow, by labels",
+    statements: [
+      `CREATE INDEX runs_status_created ON ${s}.runs (status, created_at DESC, id DESC)`,
+      `CREATE INDEX runs_workflow_created ON ${s}.runs (workflow, created_at DESC, id DESC)`,
+      `CREATE INDEX runs_labels ON ${s}.runs USING gin (labels jsonb_path_ops)`,
+    ],
+  };
 }
 
 /** Migration 8 of schema `s`: worker heartbeat rows (`workers()`). */

@@ -33,8 +33,15 @@ export function listQuery(
   const where: string[] = [];
   const params: Param[] = [];
   if (filter.status !== undefined) {
-    params.push(Array.isArray(filter.status) ? filter.status : [filter.status]);
-    where.push(`r.status = ANY($${params.length}::text[])`);
+    const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+    // One status is an equality, so runs_status_created yields the page in order.
+    if (statuses.length === 1) {
+      params.push(statuses[0]!);
+      where.push(`r.status = $${params.length}::text`);
+    } else {
+      params.push(statuses);
+      where.push(`r.status = ANY($${params.length}::text[])`);
+    }
   }
   if (filter.workflow !== undefined) {
     params.push(filter.workflow);

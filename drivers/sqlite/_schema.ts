@@ -31,6 +31,8 @@
  * - `signal_ids`: per `(rid, id)`, the id of each signal with an id a run took
  *   (version 9), kept after it is consumed, so a repeat stays a no-op.
  * - `runs.deadline_at` (version 10): a run's deadline under a workflow timeout.
+ * - `run_labels`: one row per run and label, in `list` page order per label
+ *   (version 12), kept by triggers on `runs`.
  *
  * @module
  */
@@ -161,6 +163,34 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM journal_end;
     INSERT INTO journal_end (seq) VALUES (OLD.seq);
   END;`,
+  // 12: list pages at any size (drivers/sqlite/_list.ts): by status and by
+  // workflow in page order, and one row per run and label, kept by triggers.
+  `CREATE INDEX runs_status_created ON runs (status, created_at, id);
+   CREATE INDEX runs_workflow_created ON runs (workflow, created_at, id);
+   CREATE TABLE run_labels (
+     key TEXT NOT NULL,
+     value TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     id TEXT NOT NULL,
+     rid INTEGER NOT NULL,
+     PRIMARY KEY (key, value, created_at, id)
+   ) WITHOUT ROWID;
+   INSERT INTO run_labels (key, value, created_at, id, rid)
+     SELECT l.key, l.value, runs.created_at, runs.id, runs.rid FROM runs, json_each(runs.labels) AS l;
+   CREATE TRIGGER run_labels_insert AFTER INSERT ON runs WHEN NEW.labels <> '{}' BEGIN
+     INSERT INTO run_labels (key, value, created_at, id, rid)
+       SELECT key, value, NEW.created_at, NEW.id, NEW.rid FROM json_each(NEW.labels);
+   END;
+   CREATE TRIGGER run_labels_update AFTER UPDATE OF labels, created_at, id ON runs BEGIN
+     DELETE FROM run_labels WHERE (key, value, created_at, id) IN
+       (SELECT key, value, OLD.created_at, OLD.id FROM json_each(OLD.labels));
+     INSERT INTO run_labels (key, value, created_at, id, rid)
+       SELECT key, value, NEW.created_at, NEW.id, NEW.rid FROM json_each(NEW.labels);
+   END;
+   CREATE TRIGGER run_labels_delete AFTER DELETE ON runs WHEN OLD.labels <> '{}' BEGIN
+     DELETE FROM run_labels WHERE (key, value, created_at, id) IN
+       (SELECT key, value, OLD.created_at, OLD.id FROM json_each(OLD.labels));
+   END;`,
 ];
 
 /** The schema version this code writes. */

@@ -7,7 +7,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 
 /** The columns of `runs` that make a `StoredRun`. */
-const RUN_COLUMNS =
+export const RUN_COLUMNS: string =
   "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries, concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at";
 
 /** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
@@ -96,7 +96,6 @@ export class Statements {
   readonly insertRun: StatementSync;
   readonly getRun: StatementSync;
   readonly fence: StatementSync;
-  readonly listRuns: StatementSync;
   readonly claimCandidates: StatementSync;
   readonly claimRun: StatementSync;
   readonly nextDue: StatementSync;
@@ -194,22 +193,9 @@ export class Statements {
     this.fence = p(
       "SELECT rid, lease_token, status, lease_owner, journal_from FROM runs WHERE id = ?1",
     );
-    this.listRuns = p(
-      `SELECT ${RUN_COLUMNS} FROM runs
-       WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
-         AND (?2 IS NULL OR workflow = ?2)
-         AND (?3 IS NULL OR NOT EXISTS (
-           SELECT 1 FROM json_each(?3) AS wanted WHERE NOT EXISTS (
-             SELECT 1 FROM json_each(runs.labels) AS label
-             WHERE label.key = wanted.key AND label.value = wanted.value)))
-         AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
-         AND (?7 IS NULL OR created_at >= ?7) AND (?8 IS NULL OR created_at <= ?8)
-         AND (?9 IS NULL OR parent_id = ?9)
-       ORDER BY created_at DESC, id DESC LIMIT ?6`,
-    );
     this.claimCandidates = p(byPriority(
       "rid, id, status, lease_owner, journal_from, due_at",
-      "due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))",
+      "due_at <= ?1 AND +workflow IN (SELECT value FROM json_each(?2))",
       "?3",
     ));
     this.claimRun = p(
@@ -222,12 +208,12 @@ export class Statements {
     );
     this.nextDue = p(
       `SELECT due_at FROM runs
-       WHERE due_at IS NOT NULL AND workflow IN (SELECT value FROM json_each(?1))
+       WHERE due_at IS NOT NULL AND +workflow IN (SELECT value FROM json_each(?1))
        ORDER BY due_at LIMIT 1`,
     );
     const flowColumns =
       "rid, id, workflow, status, lease_owner, journal_from, due_at, concurrency_key, rate_key, began_at";
-    const flowWhere = `due_at <= ?1 AND workflow IN (SELECT value FROM json_each(?2))
+    const flowWhere = `due_at <= ?1 AND +workflow IN (SELECT value FROM json_each(?2))
       AND (status = 'running' OR workflow || char(31) || concurrency_key NOT IN
         (SELECT value FROM json_each(?3)))
       AND (status <> 'pending' OR began_at IS NOT NULL OR workflow || char(31) || rate_key NOT IN
@@ -382,9 +368,9 @@ export class Statements {
 
     // The same runs for each statement of one purge (runs are deleted last):
     // `?2` the statuses (JSON), `?3` the most runs (-1: all), oldest first.
-    const finished = `SELECT rid FROM runs
+    const finished = `SELECT rid FROM runs INDEXED BY runs_finished
       WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1
-        AND status IN (SELECT value FROM json_each(?2))
+        AND +status IN (SELECT value FROM json_each(?2))
       ORDER BY updated_at, rid LIMIT ?3`;
     this.purgeStepRows = p(
       `DELETE FROM journal WHERE seq IN (SELECT seq FROM steps WHERE rid IN (${finished}))`,

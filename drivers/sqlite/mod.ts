@@ -33,7 +33,8 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { listStatement } from "./_list.ts";
 import { SqliteScheduleStore } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import {
@@ -42,7 +43,6 @@ import {
   type Claim,
   type ClaimOptions,
   type ConsumedSignal,
-  decodeCursor,
   type Driver,
   type DriverNotice,
   encodeCursor,
@@ -70,7 +70,6 @@ import { type ErrorInfo, RunNotFoundError } from "../../lib/errors.ts";
 import {
   cancelledErrorInfo,
   cancellingErrorInfo,
-  LIST_PAGE,
   refusal,
   retryDropsRow,
 } from "../../lib/driver_policy.ts";
@@ -182,6 +181,8 @@ export class SqliteDriver implements Driver {
   });
   #listeners = new Set<(notice: DriverNotice) => void>();
   readonly #watcher: DataVersionWatcher;
+  /** Prepared `listRuns` statements by text (one per filter shape; see `_list.ts`). */
+  readonly #lists = new Map<string, StatementSync>();
 
   /**
    * Creates a driver for a database file; nothing is opened until first use.
@@ -265,6 +266,7 @@ export class SqliteDriver implements Driver {
       this.#watcher.stop();
       this.#listeners.clear();
       this.#journal.leases.clear();
+      this.#lists.clear();
     }
     const db = this.#db;
     this.#db = undefined;
@@ -427,28 +429,18 @@ export class SqliteDriver implements Driver {
     });
   }
 
-  /** Lists runs, newest first, a page at a time. */
+  /** Lists runs, newest first, a page at a time (the statement fits the filter: `_list.ts`). */
   listRuns(filter: RunFilter): Promise<StoredRunPage> {
-    return this.#q.read((s) => {
-      const statuses = filter.status === undefined
-        ? null
-        : JSON.stringify(Array.isArray(filter.status) ? filter.status : [filter.status]);
-      const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
-      const limit = filter.limit ?? LIST_PAGE.default;
-      const labels = filter.labels && Object.keys(filter.labels).length > 0
-        ? JSON.stringify(filter.labels)
-        : null;
-      const rows = s.listRuns.all(
-        statuses,
-        filter.workflow ?? null,
-        labels,
-        after?.[0] ?? null,
-        after?.[1] ?? null,
-        limit + 1,
-        filter.createdAfter ?? null,
-        filter.createdBefore ?? null,
-        filter.parentId ?? null,
-      ) as unknown as RunRow[];
+    return this.#q.read(() => {
+      const { sql, params, limit } = listStatement(filter);
+      let statement = this.#lists.get(sql);
+      if (statement === undefined) {
+        // Shapes are few; a caller inventing many label sets only refills the cache.
+        if (this.#lists.size >= 64) this.#lists.clear();
+        statement = this.#db!.prepare(sql);
+        this.#lists.set(sql, statement);
+      }
+      const rows = statement.all(...params) as unknown as RunRow[];
       const runs = rows.slice(0, limit).map(runFromColumns);
       const page: StoredRunPage = { runs };
       if (rows.length > limit) {

@@ -1,0 +1,73 @@
+/**
+ * The SQLite driver's `listRuns` statement, built for the filter's shape
+ * (which filters are set, how many statuses and labels) so each shape has a
+ * plan that walks an index in page order and stops after one page, whatever
+ * the number of stored runs: no filter walks `runs_created`; a status or a
+ * workflow walks `runs_status_created` / `runs_workflow_created` (schema
+ * version 10); labels walk `run_labels` (one row per run and label, kept by
+ * triggers) for the first label. Every value is bound; the text depends only
+ * on the shape. The driver caches one prepared statement per shape.
+ *
+ * @module
+ */
+import type { SQLInputValue } from "node:sqlite";
+import { decodeCursor, type RunFilter } from "../../lib/driver.ts";
+import { LIST_PAGE } from "../../lib/driver_policy.ts";
+import { RUN_COLUMNS } from "./_statements.ts";
+
+/** The statement text of a filter's shape, its parameters and the page size. */
+export function listStatement(
+  filter: RunFilter,
+): { sql: string; params: SQLInputValue[]; limit: number } {
+  const where: string[] = [];
+  const params: SQLInputValue[] = [];
+  const labels = Object.entries(filter.labels ?? {});
+  // With labels, the first one drives: its index entries are in page order.
+  const order = labels.length > 0 ? "l" : "runs";
+  let from = "runs";
+  if (labels.length > 0) {
+    const [key, value] = labels[0]!;
+    from = "run_labels AS l CROSS JOIN runs ON runs.rid = l.rid";
+    where.push("l.key = ? AND l.value = ?");
+    params.push(key, value);
+    for (const [otherKey, otherValue] of labels.slice(1)) {
+      where.push(
+        "EXISTS (SELECT 1 FROM run_labels AS o WHERE o.key = ? AND o.value = ? AND o.created_at = runs.created_at AND o.id = runs.id)",
+      );
+      params.push(otherKey, otherValue);
+    }
+  }
+  if (filter.status !== undefined) {
+    const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+    where.push(`runs.status IN (${statuses.map(() => "?").join(", ")})`);
+    params.push(...statuses);
+  }
+  if (filter.workflow !== undefined) {
+    where.push("runs.workflow = ?");
+    params.push(filter.workflow);
+  }
+  if (filter.createdAfter !== undefined) {
+    where.push(`${order}.created_at >= ?`);
+    params.push(filter.createdAfter);
+  }
+  if (filter.createdBefore !== undefined) {
+    where.push(`${order}.created_at <= ?`);
+    params.push(filter.createdBefore);
+  }
+  if (filter.parentId !== undefined) {
+    where.push("runs.parent_id = ?");
+    params.push(filter.parentId);
+  }
+  if (filter.cursor !== undefined) {
+    const [createdAt, id] = decodeCursor(filter.cursor);
+    where.push(`(${order}.created_at < ? OR (${order}.created_at = ? AND ${order}.id < ?))`);
+    params.push(createdAt, createdAt, id);
+  }
+  const limit = filter.limit ?? LIST_PAGE.default;
+  params.push(limit + 1);
+  const columns = RUN_COLUMNS.split(", ").map((c) => `runs.${c}`).join(", ");
+  const sql = `SELECT ${columns} FROM ${from}${
+    where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
+  } ORDER BY ${order}.created_at DESC, ${order}.id DESC LIMIT ?`;
+  return { sql, params, limit };
+}
