@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL driver's reads that need more than a statement: the list
- * query built from a filter with its page, and history items, whose `seq` is
- * `(write seq, position)` as one number.
+ * query built from a filter with its page, a run's history, whose items' `seq`
+ * is `(write seq, position)` as one number, and the feed of every run's
+ * history in commit order.
  *
  * @module
  */
@@ -17,6 +18,8 @@ import {
 } from "../../lib/driver.ts";
 import { LIST_PAGE } from "../../lib/driver_policy.ts";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
+import { RunNotFoundError } from "../../lib/errors.ts";
+import type { ControlHost } from "./_control.ts";
 import type { Param } from "./_writes.ts";
 
 /**
@@ -170,4 +173,43 @@ export function feedItem(row: FeedRow, prev: string): StoredFeedItem {
     workflow: row.workflow,
     item: historyItem(row),
   };
+}
+
+/** A run's history items after a page's cursor (`Driver.history`). */
+export async function readHistory(
+  host: ControlHost,
+  runId: string,
+  page: StoredHistoryPage | undefined,
+): Promise<StoredHistoryItem[]> {
+  const rows = await host.query(`read the history of run '${runId}'`, host.statements.history, [
+    runId,
+    ...historyCursor(page),
+  ]) as unknown as HistoryRow[];
+  if (rows.length === 0 && !(await host.getRun(runId))) throw new RunNotFoundError(runId);
+  return rows.map(historyItem);
+}
+
+/**
+ * Every run's history items in commit order after a cursor: the rest of the
+ * cursor's delta between two snapshots, then the delta up to now (see
+ * {@linkcode FeedPlace}).
+ */
+export async function readFeed(
+  host: ControlHost,
+  after: string | undefined,
+  limit: number,
+): Promise<StoredFeedItem[]> {
+  let place = decodeFeedPlace(after);
+  const items: StoredFeedItem[] = [];
+  for (;;) {
+    const rows = await host.query(
+      "read the feed",
+      host.statements.feed,
+      feedParams(place, limit - items.length),
+    ) as unknown as FeedRow[];
+    for (const row of rows) items.push(feedItem(row, place.prev));
+    // A delta to a fixed snapshot that is exhausted: go on to the next one.
+    if (items.length >= limit || place.bound === null) return items;
+    place = { prev: place.bound, bound: null, key: null };
+  }
 }

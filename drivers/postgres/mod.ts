@@ -46,42 +46,40 @@ import {
   type PostgresSql,
 } from "./_connection.ts";
 import {
-  consumeParams,
   createChildParams,
   createFlowParams,
   type CreateItem,
   createParams,
-  dueNotices,
   lastRows,
   type Param,
   type Query,
   settleCreates,
-  transitionQuery,
   type WriteItem,
   WriteQueries,
 } from "./_writes.ts";
 import { isRefusedStatement, toStorageError } from "./_errors.ts";
 import { type Statements, statements } from "./_sql.ts";
 import {
-  type ControlHost,
+  cancelRun,
   controlRun,
   createWithSteps,
   listWorkers,
+  purge,
   recordWorker,
+  retryRun,
+  sendSignal,
 } from "./_control.ts";
-import { claimWithFlow, flowNextDue, type FlowStatements, flowStatements } from "./_flow.ts";
-import { hasFlowLimits } from "../../lib/flow_claim.ts";
 import {
-  decodeFeedPlace,
-  feedItem,
-  feedParams,
-  type FeedRow,
-  historyCursor,
-  historyItem,
-  type HistoryRow,
-  listPage,
-  listQuery,
-} from "./_reads.ts";
+  consumeSignal,
+  dropSignals,
+  transition,
+  writeClearing,
+  type WriteHost,
+  writeLabelled,
+} from "./_write_paths.ts";
+import { type FlowStatements, flowStatements } from "./_flow.ts";
+import { type ClaimHost, claimRuns, extendLeases, nextDueAt } from "./_claims.ts";
+import { listPage, listQuery, readFeed, readHistory } from "./_reads.ts";
 import type {
   CancelRunOptions,
   Claim,
@@ -97,10 +95,8 @@ import type {
   PurgeOptions,
   RunFilter,
   RunStatus,
-  RunTransition,
   SendSignalOptions,
   StepRow,
-  StoredEvent,
   StoredFeedItem,
   StoredHistoryItem,
   StoredHistoryPage,
@@ -109,11 +105,8 @@ import type {
   StoredWorker,
   WriteBatch,
 } from "../../lib/driver.ts";
-import { isFinished } from "../../lib/driver.ts";
 import { startWithSignal } from "./_signal_start.ts";
-import { cancelledErrorInfo, cancellingErrorInfo, refusedError } from "../../lib/driver_policy.ts";
-import { cancelledDetail, signalRowData } from "../../lib/formats.ts";
-import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
+import { InvalidStateError } from "../../lib/errors.ts";
 
 export type { PostgresDriverOptions, PostgresSql };
 
@@ -193,6 +186,8 @@ export class PostgresDriver implements Driver {
   readonly #notifier: Notifier = new Notifier((payloads) =>
     this.#query("send notices", SEND_NOTICES, [this.#channel, payloads])
   );
+  /** What the operations of `_control.ts` and `_write_paths.ts` use of this driver. */
+  readonly #host: WriteHost & ClaimHost;
   #closed = false;
   #migrated = false;
   #migrating: Promise<void> | undefined;
@@ -232,6 +227,23 @@ export class PostgresDriver implements Driver {
       maxItems: 512,
       isolate: isRefusedStatement,
     });
+    this.#host = {
+      query: this.#queryFn,
+      statements: this.#st,
+      channel: this.#channel,
+      payload: (types, runId) => this.#payload(types, runId),
+      emit: (types, runId, reason) => this.#emit(types, runId, reason),
+      status: (runId) => this.#status(runId),
+      getRun: (runId) => this.getRun(runId),
+      sql: this.#sql,
+      secrets: this.#secrets,
+      writeQueries: this.#writeQueries,
+      historyGrew: (batch) => this.#historyGrew(batch),
+      notify: (payload) => this.#notifier.push(payload),
+      flowStatements: this.#flowSt,
+      quoted: this.#quoted,
+      transaction: (what, fn) => this.#transaction(what, fn),
+    };
   }
 
   // ---- plumbing ----------------------------------------------------------------
@@ -373,7 +385,7 @@ export class PostgresDriver implements Driver {
   async createRun(run: NewRun, now: number): Promise<{ run: StoredRun; created: boolean }> {
     this.#check();
     if (!this.#migrated) await this.migrate();
-    if (run.steps?.length) return await createWithSteps(this.#control(), run, now);
+    if (run.steps?.length) return await createWithSteps(this.#host, run, now);
     return await new Promise((resolve, reject) => {
       this.#creates.push({ run, now, resolve, reject });
     });
@@ -418,13 +430,7 @@ export class PostgresDriver implements Driver {
   /** The run's events and checkpoint rows in write order. */
   async history(runId: string, page?: StoredHistoryPage): Promise<StoredHistoryItem[]> {
     this.#check();
-    const rows = await this.#query<HistoryRow>(
-      `read the history of run '${runId}'`,
-      this.#st.history,
-      [runId, ...historyCursor(page)],
-    );
-    if (rows.length === 0 && !(await this.getRun(runId))) throw new RunNotFoundError(runId);
-    return rows.map(historyItem);
+    return await readHistory(this.#host, runId, page);
   }
 
   /**
@@ -434,19 +440,7 @@ export class PostgresDriver implements Driver {
    */
   async feed(after: string | undefined, limit: number): Promise<StoredFeedItem[]> {
     this.#check();
-    let place = decodeFeedPlace(after);
-    const items: StoredFeedItem[] = [];
-    for (;;) {
-      const rows = await this.#query<FeedRow>(
-        "read the feed",
-        this.#st.feed,
-        feedParams(place, limit - items.length),
-      );
-      for (const row of rows) items.push(feedItem(row, place.prev));
-      // A delta to a fixed snapshot that is exhausted: go on to the next one.
-      if (items.length >= limit || place.bound === null) return items;
-      place = { prev: place.bound, bound: null, key: null };
-    }
+    return await readFeed(this.#host, after, limit);
   }
 
   /** Where a reader of only what comes next starts: everything visible now is seen. */
@@ -468,34 +462,7 @@ export class PostgresDriver implements Driver {
    */
   async claimRuns(options: ClaimOptions): Promise<Claim[]> {
     this.#check();
-    if (options.limit < 1 || options.workflows.length === 0) return [];
-    type ClaimRow = RunRow & { previous_status: RunStatus; previous_owner: string | null };
-    const flow = options.flow;
-    const rows = hasFlowLimits(flow, options.workflows)
-      ? await this.#transaction(
-        "claim runs",
-        (transaction) =>
-          claimWithFlow(transaction, this.#flowSt, this.#st.claimIds, this.#quoted, {
-            ...options,
-            flow,
-          }),
-      ) as unknown as ClaimRow[]
-      : await this.#query<ClaimRow>("claim runs", this.#st.claimRuns, [
-        options.now,
-        options.workflows as string[],
-        options.limit,
-        options.workerId,
-        options.leaseMs,
-      ]);
-    return rows.map((row) => {
-      const claim: Claim = {
-        run: runFromColumns(row),
-        lease: { runId: row.id, token: row.lease_token },
-        previousStatus: row.previous_status,
-      };
-      if (row.previous_owner !== null) claim.previousOwner = row.previous_owner;
-      return claim;
-    });
+    return await claimRuns(this.#host, options);
   }
 
   /** Runs `fn` in one transaction; storage errors say what failed. */
@@ -516,18 +483,7 @@ export class PostgresDriver implements Driver {
     flow?: { now: number; limits: FlowLimitsByWorkflow },
   ): Promise<number | undefined> {
     this.#check();
-    if (workflows.length === 0) return undefined;
-    if (flow && hasFlowLimits(flow.limits, workflows)) {
-      const query: TxQuery = (text, params) =>
-        this.#query("find the next due run", text, params as Param[]) as never;
-      return await flowNextDue(query, this.#flowSt, workflows, flow);
-    }
-    const [row] = await this.#query<{ due_at: number | null }>(
-      "find the next due run",
-      this.#st.nextDueAt,
-      [workflows as string[]],
-    );
-    return row?.due_at ?? undefined;
+    return await nextDueAt(this.#host, workflows, flow);
   }
 
   /** Extends the leases still held, in one statement. */
@@ -537,23 +493,7 @@ export class PostgresDriver implements Driver {
     leaseMs: number,
   ): Promise<LeaseState[]> {
     this.#check();
-    if (leases.length === 0) return [];
-    const rows = await this.#query<
-      { run_id: string; status: RunStatus | null; held: boolean; signals: boolean }
-    >("extend leases", this.#st.extendLeases, [
-      leases.map((lease) => lease.runId),
-      leases.map((lease) => lease.token),
-      now + leaseMs,
-    ]);
-    return rows.map((row) => ({
-      runId: row.run_id,
-      state: row.status === null || row.status === "cancelled"
-        ? "cancelled"
-        : row.held
-        ? row.status === "paused" ? "paused" : "held"
-        : "lost",
-      signals: row.signals,
-    }));
+    return await extendLeases(this.#host, leases, now, leaseMs);
   }
 
   // ---- checkpoints -----------------------------------------------------------------
@@ -602,12 +542,13 @@ export class PostgresDriver implements Driver {
   async #write(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
     this.#check();
     if (!this.#migrated) await this.migrate();
-    if (batch.dropSignals) await this.#dropSignals(lease, batch.dropSignals);
-    if (batch.labels) return await this.#writeLabelled(lease, batch, now);
-    if (batch.run) return await this.#transition(lease, batch, now);
+    const host = this.#host;
+    if (batch.dropSignals) await dropSignals(host, lease, batch.dropSignals);
+    if (batch.labels) return await writeLabelled(host, lease, batch, now);
+    if (batch.run) return await transition(host, lease, batch, now);
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
-    if (batch.clearRecoveries) return await this.#writeClearing(lease, steps, events);
+    if (batch.clearRecoveries) return await writeClearing(host, lease, steps, events);
     await new Promise<void>((resolve, reject) => {
       this.#writes.push({
         lease,
@@ -620,158 +561,6 @@ export class PostgresDriver implements Driver {
     });
   }
 
-  /**
-   * The first write after a takeover (rare): the rows and the reset of the
-   * run's `recoveries` in one transaction, fenced by the reset.
-   */
-  async #writeClearing(lease: Lease, steps: StepRow[], events: StoredEvent[]): Promise<void> {
-    const { text, params } = this.#writeQueries.query([{
-      lease,
-      steps,
-      events,
-      resolve: () => {},
-      reject: () => {},
-      keys: [],
-    }], 0);
-    try {
-      await this.#sql.begin(async (tx) => {
-        if (steps.length > 0 || events.length > 0) await tx.unsafe(text, params as never[]);
-        const [held] = await tx.unsafe(this.#st.clearRecoveries, [lease.runId, lease.token]);
-        if (!held) throw new LeaseLostError(lease.runId);
-      });
-    } catch (error) {
-      throw toStorageError(`record checkpoints of run '${lease.runId}'`, error, this.#secrets);
-    }
-  }
-
-  /** The statement and parameters of a write that moves the run. */
-  #transitionQuery(
-    lease: Lease,
-    batch: WriteBatch & { run: RunTransition },
-    now: number,
-    pos: number,
-  ): ReturnType<typeof transitionQuery> {
-    const payload = (types: string) => this.#payload(types, lease.runId);
-    return transitionQuery(this.#st, lease, batch, now, pos, this.#channel, payload);
-  }
-
-  async #transition(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
-    const query = this.#transitionQuery(
-      lease,
-      batch as WriteBatch & { run: RunTransition },
-      now,
-      0,
-    );
-    const [row] = await this.#query<
-      { due_at: number | null; notified: number; notify: string; woke_parent: string | null }
-    >(
-      `record the ${batch.run!.status} state of run '${lease.runId}'`,
-      query.text,
-      query.params,
-    );
-    if (!row) throw new LeaseLostError(lease.runId);
-    this.#transitioned(row, query.notices, lease.runId, now);
-  }
-
-  /** Sends and reports the notices of a committed transition (see `transition` in `_sql.ts`). */
-  #transitioned(
-    row: { due_at: number | null; notified: number; notify: string; woke_parent: string | null },
-    notices: DriverNotice["type"][],
-    runId: string,
-    now: number,
-  ): void {
-    if (row.notified > 0) {
-      this.#notifier.push(row.notify);
-      this.#emit(dueNotices(notices, row.due_at, now), runId);
-    }
-    if (row.woke_parent) {
-      this.#notifier.push(this.#payload("runnable,signal", row.woke_parent));
-      this.#emit(["runnable", "signal"], row.woke_parent);
-    }
-  }
-
-  // ---- signals -----------------------------------------------------------------------
-
-  /** Merges labels (`ctx.setLabels`) inside a write's transaction, fenced by the lease. */
-  async #mergeLabels(
-    tx: postgres.TransactionSql,
-    lease: Lease,
-    labels: Record<string, string>,
-  ): Promise<void> {
-    const [held] = await tx.unsafe(this.#st.mergeLabels, [
-      lease.runId,
-      lease.token,
-      JSON.stringify(labels),
-    ]);
-    if (!held) throw new LeaseLostError(lease.runId);
-  }
-
-  /**
-   * A write that sets labels (`ctx.setLabels`, rare): the labels, the rows and
-   * events, the transition or the reset of `recoveries`, in one transaction,
-   * so the labels land with the step's checkpoint or not at all.
-   */
-  async #writeLabelled(lease: Lease, batch: WriteBatch, now: number): Promise<void> {
-    const steps = lastRows(batch.steps);
-    const events = batch.events ?? [];
-    let notices: DriverNotice["type"][] = [];
-    let woke: string | undefined;
-    try {
-      await this.#sql.begin(async (tx) => {
-        await this.#mergeLabels(tx, lease, batch.labels!);
-        if (batch.run) {
-          const query = this.#transitionQuery(
-            lease,
-            { ...batch, steps, run: batch.run },
-            now,
-            0,
-          );
-          const [moved] = await tx.unsafe(query.text, query.params as never[]);
-          if (!moved) throw new LeaseLostError(lease.runId);
-          if ((moved.notified as number) > 0) {
-            notices = dueNotices(query.notices, moved.due_at as number | null, now);
-          }
-          if (moved.woke_parent) woke = moved.woke_parent as string;
-          return;
-        }
-        if (steps.length > 0 || events.length > 0) {
-          const write = this.#writeQueries.query([{
-            lease,
-            steps,
-            events,
-            resolve: () => {},
-            reject: () => {},
-          }], 0);
-          // The label merge verified the lease and holds the run's row lock.
-          await tx.unsafe(write.text, write.params as never[]);
-        }
-        if (batch.clearRecoveries) {
-          const [held] = await tx.unsafe(this.#st.clearRecoveries, [lease.runId, lease.token]);
-          if (!held) throw new LeaseLostError(lease.runId);
-        }
-      });
-    } catch (error) {
-      throw toStorageError(`record checkpoints of run '${lease.runId}'`, error, this.#secrets);
-    }
-    if (notices.length > 0) this.#emit(notices, lease.runId);
-    if (woke) this.#emit(["runnable", "signal"], woke);
-  }
-
-  /**
-   * Drops inbox entries by name (a `.call` child's wake-up, once read) before
-   * the write they ride with, fenced; dropping twice is harmless, and so is a
-   * drop whose write is then lost (the entry only wakes a parent whose child
-   * is finished, which a new lease holder reads again anyway).
-   */
-  async #dropSignals(lease: Lease, names: string[]): Promise<void> {
-    const [held] = await this.#query(
-      `drop wake-ups of run '${lease.runId}'`,
-      this.#st.dropSignals,
-      [lease.runId, lease.token, names],
-    );
-    if (!held) throw new LeaseLostError(lease.runId);
-  }
-
   /** Takes the oldest matching signal from the inbox and records it, in one statement. */
   async consumeSignal(
     lease: Lease,
@@ -782,77 +571,7 @@ export class PostgresDriver implements Driver {
   ): Promise<ConsumedSignal | undefined> {
     this.#check();
     if (!this.#migrated) await this.migrate();
-    if (batch.dropSignals) await this.#dropSignals(lease, batch.dropSignals);
-    const steps = lastRows(batch.steps);
-    const events = batch.events ?? [];
-    const what = `take a signal for run '${lease.runId}'`;
-    const consume = (
-      sql: postgres.Sql | postgres.TransactionSql,
-      stepsNow: StepRow[],
-      eventsNow: StoredEvent[],
-    ) =>
-      sql.unsafe(
-        this.#st.consumeSignal,
-        consumeParams(lease, names, row, stepsNow, eventsNow) as never[],
-      );
-    const result = (rows: Row[]): ConsumedSignal | undefined => {
-      const first = rows[0] as
-        | { held: number; name: string | null; payload: string | null }
-        | undefined;
-      if (!first || first.held === 0) throw new LeaseLostError(lease.runId);
-      if (first.name === null) return undefined;
-      const consumed: ConsumedSignal = { name: first.name };
-      if (first.payload !== null) consumed.payload = first.payload;
-      return consumed;
-    };
-    if (!batch.run && !batch.labels && !steps.some((step) => step.key === row.key)) {
-      try {
-        const taken = result(await consume(this.#sql, steps, events));
-        this.#historyGrew(batch);
-        return taken;
-      } catch (error) {
-        throw toStorageError(what, error, this.#secrets);
-      }
-    }
-    // Rare: the batch moves the run, sets labels, or rewrites the signal's own
-    // row. Statements in one transaction keep the reference order of effects.
-    let moved:
-      | { due_at: number | null; notified: number; notify: string; woke_parent: string | null }
-      | undefined;
-    let notices: DriverNotice["type"][] = [];
-    try {
-      const consumed = await this.#sql.begin(async (tx) => {
-        const taken = result(await consume(tx, [], []));
-        if (batch.labels) await this.#mergeLabels(tx, lease, batch.labels);
-        if (batch.run) {
-          const query = this.#transitionQuery(
-            lease,
-            { ...batch, steps, run: batch.run },
-            now,
-            1,
-          );
-          [moved] = await tx.unsafe(query.text, query.params as never[]) as never[];
-          if (!moved) throw new LeaseLostError(lease.runId);
-          notices = query.notices;
-        } else {
-          const write = this.#writeQueries.query([{
-            lease,
-            steps,
-            events,
-            resolve: () => {},
-            reject: () => {},
-          }], 1);
-          // The consume above verified the lease and holds the run's row lock.
-          await tx.unsafe(write.text, write.params as never[]);
-        }
-        return taken;
-      });
-      if (moved) this.#transitioned(moved, notices, lease.runId, now);
-      this.#historyGrew(batch);
-      return consumed;
-    } catch (error) {
-      throw toStorageError(what, error, this.#secrets);
-    }
+    return await consumeSignal(this.#host, lease, names, row, batch, now);
   }
 
   /** Creates the run unless it exists, then signals it, in one transaction. */
@@ -877,7 +596,7 @@ export class PostgresDriver implements Driver {
   }
 
   /** Puts a signal in the inbox and wakes a run waiting for it. */
-  async sendSignal(
+  sendSignal(
     runId: string,
     name: string,
     payload: string | undefined,
@@ -885,37 +604,7 @@ export class PostgresDriver implements Driver {
     options?: SendSignalOptions,
   ): Promise<boolean> {
     this.#check();
-    const detail = signalRowData(name, payload);
-    const id = options?.id ?? null;
-    for (let attempt = 0;; attempt++) {
-      const [row] = await this.#query<{ woke: boolean; notified: number }>(
-        `signal run '${runId}'`,
-        this.#st.sendSignal,
-        [
-          runId,
-          name,
-          payload ?? null,
-          now,
-          detail,
-          this.#channel,
-          this.#payload("runnable,signal", runId),
-          this.#payload("signal", runId),
-          id,
-        ],
-      );
-      if (row) {
-        this.#emit(row.woke ? ["runnable", "signal"] : ["signal"], runId);
-        return true;
-      }
-      // A repeated id is a no-op, checked before the finished-run refusal.
-      if (id !== null) {
-        const [held] = await this.#query(`read run '${runId}'`, this.#st.hasSignalId, [runId, id]);
-        if (held) return false;
-      }
-      const status = await this.#status(runId);
-      if (status === undefined) throw new RunNotFoundError(runId);
-      if (isFinished(status) || attempt >= 3) throw refusedError("signal", runId, status);
-    }
+    return sendSignal(this.#host, runId, name, payload, now, options);
   }
 
   async #status(runId: string): Promise<RunStatus | undefined> {
@@ -930,84 +619,20 @@ export class PostgresDriver implements Driver {
   // ---- operations ------------------------------------------------------------------
 
   /** Cancels an unfinished run and revokes its lease. */
-  async cancelRun(
+  cancelRun(
     runId: string,
     reason: string | undefined,
     now: number,
     options?: CancelRunOptions,
   ): Promise<StoredRun> {
     this.#check();
-    if (options?.compensate) return await this.#cancelCompensating(runId, reason, now);
-    const error = cancelledErrorInfo(runId, reason);
-    for (let attempt = 0;; attempt++) {
-      const [row] = await this.#query<RunRow>(`cancel run '${runId}'`, this.#st.cancelRun, [
-        runId,
-        JSON.stringify(error),
-        now,
-        cancelledDetail(reason) ?? null,
-        this.#channel,
-        this.#payload("cancelled,released,finished", runId),
-      ]);
-      if (row) {
-        this.#emit(["cancelled", "released", "finished"], runId, reason);
-        const woke = (row as { woke_parent?: string | null }).woke_parent;
-        if (woke) this.#emit(["runnable", "signal"], woke);
-        return runFromColumns(row);
-      }
-      const status = await this.#status(runId);
-      if (status === undefined) throw new RunNotFoundError(runId);
-      if (isFinished(status) || attempt >= 3) throw refusedError("cancel", runId, status);
-    }
-  }
-
-  /** Hands a run back with its cancel error, for the next claim to compensate it and end it. */
-  async #cancelCompensating(
-    runId: string,
-    reason: string | undefined,
-    now: number,
-  ): Promise<StoredRun> {
-    const error = cancellingErrorInfo(runId, reason);
-    for (let attempt = 0;; attempt++) {
-      const [row] = await this.#query<RunRow>(
-        `cancel run '${runId}'`,
-        this.#st.cancelCompensating,
-        [
-          runId,
-          JSON.stringify(error),
-          now,
-          this.#channel,
-          this.#payload(
-            "cancelled,released,runnable",
-            runId,
-          ),
-        ],
-      );
-      if (row) {
-        this.#emit(["cancelled", "released", "runnable"], runId, reason);
-        return runFromColumns(row);
-      }
-      const status = await this.#status(runId);
-      if (status === undefined) throw new RunNotFoundError(runId);
-      if (isFinished(status) || attempt >= 3) throw refusedError("cancel", runId, status);
-    }
-  }
-
-  #control(): ControlHost {
-    return {
-      query: this.#queryFn,
-      statements: this.#st,
-      channel: this.#channel,
-      payload: (types, runId) => this.#payload(types, runId),
-      emit: (types, runId) => this.#emit(types, runId),
-      status: (runId) => this.#status(runId),
-      getRun: (runId) => this.getRun(runId),
-    };
+    return cancelRun(this.#host, runId, reason, now, options);
   }
 
   /** Records a worker's heartbeat row; forgets rows not seen since `forgetBefore`. */
   recordWorker(worker: StoredWorker, forgetBefore: number): Promise<void> {
     this.#check();
-    return recordWorker(this.#control(), worker, forgetBefore);
+    return recordWorker(this.#host, worker, forgetBefore);
   }
 
   /** Deletes a worker's row. */
@@ -1019,57 +644,31 @@ export class PostgresDriver implements Driver {
   /** Every worker row, in id order. */
   listWorkers(): Promise<StoredWorker[]> {
     this.#check();
-    return listWorkers(this.#control());
+    return listWorkers(this.#host);
   }
 
   /** Pauses an unfinished run; its lease, if any, stays valid. */
   pauseRun(runId: string, now: number): Promise<StoredRun> {
     this.#check();
-    return controlRun(this.#control(), "pause", runId, now);
+    return controlRun(this.#host, "pause", runId, now);
   }
 
   /** Resumes a paused run in the status it would have now. */
   resumeRun(runId: string, now: number): Promise<StoredRun> {
     this.#check();
-    return controlRun(this.#control(), "resume", runId, now);
+    return controlRun(this.#host, "resume", runId, now);
   }
 
   /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
-  async retryRun(
-    runId: string,
-    now: number,
-    options?: { deadlineAt?: number },
-  ): Promise<StoredRun> {
+  retryRun(runId: string, now: number, options?: { deadlineAt?: number }): Promise<StoredRun> {
     this.#check();
-    const [row] = await this.#query<RunRow>(`retry run '${runId}'`, this.#st.retryRun, [
-      runId,
-      now,
-      this.#channel,
-      this.#payload("runnable", runId),
-      options?.deadlineAt ?? null,
-    ]);
-    if (row) {
-      this.#emit(["runnable"], runId);
-      return runFromColumns(row);
-    }
-    const status = await this.#status(runId);
-    if (status === undefined) throw new RunNotFoundError(runId);
-    throw refusedError("retry", runId, status);
+    return retryRun(this.#host, runId, now, options);
   }
 
   /** Deletes finished runs (and their rows) last updated before a time. */
   async purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
     this.#check();
-    const [row] = await this.#query<{ count: number }>(
-      "purge finished runs",
-      this.#st.purge,
-      [
-        finishedBefore,
-        options.status === undefined ? ["completed", "failed", "cancelled"] : [options.status],
-        options.limit ?? null,
-      ],
-    );
-    return row?.count ?? 0;
+    return await purge(this.#host, finishedBefore, options);
   }
 
   /**
