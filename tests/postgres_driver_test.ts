@@ -260,6 +260,54 @@ test("LISTEN/NOTIFY carries notices between two driver instances", async () => {
   }
 });
 
+test("a transition written with labels or with a signal reaches another driver as a notice", async () => {
+  const schema = freshSchema();
+  const listener = new PostgresDriver({ url: URL, schema });
+  const sender = new PostgresDriver({ url: URL, schema });
+  try {
+    await listener.migrate();
+    const notices: DriverNotice[] = [];
+    const off = listener.subscribe((notice) => notices.push(notice));
+    let probe = 0;
+    await until(
+      () => notices.some((n) => n.type === "runnable"),
+      () => sender.createRun(newRun(`probe-${probe++}`), T0),
+      "a runnable notice from the other driver",
+    );
+    // ctx.setLabels on the last step: the labels ride with the completion.
+    await sender.createRun(newRun("labelled"), T0);
+    const labelled = await claimOne(sender, "labelled");
+    await sender.write(labelled, {
+      steps: [done("a", "1")],
+      labels: { stage: "done" },
+      run: { status: "completed", output: "1" },
+    }, T0 + 1);
+    await eventually(
+      () => notices.some((n) => n.type === "finished" && n.runId === "labelled"),
+      "the finished notice of a labelled completion",
+    );
+    // A wait's signal taken in the write that completes the run.
+    await sender.createRun(newRun("waited"), T0);
+    await sender.sendSignal("waited", "go", '"x"', T0);
+    const waited = await claimOne(sender, "waited");
+    const row = { key: "w", kind: "waitForSignal", state: "done" as const, data: "", attempt: 1 };
+    const taken = await sender.consumeSignal(waited, ["go"], row, {
+      run: { status: "completed", output: '"x"' },
+    }, T0 + 1);
+    assert.equal(taken?.name, "go");
+    await eventually(
+      () => notices.some((n) => n.type === "finished" && n.runId === "waited"),
+      "the finished notice of a completion that took a signal",
+    );
+    assert.deepEqual((await listener.getRun("labelled"))?.labels, { stage: "done" });
+    off();
+  } finally {
+    await listener.close();
+    await sender.close();
+    await dropSchema(schema);
+  }
+});
+
 test("plain checkpoints reach another driver as 'written', at most one NOTIFY per 25 ms", async () => {
   const schema = freshSchema();
   const listener = new PostgresDriver({ url: URL, schema });
