@@ -57,9 +57,23 @@ export async function startRun(
     // The workflow timeout counts from the run's start: `startAt`, or now.
     ...deadlineFrom(workflowTimeout(workflow), dueAt),
   };
-  const { run, created } = signal === undefined
-    ? await rt.driver.createRun(newRun, now)
-    : await startWithSignal(rt, newRun, signal, now);
+  // A worker of this process with a free slot claims the run in the same write.
+  const slot = signal === undefined && dueAt <= now ? rt.reserveSlot(workflow.name) : undefined;
+  if (slot !== undefined) newRun.claimFor = { workerId: slot.workerId, leaseMs: slot.leaseMs };
+  let started: { run: StoredRun; created: boolean };
+  try {
+    started = signal === undefined
+      ? await rt.driver.createRun(newRun, now)
+      : await startWithSignal(rt, newRun, signal, now);
+  } catch (error) {
+    slot?.release();
+    throw error;
+  }
+  const { run, created } = started;
+  if (slot !== undefined) {
+    if (created && run.status === "running" && run.leaseOwner === slot.workerId) slot.launch(run);
+    else slot.release();
+  }
   if (!created && run.workflow !== workflow.name) {
     throw new DuplicateRunError(id, run.workflow, workflow.name);
   }

@@ -187,6 +187,16 @@ export interface NewRun {
   parentCall?: boolean;
   /** The deadline under a workflow `timeout` (see {@linkcode StoredRun.deadlineAt}). */
   deadlineAt?: number;
+  /**
+   * Claims the new run for this worker in the same write (a worker of the
+   * starting process has a free slot): it is stored `running` under lease
+   * token 1 owned by `workerId`, due when the lease expires (`now + leaseMs`),
+   * with `run.started` after `run.created` in its history, and no `runnable`
+   * notice. Ignored when the run exists already. A driver may ignore it (the
+   * run is then stored `pending` and claimed as usual): the returned run says
+   * which happened.
+   */
+  claimFor?: { workerId: string; leaseMs: number };
 }
 
 /**

@@ -36,6 +36,24 @@ import type { SignalOptions } from "./records.ts";
 import type { Schedule } from "./schedule.ts";
 import { checkDeclared, scheduleHost, type SchedulesHost } from "./schedules.ts";
 
+/** A worker's slot held for a run being created (`Runtime.reserveSlot`); settle it once. */
+export interface SlotReservation {
+  /** The worker that claims the run. */
+  workerId: string;
+  /** Its lease length (ms). */
+  leaseMs: number;
+  /** The driver claimed the run for the worker: execute it. */
+  launch(run: StoredRun): void;
+  /** The run was not claimed (it existed, or the driver ignored the claim): free the slot. */
+  release(): void;
+}
+
+/** What a worker offers `Runtime.reserveSlot`. */
+export interface Claimer {
+  /** A free slot, held until settled; undefined when full or not running. */
+  reserve(): SlotReservation | undefined;
+}
+
 /** Completions written here kept for result waiters, at most (the oldest are dropped). */
 const OUTCOMES_KEPT = 1024;
 
@@ -109,6 +127,7 @@ export class Runtime implements Host {
   #flowLimits: Record<string, FlowLimits> | undefined;
   #concurrencyLimited = false;
   readonly #listeners = new Set<(notice: DriverNotice) => void>();
+  readonly #claimers = new Set<Claimer>();
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Counts `finished` and `changed` notices, so a waiter can tell it missed one. */
   #changes = 0;
@@ -311,6 +330,28 @@ export class Runtime implements Host {
     }
     this.register(wf);
     return wf;
+  }
+
+  // ---- starts claimed at once ------------------------------------------------
+
+  /** A worker offers its free slots to runs started in this process (see `reserveSlot`). */
+  addClaimer(claimer: Claimer): () => void {
+    this.#claimers.add(claimer);
+    return () => this.#claimers.delete(claimer);
+  }
+
+  /**
+   * A free slot of a worker of this process for a new run of `workflow`, so
+   * `start` can claim the run in the same write that creates it. None for a
+   * workflow under flow control (its claims go through the limits).
+   */
+  reserveSlot(workflow: string): SlotReservation | undefined {
+    if (this.#claimers.size === 0 || this.#flowLimits?.[workflow] !== undefined) return undefined;
+    for (const claimer of this.#claimers) {
+      const slot = claimer.reserve();
+      if (slot !== undefined) return slot;
+    }
+    return undefined;
   }
 
   // ---- notices ---------------------------------------------------------------

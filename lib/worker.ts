@@ -23,7 +23,7 @@ import {
 } from "./errors.ts";
 import { Activation } from "./interpreter.ts";
 import { leaseStore } from "./lease_store.ts";
-import type { Runtime } from "./runtime.ts";
+import type { Runtime, SlotReservation } from "./runtime.ts";
 import { yieldIfDue } from "./yield.ts";
 import { fireDueSchedules, nextScheduleAt, SCHEDULE_CLAIM_LIMIT } from "./scheduler.ts";
 
@@ -121,6 +121,9 @@ export class Worker implements AsyncDisposable {
   #firstPassDone: (() => void) | undefined;
   #fireAgain = false;
   #unlisten: (() => void) | undefined;
+  #unclaim: (() => void) | undefined;
+  /** Slots held for runs being started in this process (see `#reserve`). */
+  #reserved = 0;
   #idle: (() => void) | undefined;
 
   /** @ignore Use `engine.worker()`. */
@@ -202,6 +205,7 @@ export class Worker implements AsyncDisposable {
     this.#started = true;
     this.#stopping = false;
     this.#unlisten = this.#rt.listen((notice) => this.#onNotice(notice));
+    this.#unclaim = this.#rt.addClaimer({ reserve: () => this.#reserve() });
     this.#presence.start();
     this.#retention.start();
     // Schedules first (they write runs), then claims: both are under way when start() resolves.
@@ -219,6 +223,8 @@ export class Worker implements AsyncDisposable {
     this.#stopping = true;
     this.#unlisten?.();
     this.#unlisten = undefined;
+    this.#unclaim?.();
+    this.#unclaim = undefined;
     this.#dueTimer?.cancel();
     this.#dueTimer = undefined;
     if (this.#pollTimer !== undefined) clearTimeout(this.#pollTimer);
@@ -228,7 +234,7 @@ export class Worker implements AsyncDisposable {
     if (this.#scheduleRetry !== undefined) clearTimeout(this.#scheduleRetry);
     this.#scheduleRetry = undefined;
     for (const { activation } of this.#active.values()) activation.stop();
-    while (this.#active.size > 0 || this.#polling || this.#firing) {
+    while (this.#active.size > 0 || this.#reserved > 0 || this.#polling || this.#firing) {
       await new Promise<void>((resolve) => this.#idle = resolve);
     }
     this.#heartbeatTimer?.cancel();
@@ -299,8 +305,8 @@ export class Worker implements AsyncDisposable {
         this.#pollAgain = false;
         let claimedAll = false;
         let claimedAny = false;
-        while (!this.#stopping && this.#active.size < this.#concurrency) {
-          const limit = Math.min(this.#concurrency - this.#active.size, 256);
+        while (!this.#stopping && this.#free() > 0) {
+          const limit = Math.min(this.#free(), 256);
           const claims = await rt.driver.claimRuns({
             workerId: this.id,
             now: rt.clock.now(),
@@ -317,7 +323,7 @@ export class Worker implements AsyncDisposable {
           claimedAll = claims.length === limit;
           if (!claimedAll) break;
         }
-        if (this.#active.size >= this.#concurrency) this.#starved = true;
+        if (this.#free() <= 0) this.#starved = true;
         if (!this.#stopping && !claimedAll) await this.#armTimers(claimedAny);
       } while (this.#pollAgain && !this.#stopping);
       this.#failures = 0;
@@ -349,7 +355,7 @@ export class Worker implements AsyncDisposable {
    */
   async #armTimers(claimedAny: boolean): Promise<void> {
     const rt = this.#rt;
-    if (this.#active.size >= this.#concurrency) return;
+    if (this.#free() <= 0) return;
     const limits = rt.flowLimits;
     const next = await rt.driver.nextDueAt(
       rt.workflowNames,
@@ -456,6 +462,63 @@ export class Worker implements AsyncDisposable {
       this.#scheduleRetry = undefined;
       this.#requestSchedules();
     }, ms);
+  }
+
+  /** Slots neither executing a run nor held for a run being started. */
+  #free(): number {
+    return this.#concurrency - this.#active.size - this.#reserved;
+  }
+
+  /**
+   * Activations whose run ended (its last write is done) and that are only
+   * unwinding: their slots are as good as free. A result waiter resumes before
+   * the worker hears that the activation returned, so a caller that starts its
+   * next run at once would otherwise find every slot busy.
+   */
+  #ending(): number {
+    let n = 0;
+    for (const { activation } of this.#active.values()) if (activation.ended) n++;
+    return n;
+  }
+
+  /**
+   * Holds a free slot for a run that `start` creates in this process, so the
+   * driver claims it in the same write (`NewRun.claimFor`): no notice, no
+   * claim query, no poll. The caller settles it exactly once.
+   */
+  #reserve(): SlotReservation | undefined {
+    if (!this.#started || this.#stopping || this.#rt.closed) return undefined;
+    if (this.#free() <= 0 && this.#free() + this.#ending() <= 0) return undefined;
+    this.#reserved++;
+    let settled = false;
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      this.#reserved--;
+      return true;
+    };
+    return {
+      workerId: this.id,
+      leaseMs: this.#leaseMs,
+      launch: (run) => {
+        if (!settle()) return;
+        this.#launch({
+          run,
+          lease: { runId: run.id, token: run.leaseToken },
+          previousStatus: "pending",
+        });
+        // Stopping meanwhile: the run is handed back like the others in flight.
+        if (this.#stopping) this.#active.get(run.id)?.activation.stop();
+      },
+      release: () => {
+        if (!settle()) return;
+        if (this.#starved) {
+          this.#starved = false;
+          this.#requestPoll();
+        }
+        this.#idle?.();
+      },
+    };
   }
 
   #launch(claim: Claim): void {

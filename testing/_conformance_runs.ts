@@ -10,7 +10,9 @@ import { done, newRun, T0, WF } from "./rows.ts";
 import { LeaseLostError } from "../lib/errors.ts";
 import {
   claimAll,
+  collect,
   type ConformanceCase,
+  has,
   ids,
   LEASE_MS,
   pending,
@@ -56,6 +58,41 @@ export const RUNS_CASES: ConformanceCase[] = [
       const bare = await driver.createRun(newRun("run-2"), T0);
       assert.equal("input" in bare.run, false);
       assert.equal("input" in (await driver.getRun("run-2"))!, false);
+    },
+  },
+  {
+    name:
+      "createRun with claimFor stores the run running under that worker's lease, without a runnable notice",
+    async fn(driver) {
+      const { notices, off } = collect(driver);
+      const claimFor = { workerId: "worker-1", leaseMs: 1_000 };
+      const { run, created } = await driver.createRun(newRun("run-1", { claimFor }), T0);
+      await driver.createRun(newRun("run-2"), T0);
+      off();
+      assert.equal(created, true);
+      assert.equal(run.status, "running");
+      assert.equal(run.leaseOwner, "worker-1");
+      assert.equal(run.leaseToken, 1);
+      assert.equal(run.dueAt, T0 + 1_000);
+      assert.equal(run.updatedAt, T0);
+      assert.deepEqual(await driver.getRun("run-1"), run);
+      assert.deepEqual(await timeline(driver, "run-1"), ["run.created", "run.started"]);
+      assert.equal(has(notices, "runnable", "run-1"), false, "no one else may claim it");
+      assert.equal(has(notices, "runnable", "run-2"), true);
+      // Claimed once: others see it only as a running run whose lease has not expired.
+      assert.deepEqual(ids(await claimAll(driver, T0 + 999, { workerId: "worker-2" })), ["run-2"]);
+      await driver.write({ runId: "run-1", token: 1 }, { steps: [done("a")] }, T0 + 1);
+      const again = await driver.createRun(
+        newRun("run-1", { claimFor: { workerId: "worker-2", leaseMs: 1_000 } }),
+        T0 + 2,
+      );
+      assert.equal(again.created, false);
+      assert.equal(again.run.leaseOwner, "worker-1", "an existing run is not claimed again");
+      const [takeover] = await claimAll(driver, T0 + 1_000, { workerId: "worker-2" });
+      assert.equal(takeover?.run.id, "run-1");
+      assert.equal(takeover?.previousOwner, "worker-1");
+      assert.equal(takeover?.lease.token, 2);
+      assert.deepEqual(await rowsOf(driver, "run-1", ["a"]), [done("a")]);
     },
   },
   {

@@ -53,6 +53,46 @@ for (const kind of targetKinds()) {
     }
   });
 
+  Deno.test(`${kind}: a run claimed by the worker of the process that started it survives that process's kill`, async () => {
+    const target = await makeTarget(kind);
+    const log = `${target.dir}/executions.log`;
+    await using engine = new Engine({ driver: target.open(), workflows: [slow] });
+    // The process starts the run itself: its worker claims it in the start's write.
+    const workerA = spawnWorker({
+      db: target.db,
+      schema: target.schema,
+      log,
+      leaseMs: 1000,
+      startSlow: "claimed-1",
+    });
+    let workerB: ReturnType<typeof spawnWorker> | undefined;
+    try {
+      await workerA.ready;
+      await waitUntil(
+        () => readExecutions(log).some((e) => e.step === "block"),
+        20_000,
+        "worker A to enter the blocking step",
+      );
+      await kill(workerA, "SIGKILL");
+      workerB = spawnWorker({ db: target.db, schema: target.schema, log, leaseMs: 1000 });
+      await workerB.ready;
+      assert.equal(await engine.result("claimed-1"), (20 + 1) * 2 + 100);
+      const executions = readExecutions(log);
+      const byStep = (step: string) => executions.filter((e) => e.step === step);
+      assert.deepEqual(byStep("before").map((e) => e.pid), [workerA.pid]);
+      assert.deepEqual(byStep("block").map((e) => e.pid), [workerA.pid, workerB.pid]);
+      const types = (await engine.history("claimed-1")).map((e) => e.type);
+      assert.deepEqual(types.slice(0, 2), ["run.created", "run.started"]);
+      assert.equal(types.filter((t) => t === "run.started").length, 1);
+      assert.equal(types.filter((t) => t === "run.recovered").length, 1);
+    } finally {
+      await kill(workerA, "SIGKILL");
+      if (workerB) await kill(workerB, "SIGKILL");
+      await engine.close();
+      await target.cleanup();
+    }
+  });
+
   Deno.test(`${kind}: runs survive two kills in a row and complete with the right outputs`, async () => {
     const target = await makeTarget(kind);
     const log = `${target.dir}/executions.log`;

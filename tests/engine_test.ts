@@ -41,6 +41,33 @@ Deno.test("a run started before any worker waits as pending, then runs when a wo
   assert.equal(await handle.result(), 2);
 });
 
+Deno.test("a run started beside a worker with a free slot is running once start resolves; with every slot busy it waits as pending", async () => {
+  const gate = deferred();
+  const started: number[] = [];
+  const wf = workflow<number>("claimed-at-start").step("a", async (n) => {
+    started.push(n);
+    await gate.promise;
+    return n;
+  });
+  await using engine = new Engine({
+    driver: new MemoryDriver(),
+    workflows: [wf],
+    observers: [{ onRunStarted: (e) => started.push(-Number(e.runId.slice(1))) }],
+  });
+  await using worker = engine.worker({ concurrency: 1 });
+  await worker.start();
+  const first = await engine.start(wf, 1, { id: "r1" });
+  // Claimed in the start's own write: the worker holds it before start resolves.
+  assert.equal(await first.status(), "running");
+  const second = await engine.start(wf, 2, { id: "r2" });
+  assert.equal(await second.status(), "pending");
+  gate.resolve();
+  assert.deepEqual([await first.result(), await second.result()], [1, 2]);
+  assert.deepEqual(started, [-1, 1, -2, 2], "each run starts once, observed before its step");
+  const types = (await engine.history("r1")).map((e) => e.type);
+  assert.deepEqual(types.slice(0, 2), ["run.created", "run.started"]);
+});
+
 Deno.test("start with an existing id returns the existing run (idempotent start)", async () => {
   let runs = 0;
   const wf = workflow<number>("idem").step("a", (n) => {

@@ -233,6 +233,11 @@ export class MemoryDriver implements Driver {
       this.#append(stored, row);
     }
     this.#runs.set(run.id, stored);
+    const claimFor = newRun.claimFor;
+    if (claimFor !== undefined && !newRun.steps?.length) {
+      const options = { ...claimFor, now, limit: 1, workflows: [run.workflow] };
+      return Promise.resolve({ run: this.#claimOne(stored, options, false).run, created: true });
+    }
     this.#schedule(run);
     this.#notify("runnable", run.id);
     return Promise.resolve({ run: copyRun(run), created: true });

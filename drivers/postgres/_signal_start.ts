@@ -14,7 +14,7 @@ import { refusedError } from "../../lib/driver_policy.ts";
 import { signalRowData } from "../../lib/formats.ts";
 import type { TxQuery } from "./_schedules.ts";
 import type { Statements } from "./_sql.ts";
-import { createChildParams, createFlowParams, createParams } from "./_writes.ts";
+import { createChildParams, createClaimParams, createFlowParams, createParams } from "./_writes.ts";
 
 /** What signal-with-start needs from the driver. */
 export interface SignalStartHost {
@@ -44,6 +44,7 @@ export async function startWithSignal(
       host.payload("runnable", ""),
       ...createFlowParams(items),
       ...createChildParams(items),
+      ...createClaimParams(items),
     ]);
     const created = rows[0]?.created === true;
     // A new statement: sees the run a concurrent caller committed.

@@ -182,33 +182,42 @@ export function statements(s: string): Statements {
   /**
    * Grouped run creations. With `notify`, the statement sends the `runnable`
    * notice ($9 channel, $10 payload) itself; without, its `notified` column
-   * says whether the driver should send it once the write committed.
+   * says whether the driver should send it once the write committed. A run
+   * with an owner ($17) is claimed by it at once (NewRun.claimFor): running
+   * under lease token 1, due when the lease expires ($7), with run.started
+   * after run.created, and no notice.
    */
   const createRuns = (notify: boolean) =>
     `WITH b AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
           $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[],
-          $16::int8[])
+          $16::int8[], $17::text[])
           WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now,
-            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, ord)
+            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, owner, ord)
       ),
       ins AS (
         INSERT INTO ${s}.runs AS r
           (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
-            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at)
-        SELECT id, workflow, version, plan_hash, 'pending', input, labels::jsonb, now, now, due_at,
-          concurrency_key, rate_key, priority, parent_id, parent_call <> 0, deadline_at
+            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, lease_token,
+            lease_owner)
+        SELECT id, workflow, version, plan_hash,
+          CASE WHEN owner IS NULL THEN 'pending' ELSE 'running' END, input, labels::jsonb, now,
+          now, due_at, concurrency_key, rate_key, priority, parent_id, parent_call <> 0,
+          deadline_at, (owner IS NOT NULL)::int, owner
         FROM b ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING ${RUN}
       ),
       ev AS (
         INSERT INTO ${s}.events (run_id, seq, pos, type, at)
-        SELECT id, ${seq}, 0, 'run.created', created_at::int8 FROM ins
+        SELECT q.id, q.seq, k.pos, k.type, q.created_at::int8
+        FROM (SELECT id, created_at, lease_owner, ${seq} AS seq FROM ins) AS q
+          CROSS JOIN (VALUES (0, 'run.created'), (1, 'run.started')) AS k(pos, type)
+        WHERE k.pos = 0 OR q.lease_owner IS NOT NULL
       ),
       n AS (SELECT ${
       notify ? "pg_notify($9, $10)" : "$9::text, $10::text"
-    } FROM (SELECT 1 FROM ins LIMIT 1) AS one)
+    } FROM (SELECT 1 FROM ins WHERE lease_owner IS NULL LIMIT 1) AS one)
       SELECT true AS created, ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
       UNION ALL
       SELECT false, ${RUN}, 0 FROM ${s}.runs r

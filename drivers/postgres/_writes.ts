@@ -357,7 +357,9 @@ export function createParams(items: readonly { run: NewRun; now: number }[]): Pa
     hashes[i] = run.planHash;
     inputs[i] = run.input ?? null;
     labels[i] = JSON.stringify(run.labels ?? {});
-    dueAt[i] = run.dueAt;
+    dueAt[i] = run.claimFor === undefined || run.steps?.length
+      ? run.dueAt
+      : now + run.claimFor.leaseMs;
     nows[i] = now;
   }
   return [ids, workflows, versions, hashes, inputs, labels, dueAt, nows];
@@ -384,6 +386,16 @@ export function createChildParams(items: readonly { run: NewRun }[]): Param[] {
   ];
 }
 
+/**
+ * The owners of grouped creations (`$17`): the worker that claims each new run
+ * at once (`NewRun.claimFor`), or null. A fork (a run with rows) is not claimed.
+ */
+export function createClaimParams(items: readonly { run: NewRun }[]): Param[] {
+  return [
+    items.map((item) => item.run.steps?.length ? null : item.run.claimFor?.workerId ?? null),
+  ];
+}
+
 /** The flow-control arrays of grouped creations (`$11` … `$13`): keys and priority. */
 export function createFlowParams(items: readonly { run: NewRun }[]): Param[] {
   return [
@@ -395,7 +407,8 @@ export function createFlowParams(items: readonly { run: NewRun }[]): Param[] {
 
 /**
  * Settles grouped creations from the rows the statement returned: each item
- * gets its run (created or existing); `created` is called once per new run.
+ * gets its run (created or existing); `created` is called once per new run
+ * that is pending (not claimed at once).
  * A run missing from the rows was inserted by a concurrent transaction after
  * the statement's snapshot, so it is read back.
  */
@@ -413,7 +426,8 @@ export function settleCreates(
       item.resolve({ run: runFromColumns(row), created: row.created });
       if (row.created) {
         row.created = false;
-        created(row.id);
+        // A run claimed at once (NewRun.claimFor) is no one else's to claim.
+        if (row.status === "pending") created(row.id);
       }
       continue;
     }

@@ -47,6 +47,7 @@ import {
 } from "./_connection.ts";
 import {
   createChildParams,
+  createClaimParams,
   createFlowParams,
   type CreateItem,
   createParams,
@@ -297,6 +298,7 @@ export class PostgresDriver implements Driver {
           this.#payload("runnable"),
           ...createFlowParams(runs.map((run) => ({ run }))),
           ...createChildParams(runs.map((run) => ({ run }))),
+          ...createClaimParams(runs.map((run) => ({ run }))),
         ],
       }),
       channel: this.#channel,
@@ -402,6 +404,7 @@ export class PostgresDriver implements Driver {
         this.#payload("runnable"),
         ...createFlowParams(items),
         ...createChildParams(items),
+        ...createClaimParams(items),
       ],
     );
     if (rows.some((row) => row.notified > 0)) this.#notifier.push(this.#payload("runnable"));

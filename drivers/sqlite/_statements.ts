@@ -94,9 +94,17 @@ export class Statements {
   readonly dataVersion: StatementSync;
 
   readonly insertRun: StatementSync;
+  /** `insertRun` of a run claimed at once (`NewRun.claimFor`, owner ?15, lease expiry ?7). */
+  readonly insertClaimedRun: StatementSync;
   readonly getRun: StatementSync;
   readonly fence: StatementSync;
-  readonly claimCandidates: StatementSync;
+  /**
+   * A claim's due runs in two cheap index reads that the driver merges (one
+   * compound statement with its sorts cost several times more): those of a
+   * non-zero priority (`runs_due_priority`) and those of priority 0 (`runs_due`).
+   */
+  readonly claimPrioritized: StatementSync;
+  readonly claimPlain: StatementSync;
   readonly claimRun: StatementSync;
   readonly nextDue: StatementSync;
   /** Flow control: due candidates outside full keys, by priority (`flowByPriority`) or due time. */
@@ -189,15 +197,29 @@ export class Statements {
        ON CONFLICT (id) DO NOTHING
        RETURNING rid`,
     );
+    this.insertClaimedRun = p(
+      `INSERT INTO runs (id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, lease_token, input,
+         concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, lease_owner,
+         journal_from)
+       VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?6, ?7, 1, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+         (SELECT coalesce(max(seq), 0) + 1 FROM journal))
+       ON CONFLICT (id) DO NOTHING RETURNING rid`,
+    );
     this.getRun = p(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?1`);
     this.fence = p(
       "SELECT rid, lease_token, status, lease_owner, journal_from FROM runs WHERE id = ?1",
     );
-    this.claimCandidates = p(byPriority(
-      "rid, id, status, lease_owner, journal_from, due_at",
-      "due_at <= ?1 AND +workflow IN (SELECT value FROM json_each(?2))",
-      "?3",
-    ));
+    const claimColumns = "rid, id, status, lease_owner, journal_from, due_at, priority";
+    const claimWhere = "due_at <= ?1 AND +workflow IN (SELECT value FROM json_each(?2))";
+    this.claimPrioritized = p(
+      `SELECT ${claimColumns} FROM runs
+       WHERE ${claimWhere} AND due_at IS NOT NULL AND priority <> 0
+       ORDER BY priority DESC, due_at LIMIT ?3`,
+    );
+    this.claimPlain = p(
+      `SELECT ${claimColumns} FROM runs WHERE ${claimWhere} AND priority = 0
+       ORDER BY due_at LIMIT ?3`,
+    );
     this.claimRun = p(
       `UPDATE runs SET status = 'running', lease_token = lease_token + 1, lease_owner = ?2,
          due_at = ?3, waiting_for = NULL,

@@ -386,39 +386,52 @@ export class SqliteDriver implements Driver {
 
   /** The body of `createRun`, also run inside a schedule change's transaction. */
   #insertRun(newRun: NewRun, now: number): { run: StoredRun; created: boolean } {
-    {
-      const s = this.#s!;
-      const inserted = s.insertRun.get(
-        newRun.id,
-        newRun.workflow,
-        newRun.version,
-        newRun.planHash,
-        JSON.stringify(newRun.labels),
-        now,
-        newRun.dueAt,
-        newRun.input ?? null,
-        newRun.concurrencyKey ?? "",
-        newRun.rateKey ?? "",
-        newRun.priority ?? 0,
-        newRun.parentId ?? null,
-        newRun.parentCall ? 1 : 0,
-        newRun.deadlineAt ?? null,
-      );
-      if (inserted === undefined) {
-        return {
-          run: runFromColumns(s.getRun.get(newRun.id) as unknown as RunRow),
-          created: false,
-        };
-      }
-      const rid = (inserted as { rid: number }).rid;
-      this.#journal.event(rid, "run.created", now);
-      if (newRun.steps?.length) {
-        for (const row of newRun.steps) this.#journal.initialRow(rid, row);
-        s.startedWithRows.run(rid);
-      }
-      this.#q.notify("runnable", newRun.id);
-      return { run: pendingRun(newRun, now), created: true };
+    const s = this.#s!;
+    // A run claimed at once (NewRun.claimFor) is inserted running, under lease token 1.
+    const claimFor = newRun.steps?.length ? undefined : newRun.claimFor;
+    const params = [
+      newRun.id,
+      newRun.workflow,
+      newRun.version,
+      newRun.planHash,
+      JSON.stringify(newRun.labels),
+      now,
+      claimFor === undefined ? newRun.dueAt : now + claimFor.leaseMs,
+      newRun.input ?? null,
+      newRun.concurrencyKey ?? "",
+      newRun.rateKey ?? "",
+      newRun.priority ?? 0,
+      newRun.parentId ?? null,
+      newRun.parentCall ? 1 : 0,
+      newRun.deadlineAt ?? null,
+    ];
+    const inserted = claimFor === undefined
+      ? s.insertRun.get(...params)
+      : s.insertClaimedRun.get(...params, claimFor.workerId);
+    if (inserted === undefined) {
+      return {
+        run: runFromColumns(s.getRun.get(newRun.id) as unknown as RunRow),
+        created: false,
+      };
     }
+    const rid = (inserted as { rid: number }).rid;
+    this.#journal.event(rid, "run.created", now);
+    if (claimFor !== undefined) {
+      this.#journal.event(rid, "run.started", now);
+      this.#journal.remember(newRun.id, rid, 1);
+      const run = pendingRun(newRun, now);
+      run.status = "running";
+      run.leaseToken = 1;
+      run.leaseOwner = claimFor.workerId;
+      run.dueAt = now + claimFor.leaseMs;
+      return { run, created: true };
+    }
+    if (newRun.steps?.length) {
+      for (const row of newRun.steps) this.#journal.initialRow(rid, row);
+      s.startedWithRows.run(rid);
+    }
+    this.#q.notify("runnable", newRun.id);
+    return { run: pendingRun(newRun, now), created: true };
   }
 
   /** Reads a run. */
@@ -506,13 +519,23 @@ export class SqliteDriver implements Driver {
       });
       return claims;
     }
-    const candidates = s.claimCandidates.all(options.now, workflows, options.limit) as unknown as {
+    type Candidate = {
       rid: number;
       id: string;
       status: RunStatus;
       lease_owner: string | null;
       journal_from: number | null;
-    }[];
+      due_at: number;
+      priority: number;
+    };
+    const { now, limit } = options;
+    const candidates = s.claimPrioritized.all(now, workflows, limit) as unknown as Candidate[];
+    candidates.push(...s.claimPlain.all(now, workflows, limit) as unknown as Candidate[]);
+    // Higher priority first, then due order (then rid): what one sorted statement would give.
+    if (candidates.length > 1) {
+      candidates.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.rid - b.rid);
+      candidates.length = Math.min(candidates.length, limit);
+    }
     for (const c of candidates) {
       claims.push(this.#claimOne(c.rid, c.id, c.status, c.lease_owner, c.journal_from, options));
     }

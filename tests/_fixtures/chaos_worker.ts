@@ -8,7 +8,7 @@
  *
  * Usage: deno run -A tests/_fixtures/chaos_worker.ts --db <db> --log <file>
  *          [--concurrency 8] [--lease 2000] [--poll 100] [--delay 30] [--schema s]
- *          [--max-recoveries n] [--id worker-id]
+ *          [--max-recoveries n] [--id worker-id] [--start-slow run-id]
  */
 import { parseArgs } from "node:util";
 import { consoleLogger, Engine } from "../../mod.ts";
@@ -40,6 +40,7 @@ const { values } = parseArgs({
     delay: { type: "string", default: "30" },
     "max-recoveries": { type: "string" },
     id: { type: "string" },
+    "start-slow": { type: "string" },
   },
 });
 if (!values.db || !values.log) throw new TypeError("Pass --db and --log");
@@ -74,6 +75,8 @@ const worker = engine.worker({
   ...(values.id ? { id: values.id } : {}),
 });
 await worker.start();
+// A run started here, beside the worker, is claimed by it in the start's own write.
+if (values["start-slow"]) await engine.start(slow, 20, { id: values["start-slow"] });
 console.log(`ready ${Deno.pid}`);
 
 const shutdown = async () => {

@@ -38,6 +38,8 @@ export function spawnWorker(options: {
   prefix?: string[];
   maxRecoveries?: number;
   id?: string;
+  /** Once ready, the process itself starts a run of `slow` (input 20) with this id. */
+  startSlow?: string;
 }): WorkerProcess {
   const args = [
     "run",
@@ -57,6 +59,7 @@ export function spawnWorker(options: {
     String(options.delayMs ?? 30),
   ];
   if (options.schema) args.push("--schema", options.schema);
+  if (options.startSlow !== undefined) args.push("--start-slow", options.startSlow);
   if (options.maxRecoveries !== undefined) {
     args.push("--max-recoveries", String(options.maxRecoveries));
   }
