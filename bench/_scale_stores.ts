@@ -196,7 +196,8 @@ function sqlitePlans(db: DatabaseSync): string[] {
     };
     const workflows = JSON.stringify(["bench-chain-1"]);
     const out = [
-      plan("claim (candidates)", s.claimCandidates.sourceSQL, [Date.now(), workflows, 1]),
+      plan("claim (priority ≠ 0)", s.claimPrioritized.sourceSQL, [Date.now(), workflows, 1]),
+      plan("claim (priority 0)", s.claimPlain.sourceSQL, [Date.now(), workflows, 1]),
       plan("next due", s.nextDue.sourceSQL, [workflows]),
     ];
     for (const { name, filter } of LIST_FILTERS) {
