@@ -71,7 +71,9 @@ export interface DriverNotice {
    * `finished`: a run reached a final status; `released`: a run left
    * `running` (a concurrency slot may be free); `schedule`: a schedule was
    * written; `written`: history was appended (to any run; `watch` reads the
-   * feed); `changed`: something changed, re-check everything.
+   * feed; a driver may send it only when the feed was read since its last
+   * `written`, as the memory driver does, since a reader waits only after a
+   * read); `changed`: something changed, re-check everything.
    */
   type:
     | "runnable"

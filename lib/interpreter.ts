@@ -15,7 +15,7 @@ import type { StepRow } from "./driver.ts";
 import { isNonRetryable, SignalTimeoutError, toErrorInfo } from "./errors.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 import { decodeWaitOutcome, encodeEventDetail, rowData, timedOutOutcome } from "./formats.ts";
-import { notify } from "./recorder.ts";
+import { observed } from "./recorder.ts";
 import { timeAfter, toStoredTime } from "./time.ts";
 import { yieldIfDue } from "./yield.ts";
 import { retryDelay, runAttempt } from "./attempt.ts";
@@ -254,6 +254,9 @@ export class Activation extends ChildActivation {
     row: StepRow | undefined,
     scope: AbortSignal,
   ): Promise<unknown> {
+    // The hot path of every run: no closure here captures a variable of the
+    // loop (that would allocate a context per step), and observer events are
+    // built only when someone observes (`observed`).
     const host = this.host;
     let failures = 0;
     if (row !== undefined && row.data !== undefined) {
@@ -267,7 +270,9 @@ export class Activation extends ChildActivation {
       if (scope.aborted) throw scope.reason;
       const attempt = failures + 1;
       const startedAt = host.clock.now();
-      notify(host, "onStepStarted", () => ({ ...this.event(), step: key, attempt }));
+      if (observed(host)) {
+        host.emit("onStepStarted", { ...this.event(), step: key, attempt });
+      }
       let output: unknown;
       this.inFlight.push(key);
       // While the body runs, this branch waits on user code, not on the engine.
@@ -279,64 +284,13 @@ export class Activation extends ChildActivation {
         this.suspension.userWork(-1);
         this.landed(key);
         if (scope.aborted) throw scope.reason;
-        failures++;
-        const retry = node.retry;
-        const final = retry === undefined || failures >= retry.maxAttempts ||
-          isNonRetryable(error);
-        const now = host.clock.now();
-        this.queueEvent(
-          {
-            type: "step.failed",
-            at: now,
-            step: key,
-            attempt,
-            detail: encodeEventDetail("step.failed", { error: toErrorInfo(error), startedAt }),
-          },
-          "onStepFailed",
-          () => ({
-            ...this.event(),
-            step: key,
-            attempt,
-            durationMs: now - startedAt,
-            error,
-            willRetry: !final,
-          }),
-        );
-        if (final) throw new StepFailure(error, key);
-        const delay = retryDelay(retry, failures);
-        const until = timeAfter(now, delay);
-        this.queue({
-          key,
-          kind: "step",
-          state: "pending",
-          data: rowData.step.encode({ failures, until }),
-          attempt,
-          startedAt,
-          finishedAt: now,
-        });
-        this.queueEvent(
-          {
-            type: "step.retried",
-            at: now,
-            step: key,
-            attempt: attempt + 1,
-            detail: encodeEventDetail("step.retried", { wakeAt: until, delayMs: delay }),
-          },
-          "onStepRetried",
-          () => ({
-            ...this.event(),
-            step: key,
-            attempt: attempt + 1,
-            delayMs: delay,
-            wakeAt: new Date(until),
-          }),
-        );
-        if (delay > 0) await this.suspension.waitFor(until, undefined, scope);
+        const until = this.#attemptFailed(node, key, attempt, ++failures, startedAt, error);
+        if (until !== undefined) await this.suspension.waitFor(until, undefined, scope);
         continue;
       }
       let data: string | undefined;
       try {
-        data = encodeValue(output, () => stepOutput(key), host.maxPayloadBytes);
+        data = encodeValue(output, stepOutput, host.maxPayloadBytes, key);
       } catch (error) {
         this.queueEvent({
           type: "step.failed",
@@ -363,15 +317,83 @@ export class Activation extends ChildActivation {
       // heartbeats, signals, the host's own I/O): see yield.ts.
       const pause = yieldIfDue(host.clock);
       if (pause) await pause;
-      notify(host, "onStepCompleted", () => ({
+      if (observed(host)) {
+        host.emit("onStepCompleted", {
+          ...this.event(),
+          step: key,
+          attempt,
+          durationMs: finishedAt - startedAt,
+          output,
+        });
+      }
+      return output;
+    }
+  }
+
+  /**
+   * Records a failed attempt (the `failures`-th): throws the step's failure
+   * when it was the last one, else queues its retry and returns when it is due
+   * (undefined: at once).
+   */
+  #attemptFailed(
+    node: RtStep,
+    key: string,
+    attempt: number,
+    failures: number,
+    startedAt: number,
+    error: unknown,
+  ): number | undefined {
+    const retry = node.retry;
+    const final = retry === undefined || failures >= retry.maxAttempts || isNonRetryable(error);
+    const now = this.host.clock.now();
+    this.queueEvent(
+      {
+        type: "step.failed",
+        at: now,
+        step: key,
+        attempt,
+        detail: encodeEventDetail("step.failed", { error: toErrorInfo(error), startedAt }),
+      },
+      "onStepFailed",
+      () => ({
         ...this.event(),
         step: key,
         attempt,
-        durationMs: finishedAt - startedAt,
-        output,
-      }));
-      return output;
-    }
+        durationMs: now - startedAt,
+        error,
+        willRetry: !final,
+      }),
+    );
+    if (final) throw new StepFailure(error, key);
+    const delay = retryDelay(retry, failures);
+    const until = timeAfter(now, delay);
+    this.queue({
+      key,
+      kind: "step",
+      state: "pending",
+      data: rowData.step.encode({ failures, until }),
+      attempt,
+      startedAt,
+      finishedAt: now,
+    });
+    this.queueEvent(
+      {
+        type: "step.retried",
+        at: now,
+        step: key,
+        attempt: attempt + 1,
+        detail: encodeEventDetail("step.retried", { wakeAt: until, delayMs: delay }),
+      },
+      "onStepRetried",
+      () => ({
+        ...this.event(),
+        step: key,
+        attempt: attempt + 1,
+        delayMs: delay,
+        wakeAt: new Date(until),
+      }),
+    );
+    return delay > 0 ? until : undefined;
   }
 
   async #if(

@@ -3,7 +3,8 @@
  * someone observes (so observers cost nothing when there are none), and the
  * activation's writes of stored events tell observers through the same call
  * (`ActivationCore.recordEvents` and `queueEvent`), never through a guard of
- * their own.
+ * their own. The per-step hooks, which store nothing, guard with `observed`
+ * instead: a closure per step would cost an allocation even unobserved.
  *
  * @module
  */
@@ -50,4 +51,26 @@ export function notify<K extends ObserverHook>(
   make: () => ObserverEvent<K>,
 ): void {
   if (host.observers.length) host.emit(hook, make());
+}
+
+/**
+ * Whether anyone observes `host`: the guard of the per-step hooks, which
+ * build their event inline rather than pass `notify` a closure (a closure per
+ * step, and the context it captures, cost allocations even when nobody
+ * observes).
+ *
+ * @example Build an event only when observed
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Observer } from "./observer.ts";
+ * import { observed } from "./recorder.ts";
+ *
+ * const host = { observers: [] as Observer[], emit: () => {} };
+ * assert.equal(observed(host), false);
+ * host.observers.push({});
+ * assert.equal(observed(host), true);
+ * ```
+ */
+export function observed(host: Observed): boolean {
+  return host.observers.length > 0;
 }

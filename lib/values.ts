@@ -35,14 +35,18 @@ const ESCAPE = "$esc";
  * Checks a value and encodes it as text.
  *
  * @param value The value; `undefined` encodes to `undefined`.
- * @param what Which value, for error messages ("the output of step 'a'").
+ * @param what Which value, for error messages ("the output of step 'a'"), or
+ *   a function that says it of `subject` (called only for an error message,
+ *   so the hot path builds no string and no closure).
  * @param limit The size limit in bytes.
+ * @param subject What `what` is called with when it is a function.
  * @returns The encoded text, or `undefined` for `undefined`.
  */
 export function encodeValue(
   value: unknown,
-  what: string | (() => string),
+  what: string | ((subject: string) => string),
   limit: number,
+  subject = "",
 ): string | undefined {
   if (value === undefined) return undefined;
   let text: string;
@@ -53,26 +57,42 @@ export function encodeValue(
       break;
     case "number":
       if (!Number.isFinite(value)) {
-        throw new SerializationError(label(what), `the non-finite number ${value} at $`);
+        throw new SerializationError(
+          label(what, subject),
+          `the non-finite number ${value} at $`,
+        );
       }
       text = JSON.stringify(value);
       break;
     default:
       if (value === null) text = "null";
       else {
-        const needsTransform = check(value, "$", what, []);
+        let needsTransform: boolean;
+        try {
+          needsTransform = check(value, "$", []);
+        } catch (error) {
+          if (error instanceof Unstorable) {
+            throw new SerializationError(label(what, subject), error.detail);
+          }
+          throw error;
+        }
         text = JSON.stringify(needsTransform ? transform(value) : value);
       }
   }
   if (text.length * 3 > limit) {
     const size = new TextEncoder().encode(text).byteLength;
-    if (size > limit) throw new PayloadTooLargeError(label(what), size, limit);
+    if (size > limit) throw new PayloadTooLargeError(label(what, subject), size, limit);
   }
   return text;
 }
 
-function label(what: string | (() => string)): string {
-  return typeof what === "string" ? what : what();
+function label(what: string | ((subject: string) => string), subject: string): string {
+  return typeof what === "string" ? what : what(subject);
+}
+
+/** What `check` found that cannot be stored (`encodeValue` names the value). */
+class Unstorable {
+  constructor(readonly detail: string) {}
 }
 
 /** Decodes text written by {@linkcode encodeValue}. */
@@ -100,12 +120,7 @@ function isMarker(value: Record<string, unknown>): boolean {
 }
 
 /** Returns whether the value holds a Date or a marker-shaped object. */
-function check(
-  value: unknown,
-  path: string,
-  what: string | (() => string),
-  stack: object[],
-): boolean {
+function check(value: unknown, path: string, stack: object[]): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -113,49 +128,46 @@ function check(
       return false;
     case "number":
       if (!Number.isFinite(value)) {
-        throw new SerializationError(label(what), `the non-finite number ${value} at ${path}`);
+        throw new Unstorable(`the non-finite number ${value} at ${path}`);
       }
       return false;
     case "bigint":
-      throw new SerializationError(label(what), `a BigInt at ${path}`);
+      throw new Unstorable(`a BigInt at ${path}`);
     case "symbol":
-      throw new SerializationError(label(what), `a symbol at ${path}`);
+      throw new Unstorable(`a symbol at ${path}`);
     case "function":
-      throw new SerializationError(label(what), `a function at ${path}`);
+      throw new Unstorable(`a function at ${path}`);
   }
   if (value === null) return false;
   const object = value as object;
   if (object instanceof Date) {
     if (Number.isNaN(object.getTime())) {
-      throw new SerializationError(label(what), `an invalid Date at ${path}`);
+      throw new Unstorable(`an invalid Date at ${path}`);
     }
     return true;
   }
-  if (stack.includes(object)) throw new SerializationError(label(what), `a cycle at ${path}`);
+  if (stack.includes(object)) throw new Unstorable(`a cycle at ${path}`);
   if (stack.length >= MAX_NESTING_DEPTH) {
-    throw new SerializationError(
-      label(what),
-      `a value nested deeper than ${MAX_NESTING_DEPTH} levels at ${path}`,
-    );
+    throw new Unstorable(`a value nested deeper than ${MAX_NESTING_DEPTH} levels at ${path}`);
   }
   let needsTransform = false;
   stack.push(object);
   if (Array.isArray(object)) {
     for (let i = 0; i < object.length; i++) {
-      if (check(object[i], `${path}[${i}]`, what, stack)) needsTransform = true;
+      if (check(object[i], `${path}[${i}]`, stack)) needsTransform = true;
     }
   } else if (isPlain(object)) {
     const record = object as Record<string, unknown>;
     if (isMarker(record)) needsTransform = true;
     for (const key in record) {
-      if (check(record[key], `${path}.${key}`, what, stack)) needsTransform = true;
+      if (check(record[key], `${path}.${key}`, stack)) needsTransform = true;
     }
     if (Object.getOwnPropertySymbols(record).length > 0) {
-      throw new SerializationError(label(what), `a symbol key at ${path}`);
+      throw new Unstorable(`a symbol key at ${path}`);
     }
   } else {
     const name = (object as { constructor?: { name?: string } }).constructor?.name ?? "unknown";
-    throw new SerializationError(label(what), `an instance of ${name} at ${path}`);
+    throw new Unstorable(`an instance of ${name} at ${path}`);
   }
   stack.pop();
   return needsTransform;

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Driver, StoredFeedItem } from "../lib/driver.ts";
 import { done, newRun, T0, WF } from "./rows.ts";
-import { type ConformanceCase, started } from "./_conformance_helpers.ts";
+import { collect, type ConformanceCase, started } from "./_conformance_helpers.ts";
 
 function label(item: StoredFeedItem): string {
   const what = item.item.source === "event"
@@ -119,6 +119,53 @@ export const FEED_CASES: ConformanceCase[] = [
           expected,
           `after cursor '${cursor}' of the purged run`,
         );
+      }
+    },
+  },
+  {
+    name: "feed leaves out a purged run's items; every cursor given before the purge still resumes",
+    async fn(driver) {
+      const a = await started(driver, "a");
+      const b = await started(driver, "b");
+      await driver.write(a, { steps: [done("one", "1")] }, T0 + 1);
+      await driver.write(b, { steps: [done("one", "1")] }, T0 + 2);
+      await driver.write(a, { run: { status: "completed", output: "1" } }, T0 + 3);
+      await driver.write(b, { steps: [done("two", "2")] }, T0 + 4);
+      const before = await readAll(driver, 100);
+      assert.equal(await driver.purge(T0 + 10), 1, "a is finished, b runs");
+      const kept = before.filter((item) => item.runId !== "a");
+      const after = await readAll(driver, 100);
+      assert.deepEqual(after.map(label), kept.map(label));
+      for (let i = 0; i < before.length; i++) {
+        const rest = before.slice(i + 1).filter((item) => item.runId !== "a");
+        assert.deepEqual(
+          (await driver.feed(before[i]!.cursor, 100)).map(label),
+          rest.map(label),
+          `after ${label(before[i]!)}`,
+        );
+      }
+      await driver.write(b, { steps: [done("three", "3")] }, T0 + 11);
+      assert.deepEqual((await driver.feed(after.at(-1)!.cursor, 10)).map(label), [
+        "b row:three:done",
+      ]);
+    },
+  },
+  {
+    name: "a write after a read of the feed brings a 'written' notice",
+    async fn(driver) {
+      const a = await started(driver, "a");
+      const { notices, off } = collect(driver);
+      try {
+        const reads = [() => driver.feedEnd(), () => driver.feed(undefined, 10)];
+        for (const [i, read] of reads.entries()) {
+          await read();
+          notices.length = 0;
+          await driver.write(a, { steps: [done(`s${i}`, "1")] }, T0 + 1);
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          assert.ok(notices.some((n) => n.type === "written"), "a reader of the feed hears of it");
+        }
+      } finally {
+        off();
       }
     },
   },

@@ -56,6 +56,7 @@ import {
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { MemorySchedules } from "./_schedules.ts";
+import { MemoryFeed } from "./_feed.ts";
 import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
 
 interface InboxEntry {
@@ -123,9 +124,8 @@ export class MemoryDriver implements Driver {
   #due = new Map<string, MinHeap<DueEntry>>();
   #listeners = new Set<(notice: DriverNotice) => void>();
   #workers = new Map<string, StoredWorker>();
-  /** Every history item of every run, in write order (purged runs' items are skipped). */
-  readonly #feed: { stored: MemoryRun; seq: number }[] = [];
-  #written = false;
+  /** Every history item of every run, in write order (purged runs' items are dropped). */
+  readonly #feed = new MemoryFeed<MemoryRun>(() => this.#notify("written"));
   #closed = false;
   readonly #schedules = new MemorySchedules({
     check: () => this.#check(),
@@ -145,15 +145,9 @@ export class MemoryDriver implements Driver {
     return new InvalidStateError("Cannot use a closed MemoryDriver: create a new one");
   }
 
-  /** Appends to a run's history and to the feed; tells subscribers once per turn. */
+  /** Appends to a run's history and to the feed (which tells its readers: `_feed.ts`). */
   #append(stored: MemoryRun, entry: StepRow | StoredEvent): void {
-    this.#feed.push({ stored, seq: stored.log.push(entry) - 1 });
-    if (this.#written) return;
-    this.#written = true;
-    queueMicrotask(() => {
-      this.#written = false;
-      this.#notify("written");
-    });
+    this.#feed.append(stored, stored.log.push(entry) - 1);
   }
 
   #notify(type: DriverNotice["type"], runId?: string, reason?: string): void {
@@ -208,6 +202,7 @@ export class MemoryDriver implements Driver {
   close(): Promise<void> {
     this.#closed = true;
     this.#runs.clear();
+    this.#feed.clear();
     this.#due.clear();
     this.#schedules.clear();
     this.#listeners.clear();
@@ -851,10 +846,10 @@ export class MemoryDriver implements Driver {
     ).sort((a, b) => a.updatedAt - b.updatedAt);
     const doomed = options.limit === undefined ? old : old.slice(0, options.limit);
     for (const run of doomed) this.#runs.delete(run.id);
+    if (doomed.length > 0) this.#feed.drop((stored) => this.#runs.get(stored.run.id) !== stored);
     return Promise.resolve(doomed.length);
   }
 
-  /** Registers a listener for changes. */
   /** Every run's history items in write order, after a cursor (an index of the feed). */
   feed(after: string | undefined, limit: number): Promise<StoredFeedItem[]> {
     if (this.#closed) return Promise.reject(this.#closedError());
@@ -865,12 +860,10 @@ export class MemoryDriver implements Driver {
       );
     }
     const items: StoredFeedItem[] = [];
-    for (let i = from; i < this.#feed.length && items.length < limit; i++) {
-      const { stored, seq } = this.#feed[i]!;
-      if (this.#runs.get(stored.run.id) !== stored) continue; // purged
+    for (const { run: stored, seq, index } of this.#feed.read(from, limit)) {
       const entry = stored.log[seq]!;
       items.push({
-        cursor: String(i),
+        cursor: String(index),
         runId: stored.run.id,
         workflow: stored.run.workflow,
         item: isEvent(entry)
@@ -884,9 +877,11 @@ export class MemoryDriver implements Driver {
   /** The cursor of the newest item of the feed. */
   feedEnd(): Promise<string | undefined> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    return Promise.resolve(this.#feed.length === 0 ? undefined : String(this.#feed.length - 1));
+    const end = this.#feed.end();
+    return Promise.resolve(end === undefined ? undefined : String(end));
   }
 
+  /** Registers a listener for changes. */
   subscribe(listener: (notice: DriverNotice) => void): () => void {
     this.#check();
     this.#listeners.add(listener);
