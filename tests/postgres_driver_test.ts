@@ -120,6 +120,36 @@ async function eventually(check: () => boolean, what: string, ms = 5_000): Promi
   }
 }
 
+/**
+ * Runs `fn` with two drivers on a fresh schema, `listener` subscribed (its
+ * notices in `notices`) once its LISTEN carries the other driver's notices.
+ */
+async function withListener(
+  fn: (listener: PostgresDriver, sender: PostgresDriver, notices: DriverNotice[]) => Promise<void>,
+): Promise<void> {
+  const schema = freshSchema();
+  const listener = new PostgresDriver({ url: URL, schema });
+  const sender = new PostgresDriver({ url: URL, schema });
+  try {
+    await listener.migrate();
+    const notices: DriverNotice[] = [];
+    const off = listener.subscribe((notice) => notices.push(notice));
+    // LISTEN starts in the background: poke until a notice comes through.
+    let probe = 0;
+    await until(
+      () => notices.some((n) => n.type === "runnable"),
+      () => sender.createRun(newRun(`probe-${probe++}`), T0),
+      "a runnable notice from the other driver",
+    );
+    await fn(listener, sender, notices);
+    off();
+  } finally {
+    await listener.close();
+    await sender.close();
+    await dropSchema(schema);
+  }
+}
+
 function test(name: string, fn: () => Promise<void>): void {
   Deno.test({ name: `postgres: ${name}`, ignore, fn });
 }
@@ -225,20 +255,7 @@ test("two claimers on separate pools never get the same run (SKIP LOCKED)", asyn
 });
 
 test("LISTEN/NOTIFY carries notices between two driver instances", async () => {
-  const schema = freshSchema();
-  const listener = new PostgresDriver({ url: URL, schema });
-  const sender = new PostgresDriver({ url: URL, schema });
-  try {
-    await listener.migrate();
-    const notices: DriverNotice[] = [];
-    const off = listener.subscribe((notice) => notices.push(notice));
-    // LISTEN starts in the background: poke until a notice comes through.
-    let probe = 0;
-    await until(
-      () => notices.some((n) => n.type === "runnable"),
-      () => sender.createRun(newRun(`probe-${probe++}`), T0),
-      "a runnable notice from the other driver",
-    );
+  await withListener(async (_listener, sender, notices) => {
     await sender.createRun(newRun("r1"), T0);
     await sender.sendSignal("r1", "go", '"x"', T0);
     await eventually(
@@ -252,28 +269,11 @@ test("LISTEN/NOTIFY carries notices between two driver instances", async () => {
         notices.some((n) => n.type === "finished" && n.runId === "r1"),
       "cancelled and finished notices",
     );
-    off();
-  } finally {
-    await listener.close();
-    await sender.close();
-    await dropSchema(schema);
-  }
+  });
 });
 
 test("a transition written with labels or with a signal reaches another driver as a notice", async () => {
-  const schema = freshSchema();
-  const listener = new PostgresDriver({ url: URL, schema });
-  const sender = new PostgresDriver({ url: URL, schema });
-  try {
-    await listener.migrate();
-    const notices: DriverNotice[] = [];
-    const off = listener.subscribe((notice) => notices.push(notice));
-    let probe = 0;
-    await until(
-      () => notices.some((n) => n.type === "runnable"),
-      () => sender.createRun(newRun(`probe-${probe++}`), T0),
-      "a runnable notice from the other driver",
-    );
+  await withListener(async (listener, sender, notices) => {
     // ctx.setLabels on the last step: the labels ride with the completion.
     await sender.createRun(newRun("labelled"), T0);
     const labelled = await claimOne(sender, "labelled");
@@ -300,12 +300,7 @@ test("a transition written with labels or with a signal reaches another driver a
       "the finished notice of a completion that took a signal",
     );
     assert.deepEqual((await listener.getRun("labelled"))?.labels, { stage: "done" });
-    off();
-  } finally {
-    await listener.close();
-    await sender.close();
-    await dropSchema(schema);
-  }
+  });
 });
 
 test("plain checkpoints reach another driver as 'written', at most one NOTIFY per 25 ms", async () => {

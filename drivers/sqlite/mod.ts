@@ -39,7 +39,6 @@ import { SqliteScheduleStore } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import {
   type CancelRunOptions,
-  childSignal,
   type Claim,
   type ClaimOptions,
   type ConsumedSignal,
@@ -54,8 +53,6 @@ import {
   pendingRun,
   type PurgeOptions,
   type RunFilter,
-  type RunStatus,
-  type RunTransition,
   type SendSignalOptions,
   type StepRow,
   type StoredFeedItem,
@@ -66,21 +63,9 @@ import {
   type StoredWorker,
   type WriteBatch,
 } from "../../lib/driver.ts";
-import { type ErrorInfo, RunNotFoundError } from "../../lib/errors.ts";
-import {
-  cancelledErrorInfo,
-  cancellingErrorInfo,
-  refusal,
-  retryDropsRow,
-} from "../../lib/driver_policy.ts";
-import {
-  hasFlowLimits,
-  planFlowClaim,
-  planFlowNextDue,
-  runPlanSync,
-} from "../../lib/flow_claim.ts";
-import { answerFlowRead, type SqliteCandidate } from "./_flow.ts";
-import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
+import { hasFlowLimits, planFlowNextDue, runPlanSync } from "../../lib/flow_claim.ts";
+import { answerFlowRead } from "./_flow.ts";
+import { signalRowData } from "../../lib/formats.ts";
 import {
   type RunColumns,
   runFromColumns,
@@ -90,15 +75,19 @@ import {
   workerParams,
 } from "../columns.ts";
 import { MAX_ITEMS_PER_INSERT, type Statements } from "./_statements.ts";
-import {
-  type FenceRow,
-  FOLD_AT,
-  Journal,
-  later,
-  type LocalLease,
-  type StepRowData,
-} from "./_journal.ts";
+import { type FenceRow, Journal, later, type StepRowData } from "./_journal.ts";
 import { WriteQueue } from "./_queue.ts";
+import {
+  applyBatch,
+  cancel,
+  pause,
+  resume,
+  retry,
+  type RunHost,
+  runState,
+  signal as deliverSignal,
+} from "./_runs.ts";
+import { claim, extendLeases } from "./_claims.ts";
 import { DataVersionWatcher } from "./_watch.ts";
 import {
   closedError,
@@ -114,15 +103,6 @@ import {
 export type { SqliteDriverOptions, SqliteSettings };
 
 type RunRow = RunColumns;
-
-interface StateRow {
-  rid: number;
-  status: RunStatus;
-  waiting_for: string | null;
-  error: string | null;
-  journal_from: number | null;
-  paused_status: RunStatus | null;
-}
 
 /**
  * Stores runs in a SQLite file through `node:sqlite`, for one process or for
@@ -173,6 +153,12 @@ export class SqliteDriver implements Driver {
     storageError: (error, action) => storageError(this.#c, error, action),
   });
   readonly #journal: Journal = new Journal(() => this.#s!);
+  /** What `_runs.ts` and `_claims.ts` use of this driver, inside a write-queue job. */
+  readonly #host: RunHost = {
+    st: () => this.#s!,
+    journal: this.#journal,
+    notify: (type, runId, reason) => this.#q.notify(type, runId, reason),
+  };
   /** The schedule table (drivers/sqlite/_schedules.ts). */
   readonly scheduleStore: ScheduleStore = new SqliteScheduleStore({
     queue: this.#q,
@@ -284,8 +270,6 @@ export class SqliteDriver implements Driver {
     return this.close();
   }
 
-  // ---- the write queue (group commit) ---------------------------------------------
-
   // ---- notices and the change watcher ---------------------------------------------
 
   #emit(notice: DriverNotice): void {
@@ -310,71 +294,6 @@ export class SqliteDriver implements Driver {
       this.#listeners.delete(listener);
       if (this.#listeners.size === 0) this.#watcher.stop();
     };
-  }
-
-  // ---- journal and local leases ---------------------------------------------------
-
-  /** Applies a run transition (the lease is released) after folding. */
-  #transition(rid: number, runId: string, transition: RunTransition, now: number): void {
-    const s = this.#s!;
-    switch (transition.status) {
-      case "sleeping":
-      case "waiting": {
-        const names = transition.waitingFor;
-        let due: number | null = transition.dueAt ?? null;
-        let waitingFor: string | null = null;
-        if (names && names.length > 0) {
-          waitingFor = JSON.stringify(names);
-          if (s.hasSignalNamed.get(rid, waitingFor) !== undefined) due = now;
-        }
-        s.transition.run(rid, transition.status, now, due, waitingFor, null, null);
-        this.#q.notify("released", runId);
-        if (due !== null && due <= now) this.#q.notify("runnable", runId);
-        return;
-      }
-      case "completed":
-        s.transition.run(rid, "completed", now, null, null, transition.output ?? null, null);
-        this.#q.notify("released", runId);
-        this.#q.notify("finished", runId);
-        this.#wakeParent(rid, now);
-        return;
-      case "failed":
-      case "cancelled":
-        s.transition.run(
-          rid,
-          transition.status,
-          now,
-          null,
-          null,
-          null,
-          JSON.stringify(transition.error),
-        );
-        this.#q.notify("released", runId);
-        this.#q.notify("finished", runId);
-        this.#wakeParent(rid, now);
-        return;
-      case "running":
-        s.transition.run(rid, "running", now, now, null, null, null);
-        this.#q.notify("runnable", runId);
-        return;
-    }
-  }
-
-  /** After the items of a fenced write: the transition, or a fold when the lease holds many rows. */
-  #settle(
-    lease: Lease,
-    local: LocalLease,
-    transition: RunTransition | undefined,
-    now: number,
-  ): void {
-    if (transition) {
-      this.#journal.fold(local);
-      this.#journal.leases.delete(lease.runId);
-      this.#transition(local.rid, lease.runId, transition, now);
-    } else if (local.rows.size + local.events.length >= FOLD_AT) {
-      this.#journal.fold(local);
-      this.#s!.setJournalFrom.run(local.rid);
-    }
   }
 
   // ---- runs -----------------------------------------------------------------------
@@ -501,79 +420,9 @@ export class SqliteDriver implements Driver {
     return this.#q.read((s) => s.nextDue.get(workflows) as { due_at: number } | undefined).then(
       (next) => {
         if (next === undefined || next.due_at > options.now) return [];
-        return this.#q.enqueue(() => this.#claim(options, workflows));
+        return this.#q.enqueue(() => claim(this.#host, options, workflows));
       },
     );
-  }
-
-  #claim(options: ClaimOptions, workflows: string): Claim[] {
-    const s = this.#s!;
-    const claims: Claim[] = [];
-    if (hasFlowLimits(options.flow, options.workflows)) {
-      const plan = planFlowClaim(options.flow, options.now, options.limit);
-      runPlanSync(plan, (read) => {
-        if (read.read !== "claim") return answerFlowRead(s, read, workflows);
-        const c = read.candidate as SqliteCandidate;
-        claims.push(this.#claimOne(c.rid, c.id, c.status, c.leaseOwner, c.journalFrom, options));
-        if (read.begins) s.flowBegin.run(c.rid, options.now);
-      });
-      return claims;
-    }
-    type Candidate = {
-      rid: number;
-      id: string;
-      status: RunStatus;
-      lease_owner: string | null;
-      journal_from: number | null;
-      due_at: number;
-      priority: number;
-    };
-    const { now, limit } = options;
-    const candidates = s.claimPrioritized.all(now, workflows, limit) as unknown as Candidate[];
-    candidates.push(...s.claimPlain.all(now, workflows, limit) as unknown as Candidate[]);
-    // Higher priority first, then due order (then rid): what one sorted statement would give.
-    if (candidates.length > 1) {
-      candidates.sort((a, b) => b.priority - a.priority || a.due_at - b.due_at || a.rid - b.rid);
-      candidates.length = Math.min(candidates.length, limit);
-    }
-    for (const c of candidates) {
-      claims.push(this.#claimOne(c.rid, c.id, c.status, c.lease_owner, c.journal_from, options));
-    }
-    return claims;
-  }
-
-  #claimOne(
-    rid: number,
-    runId: string,
-    status: RunStatus,
-    leaseOwner: string | null,
-    journalFrom: number | null,
-    options: ClaimOptions,
-  ): Claim {
-    const { now } = options;
-    if (journalFrom !== null) this.#journal.recover(rid, journalFrom);
-    if (status === "pending") this.#journal.event(rid, "run.started", now);
-    // A running run with an owner is due only once its lease expired: a takeover.
-    const previousOwner = status === "running" ? leaseOwner : null;
-    if (previousOwner !== null) {
-      this.#journal.event(
-        rid,
-        "run.recovered",
-        now,
-        recoveredDetail(previousOwner, options.workerId),
-      );
-    }
-    const row = this.#s!.claimRun.get(
-      rid,
-      options.workerId,
-      now + options.leaseMs,
-      now,
-    ) as unknown as RunRow;
-    const run = runFromColumns(row);
-    this.#journal.remember(runId, rid, run.leaseToken);
-    const claim: Claim = { run, lease: { runId, token: run.leaseToken }, previousStatus: status };
-    if (previousOwner !== null) claim.previousOwner = previousOwner;
-    return claim;
   }
 
   /** The earliest time a run of these workflows becomes claimable (within the flow limits). */
@@ -596,35 +445,7 @@ export class SqliteDriver implements Driver {
   /** Extends the leases still held and folds what they journaled. */
   extendLeases(leases: readonly Lease[], now: number, leaseMs: number): Promise<LeaseState[]> {
     if (leases.length === 0) return this.#q.read(() => []);
-    return this.#q.enqueue(() => {
-      const s = this.#s!;
-      const states: LeaseState[] = [];
-      for (const lease of leases) {
-        const runId = lease.runId;
-        const held = s.extendLease.get(runId, lease.token, now + leaseMs) as
-          | { rid: number; status: RunStatus }
-          | undefined;
-        const local = this.#journal.leases.get(runId);
-        if (held) {
-          if (local && local.token === lease.token && local.rows.size + local.events.length > 0) {
-            this.#journal.fold(local);
-            s.setJournalFrom.run(held.rid);
-          }
-          const signals = s.hasSignal.get(held.rid) !== undefined;
-          states.push({ runId, state: held.status === "paused" ? "paused" : "held", signals });
-          continue;
-        }
-        if (local && local.token <= lease.token) this.#journal.leases.delete(runId);
-        const state = s.runState.get(runId) as StateRow | undefined;
-        const signals = state !== undefined && s.hasSignal.get(state.rid) !== undefined;
-        states.push({
-          runId,
-          state: !state || state.status === "cancelled" ? "cancelled" : "lost",
-          signals,
-        });
-      }
-      return states;
-    });
+    return this.#q.enqueue(() => extendLeases(this.#host, leases, now, leaseMs));
   }
 
   // ---- checkpoints ----------------------------------------------------------------
@@ -672,12 +493,7 @@ export class SqliteDriver implements Driver {
       () => {
         const local = this.#journal.holder(lease, count === 0);
         this.#journal.append(lease, local, batch.steps, batch.events);
-        if (batch.clearRecoveries) this.#s!.clearRecoveries.run(local.rid, lease.token);
-        if (batch.labels) this.#s!.mergeLabels.run(local.rid, JSON.stringify(batch.labels));
-        if (batch.dropSignals) {
-          this.#s!.dropSignals.run(local.rid, JSON.stringify(batch.dropSignals));
-        }
-        this.#settle(lease, local, batch.run, now);
+        applyBatch(this.#host, lease, local, batch, now);
       },
       () =>
         batch.run === undefined && !batch.clearRecoveries && !batch.labels && !batch.dropSignals &&
@@ -714,21 +530,12 @@ export class SqliteDriver implements Driver {
         if (payload !== undefined) consumed.payload = payload;
       }
       this.#journal.append(lease, local, batch.steps, batch.events);
-      if (batch.clearRecoveries) s.clearRecoveries.run(local.rid, lease.token);
-      if (batch.labels) s.mergeLabels.run(local.rid, JSON.stringify(batch.labels));
-      if (batch.dropSignals) s.dropSignals.run(local.rid, JSON.stringify(batch.dropSignals));
-      this.#settle(lease, local, batch.run, now);
+      applyBatch(this.#host, lease, local, batch, now);
       return consumed;
     });
   }
 
   // ---- signals, cancel, retry, purge ---------------------------------------------------
-
-  #state(runId: string): StateRow {
-    const state = this.#s!.runState.get(runId) as StateRow | undefined;
-    if (!state) throw new RunNotFoundError(runId);
-    return state;
-  }
 
   /** Puts a signal in the inbox and wakes the run when it waits for it. */
   sendSignal(
@@ -739,7 +546,11 @@ export class SqliteDriver implements Driver {
     options?: SendSignalOptions,
   ): Promise<boolean> {
     return this.#q.enqueue(() =>
-      this.#signal(this.#state(runId), runId, name, payload, now, options?.id)
+      deliverSignal(this.#host, runState(this.#host, runId), runId, {
+        name,
+        payload,
+        id: options?.id,
+      }, now)
     );
   }
 
@@ -752,66 +563,15 @@ export class SqliteDriver implements Driver {
     return this.#q.enqueue(() => {
       const { run, created } = this.#insertRun(newRun, now);
       if (run.workflow !== newRun.workflow) return { run, created, delivered: false };
-      const { name, payload, id } = signal;
-      const delivered = this.#signal(this.#state(run.id), run.id, name, payload, now, id);
+      const delivered = deliverSignal(
+        this.#host,
+        runState(this.#host, run.id),
+        run.id,
+        signal,
+        now,
+      );
       return { run, created, delivered };
     });
-  }
-
-  /** Delivers a signal (false for a repeated id); throws for a finished run. */
-  #signal(
-    state: StateRow,
-    runId: string,
-    name: string,
-    payload: string | undefined,
-    now: number,
-    id: string | undefined,
-  ): boolean {
-    const s = this.#s!;
-    if (id !== undefined && s.hasSignalId.get(state.rid, id) !== undefined) return false;
-    const refused = refusal("signal", runId, state.status);
-    if (refused) throw refused;
-    if (id !== undefined) s.insertSignalId.run(state.rid, id);
-    this.#deliver(state, runId, name, payload, now);
-    return true;
-  }
-
-  /**
-   * A `.call` child (by rid) finished: its wake-up goes to the parent's inbox,
-   * in the same transaction, unless the parent finished.
-   */
-  #wakeParent(rid: number, now: number): void {
-    const s = this.#s!;
-    const child = s.callParent.get(rid) as { id: string; parent_id: string | null } | undefined;
-    if (child?.parent_id == null) return;
-    const parent = s.runState.get(child.parent_id) as StateRow | undefined;
-    if (!parent || refusal("signal", child.parent_id, parent.status)) return;
-    this.#deliver(parent, child.parent_id, childSignal(child.id), undefined, now);
-  }
-
-  /** Inbox entry, history event and wake-up of a signal to an unfinished run. */
-  #deliver(
-    state: StateRow,
-    runId: string,
-    name: string,
-    payload: string | undefined,
-    now: number,
-  ): void {
-    const s = this.#s!;
-    const seq = this.#journal.event(
-      state.rid,
-      "signal.received",
-      now,
-      signalRowData(name, payload),
-    );
-    s.insertSignal.run(state.rid, seq, name, payload ?? null);
-    const awaited = state.waiting_for !== null &&
-      (JSON.parse(state.waiting_for) as string[]).includes(name);
-    if (awaited && state.status === "waiting") {
-      s.setDue.run(state.rid, now);
-      this.#q.notify("runnable", runId);
-    } else if (awaited && state.paused_status === "waiting") s.setPausedDue.run(state.rid, now);
-    this.#q.notify("signal", runId);
   }
 
   /** Cancels an unfinished run and revokes its lease. */
@@ -821,81 +581,22 @@ export class SqliteDriver implements Driver {
     now: number,
     options?: CancelRunOptions,
   ): Promise<StoredRun> {
-    return this.#q.enqueue(() => {
-      const s = this.#s!;
-      const state = this.#state(runId);
-      const refused = refusal("cancel", runId, state.status);
-      if (refused) throw refused;
-      if (state.journal_from !== null) this.#journal.recover(state.rid, state.journal_from);
-      if (options?.compensate) {
-        const error = JSON.stringify(cancellingErrorInfo(runId, reason));
-        const row = s.cancelCompensating.get(state.rid, error, now) as unknown as RunRow;
-        this.#journal.leases.delete(runId);
-        this.#q.notify("cancelled", runId, reason);
-        if (state.status === "running") this.#q.notify("released", runId);
-        this.#q.notify("runnable", runId);
-        return runFromColumns(row);
-      }
-      const error = cancelledErrorInfo(runId, reason);
-      const row = s.cancelRun.get(state.rid, JSON.stringify(error), now) as unknown as RunRow;
-      this.#journal.event(state.rid, "run.cancelled", now, cancelledDetail(reason) ?? null);
-      this.#journal.leases.delete(runId);
-      this.#q.notify("cancelled", runId, reason);
-      if (state.status === "running") this.#q.notify("released", runId);
-      this.#q.notify("finished", runId);
-      this.#wakeParent(state.rid, now);
-      return runFromColumns(row);
-    });
+    return this.#q.enqueue(() => cancel(this.#host, runId, reason, now, options));
   }
 
   /** Pauses an unfinished run; its lease, if any, stays valid. */
   pauseRun(runId: string, now: number): Promise<StoredRun> {
-    return this.#q.enqueue(() => {
-      const s = this.#s!;
-      const state = this.#state(runId);
-      const refused = refusal("pause", runId, state.status);
-      if (refused) throw refused;
-      const row = s.pauseRun.get(state.rid, now) as RunRow | undefined;
-      if (!row) return runFromColumns(s.getRun.get(runId) as unknown as RunRow);
-      this.#journal.event(state.rid, "run.paused", now);
-      this.#q.notify("paused", runId);
-      return runFromColumns(row);
-    });
+    return this.#q.enqueue(() => pause(this.#host, runId, now));
   }
 
   /** Resumes a paused run in the status it would have now. */
   resumeRun(runId: string, now: number): Promise<StoredRun> {
-    return this.#q.enqueue(() => {
-      const s = this.#s!;
-      const state = this.#state(runId);
-      const refused = refusal("resume", runId, state.status);
-      if (refused) throw refused;
-      const run = runFromColumns(s.resumeRun.get(state.rid, now) as unknown as RunRow);
-      this.#journal.event(state.rid, "run.resumed", now);
-      if (run.dueAt !== undefined && run.dueAt <= now) this.#q.notify("runnable", runId);
-      return run;
-    });
+    return this.#q.enqueue(() => resume(this.#host, runId, now));
   }
 
   /** Makes a failed or cancelled run claimable again (a failed one from its failed step). */
   retryRun(runId: string, now: number, options?: { deadlineAt?: number }): Promise<StoredRun> {
-    return this.#q.enqueue(() => {
-      const s = this.#s!;
-      const state = this.#state(runId);
-      const refused = refusal("retry", runId, state.status);
-      if (refused) throw refused;
-      const failedStep = retryDropsRow(
-        state.error === null ? undefined : JSON.parse(state.error) as ErrorInfo,
-      );
-      if (failedStep !== undefined) {
-        s.dropPendingRow.run(state.rid, failedStep);
-        s.dropPendingIndex.run(state.rid, failedStep);
-      }
-      const row = s.retryRun.get(state.rid, now, options?.deadlineAt ?? null) as unknown as RunRow;
-      this.#journal.event(state.rid, "run.retried", now);
-      this.#q.notify("runnable", runId);
-      return runFromColumns(row);
-    });
+    return this.#q.enqueue(() => retry(this.#host, runId, now, options));
   }
 
   /** Records a worker's heartbeat row; forgets rows not seen since `forgetBefore`. */
