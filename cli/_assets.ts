@@ -67,7 +67,7 @@ table.events th{color:var(--muted);font-weight:600}
 @media (max-width:900px){.grid2{grid-template-columns:1fr}}
 .msg{margin:4px 0;white-space:pre-wrap;word-break:break-word}
 .card.flush{padding:0;overflow-x:auto}
-.lg-completed{background:#1f8a4c}.lg-failed{background:#c93434}.lg-open{background:#2f6fde}.lg-sleeping{background:#7a4fd0}.lg-waiting{background:#b7791f}.lg-pending{background:#a3acbb}
+.lg-completed{background:#1f8a4c}.lg-failed{background:#c93434}.lg-open{background:#2f6fde}.lg-sleeping{background:#7a4fd0}.lg-waiting{background:#b7791f}.lg-paused{background:#a05a2c}.lg-pending{background:#a3acbb}
 .legend{display:flex;gap:14px;font-size:12px;color:var(--muted);margin-top:6px;flex-wrap:wrap}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px}
 `;

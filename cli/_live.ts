@@ -133,8 +133,7 @@ export function liveResponse(
       };
       send("retry: 2000\n\n");
       keepAlive = setInterval(() => send(": keep-alive\n\n"), KEEP_ALIVE_MS);
-      // A run's page shows its children too: their events count, and the
-      // run's own events may mean a new child.
+      // A run's page shows its children too: their events count.
       const filter = runId ? {} : query?.workflow !== undefined ? { workflow: query.workflow } : {};
       const children = new Set<string>();
       const learnChildren = async () => {
@@ -142,18 +141,13 @@ export function liveResponse(
         for (const child of (await childrenOf(client, runId)).runs) children.add(child.id);
       };
       const concerns = async (event: WatchEvent): Promise<boolean> => {
-        if (runId === null) return true;
-        if (event.runId === runId) {
-          await learnChildren();
-          return true;
-        }
-        if (children.has(event.runId)) return true;
-        // A child's first events can commit before the parent's own.
-        if (event.type === "run.created") {
-          await learnChildren();
-          return children.has(event.runId);
-        }
-        return false;
+        if (runId === null || event.runId === runId || children.has(event.runId)) return true;
+        // Every child begins with its run.created: is this run one of them?
+        if (event.type !== "run.created") return false;
+        const created = await client.get(event.runId).catch(() => undefined);
+        if (created?.parentId !== runId) return false;
+        children.add(event.runId);
+        return true;
       };
       void (async () => {
         try {

@@ -187,7 +187,8 @@ export const TIMELINE_LEGEND: Html = html`<div class="legend">${
       ["failed", "failed attempt (dots: retry backoff)"],
       ["open", "running"],
       ["sleeping", "sleeping"],
-      ["waiting", "waiting for a signal"],
+      ["waiting", "waiting (a signal, a child run)"],
+      ["paused", "paused"],
       ["pending", "pending"],
     ] as const
   ).map(([k, text]) => html`<span><i data-colour="${k}" class="lg-${k}"></i>${text}</span>`)
