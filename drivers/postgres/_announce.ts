@@ -3,10 +3,10 @@
  * learn that history grew from a `NOTIFY`, but not one per checkpoint. A
  * `NOTIFY` inside the checkpoint's own transaction would serialize every
  * commit on PostgreSQL's notification queue lock (measured: 16 concurrent
- * writers lose nearly half their rate), so the announcement is a separate statement
- * after the commit, coalesced: the first write after a quiet spell is
- * announced at once, the writes of the next `windowMs` in one announcement at
- * the window's end. A writer thus sends at most one `NOTIFY` per window
+ * writers lose nearly half their rate), so the announcement goes out after
+ * the commit with the driver's other notices (`_notify.ts`), coalesced: the
+ * first write after a quiet spell is announced at once, the writes of the next
+ * `windowMs` in one announcement at the window's end. A writer thus sends at most one `NOTIFY` per window
  * however fast it writes, and a watcher hears of every commit at most one
  * window late. A lost announcement (the statement failed) is covered by the
  * watchers' re-read.

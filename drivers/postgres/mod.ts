@@ -193,9 +193,11 @@ export class PostgresDriver implements Driver {
   #migrated = false;
   #migrating: Promise<void> | undefined;
   #listener: NotifyListener | undefined;
-  readonly #announcer = new WrittenAnnouncer(() =>
-    this.#sql.unsafe("SELECT pg_notify($1, $2)", [this.#channel, this.#payload("written")])
-  );
+  /** `written` for other processes' watchers, at most one per 25 ms (`_announce.ts`). */
+  readonly #announcer = new WrittenAnnouncer(() => {
+    this.#notifier.push(this.#payload("written"));
+    return Promise.resolve();
+  });
 
   /**
    * Creates a driver. Nothing connects until the first call.
@@ -348,9 +350,9 @@ export class PostgresDriver implements Driver {
     this.#listeners.clear();
     this.#listener?.stop();
     await Promise.all([this.#writes.drain(), this.#creates.drain()]);
+    await this.#announcer.stop();
     await this.#notifier.drain();
     await this.#migrating?.catch(() => {});
-    await this.#announcer.stop();
     const ending: Promise<unknown>[] = [];
     const listening = this.#listener?.end();
     if (listening) ending.push(listening);
