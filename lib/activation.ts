@@ -218,7 +218,17 @@ export abstract class ActivationCore {
           throw await this.#compensate(saga, JSON.parse(marker.data) as SagaData, undefined, true);
         }
         if (cancelling !== undefined) {
-          // Cancelled with compensation: compensate, then end cancelled.
+          // Cancelled with compensation: its `.call` children first (`cancel()`
+          // did it already, unless its process died right after the cancel;
+          // the run is unfinished until this activation ends it, so this makes
+          // the cascade durable), then compensate, then end cancelled.
+          if (childNodes(this.#nodes).some((node) => node.kind === "call")) {
+            await this.store.cancelCallChildren(
+              `parent run '${this.runId}' was cancelled`,
+              host.clock.now(),
+              true,
+            );
+          }
           const [error] = splitRunError(cancelling);
           const data: SagaData = { error, end: "cancelled" };
           if (cancelling.reason !== undefined) data.reason = cancelling.reason;

@@ -24,7 +24,7 @@ import {
   SluiceError,
   toErrorInfo,
 } from "./errors.ts";
-import { encodeEventDetail, rowData } from "./formats.ts";
+import { encodeEventDetail, rowData, type RunErrorData } from "./formats.ts";
 import type { RtOf } from "./nodes.ts";
 import { deadlineFrom, timeAfter } from "./time.ts";
 import { checkRunId } from "./validate.ts";
@@ -101,12 +101,15 @@ export async function cancelCallChildren(
   do {
     const page = await driver.listRuns({
       parentId,
-      status: ["pending", "running", "sleeping", "waiting"],
+      status: ["pending", "running", "sleeping", "waiting", "paused"],
       limit: 1000,
       ...(cursor ? { cursor } : {}),
     });
     for (const child of page.runs) {
       if (!child.parentCall) continue;
+      // Already being cancelled with compensation: its own activation
+      // compensates it and cascades to its children.
+      if ((child.error as RunErrorData | undefined)?.cancelling) continue;
       try {
         if (compensate) await driver.cancelRun(child.id, reason, now, { compensate: true });
         else await driver.cancelRun(child.id, reason, now);

@@ -275,6 +275,15 @@ export interface Driver extends AsyncDisposable {
    * most `limit` of them, oldest first (retention purges in small batches).
    */
   purge(finishedBefore: number, options?: PurgeOptions): Promise<number>;
+  /**
+   * The ids of `.call` children a parent's cancel cascade missed: unfinished
+   * (pending, running, sleeping, waiting or paused) and not being cancelled
+   * with compensation, whose parent ended `failed` or `cancelled`, or no
+   * longer exists (a process died between the parent's final write and the
+   * cascade). At most `limit` (a positive integer), oldest first. Workers
+   * cancel them.
+   */
+  orphanedChildren(limit: number): Promise<string[]>;
 
   /**
    * The feed: every run's history items in commit order, after the item

@@ -53,8 +53,11 @@ export interface LeaseStore {
   startChild(run: NewRun, now: number): Promise<{ run: StoredRun; created: boolean }>;
   /** Reads a run (a child's status and output). */
   readRun(runId: string): Promise<StoredRun | undefined>;
-  /** Cancels this run's unfinished `.call` children (after it failed). */
-  cancelCallChildren(reason: string, now: number): Promise<void>;
+  /**
+   * Cancels this run's unfinished `.call` children (after it failed; with
+   * `compensate`, when it is being cancelled with compensation).
+   */
+  cancelCallChildren(reason: string, now: number, compensate?: boolean): Promise<void>;
 }
 
 /** @internal The store of one claimed run over `driver`. */
@@ -126,6 +129,7 @@ export function leaseStore(
       driver.consumeSignal(lease, names, done, batch, now),
     startChild: (run, now) => driver.createRun(run, now),
     readRun: (id) => driver.getRun(id),
-    cancelCallChildren: (reason, now) => cancelCallChildren(driver, runId, reason, now),
+    cancelCallChildren: (reason, now, compensate) =>
+      cancelCallChildren(driver, runId, reason, now, compensate),
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Retention: workers delete finished runs older than the engine's
  * `retention` durations, per final status, in small batches (one short
- * transaction each), so purging never holds up claims.
+ * transaction each), so purging never holds up claims. The same passes, over
+ * shared storage, cancel the `.call` children whose parent ended while their
+ * cancel cascade did not happen (its process died in between).
  *
  * @module
  */
@@ -10,6 +12,7 @@ import type { PurgeOptions } from "./driver.ts";
 import type { Runtime } from "./runtime.ts";
 import { unrefTimer } from "./timers.ts";
 import { describe } from "./validate.ts";
+import { SluiceError } from "./errors.ts";
 
 /**
  * How long finished runs are kept, per final status (`Duration`s); a status
@@ -65,7 +68,11 @@ export function parseRetention(retention: unknown): Map<Final, number> {
   return limits;
 }
 
-/** @internal One worker's retention passes: at start, then every `everyMs` of real time. */
+/**
+ * @internal One worker's maintenance passes, at start, then every `everyMs` of
+ * real time: over shared storage, the sweep of orphaned `.call` children;
+ * with `retention`, the purge.
+ */
 export class RetentionPasses {
   readonly #rt: Runtime;
   readonly #everyMs: number;
@@ -79,18 +86,51 @@ export class RetentionPasses {
   }
 
   start(): void {
-    if (!this.#stopped || this.#rt.retention.size === 0) return;
+    if (!this.#stopped || (this.#rt.retention.size === 0 && !this.#rt.driver.shared)) return;
     this.#stopped = false;
     this.#pass();
   }
 
   #pass(): void {
-    this.#running = this.#purge().finally(() => {
+    this.#running = this.#sweep().then(() => this.#purge()).finally(() => {
       this.#running = undefined;
       if (this.#stopped) return;
       this.#timer = setTimeout(() => this.#pass(), this.#everyMs);
       unrefTimer(this.#timer);
     });
+  }
+
+  /**
+   * Cancels the unfinished `.call` children of failed, cancelled or purged
+   * parents, batch by batch until none is left (their own call children
+   * become orphans of a cancelled parent, so the next batch takes them; at
+   * most 100 batches a pass). Only over shared
+   * storage: in one process the cascade cannot be cut off.
+   */
+  async #sweep(): Promise<void> {
+    const rt = this.#rt;
+    if (!rt.driver.shared) return;
+    try {
+      for (let round = 0; round < 100 && !this.#stopped; round++) {
+        const orphans = await rt.driver.orphanedChildren(RETENTION_BATCH);
+        for (const id of orphans) {
+          if (this.#stopped) return;
+          try {
+            await rt.driver.cancelRun(id, "its parent run ended before it", rt.clock.now());
+            rt.logger.info(`run ${id}: cancelled, as its parent run ended`, { runId: id });
+          } catch (error) {
+            // Finished meanwhile, or cancelled by the cascade itself.
+            if (!(error instanceof SluiceError && error.code === "INVALID_STATE")) throw error;
+          }
+        }
+        if (orphans.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } catch (error) {
+      rt.logger.warn("cannot cancel the children of ended runs", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   async #purge(): Promise<void> {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { childSignal, type Driver } from "../lib/driver.ts";
 import { newRun, T0 } from "./rows.ts";
-import { claimAll, type ConformanceCase, ids } from "./_conformance_helpers.ts";
+import { claimAll, type ConformanceCase, ids, started } from "./_conformance_helpers.ts";
 
 /** A parent `p` waiting (no deadline) for the wake-ups of `children`, which run under leases. */
 async function waitingParent(driver: Driver, children: { id: string; call: boolean }[]) {
@@ -184,6 +184,35 @@ export const CHILDREN_CASES: ConformanceCase[] = [
       assert.equal(await take([wake], "w5"), undefined);
       const [state] = await driver.extendLeases([parent.lease], T0 + 8, 30_000);
       assert.equal(state?.signals, false, "nothing is left in the inbox");
+    },
+  },
+  {
+    name:
+      "orphanedChildren lists unfinished .call children of failed, cancelled or missing parents",
+    async fn(driver) {
+      const fail = { run: { status: "failed" as const, error: { name: "Error", message: "x" } } };
+      // Parents: p failed, q cancelled, r running, u never existed (purged).
+      await driver.write(await started(driver, "p"), fail, T0 + 1);
+      await driver.createRun(newRun("q"), T0);
+      await driver.cancelRun("q", "stop", T0 + 1);
+      await started(driver, "r");
+      const child = (id: string, parentId: string, at: number, call = true) =>
+        driver.createRun(newRun(id, { parentId, parentCall: call }), at);
+      await child("p/a", "p", T0 + 10); // orphan
+      await child("q/a", "q", T0 + 11); // orphan
+      await child("r/a", "r", T0 + 12); // its parent runs
+      await child("p/spawned", "p", T0 + 13, false); // spawned: never cancelled with its parent
+      await child("u/a", "u", T0 + 14); // orphan: no parent
+      await child("p/done", "p", T0 + 15); // finished
+      await driver.cancelRun("p/done", "by hand", T0 + 16);
+      await child("p/saga", "p", T0 + 17); // being cancelled with compensation
+      await driver.cancelRun("p/saga", "stop", T0 + 18, { compensate: true });
+      await child("p/paused", "p", T0 + 19); // orphan, though paused
+      await driver.pauseRun("p/paused", T0 + 20);
+      assert.deepEqual(await driver.orphanedChildren(10), ["p/a", "q/a", "u/a", "p/paused"]);
+      assert.deepEqual(await driver.orphanedChildren(2), ["p/a", "q/a"]);
+      await driver.cancelRun("p/a", "swept", T0 + 21);
+      assert.deepEqual(await driver.orphanedChildren(10), ["q/a", "u/a", "p/paused"]);
     },
   },
 ];

@@ -119,8 +119,8 @@ class CountingDriver implements Driver {
   cancelRun(runId: string, reason: string | undefined, now: number): Promise<StoredRun> {
     return this.inner.cancelRun(runId, reason, now);
   }
-  retryRun(runId: string, now: number): Promise<StoredRun> {
-    return this.inner.retryRun(runId, now);
+  retryRun(runId: string, now: number, options?: { deadlineAt?: number }): Promise<StoredRun> {
+    return this.inner.retryRun(runId, now, options);
   }
   pauseRun(runId: string, now: number): Promise<StoredRun> {
     return this.inner.pauseRun(runId, now);
@@ -136,6 +136,9 @@ class CountingDriver implements Driver {
   }
   listWorkers(): Promise<StoredWorker[]> {
     return this.inner.listWorkers();
+  }
+  orphanedChildren(limit: number): Promise<string[]> {
+    return this.inner.orphanedChildren(limit);
   }
   purge(finishedBefore: number, options?: PurgeOptions): Promise<number> {
     return this.inner.purge(finishedBefore, options);

@@ -838,6 +838,21 @@ export class MemoryDriver implements Driver {
   }
 
   /** Deletes finished runs last updated before a time. */
+  /** The unfinished `.call` children of failed, cancelled or purged parents (a scan). */
+  orphanedChildren(limit: number): Promise<string[]> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const orphans: StoredRun[] = [];
+    for (const { run } of this.#runs.values()) {
+      if (!run.parentCall || run.parentId === undefined || isFinished(run.status)) continue;
+      if ((run.error as { cancelling?: boolean } | undefined)?.cancelling) continue;
+      const parent = this.#runs.get(run.parentId)?.run;
+      if (parent && parent.status !== "failed" && parent.status !== "cancelled") continue;
+      orphans.push(run);
+    }
+    orphans.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return Promise.resolve(orphans.slice(0, limit).map((run) => run.id));
+  }
+
   purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closedError());
     const old = [...this.#runs.values()].map((stored) => stored.run).filter((run) =>

@@ -115,6 +115,14 @@ export function migrations(s: string): Migration[] {
       statements: [`ALTER TABLE ${s}.runs ADD COLUMN deadline_at bigint`],
     },
     listMigration(s),
+    {
+      version: 13,
+      name: "unfinished .call children, for the sweep that cancels those of ended parents",
+      statements: [
+        `CREATE INDEX runs_call_open ON ${s}.runs (created_at, id)
+        WHERE parent_call AND status NOT IN ('completed', 'failed', 'cancelled')`,
+      ],
+    },
   ];
 }
 

@@ -526,6 +526,10 @@ export function statements(s: string): Statements {
       n AS (SELECT pg_notify($3, $4) FROM up)
       SELECT ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM up`,
 
+    orphanedChildren: `SELECT c.id FROM ${s}.runs c LEFT JOIN ${s}.runs p ON p.id = c.parent_id
+      WHERE c.parent_call AND c.status NOT IN ${FINISHED} AND c.error IS NULL
+        AND (p.id IS NULL OR p.status IN ('failed', 'cancelled'))
+      ORDER BY c.created_at, c.id LIMIT $1::int4`,
     purge: `WITH del AS (
         DELETE FROM ${s}.runs r WHERE r.id IN (
           SELECT o.id FROM ${s}.runs o
@@ -591,6 +595,7 @@ export interface Statements {
   listWorkers: string;
   resumeRun: string;
   purge: string;
+  orphanedChildren: string;
   listRuns: string;
   leaseHeld: string;
   clearRecoveries: string;

@@ -671,6 +671,17 @@ export class PostgresDriver implements Driver {
   }
 
   /** Deletes finished runs (and their rows) last updated before a time. */
+  /** The unfinished `.call` children of failed, cancelled or purged parents. */
+  async orphanedChildren(limit: number): Promise<string[]> {
+    this.#check();
+    const rows = await this.#query<{ id: string }>(
+      "find .call children of ended parents",
+      this.#st.orphanedChildren,
+      [limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
   async purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
     this.#check();
     return await purge(this.#host, finishedBefore, options);

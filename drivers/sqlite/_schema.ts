@@ -191,6 +191,9 @@ export const MIGRATIONS: readonly string[] = [
      DELETE FROM run_labels WHERE (key, value, created_at, id) IN
        (SELECT key, value, OLD.created_at, OLD.id FROM json_each(OLD.labels));
    END;`,
+  // 13: unfinished .call children, for the sweep that cancels those of ended parents.
+  `CREATE INDEX runs_call_open ON runs (created_at, id)
+     WHERE parent_call = 1 AND status NOT IN ('completed', 'failed', 'cancelled');`,
 ];
 
 /** The schema version this code writes. */

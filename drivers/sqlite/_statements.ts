@@ -164,6 +164,8 @@ export class Statements {
   readonly deleteSignal: StatementSync;
   /** `?1` rid, `?2` JSON names: removes every inbox entry of those names. */
   readonly dropSignals: StatementSync;
+  /** `?1` the most: unfinished `.call` children of failed, cancelled or purged parents. */
+  readonly orphanedChildren: StatementSync;
   readonly hasSignal: StatementSync;
   readonly hasSignalNamed: StatementSync;
 
@@ -379,6 +381,12 @@ export class Statements {
        WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2)) ORDER BY seq LIMIT 1`,
     );
     this.deleteSignal = p("DELETE FROM signals WHERE rid = ?1 AND seq = ?2");
+    this.orphanedChildren = p(
+      `SELECT c.id FROM runs c LEFT JOIN runs p ON p.id = c.parent_id
+       WHERE c.parent_call = 1 AND c.status NOT IN ('completed', 'failed', 'cancelled')
+         AND c.error IS NULL AND (p.id IS NULL OR p.status IN ('failed', 'cancelled'))
+       ORDER BY c.created_at, c.id LIMIT ?1`,
+    );
     this.dropSignals = p(
       "DELETE FROM signals WHERE rid = ?1 AND name IN (SELECT value FROM json_each(?2))",
     );

@@ -621,6 +621,13 @@ export class SqliteDriver implements Driver {
   }
 
   /** Deletes finished runs (with their history) last updated before a time. */
+  /** The unfinished `.call` children of failed, cancelled or purged parents. */
+  orphanedChildren(limit: number): Promise<string[]> {
+    return this.#q.read((s) =>
+      (s.orphanedChildren.all(limit) as { id: string }[]).map((row) => row.id)
+    );
+  }
+
   purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
     const statuses = JSON.stringify(
       options.status === undefined ? ["completed", "failed", "cancelled"] : [options.status],
