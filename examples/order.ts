@@ -1,10 +1,11 @@
 /**
  * An order that calls a payment child workflow: the payment is its own run
  * (id `<orderRunId>/payment`, with `parentId` on its record), the order waits
- * for it holding no worker, and the payment's receipt flows on. A declined
- * card fails the payment, which fails the order's call step with
- * `ChildWorkflowFailedError`; each retry of the call starts a fresh payment
- * run (`<id>#2`, ...).
+ * for it holding no worker, and the payment's receipt flows on. A failed
+ * payment fails the order's call step with `ChildWorkflowFailedError`; each
+ * retry of the call starts a fresh payment run (`<id>#2`, ...), except after
+ * a non-retryable error: a declined card (`NonRetryableError`) fails the call
+ * at once, with one payment run.
  *
  * Run it with `deno run examples/order.ts`.
  */

@@ -377,6 +377,27 @@ const cases: Case[] = [
     code: "YAML_INVALID",
   },
   {
+    name: "a YAML combine that is not a CEL expression",
+    act: () =>
+      loadWorkflow("name: w\nsteps:\n  - waitForSignal: w\n    signal: go\n    combine: [1]\n", {
+        actions: {},
+      }),
+    error: YamlWorkflowError,
+    code: "YAML_INVALID",
+    message: /'combine'.*CEL/,
+  },
+  {
+    name: "a YAML combine reading an unknown variable",
+    act: () =>
+      loadWorkflow(
+        "name: w\nsteps:\n  - waitForSignal: w\n    signal: go\n    combine: signal.x\n",
+        { actions: {} },
+      ),
+    error: YamlWorkflowError,
+    code: "YAML_INVALID",
+    message: /line 5/,
+  },
+  {
     name: "YAML with a prototype-polluting key",
     act: () => loadWorkflow("name: w\n__proto__: {}\nsteps: []\n", { actions: {} }),
     error: YamlWorkflowError,

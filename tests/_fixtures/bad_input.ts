@@ -247,6 +247,12 @@ export const BUILDER_CASES: Case[] = [
     act: () => workflow("w").waitForSignal("s", "go", { onTimeout: () => 1 }),
     error: TypeError,
   },
+  {
+    name: "a combine that is not a function",
+    act: () => workflow("w").waitForSignal("s", "go", { combine: "merge" as never }),
+    error: TypeError,
+    message: /'combine' of wait 's'/,
+  },
 ];
 
 /**
