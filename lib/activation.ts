@@ -165,6 +165,20 @@ export abstract class ActivationCore {
     this.suspension.stop();
   }
 
+  /**
+   * Waits until `until` on the engine clock (or suspends the run when no other
+   * branch runs). A wait that ended in-process asks storage whether the run
+   * was paused meanwhile (a pause reaches an activation through its writes,
+   * which a wait does not make) and unwinds with STOP if so: no step begins
+   * after a pause.
+   */
+  protected async waitUntil(until: number, scope: AbortSignal): Promise<void> {
+    if (until <= this.host.clock.now()) return;
+    await this.suspension.waitFor(until, undefined, scope);
+    if (!this.suspension.stopping) await this.heartbeat();
+    if (this.suspension.stopping) throw STOP;
+  }
+
   /** A signal reached the run's inbox: waiting branches look again. */
   signalArrived(): void {
     this.suspension.signalArrived();

@@ -138,9 +138,7 @@ export abstract class ChildActivation extends ActivationCore {
     const progress = row?.data === undefined ? undefined : rowData.child.decode(row.data);
     let attempt = progress?.attempt ?? 1;
     let recorded = progress !== undefined;
-    if (progress?.until !== undefined && progress.until > host.clock.now()) {
-      await this.suspension.waitFor(progress.until, undefined, scope);
-    }
+    if (progress?.until !== undefined) await this.waitUntil(progress.until, scope);
     if (!recorded && node.kind === "call") {
       // No row but a finished failed child: `retry()` of the parent dropped the
       // failed call's row; start the next attempt's child rather than re-read it.
@@ -210,7 +208,7 @@ export abstract class ChildActivation extends ActivationCore {
           attempt,
           startedAt: now,
         });
-        await this.suspension.waitFor(until, undefined, scope);
+        await this.waitUntil(until, scope);
       }
     }
   }

@@ -67,7 +67,8 @@ export * from "./driver_reads.ts";
 export interface DriverNotice {
   /**
    * `runnable`: a run may be claimable now; `signal`: a signal reached a run's
-   * inbox; `cancelled`: a run was cancelled; `paused`: a run was paused;
+   * inbox; `cancelled`: a run was cancelled; `paused`: a run was paused (or a
+   * write under its lease found it paused: see `Driver.write`);
    * `finished`: a run reached a final status; `released`: a run left
    * `running` (a concurrency slot may be free); `schedule`: a schedule was
    * written; `written`: history was appended (to any run; `watch` reads the
@@ -182,13 +183,21 @@ export interface Driver extends AsyncDisposable {
 
   /** Reads checkpoint rows by key. */
   readSteps(runId: string, keys: readonly string[]): Promise<Map<string, StepRow>>;
-  /** Writes atomically under a lease; throws `LeaseLostError` on a stale token. */
+  /**
+   * Writes atomically under a lease; throws `LeaseLostError` on a stale token.
+   * A run paused while its lease is held still takes the write (its step in
+   * flight is checkpointed); a write without a run transition that finds the
+   * run paused, as part of the same atomic write, emits the `paused` notice
+   * for it before the returned promise settles, so the activation begins no
+   * new step after it, whichever process paused the run.
+   */
   write(lease: Lease, batch: WriteBatch, now: number): Promise<void>;
   /**
    * Under a lease, atomically takes the oldest unconsumed signal whose name is in
    * `names`, records it as the `done` row `row` (its `data` set to the encoded
    * `{ signal, payload }`), and writes `batch`. Returns undefined (writing
-   * only `batch`) when the inbox holds none.
+   * only `batch`) when the inbox holds none. Reports a paused run as `write`
+   * does.
    */
   consumeSignal(
     lease: Lease,

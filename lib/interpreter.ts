@@ -262,12 +262,12 @@ export class Activation extends ChildActivation {
     if (row !== undefined && row.data !== undefined) {
       const progress = rowData.step.decode(row.data);
       failures = progress.failures;
-      if (progress.until > host.clock.now()) {
-        await this.suspension.waitFor(progress.until, undefined, scope);
-      }
+      await this.waitUntil(progress.until, scope);
     }
     for (;;) {
       if (scope.aborted) throw scope.reason;
+      // A retry is a new step beginning: not after a pause.
+      if (this.suspension.stopping) throw STOP;
       const attempt = failures + 1;
       const startedAt = host.clock.now();
       if (observed(host)) {
@@ -285,7 +285,7 @@ export class Activation extends ChildActivation {
         this.landed(key);
         if (scope.aborted) throw scope.reason;
         const until = this.#attemptFailed(node, key, attempt, ++failures, startedAt, error);
-        if (until !== undefined) await this.suspension.waitFor(until, undefined, scope);
+        if (until !== undefined) await this.waitUntil(until, scope);
         continue;
       }
       let data: string | undefined;
@@ -600,7 +600,7 @@ export class Activation extends ChildActivation {
         });
       }
     }
-    if (until > this.host.clock.now()) await this.suspension.waitFor(until, undefined, scope);
+    await this.waitUntil(until, scope);
     this.queue({ key, kind: "sleep", state: "done", finishedAt: this.host.clock.now() });
     return value;
   }

@@ -122,6 +122,65 @@ export const PAUSE_CASES: ConformanceCase[] = [
     },
   },
   {
+    name:
+      "a write under a paused run's lease is kept and reports the pause before it settles, whatever its shape",
+    async fn(driver) {
+      const lease = await started(driver, "run-1");
+      const other = await started(driver, "run-2");
+      const { notices, off } = collect(driver);
+      await driver.write(lease, { steps: [done("a", "1")] }, T0 + 1);
+      assert.ok(!has(notices, "paused", "run-1"), "a running run's write reports nothing");
+      await driver.pauseRun("run-1", T0 + 2);
+      await driver.sendSignal("run-1", "go", '"p"', T0 + 2);
+      const failed = { type: "step.failed" as const, at: T0 + 4, step: "c", attempt: 1 };
+      const signalRow = { key: "g", kind: "wait", state: "done" as const };
+      const writes: [string, () => Promise<unknown>][] = [
+        ["one row", () => driver.write(lease, { steps: [done("b", "2")] }, T0 + 3)],
+        [
+          "rows and an event",
+          () =>
+            driver.write(
+              lease,
+              { steps: [done("c", "3"), done("d", "4")], events: [failed] },
+              T0 + 4,
+            ),
+        ],
+        [
+          "labels",
+          () => driver.write(lease, { steps: [done("e", "5")], labels: { stage: "e" } }, T0 + 5),
+        ],
+        [
+          "a reset of recoveries",
+          () => driver.write(lease, { steps: [done("f", "6")], clearRecoveries: true }, T0 + 6),
+        ],
+        ["a consumed signal", () => driver.consumeSignal(lease, ["go"], signalRow, {}, T0 + 7)],
+        ["rows already done", () => driver.write(lease, { steps: [done("b", "9")] }, T0 + 8)],
+        // Written at once with another run's rows (drivers may group them).
+        ["one row beside a running run's", async () => {
+          await Promise.all([
+            driver.write(lease, { steps: [done("h", "8")] }, T0 + 9),
+            driver.write(other, { steps: [done("h", "8")] }, T0 + 9),
+          ]);
+        }],
+      ];
+      for (const [what, write] of writes) {
+        notices.length = 0;
+        let reported: boolean | undefined;
+        await write().then(() => reported = has(notices, "paused", "run-1"));
+        assert.equal(reported, true, `${what}: the pause is reported before the write settles`);
+        assert.ok(!has(notices, "paused", "run-2"), `${what}: only the paused run's`);
+      }
+      off();
+      const keys = ["a", "b", "c", "d", "e", "f", "g", "h"];
+      assert.deepEqual((await rowsOf(driver, "run-1", keys)).map((row) => row.key), keys);
+      assert.equal((await driver.readSteps("run-1", ["b"])).get("b")?.data, "2");
+      assert.deepEqual((await rowsOf(driver, "run-2", ["h"])).map((row) => row.data), ["8"]);
+      const run = (await driver.getRun("run-1"))!;
+      assert.equal(run.status, "paused");
+      assert.deepEqual(run.labels, { stage: "e" });
+    },
+  },
+  {
     name: "a paused running run that suspends resumes suspended; one that ends ends",
     async fn(driver) {
       const sleeper = await startedAlone(driver, "sleeper", T0);

@@ -3,9 +3,13 @@
 // fork reuses the results before `from` without running their bodies again; retry resumes a
 // cancelled run.
 import assert from "node:assert/strict";
-import { CancelledError, Engine, workflow } from "@sluice/sluice";
+import { CancelledError, Engine, flow, workflow } from "@sluice/sluice";
+import { SqliteDriver } from "@sluice/sluice/sqlite";
 import { waitForStatus } from "@sluice/sluice/testing";
 import { driverFactories } from "./_fixtures/drivers.ts";
+import { paced, PACED_STEPS, readFlowLog } from "./_fixtures/flow_workflows.ts";
+import { kill, spawnWorker, waitUntil } from "./_fixtures/processes.ts";
+import { makeTarget, targetKinds } from "./_fixtures/targets.ts";
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -181,3 +185,108 @@ for (const { name, create } of driverFactories()) {
     });
   });
 }
+
+// A pause from another process: the worker process learns of it at its next
+// checkpoint write (the write finds the run paused, in the same statement or
+// transaction), so no step begins after pause() returned, except one whose
+// previous checkpoint committed before the pause did and that was about to
+// begin. Every step's entry is appended to one log file by the worker.
+for (const kind of targetKinds()) {
+  Deno.test(`${kind}: a pause from another process stops the worker's run at the next step boundary`, async () => {
+    const target = await makeTarget(kind);
+    const log = `${target.dir}/executions.log`;
+    const marks = () => readFlowLog(`${log}.flow`).filter((m) => m.run === "paced-1");
+    const entries = () => marks().filter((m) => m.phase === "in");
+    await using engine = new Engine({ driver: target.open(), workflows: [paced] });
+    // A lease of 30 s: the worker's heartbeat (every 10 s) cannot be what stops it.
+    const worker = spawnWorker({ db: target.db, schema: target.schema, log, leaseMs: 30_000 });
+    try {
+      await worker.ready;
+      await engine.start(paced, 0, { id: "paced-1" });
+      await waitUntil(() => entries().length >= 5, 60_000, "the run to take a few steps", 5);
+      await engine.pause("paced-1");
+      const atPause = entries().length;
+      // The step in flight finishes and is checkpointed; then nothing moves.
+      await waitUntil(
+        () => marks().filter((m) => m.phase === "out").length === entries().length,
+        30_000,
+        "the step in flight to finish",
+        5,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // 60+ steps' worth
+      const begun = entries().length;
+      assert.ok(
+        begun - atPause <= 1,
+        `${
+          begun - atPause
+        } steps began after pause() returned (at most the one already on its way)`,
+      );
+      assert.ok(begun < PACED_STEPS, "the run did not go on to the end");
+      assert.equal((await engine.get("paced-1")).status, "paused");
+      const checkpointed = (await engine.history("paced-1"))
+        .filter((e) => e.type === "step.completed" && e.step?.endsWith("/beat")).length;
+      assert.equal(checkpointed, begun, "every step that began was checkpointed");
+
+      await engine.resume("paced-1");
+      await waitForStatus(engine, "paced-1", "completed", { timeoutMs: 60_000 });
+      assert.equal(await engine.result("paced-1"), PACED_STEPS);
+      const all = entries();
+      assert.equal(all.length, PACED_STEPS, "no step ran twice");
+      assert.equal(new Set(all.map((m) => m.step)).size, PACED_STEPS);
+    } finally {
+      await kill(worker, "SIGKILL");
+      await engine.close();
+      await target.cleanup();
+    }
+  });
+}
+
+// A branch that waited in-process (a sleep beside a running branch) makes no
+// write before its next step, so it asks storage on waking: a pause made
+// through another connection, which this process hears of by no notice,
+// stops it before that step.
+Deno.test("sqlite: a branch waking from an in-process sleep begins no step after a pause made through another connection", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sluice-pause-" });
+  const path = `${dir}/runs.db`;
+  const gate = deferred();
+  const slowStarted = deferred();
+  let after = 0;
+  const wf = workflow<number>("paused-branches").parallel("both", [
+    flow<number>().step("slow", async (n) => {
+      slowStarted.resolve();
+      await gate.promise;
+      return n;
+    }),
+    flow<number>().sleep("nap", "300ms").step("after", (n) => {
+      after++;
+      return n + 1;
+    }),
+  ]);
+  try {
+    await using engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [wf] });
+    await using worker = engine.worker({ pollInterval: 20, leaseMs: 30_000 });
+    await worker.start();
+    await using other = new Engine({ driver: new SqliteDriver({ path }), workflows: [wf] });
+    const run = await engine.start(wf, 1, { id: "branches-1" });
+    try {
+      await slowStarted.promise;
+      await other.pause(run.id);
+      await new Promise((resolve) => setTimeout(resolve, 800)); // the nap ends at 300 ms
+      assert.equal(after, 0, "the step after the nap did not begin");
+      gate.resolve();
+      await waitUntil(
+        async () => (await engine.history(run.id)).some((e) => e.step === "both/0/slow"),
+        10_000,
+        "the step in flight to be checkpointed",
+      );
+      assert.equal((await other.get(run.id)).status, "paused");
+      await other.resume(run.id);
+      assert.deepEqual(await run.result(), [1, 2]);
+      assert.equal(after, 1);
+    } finally {
+      gate.resolve(); // a failed assertion must not leave the step (and the worker's stop) hanging
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -492,7 +492,11 @@ export class MemoryDriver implements Driver {
     }
     if (batch.events) { for (const event of batch.events) this.#append(stored, event); }
     const transition = batch.run;
-    if (!transition) return;
+    if (!transition) {
+      // Checkpointed while paused: the activation begins no new step (see Driver.write).
+      if (stored.paused) this.#notify("paused", stored.run.id);
+      return;
+    }
     const run = stored.run;
     const paused = stored.paused;
     if (paused) {

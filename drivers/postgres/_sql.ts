@@ -46,7 +46,7 @@ const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error,
 export const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
 
 /** Whether the run being updated is paused (its transitions then set what it resumes with). */
-const PAUSED = "r.status = 'paused'";
+export const PAUSED = "r.status = 'paused'";
 
 /** Sets what a paused run resumes with: status `status` and due time `due` (SQL). */
 function resumesWith(status: string, due: string): string {
@@ -374,7 +374,7 @@ export function statements(s: string): Statements {
     ),
 
     consumeSignal: `WITH lk AS (
-        SELECT r.id FROM ${s}.runs r
+        SELECT r.id, ${PAUSED} AS paused FROM ${s}.runs r
         WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
         FOR UPDATE
       ),
@@ -403,7 +403,8 @@ export function statements(s: string): Statements {
       ),
       st AS (${stepRows(9, "lk")}),
       ev AS (${eventRows(17, "lk")})
-      SELECT (SELECT count(*) FROM lk)::int AS held, sig.name, sig.payload
+      SELECT (SELECT count(*) FROM lk)::int AS held, coalesce((SELECT paused FROM lk), false) AS paused,
+        sig.name, sig.payload
       FROM (SELECT 1) AS one LEFT JOIN sig ON true`,
 
     sendSignal: `WITH lk AS (
@@ -456,7 +457,7 @@ export function statements(s: string): Statements {
         heartbeat_ms = excluded.heartbeat_ms, serves = excluded.serves`,
     removeWorker: `DELETE FROM ${s}.workers WHERE id = $1`,
     mergeLabels: `UPDATE ${s}.runs AS r SET labels = r.labels || $3::text::jsonb
-      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING 1 AS held`,
+      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING ${PAUSED} AS paused`,
     dropSignals: `WITH up AS (
         UPDATE ${s}.runs AS r SET inbox = ARRAY(
           SELECT t.name FROM unnest(r.inbox) WITH ORDINALITY AS t(name, i)
@@ -546,10 +547,10 @@ export function statements(s: string): Statements {
       SELECT count(*)::int AS count FROM del`,
 
     listRuns: `SELECT ${RUN} FROM ${s}.runs r`,
-    leaseHeld: `SELECT 1 AS held FROM ${s}.runs r
+    leaseHeld: `SELECT ${PAUSED} AS paused FROM ${s}.runs r
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}`,
     clearRecoveries: `UPDATE ${s}.runs AS r SET recoveries = 0
-      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING 1 AS held`,
+      WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD} RETURNING ${PAUSED} AS paused`,
   };
 }
 

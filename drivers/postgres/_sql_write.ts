@@ -4,10 +4,19 @@
  *
  * @module
  */
-import { EVENT_COLUMNS, HELD, STEP_COLUMNS, STEP_UPSERT } from "./_sql.ts";
+import { EVENT_COLUMNS, HELD, PAUSED, STEP_COLUMNS, STEP_UPSERT } from "./_sql.ts";
+
+/** The lease check of the plain INSERT forms: the run is `running` under the token (not paused). */
+const RUNNING = "r.status = 'running' AND r.lease_owner IS NOT NULL";
 
 /** The shape of a fenced write without a run transition. */
 export interface WriteShape {
+  /**
+   * The plain INSERT forms (one run's rows without events, or `direct`)
+   * accept only a `running` run unless `held` is set, which accepts a paused
+   * one too. The other forms always accept both and return which are paused.
+   */
+  held?: boolean;
   /** Several leases (runs) in one statement. */
   multi: boolean;
   /** No step row, one (scalar parameters), or several (arrays). */
@@ -30,7 +39,9 @@ export interface WriteShape {
  * started_at, finished_at, pos; many: the same as arrays, preceded by an
  * array of lease numbers with `multi`), then the events (arrays: lease
  * numbers with `multi`, type, at, step, attempt, detail, pos). The statement
- * returns the 1-based number (`w`) of every lease still held.
+ * returns the 1-based number (`w`) of every lease still held, with whether its
+ * run is `paused` (the plain INSERT forms: a row per row written, or the run
+ * ids with `direct`, and nothing for a paused run unless `held`).
  */
 export function writeStatement(s: string, shape: WriteShape): string {
   let n = 0;
@@ -45,7 +56,7 @@ export function writeStatement(s: string, shape: WriteShape): string {
         SELECT l.w, r.id FROM ${s}.runs r
         JOIN unnest(${p("text[]")}, ${p("int8[]")}) WITH ORDINALITY AS l(run_id, token, w)
           ON r.id = l.run_id AND r.lease_token = l.token
-        WHERE ${HELD}
+        WHERE ${shape.held ? HELD : RUNNING}
         ORDER BY r.id
         FOR SHARE OF r
       ) AS lk
@@ -60,7 +71,7 @@ export function writeStatement(s: string, shape: WriteShape): string {
     // source is the fenced run row. It returns no row both when the lease is
     // lost and when every row hit a done row; `leaseHeld` tells them apart.
     const run = `(SELECT r.id FROM ${s}.runs r
-        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${HELD}
+        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${shape.held ? HELD : RUNNING}
         FOR SHARE) AS lk`;
     const seq = `(SELECT nextval('${s}.history_seq'))`;
     if (shape.steps === "one") {
@@ -87,14 +98,14 @@ export function writeStatement(s: string, shape: WriteShape): string {
         SELECT * FROM unnest(${p("text[]")}, ${p("int8[]")}) WITH ORDINALITY AS l(run_id, token, w)
       )`);
     ctes.push(`lk AS (
-        SELECT l.w, r.id FROM ${s}.runs r JOIN l ON r.id = l.run_id AND r.lease_token = l.token
+        SELECT l.w, r.id, ${PAUSED} AS paused FROM ${s}.runs r JOIN l ON r.id = l.run_id AND r.lease_token = l.token
         WHERE ${HELD}
         ORDER BY r.id
         FOR SHARE OF r
       )`);
   } else {
     ctes.push(`lk AS (
-        SELECT 1::int8 AS w, r.id FROM ${s}.runs r
+        SELECT 1::int8 AS w, r.id, ${PAUSED} AS paused FROM ${s}.runs r
         WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${HELD}
         FOR SHARE
       )`);
@@ -137,5 +148,5 @@ export function writeStatement(s: string, shape: WriteShape): string {
         ${shape.multi ? "JOIN lk ON lk.w = e.w" : "CROSS JOIN lk"} CROSS JOIN sq
       )`);
   }
-  return `WITH ${ctes.join(",\n      ")}\n      SELECT w::int AS w FROM lk`;
+  return `WITH ${ctes.join(",\n      ")}\n      SELECT w::int AS w, paused FROM lk`;
 }

@@ -114,7 +114,11 @@ async function moveInTx(
   return { row, notices: query.notices };
 }
 
-/** Writes rows and events inside a transaction whose earlier statement checked the lease. */
+/**
+ * Writes rows and events inside a transaction whose earlier statement checked
+ * the lease (with the fence that accepts a paused run: that statement reported
+ * the pause).
+ */
 async function writeInTx(
   host: WriteHost,
   tx: Tx,
@@ -129,14 +133,23 @@ async function writeInTx(
     events,
     resolve: () => {},
     reject: () => {},
-  }], pos);
+  }], pos, true);
   await tx.unsafe(write.text, write.params as never[]);
 }
 
-/** Resets the run's `recoveries` inside a transaction, fenced by the lease. */
-async function clearRecoveries(host: WriteHost, tx: Tx, lease: Lease): Promise<void> {
+/**
+ * Resets the run's `recoveries` inside a transaction, fenced by the lease;
+ * resolves whether the run is paused.
+ */
+async function clearRecoveries(host: WriteHost, tx: Tx, lease: Lease): Promise<boolean> {
   const [held] = await tx.unsafe(host.statements.clearRecoveries, [lease.runId, lease.token]);
   if (!held) throw new LeaseLostError(lease.runId);
+  return held.paused as boolean;
+}
+
+/** Checkpointed while paused: the activation begins no new step (see `Driver.write`). */
+function reportPaused(host: WriteHost, lease: Lease, paused: boolean): void {
+  if (paused) host.emit(["paused"], lease.runId);
 }
 
 /**
@@ -149,31 +162,37 @@ export async function writeClearing(
   steps: StepRow[],
   events: StoredEvent[],
 ): Promise<void> {
+  let paused = false;
   try {
     await host.sql.begin(async (tx) => {
       if (steps.length > 0 || events.length > 0) {
         await writeInTx(host, tx, lease, steps, events, 0);
       }
-      await clearRecoveries(host, tx, lease);
+      paused = await clearRecoveries(host, tx, lease);
     });
   } catch (error) {
     throw toStorageError(`record checkpoints of run '${lease.runId}'`, error, host.secrets);
   }
+  reportPaused(host, lease, paused);
 }
 
-/** Merges labels (`ctx.setLabels`) inside a write's transaction, fenced by the lease. */
+/**
+ * Merges labels (`ctx.setLabels`) inside a write's transaction, fenced by the
+ * lease; resolves whether the run is paused.
+ */
 async function mergeLabels(
   host: WriteHost,
   tx: Tx,
   lease: Lease,
   labels: Record<string, string>,
-): Promise<void> {
+): Promise<boolean> {
   const [held] = await tx.unsafe(host.statements.mergeLabels, [
     lease.runId,
     lease.token,
     JSON.stringify(labels),
   ]);
   if (!held) throw new LeaseLostError(lease.runId);
+  return held.paused as boolean;
 }
 
 /**
@@ -190,9 +209,10 @@ export async function writeLabelled(
   const steps = lastRows(batch.steps);
   const events = batch.events ?? [];
   let moved: Moved | undefined;
+  let paused = false;
   try {
     await host.sql.begin(async (tx) => {
-      await mergeLabels(host, tx, lease, batch.labels!);
+      paused = await mergeLabels(host, tx, lease, batch.labels!);
       if (batch.run) {
         moved = await moveInTx(host, tx, lease, { ...batch, steps, run: batch.run }, now, 0);
         return;
@@ -207,6 +227,7 @@ export async function writeLabelled(
     throw toStorageError(`record checkpoints of run '${lease.runId}'`, error, host.secrets);
   }
   if (moved) announce(host, lease.runId, moved, now);
+  else reportPaused(host, lease, paused);
 }
 
 /**
@@ -242,24 +263,28 @@ export async function consumeSignal(
       host.statements.consumeSignal,
       consumeParams(lease, names, row, stepsNow, eventsNow) as never[],
     );
+  let paused = false;
   const result = (rows: Record<string, unknown>[]): ConsumedSignal | undefined => {
     const first = rows[0] as
-      | { held: number; name: string | null; payload: string | null }
+      | { held: number; paused: boolean; name: string | null; payload: string | null }
       | undefined;
     if (!first || first.held === 0) throw new LeaseLostError(lease.runId);
+    paused = first.paused;
     if (first.name === null) return undefined;
     const consumed: ConsumedSignal = { name: first.name };
     if (first.payload !== null) consumed.payload = first.payload;
     return consumed;
   };
   if (!batch.run && !batch.labels && !steps.some((step) => step.key === row.key)) {
+    let taken: ConsumedSignal | undefined;
     try {
-      const taken = result(await consume(host.sql, steps, events));
-      host.historyGrew(batch);
-      return taken;
+      taken = result(await consume(host.sql, steps, events));
     } catch (error) {
       throw toStorageError(what, error, host.secrets);
     }
+    host.historyGrew(batch);
+    reportPaused(host, lease, paused);
+    return taken;
   }
   // Rare: the batch moves the run, sets labels, or rewrites the signal's own
   // row. Statements in one transaction keep the reference order of effects.
@@ -277,6 +302,7 @@ export async function consumeSignal(
       return taken;
     });
     if (moved) announce(host, lease.runId, moved, now);
+    else reportPaused(host, lease, paused);
     host.historyGrew(batch);
     return consumed;
   } catch (error) {

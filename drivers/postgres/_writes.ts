@@ -37,7 +37,8 @@ export interface WriteItem extends BatchItem {
   lease: Lease;
   steps: StepRow[];
   events: StoredEvent[];
-  resolve(): void;
+  /** Settles the write; `paused` when the run was paused (the write is kept). */
+  resolve(paused: boolean): void;
 }
 
 /** A run creation, waiting to be grouped. */
@@ -120,7 +121,7 @@ export class WriteQueries {
   #text(shape: WriteShape): string {
     const key = `${shape.multi ? "m" : "1"}${shape.direct ? "d" : ""}${shape.steps}${
       shape.events ? "e" : ""
-    }`;
+    }${shape.held ? "h" : ""}`;
     let text = this.#texts.get(key);
     if (text === undefined) {
       text = writeStatement(this.#quoted, shape);
@@ -129,11 +130,17 @@ export class WriteQueries {
     return text;
   }
 
-  /** The statement and parameters of fenced writes without a transition. */
+  /**
+   * The statement and parameters of fenced writes without a transition.
+   * `held`: accept a paused run in every form (see `WriteShape.held`); a
+   * write inside a transaction that checked the lease itself needs it.
+   * `plain` tells whether the statement is a plain INSERT form.
+   */
   query(
     items: readonly WriteItem[],
     firstPos: number,
-  ): { text: string; params: Param[]; direct: boolean } {
+    held = false,
+  ): { text: string; params: Param[]; direct: boolean; plain: boolean } {
     const multi = items.length > 1;
     let stepCount = 0;
     let eventCount = 0;
@@ -146,6 +153,7 @@ export class WriteQueries {
       steps: stepCount === 0 ? "none" : stepCount === 1 ? "one" : "many",
       events: eventCount > 0,
     };
+    if (held) shape.held = true;
     if (
       multi && eventCount === 0 && items.every((item) => item.steps.length > 0) &&
       new Set(items.map((item) => item.lease.runId)).size === items.length
@@ -194,23 +202,26 @@ export class WriteQueries {
       if (multi) params.push(w);
       params.push(...eventArrays(events, pos));
     }
-    return { text: this.#text(shape), params, direct: shape.direct === true };
+    const plain = shape.direct === true || (!multi && !shape.events && shape.steps !== "none");
+    return { text: this.#text(shape), params, direct: shape.direct === true, plain };
   }
 
   /**
-   * Sends grouped writes as one statement and settles each item: written,
-   * or refused with `LeaseLostError` (or the error of its lease check).
+   * Sends grouped writes as one statement and settles each item: written
+   * (and whether its run is paused), or refused with `LeaseLostError` (or the
+   * error of its lease check).
    */
   async flush(items: WriteItem[], query: Query, leaseHeld: string): Promise<void> {
-    const { text, params, direct } = this.query(items, 0);
+    const { text, params, direct, plain } = this.query(items, 0);
     const rows = (await query(
       items.length === 1
         ? `record checkpoints of run '${items[0]!.lease.runId}'`
         : `record checkpoints of ${items.length} runs`,
       text,
       params,
-    )) as { w?: number; run_id?: string }[];
+    )) as { w?: number; run_id?: string; paused?: boolean }[];
     const held = new Set<number>();
+    const paused = new Set<number>();
     if (direct) {
       const written = new Set<string>();
       for (const row of rows) written.add(row.run_id!);
@@ -218,32 +229,50 @@ export class WriteQueries {
         if (written.has(item.lease.runId)) held.add(i + 1);
       });
     } else {
-      for (const row of rows) held.add(row.w!);
+      for (const row of rows) {
+        held.add(row.w!);
+        if (row.paused) paused.add(row.w!);
+      }
     }
-    // A plain INSERT writes nothing both when the lease is lost and when every
-    // row was done already (a no-op); a lease once lost never comes back, so
-    // reading it now tells the two apart exactly.
+    // A plain INSERT writes nothing when the lease is lost, when the run is
+    // paused (it accepts only a running run), and when every row was done
+    // already (a no-op); a lease once lost never comes back, so reading it now
+    // tells them apart exactly. A paused run's rows are then written with the
+    // fence that accepts it (its step in flight is checkpointed).
     // The group is written: a failed check fails its own item, never the group
     // (which must not be sent again).
     const failed = new Map<number, unknown>();
     await Promise.all(items.map(async (item, i) => {
-      if (held.has(i + 1) || item.steps.length === 0 || item.events.length > 0) return;
-      if (items.length > 1 && !direct) return;
+      if (held.has(i + 1) || !plain) return;
       const lease = item.lease;
-      try {
-        const [row] = await query(
+      const check = async () =>
+        (await query(
           `check the lease on run '${lease.runId}'`,
           leaseHeld,
           [lease.runId, lease.token],
-        );
-        if (row) held.add(i + 1);
+        ))[0] as { paused: boolean } | undefined;
+      try {
+        const state = await check();
+        if (!state) return;
+        if (state.paused) {
+          const again = this.query([item], 0, true);
+          const written = await query(
+            `record checkpoints of paused run '${lease.runId}'`,
+            again.text,
+            again.params,
+          );
+          // Nothing written: every row was done already, or the lease was lost meanwhile.
+          if (written.length === 0 && !(await check())) return;
+          paused.add(i + 1);
+        }
+        held.add(i + 1);
       } catch (error) {
         failed.set(i + 1, error);
       }
     }));
     for (let w = 0; w < items.length; w++) {
       const item = items[w]!;
-      if (held.has(w + 1)) item.resolve();
+      if (held.has(w + 1)) item.resolve(paused.has(w + 1));
       else item.reject(failed.get(w + 1) ?? new LeaseLostError(item.lease.runId));
     }
   }

@@ -554,7 +554,7 @@ export class PostgresDriver implements Driver {
     const steps = lastRows(batch.steps);
     const events = batch.events ?? [];
     if (batch.clearRecoveries) return await writeClearing(host, lease, steps, events);
-    await new Promise<void>((resolve, reject) => {
+    const paused = await new Promise<boolean>((resolve, reject) => {
       this.#writes.push({
         lease,
         steps,
@@ -564,6 +564,8 @@ export class PostgresDriver implements Driver {
         keys: steps.map((row) => `${lease.runId}\u0000${row.key}`),
       });
     });
+    // Checkpointed while paused: the activation begins no new step (see Driver.write).
+    if (paused) this.#emit(["paused"], lease.runId);
   }
 
   /** Takes the oldest matching signal from the inbox and records it, in one statement. */

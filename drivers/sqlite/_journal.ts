@@ -243,26 +243,31 @@ export class Journal {
       local.rows.size + local.events.length + count < FOLD_AT;
   }
 
-  /** Appends rows then events to the journal with fenced inserts, and records them locally. */
+  /**
+   * Appends rows then events to the journal with fenced inserts, and records
+   * them locally. Returns true when the run is paused: the inserts are
+   * fenced for a `running` run first (the hot path costs nothing more), and
+   * one refused is checked and made again for a paused run, whose step in
+   * flight is still checkpointed.
+   */
   append(
     lease: Lease,
     local: LocalLease,
     rows: readonly StepRow[] | undefined,
     events: readonly StoredEvent[] | undefined,
-  ): void {
+  ): boolean {
     const nRows = rows?.length ?? 0;
     const total = nRows + (events?.length ?? 0);
-    if (total === 0) return;
+    if (total === 0) return false;
     const s = this.#s();
-    const runId = lease.runId;
     const rid = local.rid;
     let first = true;
-    for (let start = 0; start < total; start += MAX_ITEMS_PER_INSERT) {
-      const count = Math.min(MAX_ITEMS_PER_INSERT, total - start);
-      let result: { changes: number | bigint; lastInsertRowid: number | bigint };
+    let held = false;
+    let paused = false;
+    const insert = (start: number, count: number) => {
       if (count === 1 && start < nRows) {
         const row = rows![start]!;
-        result = s.journalRow.run(
+        return (held ? s.journalRowHeld : s.journalRow).run(
           rid,
           lease.token,
           row.key,
@@ -273,41 +278,51 @@ export class Journal {
           row.startedAt ?? null,
           row.finishedAt ?? null,
         );
-      } else {
-        const params: SQLInputValue[] = [rid, lease.token];
-        for (let i = start; i < start + count; i++) {
-          if (i < nRows) {
-            const row = rows![i]!;
-            params.push(
-              row.key,
-              row.kind,
-              row.state,
-              row.data ?? null,
-              row.attempt ?? null,
-              row.startedAt ?? null,
-              row.finishedAt ?? null,
-              null,
-            );
-          } else {
-            const event = events![i - nRows]!;
-            params.push(
-              null,
-              event.type,
-              null,
-              event.detail ?? null,
-              event.attempt ?? null,
-              null,
-              event.at,
-              event.step ?? null,
-            );
-          }
+      }
+      const params: SQLInputValue[] = [rid, lease.token];
+      for (let i = start; i < start + count; i++) {
+        if (i < nRows) {
+          const row = rows![i]!;
+          params.push(
+            row.key,
+            row.kind,
+            row.state,
+            row.data ?? null,
+            row.attempt ?? null,
+            row.startedAt ?? null,
+            row.finishedAt ?? null,
+            null,
+          );
+        } else {
+          const event = events![i - nRows]!;
+          params.push(
+            null,
+            event.type,
+            null,
+            event.detail ?? null,
+            event.attempt ?? null,
+            null,
+            event.at,
+            event.step ?? null,
+          );
         }
-        result = s.journalInsert[count - 1]!.run(...params);
+      }
+      return (held ? s.journalInsertHeld : s.journalInsert)[count - 1]!.run(...params);
+    };
+    for (let start = 0; start < total; start += MAX_ITEMS_PER_INSERT) {
+      const count = Math.min(MAX_ITEMS_PER_INSERT, total - start);
+      let result = insert(start, count);
+      if (first && Number(result.changes) === 0) {
+        // Not running under this lease: lost (fence() throws), or paused
+        // (or paused and resumed since, by another connection).
+        paused = this.fence(lease).status === "paused";
+        held = true;
+        result = insert(start, count);
       }
       if (Number(result.changes) !== count) {
         if (first) {
-          this.leases.delete(runId);
-          throw new LeaseLostError(runId);
+          this.leases.delete(lease.runId);
+          throw new LeaseLostError(lease.runId);
         }
         throw new Error(`the journal took ${result.changes} of ${count} items`);
       }
@@ -331,6 +346,7 @@ export class Journal {
         }
       }
     }
+    return paused;
   }
 
   /** The indexed rows of these keys. */

@@ -10,9 +10,17 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 export const RUN_COLUMNS: string =
   "id, workflow, version, plan_hash, status, labels, created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, input, output, error, recoveries, concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at";
 
-/** The lease check shared by every fenced statement: `?1` the run's rid, `?2` its token. */
-const FENCE =
-  "EXISTS (SELECT 1 FROM runs WHERE rid = ?1 AND lease_token = ?2 AND status IN ('running', 'paused') AND lease_owner IS NOT NULL)";
+/**
+ * The lease check of the journal inserts: `?1` the run's rid, `?2` its token.
+ * `running` accepts only a run that is not paused (the hot path); `held` a
+ * paused one too (its step in flight is checkpointed). A write refused by the
+ * first is tried with the second when the run is paused, and then reports the
+ * pause, so an activation learns of a pause at its next checkpoint.
+ */
+function fence(statuses: string): string {
+  return `EXISTS (SELECT 1 FROM runs WHERE rid = ?1 AND lease_token = ?2 AND status IN (${statuses}) AND lease_owner IS NOT NULL)`;
+}
+const FENCES = { running: fence("'running'"), held: fence("'running', 'paused'") };
 
 /** A transition (`?2` the new status) of a paused run that does not end it sets what it resumes with. */
 const STAYS_PAUSED = "(status = 'paused' AND ?2 NOT IN ('completed', 'failed'))";
@@ -24,16 +32,17 @@ const JOURNAL_COLUMNS = "rid, key, kind, state, data, attempt, started_at, at, s
 export const MAX_ITEMS_PER_INSERT = 4;
 
 /** The hot path: one checkpoint row (`?3` … `?9`), fenced. */
-const JOURNAL_ROW =
-  `INSERT INTO journal (${JOURNAL_COLUMNS}) SELECT ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL WHERE ${FENCE}`;
+function journalRow(fence: string): string {
+  return `INSERT INTO journal (${JOURNAL_COLUMNS}) SELECT ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL WHERE ${fence}`;
+}
 
 /** `items` rows or events of 8 values each (`?3` on), fenced, in order. */
-function journalInsert(items: number): string {
+function journalInsert(items: number, fence: string): string {
   const selects: string[] = [];
   for (let i = 0; i < items; i++) {
     const params: string[] = [];
     for (let c = 0; c < 8; c++) params.push(`?${3 + i * 8 + c}`);
-    selects.push(`SELECT ?1, ${params.join(", ")} WHERE ${FENCE}`);
+    selects.push(`SELECT ?1, ${params.join(", ")} WHERE ${fence}`);
   }
   return `INSERT INTO journal (${JOURNAL_COLUMNS}) ${selects.join(" UNION ALL ")}`;
 }
@@ -128,10 +137,13 @@ export class Statements {
   readonly dropPendingRow: StatementSync;
   readonly dropPendingIndex: StatementSync;
 
-  /** One checkpoint row, fenced: the hot path. */
+  /** One checkpoint row, fenced for a `running` run: the hot path. */
   readonly journalRow: StatementSync;
-  /** Journal inserts for 1 … MAX_ITEMS_PER_INSERT rows or events. */
+  /** Journal inserts for 1 … MAX_ITEMS_PER_INSERT rows or events, fenced for a `running` run. */
   readonly journalInsert: StatementSync[];
+  /** The same two, fenced for a run that is `running` or `paused`. */
+  readonly journalRowHeld: StatementSync;
+  readonly journalInsertHeld: StatementSync[];
   /** An event written outside a lease (create, claim, signal, cancel, retry). */
   readonly journalEvent: StatementSync;
   readonly indexEvent: StatementSync;
@@ -318,9 +330,14 @@ export class Statements {
       "DELETE FROM steps WHERE rid = ?1 AND key = ?2 AND state = 'pending'",
     );
 
-    this.journalRow = p(JOURNAL_ROW);
+    this.journalRow = p(journalRow(FENCES.running));
+    this.journalRowHeld = p(journalRow(FENCES.held));
     this.journalInsert = [];
-    for (let n = 1; n <= MAX_ITEMS_PER_INSERT; n++) this.journalInsert.push(p(journalInsert(n)));
+    this.journalInsertHeld = [];
+    for (let n = 1; n <= MAX_ITEMS_PER_INSERT; n++) {
+      this.journalInsert.push(p(journalInsert(n, FENCES.running)));
+      this.journalInsertHeld.push(p(journalInsert(n, FENCES.held)));
+    }
     this.journalEvent = p(
       "INSERT INTO journal (rid, kind, at, data) VALUES (?1, ?2, ?3, ?4)",
     );

@@ -492,8 +492,10 @@ export class SqliteDriver implements Driver {
     return this.#q.enqueue(
       () => {
         const local = this.#journal.holder(lease, count === 0);
-        this.#journal.append(lease, local, batch.steps, batch.events);
+        const paused = this.#journal.append(lease, local, batch.steps, batch.events);
         applyBatch(this.#host, lease, local, batch, now);
+        // The activation begins no new step (see Driver.write).
+        if (paused && !batch.run) this.#q.notify("paused", lease.runId);
       },
       () =>
         batch.run === undefined && !batch.clearRecoveries && !batch.labels && !batch.dropSignals &&
@@ -517,10 +519,11 @@ export class SqliteDriver implements Driver {
         | { seq: number; name: string; payload: string | null }
         | undefined;
       let consumed: ConsumedSignal | undefined;
+      let paused = false;
       if (signal) {
         s.deleteSignal.run(local.rid, signal.seq);
         const payload = signal.payload ?? undefined;
-        this.#journal.append(
+        paused = this.#journal.append(
           lease,
           local,
           [{ ...row, data: signalRowData(signal.name, payload) }],
@@ -529,8 +532,9 @@ export class SqliteDriver implements Driver {
         consumed = { name: signal.name };
         if (payload !== undefined) consumed.payload = payload;
       }
-      this.#journal.append(lease, local, batch.steps, batch.events);
+      paused = this.#journal.append(lease, local, batch.steps, batch.events) || paused;
       applyBatch(this.#host, lease, local, batch, now);
+      if (paused && !batch.run) this.#q.notify("paused", lease.runId);
       return consumed;
     });
   }

@@ -26,7 +26,7 @@ import {
   spin,
   suicide,
 } from "./chaos_workflows.ts";
-import { metered, ranked, setFlowLog, throttled } from "./flow_workflows.ts";
+import { metered, paced, ranked, setFlowLog, throttled } from "./flow_workflows.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -60,6 +60,7 @@ const engine = new Engine({
     throttled,
     metered,
     ranked,
+    paced,
     saga,
     caller,
     pinger,

@@ -6,7 +6,7 @@
  * step's entry follows its run's claim and its exit precedes the run's
  * release, so counting along the file never undercounts what ran at once.
  */
-import { type StepContext, workflow } from "../../mod.ts";
+import { flow, type StepContext, workflow } from "../../mod.ts";
 
 let logFile: string | undefined;
 const encoder = new TextEncoder();
@@ -74,6 +74,22 @@ export const ranked = workflow<number>("ranked", { concurrency: 1 }).step(
     await busy(ctx, undefined, 5);
     return n;
   },
+);
+
+/** How many steps `paced` runs, one after another. */
+export const PACED_STEPS = 60;
+
+/**
+ * PACED_STEPS short steps in a row (a loop of one step), each marking its
+ * entry and exit: a pause from another process stops it at a step boundary.
+ */
+export const paced = workflow<number>("paced").loop(
+  "beats",
+  PACED_STEPS,
+  flow<number>().step("beat", async (n, ctx) => {
+    await busy(ctx, undefined, 15);
+    return n + 1;
+  }),
 );
 
 /** Reads the flow log in file order. */
