@@ -7,9 +7,11 @@
  * PostgreSQL asynchronously inside its claim transaction, with one logic.
  *
  * - Concurrency: a candidate that is not `running` is claimable while fewer
- *   than `concurrency` runs of its workflow and concurrency key are `running`
- *   (a `running` run is already counted: taking it over, or claiming it
- *   after a graceful hand-back, is always allowed).
+ *   than `concurrency` runs of its workflow and concurrency key execute: are
+ *   `running`, or `paused` with a step still in flight (its lease held and
+ *   not expired: it counts until that step is checkpointed and the run handed
+ *   back). A `running` run is already counted: taking it over, or claiming it
+ *   after a graceful hand-back, is always allowed.
  * - Rate limit: a run *begins* when it is claimed for the first time (from
  *   `pending`, never before); a `pending` run that never began is claimable
  *   while fewer than `limit` runs of its workflow and rate key began after
@@ -58,7 +60,8 @@ export type FlowRead =
     /** `workflow + FLOW_KEY_SEPARATOR + rateKey` of full keys: skip `pending` runs not begun. */
     blockedRate: string[];
   }
-  | { read: "running"; workflow: string; key: string }
+  /** Runs of the key executing at `now` (running, or paused with a lease not expired). */
+  | { read: "running"; workflow: string; key: string; now: number }
   | { read: "begun"; workflow: string; key: string; since: number }
   | { read: "claim"; candidate: FlowCandidate; begins: boolean };
 
@@ -104,7 +107,8 @@ function* decide(
     const key = c.workflow + FLOW_KEY_SEPARATOR + c.concurrencyKey;
     let running = st.running.get(key);
     if (running === undefined) {
-      running = (yield { read: "running", workflow: c.workflow, key: c.concurrencyKey }) as number;
+      running =
+        (yield { read: "running", workflow: c.workflow, key: c.concurrencyKey, now }) as number;
       st.running.set(key, running);
     }
     if (running >= limits.concurrency) {

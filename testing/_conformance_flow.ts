@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import type { ClaimOptions, Driver, DriverNotice, FlowLimitsByWorkflow } from "../lib/driver.ts";
-import { newRun, T0, WF } from "./rows.ts";
-import { type ConformanceCase, ids, LEASE_MS } from "./_conformance_helpers.ts";
+import { done, newRun, T0, WF } from "./rows.ts";
+import { collect, type ConformanceCase, has, ids, LEASE_MS } from "./_conformance_helpers.ts";
 
 function claimWith(
   driver: Driver,
@@ -90,6 +90,34 @@ export const FLOW_CASES: ConformanceCase[] = [
       // Without the limit (tunable), the claim takes what is due.
       await driver.createRun(newRun("b4", { concurrencyKey: "b" }), T0);
       assert.deepEqual(ids(await claimWith(driver, T0 + 1_003, undefined)), ["b4", "b3"]);
+    },
+  },
+  {
+    name:
+      "flow: a paused run whose step is in flight holds its slot until handed back (or its lease expires)",
+    async fn(driver) {
+      const flow = { [WF]: { concurrency: 1 } };
+      await createMany(driver, ["p1", "p2"]);
+      const [first] = await claimWith(driver, T0 + 5, flow);
+      assert.equal(first?.run.id, "p1");
+      await driver.pauseRun("p1", T0 + 6);
+      assert.deepEqual(await claimWith(driver, T0 + 7, flow), [], "its step still executes");
+      assert.equal(
+        await driver.nextDueAt([WF], { now: T0 + 7, limits: flow }),
+        undefined,
+        "nothing is due: p1 is paused, p2 waits for the slot",
+      );
+      await driver.write(first!.lease, { steps: [done("s", "1")] }, T0 + 8);
+      const { notices, off } = collect(driver);
+      await driver.write(first!.lease, { run: { status: "running" } }, T0 + 9);
+      off();
+      assert.ok(has(notices, "released", "p1"), "the hand-back reports the freed slot");
+      assert.deepEqual(ids(await claimWith(driver, T0 + 10, flow)), ["p2"]);
+      // A paused run whose worker died stops counting when its lease expires.
+      await driver.pauseRun("p2", T0 + 11);
+      await driver.createRun(newRun("p3", { dueAt: T0 }), T0);
+      assert.deepEqual(await claimWith(driver, T0 + 12, flow), []);
+      assert.deepEqual(ids(await claimWith(driver, T0 + 10 + LEASE_MS, flow)), ["p3"]);
     },
   },
   {

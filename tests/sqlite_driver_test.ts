@@ -5,6 +5,7 @@ import { done, newRun, T0 } from "../testing/rows.ts";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "../drivers/sqlite/_schema.ts";
+import { Statements } from "../drivers/sqlite/_statements.ts";
 import { InvalidStateError, LeaseLostError } from "../lib/errors.ts";
 import type { DriverNotice, StepRow } from "../lib/driver.ts";
 import { testDriverConformance } from "../testing/mod.ts";
@@ -561,4 +562,32 @@ Deno.test("sqlite: labels set by a step land in the checkpoint's transaction: ne
   await driver.write(lease, { steps: [done("fine", "4", T0 + 4)], labels: { stage: "y" } }, T0 + 4);
   assert.deepEqual((await driver.getRun("r"))?.labels, { team: "a", stage: "y" });
   assert.equal((await driver.readSteps("r", ["fine"])).get("fine")?.state, "done");
+});
+
+Deno.test("sqlite: flow control counts read their partial indexes, never the runs table", async () => {
+  const path = freshPath();
+  const driver = new SqliteDriver({ path });
+  await driver.migrate();
+  await driver.close();
+  const db = new DatabaseSync(path);
+  try {
+    const s = new Statements(db);
+    const plan = (sql: string) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all("wf", "k", 0) as { detail: string }[])
+        .map((row) => row.detail);
+    // The rate window: a range of the (workflow, rate key, began_at) index, never a count of rows.
+    assert.deepEqual(plan(s.flowBegun.sourceSQL), [
+      "SEARCH runs USING COVERING INDEX runs_flow_began (workflow=? AND rate_key=? AND began_at>?)",
+    ]);
+    // Executing runs: the running ones, and the paused ones with a step in flight.
+    const running = plan(s.flowRunning.sourceSQL);
+    assert.ok(
+      running.some((d) => d.includes("USING COVERING INDEX runs_flow_running")) &&
+        running.some((d) => d.includes("USING INDEX runs_flow_paused")),
+      running.join("; "),
+    );
+    assert.ok(!running.some((d) => d.startsWith("SCAN runs")), running.join("; "));
+  } finally {
+    db.close();
+  }
 });

@@ -371,9 +371,12 @@ export class MemoryDriver implements Driver {
     const mine = [...this.#runs.values()].filter((m) => workflows.has(m.run.workflow));
     switch (read.read) {
       case "running":
-        return mine.filter(({ run }) =>
-          run.status === "running" && run.workflow === read.workflow &&
-          (run.concurrencyKey ?? "") === read.key
+        // Executing: running, or paused with a step in flight (lease held, not expired).
+        return mine.filter(({ run, paused }) =>
+          run.workflow === read.workflow && (run.concurrencyKey ?? "") === read.key &&
+          (run.status === "running" ||
+            (paused !== undefined && run.leaseOwner !== undefined &&
+              (paused.dueAt ?? -Infinity) > read.now))
         ).length;
       case "begun": {
         let count = 0;
@@ -503,6 +506,8 @@ export class MemoryDriver implements Driver {
       // A paused run keeps its status: the transition sets what it resumes with.
       delete stored.paused;
       run.status = paused.status;
+      // Its step in flight held a concurrency slot: handing the run back frees it.
+      if (transition.status === "running") this.#notify("released", run.id);
       this.#transition(stored, transition, now);
       if (!isFinished(run.status)) {
         stored.paused = { status: run.status, dueAt: run.dueAt };

@@ -52,8 +52,12 @@ export function flowStatements(s: string): FlowStatements {
     byPriority: byPriority(s, columns, where, "$6::int4"),
     byDue:
       `SELECT ${columns} FROM ${s}.runs r WHERE ${where} ORDER BY r.due_at, r.id LIMIT $6::int4`,
-    running: `SELECT count(*)::int AS n FROM ${s}.runs
-      WHERE workflow = $1 AND concurrency_key = $2 AND status = 'running'`,
+    // Executing: running, or paused with a step in flight (lease held, not expired).
+    running: `SELECT ((SELECT count(*) FROM ${s}.runs
+        WHERE workflow = $1 AND concurrency_key = $2 AND status = 'running')
+      + (SELECT count(*) FROM ${s}.runs
+        WHERE workflow = $1 AND concurrency_key = $2 AND status = 'paused'
+          AND lease_owner IS NOT NULL AND paused_due > $3::int8))::int AS n`,
     begun: `SELECT count(*)::int AS n, min(began_at)::float8 AS oldest FROM ${s}.runs
       WHERE workflow = $1 AND rate_key = $2 AND began_at > $3::int8`,
   };
@@ -98,7 +102,7 @@ export async function answerFlowRead(
       }));
     }
     case "running":
-      return (await query<{ n: number }>(st.running, [read.workflow, read.key]))[0]!.n;
+      return (await query<{ n: number }>(st.running, [read.workflow, read.key, read.now]))[0]!.n;
     case "begun": {
       const [row] = await query<{ n: number; oldest: number | null }>(st.begun, [
         read.workflow,

@@ -123,6 +123,14 @@ export function migrations(s: string): Migration[] {
         WHERE parent_call AND status NOT IN ('completed', 'failed', 'cancelled')`,
       ],
     },
+    {
+      version: 14,
+      name: "paused runs with a step in flight count toward their concurrency limit",
+      statements: [
+        `CREATE INDEX runs_flow_paused ON ${s}.runs (workflow, concurrency_key)
+        WHERE status = 'paused' AND lease_owner IS NOT NULL`,
+      ],
+    },
   ];
 }
 

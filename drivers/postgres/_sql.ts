@@ -102,7 +102,7 @@ export function statements(s: string): Statements {
     `WITH up AS (
       UPDATE ${s}.runs AS r SET ${set}, lease_owner = NULL, recoveries = 0, updated_at = $3::int8
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
-      RETURNING r.id, r.due_at, r.parent_id, r.parent_call
+      RETURNING r.id, r.due_at, r.parent_id, r.parent_call, r.status
     ),
     sq AS (SELECT ${seq} AS seq),
     st AS (${stepRows(4, "up")}),
@@ -110,7 +110,7 @@ export function statements(s: string): Statements {
     n AS (SELECT $18::text AS channel, ${payload} AS payload FROM up WHERE ${notifyWhen})${
       ends ? `,\n    ${wakeParent("$3", "$18", payload, false)}` : ""
     }
-    SELECT up.due_at::float8 AS due_at, (SELECT count(*) FROM n)::int AS notified,
+    SELECT up.due_at::float8 AS due_at, up.status, (SELECT count(*) FROM n)::int AS notified,
       (SELECT payload FROM n) AS notify,
       ${ends ? "(SELECT id FROM pw)" : "NULL::text"} AS woke_parent FROM up`;
   /**

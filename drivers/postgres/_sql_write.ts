@@ -71,7 +71,9 @@ export function writeStatement(s: string, shape: WriteShape): string {
     // source is the fenced run row. It returns no row both when the lease is
     // lost and when every row hit a done row; `leaseHeld` tells them apart.
     const run = `(SELECT r.id FROM ${s}.runs r
-        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${shape.held ? HELD : RUNNING}
+        WHERE r.id = ${p("text")} AND r.lease_token = ${p("int8")} AND ${
+      shape.held ? HELD : RUNNING
+    }
         FOR SHARE) AS lk`;
     const seq = `(SELECT nextval('${s}.history_seq'))`;
     if (shape.steps === "one") {

@@ -46,6 +46,8 @@ type Tx = postgres.TransactionSql;
 /** What a transition statement returns (see `transition` in `_sql.ts`). */
 interface TransitionRow {
   due_at: number | null;
+  /** The run's status after it (`paused` when a paused run was handed back). */
+  status: string;
   notified: number;
   /** The notice's payload, sent by the driver once the write committed. */
   notify: string;
@@ -62,7 +64,7 @@ interface Moved {
 function announce(host: WriteHost, runId: string, { row, notices }: Moved, now: number): void {
   if (row.notified > 0) {
     host.notify(row.notify);
-    host.emit(dueNotices(notices, row.due_at, now), runId);
+    host.emit(dueNotices(notices, row.due_at, now, row.status), runId);
   }
   if (row.woke_parent) {
     host.notify(host.payload("runnable,signal", row.woke_parent));

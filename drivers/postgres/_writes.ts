@@ -394,13 +394,19 @@ export function createParams(items: readonly { run: NewRun; now: number }[]): Pa
   return [ids, workflows, versions, hashes, inputs, labels, dueAt, nows];
 }
 
-/** A transition's notices as this process reports them: `runnable` only when the run is due now. */
+/**
+ * A transition's notices as this process reports them: `runnable` only when
+ * the run is due now; `released` too when a paused run was handed back (its
+ * step in flight held a concurrency slot). `status` is the run's new status.
+ */
 export function dueNotices(
   notices: DriverNotice["type"][],
   dueAt: number | null,
   now: number,
+  status?: string,
 ): DriverNotice["type"][] {
-  return dueAt !== null && dueAt <= now ? notices : notices.filter((n) => n !== "runnable");
+  const due = dueAt !== null && dueAt <= now ? notices : notices.filter((n) => n !== "runnable");
+  return status === "paused" && !due.includes("released") ? [...due, "released"] : due;
 }
 
 /**

@@ -56,7 +56,7 @@ export function answerFlowRead(s: Statements, read: FlowRead, workflows: string)
       }));
     }
     case "running":
-      return (s.flowRunning.get(read.workflow, read.key) as { n: number }).n;
+      return (s.flowRunning.get(read.workflow, read.key, read.now) as { n: number }).n;
     case "begun": {
       const row = s.flowBegun.get(read.workflow, read.key, read.since) as {
         n: number;

@@ -138,10 +138,15 @@ function applyTransition(
       host.notify("finished", runId);
       wakeParent(host, rid, now);
       return;
-    case "running":
-      s.transition.run(rid, "running", now, now, null, null, null);
+    case "running": {
+      const moved = s.transition.get(rid, "running", now, now, null, null, null) as
+        | { status: RunStatus }
+        | undefined;
+      // Handed back while paused: its step in flight held a concurrency slot.
+      if (moved?.status === "paused") host.notify("released", runId);
       host.notify("runnable", runId);
       return;
+    }
   }
 }
 

@@ -194,6 +194,10 @@ export const MIGRATIONS: readonly string[] = [
   // 13: unfinished .call children, for the sweep that cancels those of ended parents.
   `CREATE INDEX runs_call_open ON runs (created_at, id)
      WHERE parent_call = 1 AND status NOT IN ('completed', 'failed', 'cancelled');`,
+  // 14: a paused run whose step is still in flight (its lease held) counts
+  // toward its concurrency limit until that step is checkpointed.
+  `CREATE INDEX runs_flow_paused ON runs (workflow, concurrency_key)
+     WHERE status = 'paused' AND lease_owner IS NOT NULL;`,
 ];
 
 /** The schema version this code writes. */

@@ -258,9 +258,13 @@ export class Statements {
     this.flowByDue = p(
       `SELECT ${flowColumns} FROM runs WHERE ${flowWhere} ORDER BY due_at, rid LIMIT ?5`,
     );
+    // Executing: running, or paused with a step in flight (lease held, not expired).
     this.flowRunning = p(
-      `SELECT count(*) AS n FROM runs
-       WHERE workflow = ?1 AND concurrency_key = ?2 AND status = 'running'`,
+      `SELECT (SELECT count(*) FROM runs
+         WHERE workflow = ?1 AND concurrency_key = ?2 AND status = 'running')
+       + (SELECT count(*) FROM runs
+         WHERE workflow = ?1 AND concurrency_key = ?2 AND status = 'paused'
+           AND lease_owner IS NOT NULL AND paused_due > ?3) AS n`,
     );
     this.flowBegun = p(
       `SELECT count(*) AS n, min(began_at) AS oldest FROM runs
@@ -287,7 +291,8 @@ export class Statements {
          due_at = CASE WHEN ${STAYS_PAUSED} THEN NULL ELSE ?4 END,
          updated_at = ?3, lease_owner = NULL, journal_from = NULL, recoveries = 0,
          waiting_for = ?5, output = coalesce(?6, output), error = coalesce(?7, error)
-       WHERE rid = ?1`,
+       WHERE rid = ?1
+       RETURNING status`,
     );
     this.setDue = p("UPDATE runs SET due_at = ?2 WHERE rid = ?1");
     this.callParent = p("SELECT id, parent_id FROM runs WHERE rid = ?1 AND parent_call = 1");
