@@ -79,6 +79,41 @@ for (const { name, create } of driverFactories()) {
 }
 
 for (const { name, create } of driverFactories()) {
+  Deno.test(`${name}: a paused run keeps its concurrency slot while its step in flight finishes`, async () => {
+    const gate = deferred();
+    const aStarted = deferred();
+    const started: string[] = [];
+    const wf = workflow<string>("one-at-a-time", { concurrency: 1 })
+      .step("work", async (id) => {
+        started.push(id);
+        if (id === "a") {
+          aStarted.resolve();
+          await gate.promise;
+        }
+        return id;
+      })
+      .step("tail", (id) => id.toUpperCase());
+    await using engine = new Engine({ driver: await create(), workflows: [wf] });
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    try {
+      await engine.start(wf, "a", { id: "a" });
+      await aStarted.promise;
+      await engine.pause("a");
+      const b = await engine.start(wf, "b", { id: "b" });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(started, ["a"], "b waits: a's step still executes");
+      gate.resolve();
+      assert.equal(await b.result(), "B", "b runs once a's step is checkpointed and handed back");
+      assert.equal((await engine.get("a")).status, "paused");
+      await engine.resume("a");
+      assert.equal(await engine.result("a"), "A");
+      assert.deepEqual(started, ["a", "b"]);
+    } finally {
+      gate.resolve();
+    }
+  });
+
   Deno.test(`${name}: workers() lists live workers; a run no live worker serves is stalled`, async () => {
     const wf = workflow<number>("served").step("n", (n) => n);
     const driver = await create();
