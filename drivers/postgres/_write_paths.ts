@@ -129,13 +129,17 @@ async function writeInTx(
   events: StoredEvent[],
   pos: number,
 ): Promise<void> {
-  const write = host.writeQueries.query([{
-    lease,
-    steps,
-    events,
-    resolve: () => {},
-    reject: () => {},
-  }], pos, true);
+  const write = host.writeQueries.query(
+    [{
+      lease,
+      steps,
+      events,
+      resolve: () => {},
+      reject: () => {},
+    }],
+    pos,
+    true,
+  );
   await tx.unsafe(write.text, write.params as never[]);
 }
 
