@@ -15,9 +15,9 @@ import { withFile } from "./sqlite.ts";
 
 const MB = 1024 * 1024;
 const total = Number(Deno.args[0] ?? 100_000);
-const marks = [1_000, 10_000, 25_000, 50_000, total].filter((m, i, all) =>
-  m <= total && all.indexOf(m) === i
-);
+const marks = [1_000, 10_000, 25_000, Math.round(total / 2), total]
+  .filter((m, i, all) => m <= total && all.indexOf(m) === i)
+  .sort((a, b) => a - b);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 await withFile(async (path) => {

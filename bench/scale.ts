@@ -36,10 +36,13 @@ function storeRows(kind: string, empty: StoreFigures, full: StoreFigures): Row[]
     ...LIST_FILTERS.map(({ name }, i) => row(name, full.list[i]!, empty.list[i]!)),
   ];
   if (full.exec && empty.exec) {
+    // For reference: the server's own time, which the client's load does not blur.
     const names = ["claim", "next due", ...LIST_FILTERS.map((l) => l.name)];
     for (const [i, name] of names.entries()) {
       rows.push({
         ...row(`${name}, database time (EXPLAIN ANALYZE)`, full.exec[i]!, empty.exec[i]!),
+        target: "— (reference)",
+        ok: undefined,
       });
     }
   }
@@ -101,7 +104,7 @@ async function memoryRows(total: number): Promise<Row[]> {
   const marks = await memoryMarks(total);
   const at = (done: number) => marks.find((m) => m.done === done)!;
   const first = at(1_000);
-  const warm = at(10_000);
+  const half = at(Math.round(total / 2));
   const last = at(total);
   console.error("\nmemory marks (MB, after a forced GC):");
   for (const m of marks) {
@@ -122,12 +125,12 @@ async function memoryRows(total: number): Promise<Row[]> {
     target: "≤ 1.2×",
     ok: last.rss / first.rss <= 1.2,
   }, {
-    scenario: `… resident memory against after 10,000 runs (young generation grown)`,
+    scenario: `… resident memory over the second half of the runs (caches at their size)`,
     figure: `${last.rss.toFixed(0)} MB`,
-    baseline: `${warm.rss.toFixed(0)} MB after 10,000`,
-    ratio: last.rss / warm.rss,
+    baseline: `${half.rss.toFixed(0)} MB after ${half.done.toLocaleString("en-US")}`,
+    ratio: last.rss / half.rss,
     target: "≤ 1.2×",
-    ok: last.rss / warm.rss <= 1.2,
+    ok: last.rss / half.rss <= 1.2,
   }, {
     scenario: `… JS heap in use after a forced GC (leaks)`,
     figure: `${last.heapUsed.toFixed(1)} MB`,
