@@ -572,10 +572,10 @@ export class Worker implements AsyncDisposable {
     this.#active.get(runId)?.activation.abort(new LeaseLostError(runId));
     const done = activation.execute().finally(() => {
       if (this.#active.get(runId)?.activation === activation) this.#active.delete(runId);
-      if (this.#active.size === 0) {
-        this.#heartbeatTimer?.cancel();
-        this.#heartbeatTimer = undefined;
-      }
+      // The heartbeat timer stays armed when the last run ends: a timer set and
+      // cleared per run costs more than one idle firing, which finds no lease
+      // and does not re-arm. A run launched meanwhile gets its first heartbeat
+      // earlier than a third of its lease, never later.
       // A run that ended frees a slot but makes no new work due: poll again only
       // when a poll left due runs unclaimed for want of a slot, or when the run
       // was handed back or suspended (its next due time must be armed).
