@@ -23,7 +23,6 @@ import {
   pendingRun,
   type PurgeOptions,
   type RunFilter,
-  type RunStatus,
   type SendSignalOptions,
   type StepRow,
   type StoredEvent,
@@ -36,63 +35,34 @@ import {
   type WriteBatch,
 } from "../../lib/driver.ts";
 import {
-  FLOW_KEY_SEPARATOR,
-  type FlowAnswer,
-  type FlowCandidate,
-  type FlowRead,
   hasFlowLimits,
   planFlowClaim,
   planFlowNextDue,
   runPlanSync,
 } from "../../lib/flow_claim.ts";
-import { childSignal } from "../../lib/driver.ts";
-import {
-  cancelledErrorInfo,
-  cancellingErrorInfo,
-  LIST_PAGE,
-  refusal,
-  retryDropsRow,
-} from "../../lib/driver_policy.ts";
+import { LIST_PAGE } from "../../lib/driver_policy.ts";
 import { InvalidStateError, LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { MemorySchedules } from "./_schedules.ts";
 import { MemoryFeed } from "./_feed.ts";
-import { cancelledDetail, recoveredDetail, signalRowData } from "../../lib/formats.ts";
-
-interface InboxEntry {
-  name: string;
-  payload: string | undefined;
-  consumed: boolean;
-}
-
-interface MemoryRun {
-  run: StoredRun;
-  /** The latest row of each step key. */
-  steps: Map<string, StepRow>;
-  /** Every row and event, in write order (the index orders the history). */
-  log: (StepRow | StoredEvent)[];
-  inbox: InboxEntry[];
-  /** The ids of the signals the run took (at most once each). */
-  signalIds?: Set<string>;
-  /** While paused: the status and due time the run resumes with. */
-  paused?: { status: RunStatus; dueAt: number | undefined };
-  /** When the run began under a rate limit (its first claim from `pending`). */
-  beganAt?: number;
-}
-
-function isEvent(entry: StepRow | StoredEvent): entry is StoredEvent {
-  return "type" in entry;
-}
+import {
+  cancel,
+  copyRun,
+  deliverSignal,
+  flowRead,
+  isEvent,
+  type MemoryRun,
+  pause,
+  resume,
+  retry,
+  type RunsHost,
+  wakeParent,
+} from "./_runs.ts";
+import { recoveredDetail, signalRowData } from "../../lib/formats.ts";
 
 interface DueEntry {
   id: string;
   dueAt: number;
-}
-
-function copyRun(run: StoredRun): StoredRun {
-  const copy = { ...run, labels: { ...run.labels } };
-  if (run.waitingFor) copy.waitingFor = [...run.waitingFor];
-  return copy;
 }
 
 /**
@@ -136,6 +106,13 @@ export class MemoryDriver implements Driver {
   readonly scheduleStore: ScheduleStore = this.#schedules;
   /** Set once a run with a non-zero priority exists: claims then order by priority. */
   #prioritized = false;
+  /** What `_runs.ts` uses of this driver. */
+  readonly #host: RunsHost = {
+    find: (runId) => this.#runs.get(runId),
+    append: (stored, entry) => this.#append(stored, entry),
+    notify: (type, runId, reason) => this.#notify(type, runId, reason),
+    schedule: (run) => this.#schedule(run),
+  };
 
   #check(): void {
     if (this.#closed) throw this.#closedError();
@@ -313,7 +290,7 @@ export class MemoryDriver implements Driver {
       const workflows = new Set(options.workflows);
       const flow = options.flow ?? {};
       runPlanSync(planFlowClaim(flow, options.now, options.limit), (read) => {
-        if (read.read !== "claim") return this.#flowRead(read, workflows);
+        if (read.read !== "claim") return flowRead(this.#runs.values(), read, workflows);
         claims.push(this.#claimOne(this.#runs.get(read.candidate.id)!, options, read.begins));
       });
       return Promise.resolve(claims);
@@ -366,62 +343,6 @@ export class MemoryDriver implements Driver {
     return claim;
   }
 
-  /** Answers the flow planner's reads by scanning the runs (the reference, not the fast path). */
-  #flowRead(read: FlowRead, workflows: ReadonlySet<string>): FlowAnswer {
-    const mine = [...this.#runs.values()].filter((m) => workflows.has(m.run.workflow));
-    switch (read.read) {
-      case "running":
-        // Executing: running, or paused with a step in flight (lease held, not expired).
-        return mine.filter(({ run, paused }) =>
-          run.workflow === read.workflow && (run.concurrencyKey ?? "") === read.key &&
-          (run.status === "running" ||
-            (paused !== undefined && run.leaseOwner !== undefined &&
-              (paused.dueAt ?? -Infinity) > read.now))
-        ).length;
-      case "begun": {
-        let count = 0;
-        let oldest: number | undefined;
-        for (const m of mine) {
-          if ((m.run.rateKey ?? "") !== read.key || m.run.workflow !== read.workflow) continue;
-          if (m.beganAt === undefined || m.beganAt <= read.since) continue;
-          count++;
-          if (oldest === undefined || m.beganAt < oldest) oldest = m.beganAt;
-        }
-        return oldest === undefined ? { count } : { count, oldest };
-      }
-      case "candidates": {
-        const blockedC = new Set(read.blockedConcurrency);
-        const blockedR = new Set(read.blockedRate);
-        const rows: (FlowCandidate & { priority: number })[] = [];
-        for (const { run, beganAt } of mine) {
-          if (run.dueAt === undefined || run.dueAt > read.dueBy || isFinished(run.status)) continue;
-          const c = {
-            id: run.id,
-            workflow: run.workflow,
-            status: run.status,
-            concurrencyKey: run.concurrencyKey ?? "",
-            rateKey: run.rateKey ?? "",
-            begun: beganAt !== undefined,
-            dueAt: run.dueAt,
-            priority: run.priority ?? 0,
-          };
-          const sep = FLOW_KEY_SEPARATOR;
-          if (c.status !== "running" && blockedC.has(c.workflow + sep + c.concurrencyKey)) continue;
-          if (c.status === "pending" && !c.begun && blockedR.has(c.workflow + sep + c.rateKey)) {
-            continue;
-          }
-          rows.push(c);
-        }
-        const byDue = (a: typeof rows[0], b: typeof rows[0]) =>
-          a.dueAt - b.dueAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-        rows.sort(read.order === "due" ? byDue : (a, b) => b.priority - a.priority || byDue(a, b));
-        return rows.slice(0, read.limit);
-      }
-      case "claim":
-        return;
-    }
-  }
-
   /** The earliest due time among runs of these workflows (within the flow limits). */
   nextDueAt(
     workflows: readonly string[],
@@ -431,7 +352,9 @@ export class MemoryDriver implements Driver {
     if (flow && hasFlowLimits(flow.limits, workflows)) {
       const names = new Set(workflows);
       const plan = planFlowNextDue(flow.limits, flow.now);
-      return Promise.resolve(runPlanSync(plan, (read) => this.#flowRead(read, names)));
+      return Promise.resolve(
+        runPlanSync(plan, (read) => flowRead(this.#runs.values(), read, names)),
+      );
     }
     let next: number | undefined;
     for (const workflow of workflows) {
@@ -547,7 +470,7 @@ export class MemoryDriver implements Driver {
         if (transition.output !== undefined) run.output = transition.output;
         delete run.dueAt;
         this.#notify("finished", run.id);
-        this.#wakeParent(run, now);
+        wakeParent(this.#host, run, now);
         return;
       case "failed":
       case "cancelled":
@@ -555,7 +478,7 @@ export class MemoryDriver implements Driver {
         run.error = transition.error;
         delete run.dueAt;
         this.#notify("finished", run.id);
-        this.#wakeParent(run, now);
+        wakeParent(this.#host, run, now);
         return;
       case "running":
         run.dueAt = now;
@@ -604,31 +527,6 @@ export class MemoryDriver implements Driver {
     }
   }
 
-  /**
-   * A `.call` child finished: its wake-up goes to the parent's inbox (and
-   * history, as a signal received) and wakes the parent when it waits for it.
-   */
-  #wakeParent(child: StoredRun, now: number): void {
-    if (!child.parentCall || child.parentId === undefined) return;
-    const parent = this.#runs.get(child.parentId);
-    if (!parent || refusal("signal", child.parentId, parent.run.status)) return;
-    const name = childSignal(child.id);
-    parent.inbox.push({ name, payload: undefined, consumed: false });
-    this.#append(parent, {
-      type: "signal.received",
-      at: now,
-      detail: signalRowData(name, undefined),
-    });
-    if (parent.run.status === "waiting" && parent.run.waitingFor?.includes(name)) {
-      parent.run.dueAt = now;
-      this.#schedule(parent.run);
-      this.#notify("runnable", parent.run.id);
-    } else if (parent.paused?.status === "waiting" && parent.run.waitingFor?.includes(name)) {
-      parent.paused.dueAt = now;
-    }
-    this.#notify("signal", parent.run.id);
-  }
-
   /** Puts a signal in the inbox and wakes a run waiting for it. */
   sendSignal(
     runId: string,
@@ -639,7 +537,9 @@ export class MemoryDriver implements Driver {
   ): Promise<boolean> {
     try {
       this.#check();
-      return Promise.resolve(this.#signal(this.#get(runId), name, payload, now, options?.id));
+      return Promise.resolve(
+        deliverSignal(this.#host, this.#get(runId), { name, payload, id: options?.id }, now),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -658,44 +558,16 @@ export class MemoryDriver implements Driver {
         return Promise.resolve({ run: copyRun(existing.run), created: false, delivered: false });
       }
       if (existing) {
-        const delivered = this.#signal(existing, signal.name, signal.payload, now, signal.id);
+        const delivered = deliverSignal(this.#host, existing, signal, now);
         return Promise.resolve({ run: copyRun(existing.run), created: false, delivered });
       }
       void this.createRun(newRun, now);
       const stored = this.#runs.get(newRun.id)!;
-      this.#signal(stored, signal.name, signal.payload, now, signal.id);
+      deliverSignal(this.#host, stored, signal, now);
       return Promise.resolve({ run: copyRun(stored.run), created: true, delivered: true });
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  /** Delivers a signal (false for a repeated id); throws for a finished run. */
-  #signal(
-    stored: MemoryRun,
-    name: string,
-    payload: string | undefined,
-    now: number,
-    id: string | undefined,
-  ): boolean {
-    const run = stored.run;
-    const runId = run.id;
-    if (id !== undefined && stored.signalIds?.has(id)) return false;
-    const refused = refusal("signal", runId, run.status);
-    if (refused) throw refused;
-    if (id !== undefined) (stored.signalIds ??= new Set()).add(id);
-    stored.inbox.push({ name, payload, consumed: false });
-    const detail = signalRowData(name, payload);
-    this.#append(stored, { type: "signal.received", at: now, detail });
-    const paused = stored.paused;
-    if (paused?.status === "waiting" && run.waitingFor?.includes(name)) paused.dueAt = now;
-    if (run.status === "waiting" && run.waitingFor?.includes(name)) {
-      run.dueAt = now;
-      this.#schedule(run);
-      this.#notify("runnable", runId);
-    }
-    this.#notify("signal", runId);
-    return true;
   }
 
   /** Cancels an unfinished run and revokes its lease. */
@@ -707,44 +579,7 @@ export class MemoryDriver implements Driver {
   ): Promise<StoredRun> {
     try {
       this.#check();
-      const stored = this.#get(runId);
-      const run = stored.run;
-      const refused = refusal("cancel", runId, run.status);
-      if (refused) throw refused;
-      const wasRunning = run.status === "running";
-      if (options?.compensate) {
-        // Handed back with the cancel error: the next claim compensates, then ends it.
-        run.status = "running";
-        delete stored.paused;
-        run.error = cancellingErrorInfo(runId, reason);
-        run.leaseToken++;
-        delete run.leaseOwner;
-        delete run.waitingFor;
-        run.dueAt = now;
-        run.updatedAt = now;
-        this.#schedule(run);
-        this.#notify("cancelled", runId, reason);
-        if (wasRunning) this.#notify("released", runId);
-        this.#notify("runnable", runId);
-        return Promise.resolve(copyRun(run));
-      }
-      run.status = "cancelled";
-      delete stored.paused;
-      run.error = cancelledErrorInfo(runId, reason);
-      run.leaseToken++;
-      delete run.leaseOwner;
-      delete run.dueAt;
-      delete run.waitingFor;
-      run.updatedAt = now;
-      const detail = cancelledDetail(reason);
-      const event: StoredEvent = { type: "run.cancelled", at: now };
-      if (detail) event.detail = detail;
-      this.#append(stored, event);
-      this.#notify("cancelled", runId, reason);
-      if (wasRunning) this.#notify("released", runId);
-      this.#notify("finished", runId);
-      this.#wakeParent(run, now);
-      return Promise.resolve(copyRun(run));
+      return Promise.resolve(cancel(this.#host, this.#get(runId), reason, now, options));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -754,25 +589,7 @@ export class MemoryDriver implements Driver {
   retryRun(runId: string, now: number, options?: { deadlineAt?: number }): Promise<StoredRun> {
     try {
       this.#check();
-      const stored = this.#get(runId);
-      const run = stored.run;
-      const refused = refusal("retry", runId, run.status);
-      if (refused) throw refused;
-      const failedStep = retryDropsRow(run.error);
-      if (failedStep !== undefined && stored.steps.get(failedStep)?.state === "pending") {
-        stored.steps.delete(failedStep);
-      }
-      run.status = "pending";
-      delete run.error;
-      delete run.recoveries;
-      if (options?.deadlineAt === undefined) delete run.deadlineAt;
-      else run.deadlineAt = options.deadlineAt;
-      run.dueAt = now;
-      run.updatedAt = now;
-      this.#append(stored, { type: "run.retried", at: now });
-      this.#schedule(run);
-      this.#notify("runnable", runId);
-      return Promise.resolve(copyRun(run));
+      return Promise.resolve(retry(this.#host, this.#get(runId), now, options));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -782,19 +599,7 @@ export class MemoryDriver implements Driver {
   pauseRun(runId: string, now: number): Promise<StoredRun> {
     try {
       this.#check();
-      const stored = this.#get(runId);
-      const run = stored.run;
-      const refused = refusal("pause", runId, run.status);
-      if (refused) throw refused;
-      if (!stored.paused) {
-        stored.paused = { status: run.status, dueAt: run.dueAt };
-        run.status = "paused";
-        delete run.dueAt;
-        run.updatedAt = now;
-        this.#append(stored, { type: "run.paused", at: now });
-        this.#notify("paused", runId);
-      }
-      return Promise.resolve(copyRun(run));
+      return Promise.resolve(pause(this.#host, this.#get(runId), now));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -804,19 +609,7 @@ export class MemoryDriver implements Driver {
   resumeRun(runId: string, now: number): Promise<StoredRun> {
     try {
       this.#check();
-      const stored = this.#get(runId);
-      const run = stored.run;
-      const refused = refusal("resume", runId, run.status);
-      if (refused) throw refused;
-      const paused = stored.paused!;
-      delete stored.paused;
-      run.status = paused.status;
-      if (paused.dueAt !== undefined) run.dueAt = paused.dueAt;
-      run.updatedAt = now;
-      this.#append(stored, { type: "run.resumed", at: now });
-      this.#schedule(run);
-      if (run.dueAt !== undefined && run.dueAt <= now) this.#notify("runnable", runId);
-      return Promise.resolve(copyRun(run));
+      return Promise.resolve(resume(this.#host, this.#get(runId), now));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -846,7 +639,6 @@ export class MemoryDriver implements Driver {
     return Promise.resolve(rows.map((row) => structuredClone(row)));
   }
 
-  /** Deletes finished runs last updated before a time. */
   /** The unfinished `.call` children of failed, cancelled or purged parents (a scan). */
   orphanedChildren(limit: number): Promise<string[]> {
     if (this.#closed) return Promise.reject(this.#closedError());
@@ -862,6 +654,7 @@ export class MemoryDriver implements Driver {
     return Promise.resolve(orphans.slice(0, limit).map((run) => run.id));
   }
 
+  /** Deletes finished runs last updated before a time. */
   purge(finishedBefore: number, options: PurgeOptions = {}): Promise<number> {
     if (this.#closed) return Promise.reject(this.#closedError());
     const old = [...this.#runs.values()].map((stored) => stored.run).filter((run) =>
