@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { done, newRun, T0 } from "../testing/rows.ts";
 import postgres from "postgres";
 import { PostgresDriver } from "../drivers/postgres/mod.ts";
-import { migrations } from "../drivers/postgres/_migrations.ts";
+import { migrations } from "../drivers/postgres/internals.ts";
 import type { DriverNotice, Lease } from "../lib/driver.ts";
 import { Engine } from "../lib/engine.ts";
 import { workflow } from "../lib/builder.ts";
