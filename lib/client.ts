@@ -499,6 +499,8 @@ export abstract class RunClient implements AsyncDisposable {
 
   /**
    * Deletes finished runs (with their history) last updated before a time.
+   * Runs that still count toward a registered workflow's rate limit (they
+   * began within its period) are kept until the period has passed.
    *
    * @param options The cut-off.
    * @returns How many runs were deleted.
@@ -509,7 +511,8 @@ export abstract class RunClient implements AsyncDisposable {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("Cannot purge without options: pass { finishedBefore }");
     }
-    return await rt.driver.purge(toStoredTime(options.finishedBefore, "'finishedBefore'"));
+    const before = toStoredTime(options.finishedBefore, "'finishedBefore'");
+    return await rt.driver.purge(rt.purgeCutoff(before, rt.clock.now()));
   }
 
   /**

@@ -137,7 +137,8 @@ export class RetentionPasses {
     const rt = this.#rt;
     try {
       for (const [status, keepMs] of rt.retention) {
-        const before = rt.clock.now() - keepMs;
+        const now = rt.clock.now();
+        const before = rt.purgeCutoff(now - keepMs, now);
         for (;;) {
           if (this.#stopped) return;
           const deleted = await rt.driver.purge(before, { status, limit: RETENTION_BATCH });

@@ -238,6 +238,20 @@ export class Runtime implements Host {
     return this.#flowLimits;
   }
 
+  /**
+   * The latest finished time a purge at `now` may delete up to: `before`,
+   * moved back past the longest rate-limit period of the registered workflows,
+   * since a finished run that began within a period still counts toward its
+   * rate limit (the window is read from the stored runs).
+   */
+  purgeCutoff(before: number, now: number): number {
+    let longest = 0;
+    for (const limits of Object.values(this.#flowLimits ?? {})) {
+      longest = Math.max(longest, limits.rateLimit?.periodMs ?? 0);
+    }
+    return longest === 0 ? before : Math.min(before, now - longest);
+  }
+
   /** Whether a registered workflow has a concurrency limit (freed slots matter). */
   get concurrencyLimited(): boolean {
     return this.#concurrencyLimited;

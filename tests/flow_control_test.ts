@@ -265,3 +265,34 @@ Deno.test("a .call child gets its flow-control keys from its input and waits for
   assert.equal(most, 1, "one charge per card at once");
   assert.equal((await driver.getRun("o-0/pay"))?.concurrencyKey, "visa");
 });
+
+for (const kind of ["memory", "sqlite"] as const) {
+  Deno.test(`${kind}: purge keeps finished runs that still count toward a rate limit (retention uses the same cut-off)`, async () => {
+    const clock = new ManualClock(Date.UTC(2030, 0, 1));
+    const wf = workflow<number>("purge-rate", { rateLimit: { limit: 1, period: "1h" } })
+      .step("work", (n) => n);
+    const dir = await Deno.makeTempDir();
+    const driver = kind === "memory"
+      ? new MemoryDriver()
+      : new SqliteDriver({ path: `${dir}/r.db` });
+    await using engine = new Engine({ driver, clock, workflows: [wf] });
+    await using worker = engine.worker({ pollInterval: 10 });
+    await worker.start();
+    const first = await engine.start(wf, 1);
+    assert.equal(await first.result(), 1);
+    await clock.advance("1m");
+    // A purge of everything finished so far keeps the run that began within the period.
+    assert.equal(await engine.purge({ finishedBefore: clock.now() }), 0);
+    assert.equal((await engine.get(first.id)).status, "completed");
+    const second = await engine.start(wf, 2);
+    await clock.advance("10m");
+    assert.equal(await second.status(), "pending", "the kept run still fills the window");
+    await clock.advance("1h");
+    assert.equal(await second.result(), 2);
+    // Past its period the first run no longer counts, so it goes.
+    assert.equal(await engine.purge({ finishedBefore: clock.now() - 60 * 60_000 + 1 }), 1);
+    await assert.rejects(engine.get(first.id));
+    await worker.stop();
+    await Deno.remove(dir, { recursive: true });
+  });
+}
