@@ -62,6 +62,44 @@ export const RUNS_CASES: ConformanceCase[] = [
   },
   {
     name:
+      "createRun returns each new run as getRun reads it back, plain or with keys, priority, parent, deadline and claim, created together",
+    async fn(driver) {
+      const rich = newRun("rich", {
+        input: '{"n":1}',
+        labels: { team: "core", tier: "gold" },
+        concurrencyKey: "tenant-1",
+        rateKey: "tenant-1",
+        priority: 5,
+        parentId: "parent-1",
+        parentCall: true,
+        deadlineAt: T0 + 60_000,
+        claimFor: { workerId: "worker-1", leaseMs: 1_000 },
+      });
+      // Started at once, so that a driver that groups creations gets them together.
+      const made = await Promise.all([
+        driver.createRun(newRun("plain", { input: '"x"' }), T0),
+        driver.createRun(rich, T0),
+        driver.createRun(newRun("keyed", { concurrencyKey: "k", priority: -1 }), T0),
+      ]);
+      for (const { run, created } of made) {
+        assert.equal(created, true);
+        assert.deepEqual(run, await driver.getRun(run.id));
+      }
+      const [plain, stored, keyed] = made.map(({ run }) => run);
+      assert.equal(plain!.status, "pending");
+      assert.equal(stored!.status, "running");
+      assert.equal(stored!.leaseOwner, "worker-1");
+      assert.equal(stored!.parentId, "parent-1");
+      assert.equal(stored!.parentCall, true);
+      assert.equal(stored!.deadlineAt, T0 + 60_000);
+      assert.equal(stored!.priority, 5);
+      assert.deepEqual(stored!.labels, { team: "core", tier: "gold" });
+      assert.equal(keyed!.concurrencyKey, "k");
+      assert.equal(keyed!.priority, -1);
+    },
+  },
+  {
+    name:
       "createRun with claimFor stores the run running under that worker's lease, without a runnable notice",
     async fn(driver) {
       const { notices, off } = collect(driver);

@@ -42,6 +42,95 @@ const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error,
   created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries,
   concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at`;
 
+/**
+ * What a creation returns for a run it inserted: only the id and status (the
+ * caller knows the rest: `pendingRun`); the other columns of `RUN_OUT` are
+ * null, so that a created row costs little to send and parse.
+ */
+const CREATED_OUT = RUN_OUT.split(",").map((column) => {
+  const name = column.trim();
+  return name === "id" || name === "status" ? name : `NULL AS ${name}`;
+}).join(", ");
+
+/** The shape of a grouped run creation (`createRunsStatement`). */
+export interface CreateShape {
+  /** Whether the statement sends the `runnable` notice itself. */
+  notify: boolean;
+  /**
+   * Whether the statement takes the flow-control and child arrays and the
+   * owners (`$11` … `$17`). Without, every run has no keys, priority 0, no
+   * parent and no deadline, and `claim` says whether the owners come as `$11`.
+   */
+  extras: boolean;
+  /** Without `extras`: whether the owners come as `$11` (else no run has one). */
+  claim?: boolean;
+}
+
+/**
+ * Grouped run creations. With `notify`, the statement sends the `runnable`
+ * notice ($9 channel, $10 payload) itself; without, its `notified` column
+ * says whether the driver should send it once the write committed. A run
+ * with an owner ($17, or $11 in the short forms) is claimed by it at once
+ * (NewRun.claimFor): running under lease token 1, due when the lease expires
+ * ($7), with run.started after run.created, and no notice. A run it inserted
+ * comes back as its id and status only (`CREATED_OUT`); a run that existed,
+ * with every column.
+ */
+export function createRunsStatement(s: string, shape: CreateShape): string {
+  const seq = `nextval('${s}.history_seq')`;
+  const owned = `CASE WHEN owner IS NULL THEN 'pending' ELSE 'running' END`;
+  const extras = shape.extras
+    ? {
+      arrays:
+        ", $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[], $16::int8[], $17::text[]",
+      names: ", concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, owner",
+      values: `${owned}, input, labels::jsonb, now, now, due_at, concurrency_key, rate_key,
+          priority, parent_id, parent_call <> 0, deadline_at, (owner IS NOT NULL)::int, owner`,
+    }
+    : shape.claim
+    ? {
+      arrays: ", $11::text[]",
+      names: ", owner",
+      values: `${owned}, input, labels::jsonb, now, now, due_at, '', '', 0, NULL, false, NULL,
+          (owner IS NOT NULL)::int, owner`,
+    }
+    : {
+      arrays: "",
+      names: "",
+      values: `'pending', input, labels::jsonb, now, now, due_at, '', '', 0, NULL, false, NULL, 0,
+          NULL`,
+    };
+  return `WITH b AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+          $6::text[], $7::int8[], $8::int8[]${extras.arrays})
+          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now${extras.names}, ord)
+      ),
+      ins AS (
+        INSERT INTO ${s}.runs AS r
+          (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
+            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, lease_token,
+            lease_owner)
+        SELECT id, workflow, version, plan_hash, ${extras.values}
+        FROM b ORDER BY ord
+        ON CONFLICT (id) DO NOTHING
+        RETURNING r.id, r.status, r.created_at, r.lease_owner
+      ),
+      ev AS (
+        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
+        SELECT q.id, q.seq, k.pos, k.type, q.created_at::int8
+        FROM (SELECT id, created_at, lease_owner, ${seq} AS seq FROM ins) AS q
+          CROSS JOIN (VALUES (0, 'run.created'), (1, 'run.started')) AS k(pos, type)
+        WHERE k.pos = 0 OR q.lease_owner IS NOT NULL
+      ),
+      n AS (SELECT ${
+    shape.notify ? "pg_notify($9, $10)" : "$9::text, $10::text"
+  } FROM (SELECT 1 FROM ins WHERE lease_owner IS NULL LIMIT 1) AS one)
+      SELECT true AS created, ${CREATED_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
+      UNION ALL
+      SELECT false, ${RUN}, 0 FROM ${s}.runs r
+      WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`;
+}
+
 /** The run (alias `r`) is held under a lease: running or paused, with an owner. */
 export const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
 
@@ -179,49 +268,7 @@ export function statements(s: string): Statements {
       )
       SELECT * FROM up ORDER BY priority DESC, previous_due_at, id`;
 
-  /**
-   * Grouped run creations. With `notify`, the statement sends the `runnable`
-   * notice ($9 channel, $10 payload) itself; without, its `notified` column
-   * says whether the driver should send it once the write committed. A run
-   * with an owner ($17) is claimed by it at once (NewRun.claimFor): running
-   * under lease token 1, due when the lease expires ($7), with run.started
-   * after run.created, and no notice.
-   */
-  const createRuns = (notify: boolean) =>
-    `WITH b AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-          $6::text[], $7::int8[], $8::int8[], $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[],
-          $16::int8[], $17::text[])
-          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now,
-            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, owner, ord)
-      ),
-      ins AS (
-        INSERT INTO ${s}.runs AS r
-          (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
-            concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, lease_token,
-            lease_owner)
-        SELECT id, workflow, version, plan_hash,
-          CASE WHEN owner IS NULL THEN 'pending' ELSE 'running' END, input, labels::jsonb, now,
-          now, due_at, concurrency_key, rate_key, priority, parent_id, parent_call <> 0,
-          deadline_at, (owner IS NOT NULL)::int, owner
-        FROM b ORDER BY ord
-        ON CONFLICT (id) DO NOTHING
-        RETURNING ${RUN}
-      ),
-      ev AS (
-        INSERT INTO ${s}.events (run_id, seq, pos, type, at)
-        SELECT q.id, q.seq, k.pos, k.type, q.created_at::int8
-        FROM (SELECT id, created_at, lease_owner, ${seq} AS seq FROM ins) AS q
-          CROSS JOIN (VALUES (0, 'run.created'), (1, 'run.started')) AS k(pos, type)
-        WHERE k.pos = 0 OR q.lease_owner IS NOT NULL
-      ),
-      n AS (SELECT ${
-      notify ? "pg_notify($9, $10)" : "$9::text, $10::text"
-    } FROM (SELECT 1 FROM ins WHERE lease_owner IS NULL LIMIT 1) AS one)
-      SELECT true AS created, ${RUN_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
-      UNION ALL
-      SELECT false, ${RUN}, 0 FROM ${s}.runs r
-      WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`;
+  const createRuns = (notify: boolean) => createRunsStatement(s, { notify, extras: true });
 
   return {
     lockMigrations: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
@@ -239,6 +286,8 @@ export function statements(s: string): Statements {
 
     createRuns: createRuns(true),
     createRunsQuiet: createRuns(false),
+    createRunsPlain: createRunsStatement(s, { notify: false, extras: false }),
+    createRunsClaimed: createRunsStatement(s, { notify: false, extras: false, claim: true }),
 
     /** `createRuns` for one run (arrays of one) with its first rows ($11-$18), keys, parent, deadline ($19-$24). */
     createWithSteps: `WITH b AS (
@@ -565,6 +614,10 @@ export interface Statements {
   createRuns: string;
   /** `createRuns` that leaves the notice to the driver (`_notify.ts`). */
   createRunsQuiet: string;
+  /** `createRunsQuiet` for runs without keys, priority, parent, deadline or owner (ten parameters). */
+  createRunsPlain: string;
+  /** `createRunsPlain` with the owners of runs claimed at once as `$11`. */
+  createRunsClaimed: string;
   createWithSteps: string;
   getRun: string;
   runStatus: string;

@@ -7,6 +7,7 @@
  * @module
  */
 import { LeaseLostError, StorageError } from "../../lib/errors.ts";
+import { pendingRun } from "../../lib/driver_runs.ts";
 import { type RunColumns, runFromColumns } from "../columns.ts";
 import type {
   DriverNotice,
@@ -431,6 +432,32 @@ export function createClaimParams(items: readonly { run: NewRun }[]): Param[] {
   ];
 }
 
+/**
+ * Which arrays a new run needs besides the plain ones: `extras` (flow
+ * control, parent, deadline), `claim` (claimed at once, `NewRun.claimFor`),
+ * or none (`createRunsPlain`).
+ */
+export function createNeeds(run: NewRun): "extras" | "claim" | "none" {
+  if (
+    run.concurrencyKey !== undefined || run.rateKey !== undefined || (run.priority ?? 0) !== 0 ||
+    run.parentId !== undefined || run.parentCall === true || run.deadlineAt !== undefined
+  ) return "extras";
+  return run.claimFor !== undefined && !run.steps?.length ? "claim" : "none";
+}
+
+/** The run a creation inserted, as stored (claimed at once with `NewRun.claimFor`). */
+function createdRun({ run: newRun, now }: CreateItem): StoredRun {
+  const run = pendingRun(newRun, now);
+  const claimFor = newRun.steps?.length ? undefined : newRun.claimFor;
+  if (claimFor !== undefined) {
+    run.status = "running";
+    run.leaseToken = 1;
+    run.leaseOwner = claimFor.workerId;
+    run.dueAt = now + claimFor.leaseMs;
+  }
+  return run;
+}
+
 /** The flow-control arrays of grouped creations (`$11` … `$13`): keys and priority. */
 export function createFlowParams(items: readonly { run: NewRun }[]): Param[] {
   return [
@@ -457,13 +484,16 @@ export function settleCreates(
   for (const row of rows) byId.set(row.id, row);
   for (const item of items) {
     const row = byId.get(item.run.id);
+    if (row?.created) {
+      // Inserted: the statement returns only its id and status (CREATED_OUT).
+      row.created = false;
+      item.resolve({ run: createdRun(item), created: true });
+      // A run claimed at once (NewRun.claimFor) is no one else's to claim.
+      if (row.status === "pending") created(row.id);
+      continue;
+    }
     if (row) {
-      item.resolve({ run: runFromColumns(row), created: row.created });
-      if (row.created) {
-        row.created = false;
-        // A run claimed at once (NewRun.claimFor) is no one else's to claim.
-        if (row.status === "pending") created(row.id);
-      }
+      item.resolve({ run: runFromColumns(row), created: false });
       continue;
     }
     getRun(item.run.id).then((run) => {

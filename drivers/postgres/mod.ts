@@ -50,6 +50,7 @@ import {
   createClaimParams,
   createFlowParams,
   type CreateItem,
+  createNeeds,
   createParams,
   lastRows,
   type Param,
@@ -396,18 +397,26 @@ export class PostgresDriver implements Driver {
   }
 
   async #flushCreates(items: CreateItem[]): Promise<void> {
-    const ids = items.map((item) => item.run.id);
+    // Runs that use no flow control, parent or deadline (the common start)
+    // bind ten parameters (eleven with owners), not seventeen.
+    let needs: "extras" | "claim" | "none" = "none";
+    for (const { run } of items) {
+      const need = createNeeds(run);
+      if (need === "extras" || needs === "none") needs = need;
+    }
+    const params = [...createParams(items), this.#channel, this.#payload("runnable")];
+    if (needs === "extras") {
+      params.push(...createFlowParams(items), ...createChildParams(items));
+    }
+    if (needs !== "none") params.push(...createClaimParams(items));
     const rows = await this.#query<RunRow & { created: boolean; notified: number }>(
-      ids.length === 1 ? `create run '${ids[0]}'` : `create ${ids.length} runs`,
-      this.#st.createRunsQuiet,
-      [
-        ...createParams(items),
-        this.#channel,
-        this.#payload("runnable"),
-        ...createFlowParams(items),
-        ...createChildParams(items),
-        ...createClaimParams(items),
-      ],
+      items.length === 1 ? `create run '${items[0]!.run.id}'` : `create ${items.length} runs`,
+      needs === "extras"
+        ? this.#st.createRunsQuiet
+        : needs === "claim"
+        ? this.#st.createRunsClaimed
+        : this.#st.createRunsPlain,
+      params,
     );
     if (rows.some((row) => row.notified > 0)) this.#notifier.push(this.#payload("runnable"));
     settleCreates(
