@@ -52,6 +52,7 @@ export function runDetail(run: RunRecord, history: HistoryEvent[]): string {
   const keys = flowKeys(run);
   if (keys) lines.push(`Keys      ${keys}`);
   if (run.wakeAt) lines.push(`Wakes at  ${run.wakeAt.toISOString()}`);
+  if (run.deadlineAt) lines.push(`Deadline  ${run.deadlineAt.toISOString()}`);
   if (run.waitingFor) lines.push(`Waits for ${run.waitingFor.join(", ")}`);
   if (run.waitingForChildren) {
     lines.push(`Waits for child run ${run.waitingForChildren.join(", ")}`);
@@ -88,8 +89,10 @@ export function flowKeys(run: RunRecord): string | undefined {
 export function eventDetail(e: HistoryEvent): string {
   if (e.error) return `${e.error.name}: ${e.error.message}`;
   if (e.signal) return `${e.signal} ${brief(e.payload, 40)}`.trim();
+  if (e.child) return `${e.child}${e.status ? ` ${e.status}` : ""}`;
   if (e.type === "run.waiting") {
-    return `${(e.signals ?? []).join("|")}${e.wakeAt ? ` until ${e.wakeAt.toISOString()}` : ""}`;
+    const awaited = [...e.signals ?? [], ...(e.children ?? []).map((id) => `child ${id}`)];
+    return `${awaited.join("|")}${e.wakeAt ? ` until ${e.wakeAt.toISOString()}` : ""}`;
   }
   if (e.wakeAt) return `until ${e.wakeAt.toISOString()}`;
   if (e.reason) return e.reason;

@@ -85,7 +85,7 @@ function stepValues(traces: readonly StepTrace[]): Html {
   return html`${rows}${more}`;
 }
 
-function historyTable(history: readonly HistoryEvent[]): Html {
+function historyTable(base: string, history: readonly HistoryEvent[]): Html {
   const rows = history.map((e) =>
     html`
       <tr>
@@ -96,7 +96,11 @@ function historyTable(history: readonly HistoryEvent[]): Html {
         <td>${e.type}</td>
         <td class="mono">${e.step ?? ""}</td>
         <td>${e.attempt ?? ""}</td>
-        <td>${eventDetail(e)}</td>
+        <td>${e.child === undefined
+          ? eventDetail(e)
+          : html`<a class="child" href="${base}/runs/${
+            encodeURIComponent(e.child)
+          }">${e.child}</a> ${e.status ?? ""}`}</td>
       </tr>
     `
   );
@@ -191,6 +195,13 @@ export function runBody(input: {
 <div><span>Duration</span>${formatDuration(end - start)}</div>
 ${run.wakeAt ? html`<div><span>Wakes at</span>${formatTime(run.wakeAt)}</div>` : ""}
 ${
+    run.deadlineAt
+      ? html`<div><span>Deadline</span><span id="deadline">${
+        formatTime(run.deadlineAt)
+      }</span></div>`
+      : ""
+  }
+${
     run.waitingFor
       ? html`<div><span>Waits for</span><code id="waiting-for">${
         run.waitingFor.join(" | ")
@@ -280,7 +291,7 @@ ${keys ? html`<div><span>Flow keys</span><code id="flow-keys">${keys}</code></di
     <div class="card">
       <details
         id="history"><summary>History <span class="sub">${history
-          .length} events</span></summary>${historyTable(history)}</details>
+          .length} events</span></summary>${historyTable(base, history)}</details>
     </div>
   `;
 }

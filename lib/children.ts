@@ -8,7 +8,7 @@
  * child and never starts a second one for the same attempt. It then waits
  * for the child like a wait for a signal: a finished `.call` child puts
  * `childSignal(id)` in its parent's inbox in the same write that finishes it
- * (every driver; the parent's history shows it as a signal received), which
+ * (every driver; the parent's history shows it as `child.finished`), which
  * wakes the parent, suspended or not; the parent then reads the child's
  * record, and drops the wake-up entry from its inbox with its next write.
  *
@@ -259,6 +259,25 @@ export abstract class ChildActivation extends ActivationCore {
     }, now);
     if (!created && (run.workflow !== child.name || run.parentId !== this.runId)) {
       throw new StepFailure(new DuplicateRunError(id, run.workflow, child.name), key);
+    }
+    if (created && node.kind === "call") await this.#cascadeIfEnded();
+  }
+
+  /**
+   * A `.call` child created just after its parent ended (cancelled, or failed
+   * elsewhere) is missed by the cascade, whose read of the children came
+   * first: the parent, read after the creation, cancels its children itself.
+   * One read per child created (no cost to runs without children).
+   */
+  async #cascadeIfEnded(): Promise<void> {
+    const parent = await this.store.readRun(this.runId);
+    if (parent === undefined) return;
+    const now = this.host.clock.now();
+    const reason = `parent run '${this.runId}' ended`;
+    if (parent.status === "failed" || parent.status === "cancelled") {
+      await this.store.cancelCallChildren(reason, now);
+    } else if ((parent.error as RunErrorData | undefined)?.cancelling) {
+      await this.store.cancelCallChildren(reason, now, true);
     }
   }
 

@@ -82,7 +82,8 @@ export type HistoryEventType =
   | "run.resumed"
   | "compensation.started"
   | "compensation.completed"
-  | "compensation.failed";
+  | "compensation.failed"
+  | "child.finished";
 
 /**
  * A history event as a driver stores it.
@@ -290,7 +291,10 @@ export interface ConsumedSignal {
 /**
  * The name of the inbox entry that a finished `.call` child leaves in its
  * parent's inbox (in the same write that finishes it), which wakes the parent
- * when it waits for the child. User signal names cannot start with `@`.
+ * when it waits for the child. User signal names cannot start with `@`. The
+ * same write appends a `child.finished` event (the child's id and status,
+ * `childFinishedDetail`) to the parent's history, not a `signal.received`:
+ * the name is the engine's, not for people.
  *
  * @example The wake-up of child `order-1/pay`
  * ```ts

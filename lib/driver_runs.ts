@@ -117,8 +117,9 @@ export interface StoredRun {
   parentId?: string;
   /**
    * True for a `.call` child: finishing it (completed, failed or cancelled)
-   * puts {@linkcode childSignal} of its id in the parent's inbox in the same
-   * write, and the parent's unsuccessful end cancels it.
+   * puts {@linkcode childSignal} of its id in the parent's inbox, and a
+   * `child.finished` event in the parent's history, in the same write (unless
+   * the parent finished), and the parent's unsuccessful end cancels it.
    */
   parentCall?: boolean;
   /**

@@ -211,6 +211,8 @@ export interface EventDetails {
   "compensation.started": { error: ErrorInfo };
   /** A compensation exhausted its retries (the rest were not run). */
   "compensation.failed": { error: ErrorInfo };
+  /** A `.call` child finished (written by the child's final write, in its parent's history). */
+  "child.finished": { child: string; status: "completed" | "failed" | "cancelled" };
 }
 
 /**
@@ -265,6 +267,30 @@ export function decodeEventDetail(detail: string): Record<string, unknown> {
  */
 export function cancelledDetail(reason: string | undefined): string | undefined {
   return reason === undefined ? undefined : encodeEventDetail("run.cancelled", { reason });
+}
+
+/**
+ * The `detail` of a `child.finished` event: the `.call` child's id and how it
+ * ended. (The PostgreSQL driver builds the same object in SQL with
+ * `json_build_object`.) Histories written before this event existed hold a
+ * `signal.received` of `@child:<id>` instead; `history()` reads it as a
+ * `child.finished` without a status.
+ *
+ * @example A completed child
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { childFinishedDetail, decodeEventDetail } from "./formats.ts";
+ *
+ * const detail = childFinishedDetail("order-1/pay", "completed");
+ * assert.equal(detail, '{"child":"order-1/pay","status":"completed"}');
+ * assert.deepEqual(decodeEventDetail(detail), { child: "order-1/pay", status: "completed" });
+ * ```
+ */
+export function childFinishedDetail(
+  child: string,
+  status: EventDetails["child.finished"]["status"],
+): string {
+  return encodeEventDetail("child.finished", { child, status });
 }
 
 /**

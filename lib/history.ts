@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Driver, StoredHistoryItem } from "./driver.ts";
+import { CHILD_SIGNAL_PREFIX, type Driver, type StoredHistoryItem } from "./driver.ts";
 import type { HistoryEvent } from "./records.ts";
 import { decodeEventDetail } from "./formats.ts";
 import { decodeValue } from "./values.ts";
@@ -51,6 +51,33 @@ interface Entry {
   event: HistoryEvent;
 }
 
+/**
+ * A `.call` child's wake-up as histories written before `child.finished`
+ * hold it (`signal.received` of `@child:<id>`) reads as `child.finished`.
+ */
+function oldChildWakeUp(event: HistoryEvent): void {
+  const name = event.signal;
+  if (name === undefined || !name.startsWith(CHILD_SIGNAL_PREFIX)) return;
+  event.type = "child.finished";
+  event.child = name.slice(CHILD_SIGNAL_PREFIX.length);
+  delete event.signal;
+}
+
+/**
+ * What a waiting run waits for, readably (as `toRunRecord` does for
+ * records): the `.call` children's wake-ups (`@child:<id>`, which no one can
+ * send) leave `signals` for `children`, as the children's ids.
+ */
+function splitChildren(event: HistoryEvent): void {
+  const names = event.signals!;
+  if (!names.some((name) => name.startsWith(CHILD_SIGNAL_PREFIX))) return;
+  const signals = names.filter((name) => !name.startsWith(CHILD_SIGNAL_PREFIX));
+  event.children = names.filter((name) => name.startsWith(CHILD_SIGNAL_PREFIX))
+    .map((name) => name.slice(CHILD_SIGNAL_PREFIX.length));
+  if (signals.length > 0) event.signals = signals;
+  else delete event.signals;
+}
+
 /** The events one stored item stands for (none for progress rows). */
 function itemEvents(item: StoredHistoryItem, entries: Entry[]): void {
   if (item.source === "event") {
@@ -70,6 +97,8 @@ function itemEvents(item: StoredHistoryItem, entries: Entry[]): void {
           entries.push({ at: value, seq, event: started });
         } else if (key !== "delayMs") (event as unknown as Record<string, unknown>)[key] = value;
       }
+      if (event.type === "signal.received") oldChildWakeUp(event);
+      else if (event.type === "run.waiting" && event.signals) splitChildren(event);
     }
     entries.push({ at: stored.at, seq: item.seq, event });
     return;

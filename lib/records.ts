@@ -76,6 +76,12 @@ export interface RunRecord {
   compensated?: true;
   /** The run that started this one with `.call` or `.spawn`. */
   parentId?: string;
+  /**
+   * Under a workflow `timeout`: when the run times out, fixed when it is
+   * created (its `startAt`, or its creation, plus the timeout) and renewed by
+   * `retry()`. Kept once the run finished; absent without a timeout.
+   */
+  deadlineAt?: Date;
   /** The claim priority given at start (higher is claimed first); absent when 0. */
   priority?: number;
   /** The `concurrency` key computed at start; absent without a key function. */
@@ -217,8 +223,10 @@ export interface HistoryEvent {
   error?: ErrorInfo;
   /** When the run or step wakes (`run.sleeping`, `run.waiting`, `step.retried`). */
   wakeAt?: Date;
-  /** The signals waited for (`run.waiting`). */
+  /** The signals waited for (`run.waiting`; absent when none). */
   signals?: string[];
+  /** The `.call` child runs waited for, their ids (`run.waiting`; absent when none). */
+  children?: string[];
   /** The signal name (`signal.received`). */
   signal?: string;
   /** The signal payload (`signal.received`). */
@@ -229,6 +237,13 @@ export interface HistoryEvent {
   previousWorker?: string;
   /** The worker that took the run over (`run.recovered`). */
   worker?: string;
+  /** The `.call` child run that finished (`child.finished`). */
+  child?: string;
+  /**
+   * How the child ended (`child.finished`): `completed`, `failed` or
+   * `cancelled`; absent in histories written before Sluice recorded it.
+   */
+  status?: "completed" | "failed" | "cancelled";
 }
 
 /**
@@ -411,6 +426,7 @@ export function toRunRecord(run: StoredRun): RunRecord {
   }
   if (run.status === "waiting" && run.waitingFor) splitWaitingFor(record, run.waitingFor);
   if (run.parentId !== undefined) record.parentId = run.parentId;
+  if (run.deadlineAt !== undefined) record.deadlineAt = new Date(run.deadlineAt);
   if (run.priority) record.priority = run.priority;
   if (run.concurrencyKey) record.concurrencyKey = run.concurrencyKey;
   if (run.rateKey) record.rateKey = run.rateKey;

@@ -105,7 +105,8 @@ export class RetentionPasses {
    * parents, batch by batch until none is left (their own call children
    * become orphans of a cancelled parent, so the next batch takes them; at
    * most 100 batches a pass). Only over shared
-   * storage: in one process the cascade cannot be cut off.
+   * storage: in one process no crash can cut the cascade off (and the call
+   * closes the one race itself, `lib/children.ts`).
    */
   async #sweep(): Promise<void> {
     const rt = this.#rt;

@@ -1,8 +1,9 @@
 /**
  * Conformance cases. Child runs: `parentId` and `parentCall` stored and
  * listed, and a finished `.call` child waking its parent in the same write
- * that finishes it (completed, failed or cancelled), while a spawned child
- * leaves its parent alone.
+ * that finishes it (completed, failed or cancelled), with a `child.finished`
+ * event in the parent's history, while a spawned child leaves its parent
+ * alone.
  *
  * @module
  */
@@ -22,6 +23,22 @@ async function waitingParent(driver: Driver, children: { id: string; call: boole
     run: { status: "waiting", waitingFor: children.map((c) => childSignal(c.id)) },
   }, T0);
   return await claimAll(driver, T0 + 1);
+}
+
+/**
+ * The parent's history, each event as `type` plus its decoded detail: a
+ * child's wake-up is a `child.finished` with its id and status, never a
+ * `signal.received` of the internal `@child:` name.
+ */
+async function parentEvents(driver: Driver, runId: string) {
+  const events: { type: string; detail?: unknown }[] = [];
+  for (const item of await driver.history(runId)) {
+    if (item.source !== "event") continue;
+    const { type, detail } = item.event;
+    events.push(detail === undefined ? { type } : { type, detail: JSON.parse(detail) });
+  }
+  assert.ok(!events.some((e) => e.type === "signal.received"), "no wake-up as a signal");
+  return events.filter((e) => e.type === "child.finished");
 }
 
 /** The cases of this area. */
@@ -64,13 +81,9 @@ export const CHILDREN_CASES: ConformanceCase[] = [
       assert.equal(parent.status, "waiting");
       assert.equal(parent.dueAt, T0 + 2);
       assert.deepEqual(ids(await claimAll(driver, T0 + 2)), ["p"]);
-      const history = await driver.history("p");
-      assert.ok(
-        history.some((h) =>
-          h.source === "event" && h.event.type === "signal.received" &&
-          h.event.detail?.includes(childSignal("p/c"))
-        ),
-      );
+      assert.deepEqual(await parentEvents(driver, "p"), [
+        { type: "child.finished", detail: { child: "p/c", status: "completed" } },
+      ]);
     },
   },
   {
@@ -90,6 +103,9 @@ export const CHILDREN_CASES: ConformanceCase[] = [
         T0 + 3,
       );
       assert.equal((await driver.getRun("p"))!.dueAt, T0 + 3);
+      assert.deepEqual(await parentEvents(driver, "p"), [
+        { type: "child.finished", detail: { child: "p/f", status: "failed" } },
+      ]);
       // A cancelled child: a second parent waits for it.
       await driver.createRun(newRun("p2"), T0);
       const [p2] = await claimAll(driver, T0 + 4, { workflows: ["wf"], limit: 10 }).then((c) =>
@@ -101,6 +117,9 @@ export const CHILDREN_CASES: ConformanceCase[] = [
       }, T0 + 4);
       await driver.cancelRun("p2/c", "by someone", T0 + 5);
       assert.equal((await driver.getRun("p2"))!.dueAt, T0 + 5);
+      assert.deepEqual(await parentEvents(driver, "p2"), [
+        { type: "child.finished", detail: { child: "p2/c", status: "cancelled" } },
+      ]);
     },
   },
   {

@@ -7,11 +7,13 @@ import {
   DuplicateRunError,
   Engine,
   flow,
+  MemoryDriver,
   NonRetryableError,
   workflow,
   WorkflowFailedError,
 } from "@sluice/sluice";
 import assert from "node:assert/strict";
+import { deferred } from "./_fixtures/deferred.ts";
 import { driverFactories } from "./_fixtures/drivers.ts";
 import { waitForStatus } from "@sluice/sluice/testing";
 
@@ -99,6 +101,44 @@ for (const { name, create } of driverFactories()) {
     assert.equal((await t.engine.get("o-3/payment#3")).status, "completed");
   });
 
+  Deno.test(`${name}: the parent's history and watch() show each finished child as child.finished, never its internal wake-up`, async () => {
+    failures = 1;
+    await using t = await engineFor();
+    const run = await t.engine.start(order, { total: 9 }, { id: "o-9" });
+    assert.equal(await run.result(), "shipped 9");
+    const history = await t.engine.history("o-9");
+    const finished = history.filter((e) => e.type === "child.finished");
+    assert.deepEqual(finished.map((e) => [e.child, e.status]), [
+      ["o-9/payment", "failed"],
+      ["o-9/payment#2", "completed"],
+    ]);
+    assert.ok(!history.some((e) => e.type === "signal.received"));
+    assert.ok(!history.some((e) => e.signals !== undefined), "no signal waited for");
+    assert.ok(!JSON.stringify(history).includes("@child:"), "the internal name never shows");
+    const watched = [];
+    for await (const e of t.engine.watch({ runId: "o-9" })) {
+      watched.push(e);
+      if (e.type === "run.completed") break;
+    }
+    assert.deepEqual(
+      watched.filter((e) => e.type === "child.finished").map((e) => e.detail),
+      [{ child: "o-9/payment", status: "failed" }, { child: "o-9/payment#2", status: "completed" }],
+    );
+    assert.ok(!JSON.stringify(watched).includes("@child:"));
+    assert.deepEqual(history.find((e) => e.type === "run.waiting")?.children, ["o-9/payment"]);
+    // A child signalled to finish by someone else.
+    const held = await t.engine.start(blocked, "h", { id: "p-9" });
+    await waitForStatus(t.engine, "p-9", "waiting");
+    await waitForStatus(t.engine, "p-9/held", "waiting");
+    await t.engine.signal("p-9/held", "go", "done");
+    assert.equal(await held.result(), "done");
+    const events = await t.engine.history("p-9");
+    assert.deepEqual(
+      events.filter((e) => e.type === "child.finished").map((e) => [e.child, e.status]),
+      [["p-9/held", "completed"]],
+    );
+  });
+
   Deno.test(`${name}: a waiting parent is 'waiting'; spawn does not wait; cancel cascades to .call children only`, async () => {
     await using t = await engineFor();
     const run = await t.engine.start(blocked, "b", { id: "p-1" });
@@ -116,6 +156,37 @@ for (const { name, create } of driverFactories()) {
     await assert.rejects(run.result(), CancelledError);
     assert.equal((await t.engine.get("p-1/held")).status, "cancelled");
     assert.equal((await t.engine.get("audit-b")).status, "waiting", "spawned children live on");
+  });
+
+  Deno.test(`${name}: a .call child created just after its parent was cancelled is cancelled too`, async () => {
+    const entered = deferred();
+    const release = deferred();
+    const late = workflow<string>("child-late").call("held", gate, {
+      input: async (s) => {
+        entered.resolve();
+        await release.promise;
+        return s;
+      },
+    });
+    await using engine = new Engine({ driver: await create(), workflows: [late, gate] });
+    // Polls rarely: the sweep of orphaned children (at start, then every ten
+    // polls) does not run while the test looks.
+    await using worker = engine.worker({ pollInterval: 10_000 });
+    await worker.start();
+    const run = await engine.start(late, "l", { id: "late-1" });
+    await entered.promise; // the call is about to create its child
+    await engine.cancel("late-1", "stop"); // the cascade finds no child yet
+    await assert.rejects(run.result(), CancelledError);
+    release.resolve();
+    for (let i = 0; i < 500; i++) {
+      if ((await engine.list({ parentId: "late-1" })).runs.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const child = await waitForStatus(engine, "late-1/held", ["cancelled"], { timeoutMs: 3_000 });
+    assert.equal(
+      child.error?.message,
+      "Run 'late-1/held' was cancelled: parent run 'late-1' ended",
+    );
   });
 
   Deno.test(`${name}: a child signalled to finish wakes its suspended parent`, async () => {
@@ -208,3 +279,26 @@ for (const { name, create } of driverFactories()) {
     assert.equal(await run.result(), "now");
   });
 }
+
+Deno.test("a history written before child.finished existed reads its wake-ups as child.finished", async () => {
+  // How drivers recorded a child's wake-up before: a signal of the internal name.
+  const driver = new MemoryDriver();
+  await using engine = new Engine({ driver, workflows: [order] });
+  const run = { id: "old", workflow: "child-order", version: "1", planHash: "h", labels: {} };
+  await driver.createRun({ ...run, dueAt: 0 }, 0);
+  const claim = { workerId: "w", now: 0, leaseMs: 1_000, limit: 1, workflows: ["child-order"] };
+  const { lease } = (await driver.claimRuns(claim))[0]!;
+  await driver.write(lease, {
+    events: [
+      { type: "run.waiting", at: 1, detail: '{"signals":["@child:old/payment","go"]}' },
+      { type: "signal.received", at: 2, detail: '{"signal":"@child:old/payment"}' },
+      { type: "signal.received", at: 3, detail: '{"signal":"go"}' },
+    ],
+  }, 3);
+  const events = (await engine.history("old")).slice(2); // after run.created and run.started
+  assert.deepEqual(events.map(({ seq: _, at: __, ...e }) => e), [
+    { type: "run.waiting", signals: ["go"], children: ["old/payment"] },
+    { type: "child.finished", child: "old/payment" },
+    { type: "signal.received", signal: "go" },
+  ]);
+});

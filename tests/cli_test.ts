@@ -84,6 +84,38 @@ Deno.test("cli: show prints status, input, output, error and the history", async
   }
 });
 
+Deno.test("cli show and the dashboard's run page show a workflow's deadline and its finished children", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sluice-cli-" });
+  const path = `${dir}/cli.db`;
+  const pay = workflow<number>("cli-pay").step("charge", (n) => n * 2);
+  const buy = workflow<number>("cli-buy", { timeout: "1h" }).call("pay", pay).step("ok", (n) => n);
+  const engine = new Engine({ driver: new SqliteDriver({ path }), workflows: [pay, buy] });
+  try {
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    const run = await engine.start(buy, 21, { id: "buy-1" });
+    assert.equal(await run.result(), 42);
+    const deadline = (await engine.get("buy-1")).deadlineAt!;
+    assert.equal(deadline.getTime(), (await engine.get("buy-1")).createdAt.getTime() + 3_600_000);
+    const shown = await cli(["show", "buy-1", "--db", path]);
+    assert.equal(shown.code, 0, shown.err);
+    assert.match(shown.out, new RegExp(`Deadline\\s+${deadline.toISOString()}`));
+    assert.match(shown.out, /run\.waiting\s+child buy-1\/pay/);
+    assert.match(shown.out, /child\.finished\s+buy-1\/pay completed/);
+    assert.ok(!shown.out.includes("@child:"), shown.out);
+    const json = JSON.parse((await cli(["show", "buy-1", "--db", path, "--json"])).out);
+    assert.equal(json.run.deadlineAt, deadline.toISOString());
+    const page = await (await dashboard(engine)(new Request("http://localhost/runs/buy-1"))).text();
+    assert.match(page, /<span>Deadline<\/span><span id="deadline">/);
+    assert.match(page, /<td>child\.finished<\/td>/);
+    assert.match(page, /<a class="child" href="\/runs\/buy-1%2Fpay">buy-1\/pay<\/a> completed/);
+    assert.ok(!page.includes("@child:"));
+  } finally {
+    await engine.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("cli: signal, cancel and retry change runs; misuse exits with 2", async () => {
   const { path, cleanup } = await fixture();
   try {

@@ -132,6 +132,32 @@ for (const { name, create } of driverFactories()) {
     assert.equal(await later.result(), "in time");
   });
 
+  Deno.test(`${name}: get and list show a run's deadline; retry renews it; no timeout, no deadline`, async () => {
+    const timed = workflow<number>("shown", { timeout: "1h" }).waitForSignal("go", "go");
+    const plain = workflow<number>("unbounded").step("n", (n) => n);
+    const clock = new ManualClock(T0);
+    await using engine = new Engine({ driver: await create(), workflows: [timed, plain], clock });
+    await engine.start(timed, 1, { id: "shown-1" });
+    await engine.start(timed, 2, { id: "shown-2", startAt: T0 + 60_000 });
+    await engine.start(plain, 3, { id: "plain-1" });
+    assert.equal((await engine.get("shown-1")).deadlineAt?.getTime(), T0 + 3_600_000);
+    const listed = new Map((await engine.list()).runs.map((r) => [r.id, r.deadlineAt?.getTime()]));
+    assert.deepEqual(Object.fromEntries(listed), {
+      "shown-1": T0 + 3_600_000,
+      "shown-2": T0 + 3_660_000,
+      "plain-1": undefined,
+    });
+    assert.ok(!("deadlineAt" in await engine.get("plain-1")));
+    await using worker = engine.worker({ pollInterval: 20 });
+    await worker.start();
+    await clock.advance("1h");
+    const failed = await engine.get("shown-1");
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.deadlineAt?.getTime(), T0 + 3_600_000, "kept once finished");
+    await engine.retry("shown-1");
+    assert.equal((await engine.get("shown-1")).deadlineAt?.getTime(), clock.now() + 3_600_000);
+  });
+
   Deno.test(`${name}: a run that sat pending past its deadline fails when a worker sees it; retry and fork get fresh deadlines`, async () => {
     let calls = 0;
     const wf = workflow<number>("stale", { timeout: "10m" })

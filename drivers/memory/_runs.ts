@@ -30,7 +30,15 @@ import {
   refusal,
   retryDropsRow,
 } from "../../lib/driver_policy.ts";
-import { cancelledDetail, signalRowData } from "../../lib/formats.ts";
+import {
+  cancelledDetail,
+  childFinishedDetail,
+  type EventDetails,
+  signalRowData,
+} from "../../lib/formats.ts";
+
+/** How a `.call` child ended. */
+type ChildEnd = EventDetails["child.finished"]["status"];
 
 /** One entry of a run's inbox. */
 export interface InboxEntry {
@@ -107,8 +115,9 @@ export function deliverSignal(
 }
 
 /**
- * A `.call` child finished: its wake-up goes to the parent's inbox (and
- * history, as a signal received) and wakes the parent when it waits for it.
+ * A `.call` child finished: its wake-up goes to the parent's inbox (and a
+ * `child.finished` event to its history) and wakes the parent when it waits
+ * for it.
  */
 export function wakeParent(host: RunsHost, child: StoredRun, now: number): void {
   if (!child.parentCall || child.parentId === undefined) return;
@@ -117,9 +126,9 @@ export function wakeParent(host: RunsHost, child: StoredRun, now: number): void 
   const name = childSignal(child.id);
   parent.inbox.push({ name, payload: undefined, consumed: false });
   host.append(parent, {
-    type: "signal.received",
+    type: "child.finished",
     at: now,
-    detail: signalRowData(name, undefined),
+    detail: childFinishedDetail(child.id, child.status as ChildEnd),
   });
   if (parent.run.status === "waiting" && parent.run.waitingFor?.includes(name)) {
     parent.run.dueAt = now;

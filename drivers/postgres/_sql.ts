@@ -204,10 +204,11 @@ export function statements(s: string): Statements {
       ${ends ? "(SELECT id FROM pw)" : "NULL::text"} AS woke_parent FROM up`;
   /**
    * CTEs `pw`, `ps`, `pe`, `pn`: a `.call` child that `up` (with `id`,
-   * `parent_id`, `parent_call`) just finished leaves its wake-up in its
-   * unfinished parent's inbox (and history), wakes the parent when it waits
-   * for it, and (with `notify`) notifies (the instance prefix of `payload`,
-   * types `runnable,signal`); without, the caller sends that notice.
+   * `parent_id`, `parent_call`, `status`) just finished leaves its wake-up in
+   * its unfinished parent's inbox (and a `child.finished` event in its
+   * history), wakes the parent when it waits for it, and (with `notify`)
+   * notifies (the instance prefix of `payload`, types `runnable,signal`);
+   * without, the caller sends that notice.
    */
   const wakeParent = (now: string, channel: string, payload: string, notify = true) =>
     `pw AS (
@@ -218,13 +219,13 @@ export function statements(s: string): Statements {
           AND '${CHILD_SIGNAL_PREFIX}' || up.id = ANY(p.waiting_for) THEN ${now}::int8
           ELSE p.paused_due END
       FROM up WHERE up.parent_call AND p.id = up.parent_id AND p.status NOT IN ${FINISHED}
-      RETURNING p.id, '${CHILD_SIGNAL_PREFIX}' || up.id AS name
+      RETURNING p.id, '${CHILD_SIGNAL_PREFIX}' || up.id AS name, up.id AS child, up.status
     ),
     ps AS (INSERT INTO ${s}.signals (run_id, name) SELECT pw.id, pw.name FROM pw),
     pe AS (
       INSERT INTO ${s}.events (run_id, seq, pos, type, at, detail)
-      SELECT pw.id, ${seq}, 0, 'signal.received', ${now}::int8,
-        json_build_object('signal', pw.name)::text FROM pw
+      SELECT pw.id, ${seq}, 0, 'child.finished', ${now}::int8,
+        json_build_object('child', pw.child, 'status', pw.status)::text FROM pw
     )${
       notify
         ? `,

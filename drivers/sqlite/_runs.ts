@@ -26,7 +26,12 @@ import {
   refusal,
   retryDropsRow,
 } from "../../lib/driver_policy.ts";
-import { cancelledDetail, signalRowData } from "../../lib/formats.ts";
+import {
+  cancelledDetail,
+  childFinishedDetail,
+  type EventDetails,
+  signalRowData,
+} from "../../lib/formats.ts";
 import { type RunColumns, runFromColumns } from "../columns.ts";
 import { FOLD_AT, type Journal, type LocalLease } from "./_journal.ts";
 import type { Statements } from "./_statements.ts";
@@ -121,7 +126,7 @@ function applyTransition(
       s.transition.run(rid, "completed", now, null, null, transition.output ?? null, null);
       host.notify("released", runId);
       host.notify("finished", runId);
-      wakeParent(host, rid, now);
+      wakeParent(host, rid, "completed", now);
       return;
     case "failed":
     case "cancelled":
@@ -136,7 +141,7 @@ function applyTransition(
       );
       host.notify("released", runId);
       host.notify("finished", runId);
-      wakeParent(host, rid, now);
+      wakeParent(host, rid, transition.status, now);
       return;
     case "running": {
       const moved = s.transition.get(rid, "running", now, now, null, null, null) as
@@ -168,20 +173,28 @@ export function signal(
   return true;
 }
 
+/** How a `.call` child ended. */
+type ChildEnd = EventDetails["child.finished"]["status"];
+
 /**
- * A `.call` child (by rid) finished: its wake-up goes to the parent's inbox,
- * in the same transaction, unless the parent finished.
+ * A `.call` child (by rid) finished: its wake-up goes to the parent's inbox
+ * (and a `child.finished` event to its history), in the same transaction,
+ * unless the parent finished.
  */
-function wakeParent(host: RunHost, rid: number, now: number): void {
+function wakeParent(host: RunHost, rid: number, status: ChildEnd, now: number): void {
   const s = host.st();
   const child = s.callParent.get(rid) as { id: string; parent_id: string | null } | undefined;
   if (child?.parent_id == null) return;
   const parent = s.runState.get(child.parent_id) as StateRow | undefined;
   if (!parent || refusal("signal", child.parent_id, parent.status)) return;
-  deliver(host, parent, child.parent_id, childSignal(child.id), undefined, now);
+  const detail = childFinishedDetail(child.id, status);
+  deliver(host, parent, child.parent_id, childSignal(child.id), undefined, now, detail);
 }
 
-/** Inbox entry, history event and wake-up of a signal to an unfinished run. */
+/**
+ * Inbox entry, history event and wake-up of a signal to an unfinished run;
+ * `childFinished` (a child's wake-up) makes the event a `child.finished`.
+ */
 function deliver(
   host: RunHost,
   state: StateRow,
@@ -189,9 +202,12 @@ function deliver(
   name: string,
   payload: string | undefined,
   now: number,
+  childFinished?: string,
 ): void {
   const s = host.st();
-  const seq = host.journal.event(state.rid, "signal.received", now, signalRowData(name, payload));
+  const seq = childFinished === undefined
+    ? host.journal.event(state.rid, "signal.received", now, signalRowData(name, payload))
+    : host.journal.event(state.rid, "child.finished", now, childFinished);
   s.insertSignal.run(state.rid, seq, name, payload ?? null);
   const awaited = state.waiting_for !== null &&
     (JSON.parse(state.waiting_for) as string[]).includes(name);
@@ -229,7 +245,7 @@ export function cancel(
   if (compensate) host.notify("runnable", runId);
   else {
     host.notify("finished", runId);
-    wakeParent(host, state.rid, now);
+    wakeParent(host, state.rid, "cancelled", now);
   }
   return runFromColumns(row as unknown as RunColumns);
 }
