@@ -294,10 +294,15 @@ export function dashboard(
     {
       method: "GET",
       path: ["events"],
-      handle: ({ url }) =>
-        Promise.resolve(
-          liveResponse(client, url.searchParams, undefined, { interval: liveInterval, pageSize }),
-        ),
+      handle: async ({ url }) => {
+        // A run's stream for a run that does not exist is a 404 (RunNotFoundError), not an empty stream.
+        const run = url.searchParams.get("run");
+        if (run !== null) await client.get(run);
+        return liveResponse(client, url.searchParams, undefined, {
+          interval: liveInterval,
+          pageSize,
+        });
+      },
     },
     {
       method: "GET",

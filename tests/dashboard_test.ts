@@ -40,6 +40,9 @@ Deno.test("dashboard() answers unknown paths with an HTML 404 and API paths with
   const api = await handle(new Request("http://localhost/api/nope"));
   assert.equal(api.status, 404);
   assert.equal((await api.json()).error.name, "NotFound");
+  const stream = await handle(new Request("http://localhost/events?run=missing-run"));
+  assert.equal(stream.status, 404);
+  assert.equal((await stream.json()).error.name, "RunNotFoundError");
   const bad = await handle(new Request("http://localhost/?status=bogus"));
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /Cannot filter by status &#39;bogus&#39;/);
