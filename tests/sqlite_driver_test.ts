@@ -4,9 +4,14 @@ import assert from "node:assert/strict";
 import { done, newRun, T0 } from "../testing/rows.ts";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteDriver } from "../drivers/sqlite/mod.ts";
-import { MIGRATIONS, SCHEMA_VERSION, Statements } from "../drivers/sqlite/internals.ts";
+import {
+  listStatement,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  Statements,
+} from "../drivers/sqlite/internals.ts";
 import { InvalidStateError, LeaseLostError } from "../lib/errors.ts";
-import type { DriverNotice, StepRow } from "../lib/driver.ts";
+import { type DriverNotice, encodeCursor, type RunStatus, type StepRow } from "../lib/driver.ts";
 import { testDriverConformance } from "../testing/mod.ts";
 
 const dir = Deno.makeTempDirSync({ prefix: "sluice-sqlite-test-" });
@@ -431,6 +436,92 @@ Deno.test("sqlite: a reader sees rows another driver has not folded yet", async 
     done("a", "1"),
     done("b", "2"),
   ]);
+});
+
+Deno.test("sqlite: the events of a run claimed at start are in its history before its first write, from any connection, and once after a takeover", async () => {
+  const path = freshPath();
+  const types = (items: Awaited<ReturnType<SqliteDriver["history"]>>) =>
+    items.map((item) => item.source === "event" ? item.event.type : `row:${item.row.key}`);
+  const reader = new SqliteDriver({ path });
+  try {
+    {
+      // Its holder goes away without writing (its local lease record goes with it).
+      await using holder = new SqliteDriver({ path });
+      const claimFor = { workerId: "w-1", leaseMs: 1_000 };
+      await holder.createRun(newRun("run-1", { claimFor }), T0);
+      assert.deepEqual(types(await holder.history("run-1")), ["run.created", "run.started"]);
+      assert.deepEqual(types(await reader.history("run-1")), ["run.created", "run.started"]);
+      assert.deepEqual(await reader.feed(undefined, 10).then((f) => f.length), 2);
+    }
+    await using next = new SqliteDriver({ path });
+    const [takeover] = await next.claimRuns({
+      workerId: "w-2",
+      now: T0 + 1_000,
+      leaseMs: 1_000,
+      limit: 1,
+      workflows: ["wf"],
+    });
+    assert.equal(takeover?.previousOwner, "w-1");
+    const recovered = ["run.created", "run.started", "run.recovered"];
+    assert.deepEqual(types(await reader.history("run-1")), recovered);
+    await next.write(takeover!.lease, {
+      steps: [done("a", "1")],
+      events: [{ type: "run.completed", at: T0 + 1_001 }],
+      run: { status: "completed", output: "1" },
+    }, T0 + 1_001);
+    const all = [...recovered, "row:a", "run.completed"];
+    assert.deepEqual(types(await reader.history("run-1")), all);
+    assert.deepEqual(types(await next.history("run-1")), all);
+  } finally {
+    await reader.close();
+  }
+  // Indexed once each: the recovery and the fold left no event twice and nothing unindexed.
+  const db = new DatabaseSync(path);
+  try {
+    const counts = db.prepare(
+      `SELECT (SELECT count(*) FROM events) AS events,
+         (SELECT count(*) FROM journal WHERE kind IS NOT NULL AND key IS NULL) AS journaled`,
+    ).get() as { events: number; journaled: number };
+    assert.deepEqual({ ...counts }, { events: 4, journaled: 4 });
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("sqlite: list pages without a status, or with several, merge one index walk per status", async () => {
+  const path = freshPath();
+  {
+    await using driver = new SqliteDriver({ path });
+    await driver.migrate();
+  }
+  const db = new DatabaseSync(path);
+  try {
+    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all()
+      .map((row) => row.name);
+    assert.equal(indexes.includes("runs_created"), false, "version 15 dropped it");
+    const cursor = encodeCursor(T0, "run-9");
+    for (
+      const filter of [
+        {},
+        { cursor },
+        { status: ["failed", "cancelled"] as RunStatus[], cursor },
+        { createdAfter: T0, createdBefore: T0 + 5 },
+      ]
+    ) {
+      const { sql, params } = listStatement({ ...filter, limit: 50 });
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
+        .map((row) => row.detail);
+      const walks = plan.filter((d) => d.includes("runs_status_created"));
+      const statuses = Array.isArray(filter.status) ? filter.status.length : 8;
+      assert.equal(walks.length, statuses, plan.join("; "));
+      for (const walk of walks) {
+        assert.match(walk, /^SEARCH runs USING COVERING INDEX runs_status_created \(status=\?/);
+      }
+      assert.ok(!plan.some((d) => d.startsWith("SCAN runs")), plan.join("; "));
+    }
+  } finally {
+    db.close();
+  }
 });
 
 Deno.test("sqlite: a signal sent by another connection is reported as a change", async () => {

@@ -6,7 +6,14 @@
  *
  * @module
  */
-import type { Claim, ClaimOptions, Lease, LeaseState, RunStatus } from "../../lib/driver.ts";
+import type {
+  Claim,
+  ClaimOptions,
+  Lease,
+  LeaseState,
+  RunStatus,
+  StoredEvent,
+} from "../../lib/driver.ts";
 import { hasFlowLimits, planFlowClaim, runPlanSync } from "../../lib/flow_claim.ts";
 import { recoveredDetail } from "../../lib/formats.ts";
 import { type RunColumns, runFromColumns } from "../columns.ts";
@@ -61,17 +68,8 @@ function claimOne(
 ): Claim {
   const { now } = options;
   if (journalFrom !== null) host.journal.recover(rid, journalFrom);
-  if (status === "pending") host.journal.event(rid, "run.started", now);
   // A running run with an owner is due only once its lease expired: a takeover.
   const previousOwner = status === "running" ? leaseOwner : null;
-  if (previousOwner !== null) {
-    host.journal.event(
-      rid,
-      "run.recovered",
-      now,
-      recoveredDetail(previousOwner, options.workerId),
-    );
-  }
   const row = host.st().claimRun.get(
     rid,
     options.workerId,
@@ -79,7 +77,18 @@ function claimOne(
     now,
   ) as unknown as RunColumns;
   const run = runFromColumns(row);
-  host.journal.remember(runId, rid, run.leaseToken);
+  const local = host.journal.remember(runId, rid, run.leaseToken);
+  // After the claim opened the lease's journal window: indexed when the lease folds.
+  const events: StoredEvent[] = [];
+  if (status === "pending") events.push({ type: "run.started", at: now });
+  if (previousOwner !== null) {
+    events.push({
+      type: "run.recovered",
+      at: now,
+      detail: recoveredDetail(previousOwner, options.workerId),
+    });
+  }
+  host.journal.leaseEvents(local, events);
   const claimed: Claim = { run, lease: { runId, token: run.leaseToken }, previousStatus: status };
   if (previousOwner !== null) claimed.previousOwner = previousOwner;
   return claimed;

@@ -154,6 +154,35 @@ export class Journal {
     return seq;
   }
 
+  /**
+   * Records events of a lease just taken in this transaction (after its
+   * `journal_from` mark was set): one insert, indexed at the lease's fold
+   * like the holder's own events. Until then readers find them from the mark,
+   * and a crash leaves them to the next holder's recovery.
+   */
+  leaseEvents(local: LocalLease, events: readonly StoredEvent[]): void {
+    const s = this.#s();
+    const [first, second] = events;
+    if (first === undefined) return;
+    const detail = (event: StoredEvent) => event.detail ?? null;
+    const last = Number(
+      (second === undefined
+        ? s.journalEvent.run(local.rid, first.type, first.at, detail(first))
+        : s.journalEventPair.run(
+          local.rid,
+          first.type,
+          first.at,
+          detail(first),
+          second.type,
+          second.at,
+          detail(second),
+        )).lastInsertRowid,
+    );
+    if (second === undefined) local.events.push({ seq: last, event: first });
+    else local.events.push({ seq: last - 1, event: first }, { seq: last, event: second });
+    if (events.length > 2) this.leaseEvents(local, events.slice(2));
+  }
+
   /** Records a row a new run starts with (no lease yet: it is indexed at once). */
   initialRow(rid: number, row: StepRow): void {
     const s = this.#s();
@@ -184,17 +213,35 @@ export class Journal {
    */
   fold(local: LocalLease): void {
     const s = this.#s();
-    if (local.events.length > 0) {
-      s.indexEventsByList.run(JSON.stringify(local.events.map((entry) => entry.seq)));
+    const events = local.events;
+    if (events.length > 0) {
+      // A few (the usual fold): their seqs as values; more: one statement over a JSON list.
+      if (events.length <= MAX_ITEMS_PER_INSERT) {
+        const params: number[] = [local.rid];
+        for (const entry of events) params.push(entry.seq);
+        s.indexEventValues[events.length - 1]!.run(...params);
+      } else s.indexEventsByList.run(JSON.stringify(events.map((entry) => entry.seq)));
       local.events = [];
     }
     if (local.rows.size > 0) {
-      const seqs: number[] = [];
-      for (const entry of local.rows.values()) seqs.push(entry.seq);
-      const list = JSON.stringify(seqs);
-      // Fewer changes than rows: some lost to a done row indexed earlier.
-      if (Number(s.indexStepsByList.run(list).changes) < seqs.length) {
-        s.dropRejectedByList.run(list);
+      if (local.rows.size <= MAX_ITEMS_PER_INSERT) {
+        // Rows in write order, each indexed from what this instance wrote; one
+        // that lost to a done row indexed earlier is deleted from the journal.
+        const entries = [...local.rows.values()];
+        if (entries.length > 1) entries.sort((a, b) => a.seq - b.seq);
+        for (const { row, seq } of entries) {
+          if (Number(s.indexStepValue.run(local.rid, row.key, row.state, seq).changes) === 0) {
+            s.dropRejectedRow.run(local.rid, row.key, seq);
+          }
+        }
+      } else {
+        const seqs: number[] = [];
+        for (const entry of local.rows.values()) seqs.push(entry.seq);
+        const list = JSON.stringify(seqs);
+        // Fewer changes than rows: some lost to a done row indexed earlier.
+        if (Number(s.indexStepsByList.run(list).changes) < seqs.length) {
+          s.dropRejectedByList.run(list);
+        }
       }
       local.rows = new Map();
     }

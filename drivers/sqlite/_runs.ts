@@ -123,26 +123,25 @@ function applyTransition(
       return;
     }
     case "completed":
-      s.transition.run(rid, "completed", now, null, null, transition.output ?? null, null);
-      host.notify("released", runId);
-      host.notify("finished", runId);
-      wakeParent(host, rid, "completed", now);
-      return;
     case "failed":
-    case "cancelled":
-      s.transition.run(
+    case "cancelled": {
+      const completed = transition.status === "completed";
+      const ended = s.transition.get(
         rid,
         transition.status,
         now,
         null,
         null,
-        null,
-        JSON.stringify(transition.error),
-      );
+        completed ? transition.output ?? null : null,
+        completed ? null : JSON.stringify(transition.error),
+      ) as unknown as Ended;
       host.notify("released", runId);
       host.notify("finished", runId);
-      wakeParent(host, rid, transition.status, now);
+      if (ended.call_parent !== null) {
+        wakeParent(host, runId, ended.call_parent, transition.status, now);
+      }
       return;
+    }
     case "running": {
       const moved = s.transition.get(rid, "running", now, now, null, null, null) as
         | { status: RunStatus }
@@ -176,19 +175,34 @@ export function signal(
 /** How a `.call` child ended. */
 type ChildEnd = EventDetails["child.finished"]["status"];
 
+/** What the transition that ends a run returns: the parent a `.call` child wakes. */
+interface Ended {
+  status: RunStatus;
+  call_parent: string | null;
+}
+
+/** The parent of a `.call` child (by rid), if it is one. */
+function callParent(host: RunHost, rid: number): string | null {
+  const child = host.st().callParent.get(rid) as { parent_id: string | null } | undefined;
+  return child?.parent_id ?? null;
+}
+
 /**
- * A `.call` child (by rid) finished: its wake-up goes to the parent's inbox
- * (and a `child.finished` event to its history), in the same transaction,
- * unless the parent finished.
+ * A `.call` child finished: its wake-up goes to the parent's inbox (and a
+ * `child.finished` event to its history), in the same transaction, unless
+ * the parent finished.
  */
-function wakeParent(host: RunHost, rid: number, status: ChildEnd, now: number): void {
-  const s = host.st();
-  const child = s.callParent.get(rid) as { id: string; parent_id: string | null } | undefined;
-  if (child?.parent_id == null) return;
-  const parent = s.runState.get(child.parent_id) as StateRow | undefined;
-  if (!parent || refusal("signal", child.parent_id, parent.status)) return;
-  const detail = childFinishedDetail(child.id, status);
-  deliver(host, parent, child.parent_id, childSignal(child.id), undefined, now, detail);
+function wakeParent(
+  host: RunHost,
+  childId: string,
+  parentId: string,
+  status: ChildEnd,
+  now: number,
+): void {
+  const parent = host.st().runState.get(parentId) as StateRow | undefined;
+  if (!parent || refusal("signal", parentId, parent.status)) return;
+  const detail = childFinishedDetail(childId, status);
+  deliver(host, parent, parentId, childSignal(childId), undefined, now, detail);
 }
 
 /**
@@ -245,7 +259,8 @@ export function cancel(
   if (compensate) host.notify("runnable", runId);
   else {
     host.notify("finished", runId);
-    wakeParent(host, state.rid, "cancelled", now);
+    const parentId = callParent(host, state.rid);
+    if (parentId !== null) wakeParent(host, runId, parentId, "cancelled", now);
   }
   return runFromColumns(row as unknown as RunColumns);
 }

@@ -151,6 +151,14 @@ export class Statements {
   readonly indexStep: StatementSync;
   readonly startedWithRows: StatementSync;
   readonly mergeLabels: StatementSync;
+  /** Two events of a lease just taken (`?2` … `?4`, `?5` … `?7`). */
+  readonly journalEventPair: StatementSync;
+  /** A fold's 1 … MAX_ITEMS_PER_INSERT events by seq (`?1` the rid, `?2` on the seqs). */
+  readonly indexEventValues: StatementSync[];
+  /** A fold's checkpoint row (`?2` key, `?3` state, `?4` seq); a done row in force stays. */
+  readonly indexStepValue: StatementSync;
+  /** Deletes a row that `indexStepValue` did not index (`?3` its seq). */
+  readonly dropRejectedRow: StatementSync;
   readonly indexStepsByList: StatementSync;
   readonly indexEventsByList: StatementSync;
   readonly dropRejectedByList: StatementSync;
@@ -292,7 +300,7 @@ export class Statements {
          updated_at = ?3, lease_owner = NULL, journal_from = NULL, recoveries = 0,
          waiting_for = ?5, output = coalesce(?6, output), error = coalesce(?7, error)
        WHERE rid = ?1
-       RETURNING status`,
+       RETURNING status, CASE WHEN parent_call = 1 THEN parent_id END AS call_parent`,
     );
     this.setDue = p("UPDATE runs SET due_at = ?2 WHERE rid = ?1");
     this.callParent = p("SELECT id, parent_id FROM runs WHERE rid = ?1 AND parent_call = 1");
@@ -354,6 +362,23 @@ export class Statements {
     this.indexStep = p("INSERT INTO steps (rid, key, state, seq) VALUES (?1, ?2, ?3, ?4)");
     this.startedWithRows = p("UPDATE runs SET lease_token = 1 WHERE rid = ?1");
     this.mergeLabels = p("UPDATE runs SET labels = json_patch(labels, ?2) WHERE rid = ?1");
+    this.journalEventPair = p(
+      "INSERT INTO journal (rid, kind, at, data) VALUES (?1, ?2, ?3, ?4), (?1, ?5, ?6, ?7)",
+    );
+    this.indexEventValues = [];
+    for (let n = 1; n <= MAX_ITEMS_PER_INSERT; n++) {
+      const values = Array.from({ length: n }, (_, i) => `(?1, ?${i + 2})`).join(", ");
+      this.indexEventValues.push(p(`INSERT OR IGNORE INTO events (rid, seq) VALUES ${values}`));
+    }
+    this.indexStepValue = p(
+      `INSERT INTO steps (rid, key, state, seq) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (rid, key) DO UPDATE SET state = excluded.state, seq = excluded.seq
+       WHERE steps.state = 'pending'`,
+    );
+    this.dropRejectedRow = p(
+      `DELETE FROM journal WHERE seq = ?3 AND NOT EXISTS (
+         SELECT 1 FROM steps WHERE rid = ?1 AND key = ?2 AND seq = ?3)`,
+    );
     this.indexStepsByList = p(indexSteps(BY_LIST));
     this.indexEventsByList = p(indexEvents(BY_LIST));
     this.dropRejectedByList = p(dropRejected(BY_LIST));

@@ -334,10 +334,14 @@ export class SqliteDriver implements Driver {
       };
     }
     const rid = (inserted as { rid: number }).rid;
-    this.#journal.event(rid, "run.created", now);
     if (claimFor !== undefined) {
-      this.#journal.event(rid, "run.started", now);
-      this.#journal.remember(newRun.id, rid, 1);
+      // Its journal window opened with the insert: the two events are the
+      // lease's own, indexed when it folds (at the run's first transition).
+      const local = this.#journal.remember(newRun.id, rid, 1);
+      this.#journal.leaseEvents(local, [
+        { type: "run.created", at: now },
+        { type: "run.started", at: now },
+      ]);
       const run = pendingRun(newRun, now);
       run.status = "running";
       run.leaseToken = 1;
@@ -345,6 +349,7 @@ export class SqliteDriver implements Driver {
       run.dueAt = now + claimFor.leaseMs;
       return { run, created: true };
     }
+    this.#journal.event(rid, "run.created", now);
     if (newRun.steps?.length) {
       for (const row of newRun.steps) this.#journal.initialRow(rid, row);
       s.startedWithRows.run(rid);
