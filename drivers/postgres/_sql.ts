@@ -64,6 +64,13 @@ export interface CreateShape {
   extras: boolean;
   /** Without `extras`: whether the owners come as `$11` (else no run has one). */
   claim?: boolean;
+  /**
+   * One run, each parameter the value itself rather than an array of one:
+   * PostgreSQL keeps a generic plan of this form, where it plans the array
+   * form (an `unnest` of parameters, whose lengths a generic plan cannot see)
+   * again at every execution once the runs table holds a few thousand runs.
+   */
+  one?: boolean;
 }
 
 /**
@@ -79,38 +86,49 @@ export interface CreateShape {
 export function createRunsStatement(s: string, shape: CreateShape): string {
   const seq = `nextval('${s}.history_seq')`;
   const owned = `CASE WHEN owner IS NULL THEN 'pending' ELSE 'running' END`;
-  const extras = shape.extras
-    ? {
-      arrays:
-        ", $11::text[], $12::text[], $13::int4[], $14::text[], $15::int4[], $16::int8[], $17::text[]",
-      names: ", concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, owner",
-      values: `${owned}, input, labels::jsonb, now, now, due_at, concurrency_key, rate_key,
-          priority, parent_id, parent_call <> 0, deadline_at, (owner IS NOT NULL)::int, owner`,
-    }
+  // The parameters of the `b` rows: number, type, column.
+  const columns: [number, string, string][] = [
+    [1, "text", "id"],
+    [2, "text", "workflow"],
+    [3, "text", "version"],
+    [4, "text", "plan_hash"],
+    [5, "text", "input"],
+    [6, "text", "labels"],
+    [7, "int8", "due_at"],
+    [8, "int8", "now"],
+  ];
+  if (shape.extras) {
+    columns.push(
+      [11, "text", "concurrency_key"],
+      [12, "text", "rate_key"],
+      [13, "int4", "priority"],
+      [14, "text", "parent_id"],
+      [15, "int4", "parent_call"],
+      [16, "int8", "deadline_at"],
+      [17, "text", "owner"],
+    );
+  } else if (shape.claim) columns.push([11, "text", "owner"]);
+  const values = shape.extras
+    ? `${owned}, input, labels::jsonb, now, now, due_at, concurrency_key, rate_key,
+          priority, parent_id, parent_call <> 0, deadline_at, (owner IS NOT NULL)::int, owner`
     : shape.claim
-    ? {
-      arrays: ", $11::text[]",
-      names: ", owner",
-      values: `${owned}, input, labels::jsonb, now, now, due_at, '', '', 0, NULL, false, NULL,
-          (owner IS NOT NULL)::int, owner`,
-    }
-    : {
-      arrays: "",
-      names: "",
-      values: `'pending', input, labels::jsonb, now, now, due_at, '', '', 0, NULL, false, NULL, 0,
-          NULL`,
-    };
+    ? `${owned}, input, labels::jsonb, now, now, due_at, '', '', 0, NULL, false, NULL,
+          (owner IS NOT NULL)::int, owner`
+    : `'pending', input, labels::jsonb, now, now, due_at, '', '', 0, NULL, false, NULL, 0,
+          NULL`;
+  const source = shape.one
+    ? `SELECT ${columns.map(([n, type, name]) => `$${n}::${type} AS ${name}`).join(", ")}, 1 AS ord`
+    : `SELECT * FROM unnest(${columns.map(([n, type]) => `$${n}::${type}[]`).join(", ")})
+          WITH ORDINALITY AS b(${columns.map(([, , name]) => name).join(", ")}, ord)`;
   return `WITH b AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-          $6::text[], $7::int8[], $8::int8[]${extras.arrays})
-          WITH ORDINALITY AS b(id, workflow, version, plan_hash, input, labels, due_at, now${extras.names}, ord)
+        ${source}
       ),
       ins AS (
         INSERT INTO ${s}.runs AS r
           (id, workflow, version, plan_hash, status, input, labels, created_at, updated_at, due_at,
             concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at, lease_token,
             lease_owner)
-        SELECT id, workflow, version, plan_hash, ${extras.values}
+        SELECT id, workflow, version, plan_hash, ${values}
         FROM b ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING r.id, r.status, r.created_at, r.lease_owner
@@ -128,7 +146,8 @@ export function createRunsStatement(s: string, shape: CreateShape): string {
       SELECT true AS created, ${CREATED_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
       UNION ALL
       SELECT false, ${RUN}, 0 FROM ${s}.runs r
-      WHERE r.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`;
+      WHERE r.id = ${shape.one ? "$1::text" : "ANY($1::text[])"}
+        AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`;
 }
 
 /** The run (alias `r`) is held under a lease: running or paused, with an owner. */
@@ -289,6 +308,16 @@ export function statements(s: string): Statements {
     createRunsQuiet: createRuns(false),
     createRunsPlain: createRunsStatement(s, { notify: false, extras: false }),
     createRunsClaimed: createRunsStatement(s, { notify: false, extras: false, claim: true }),
+    oneRun: {
+      createRunsQuiet: createRunsStatement(s, { notify: false, extras: true, one: true }),
+      createRunsPlain: createRunsStatement(s, { notify: false, extras: false, one: true }),
+      createRunsClaimed: createRunsStatement(s, {
+        notify: false,
+        extras: false,
+        claim: true,
+        one: true,
+      }),
+    },
 
     /** `createRuns` for one run (arrays of one) with its first rows ($11-$18), keys, parent, deadline ($19-$24). */
     createWithSteps: `WITH b AS (
@@ -619,6 +648,11 @@ export interface Statements {
   createRunsPlain: string;
   /** `createRunsPlain` with the owners of runs claimed at once as `$11`. */
   createRunsClaimed: string;
+  /**
+   * The three creations above for one run, each parameter the value itself
+   * (`CreateShape.one`): PostgreSQL keeps a generic plan of them.
+   */
+  oneRun: Pick<Statements, "createRunsQuiet" | "createRunsPlain" | "createRunsClaimed">;
   createWithSteps: string;
   getRun: string;
   runStatus: string;

@@ -409,14 +409,17 @@ export class PostgresDriver implements Driver {
       params.push(...createFlowParams(items), ...createChildParams(items));
     }
     if (needs !== "none") params.push(...createClaimParams(items));
+    // One run: the statement of scalars, which keeps a generic plan (CreateShape.one).
+    const one = items.length === 1;
+    const st = one ? this.#st.oneRun : this.#st;
     const rows = await this.#query<RunRow & { created: boolean; notified: number }>(
-      items.length === 1 ? `create run '${items[0]!.run.id}'` : `create ${items.length} runs`,
+      one ? `create run '${items[0]!.run.id}'` : `create ${items.length} runs`,
       needs === "extras"
-        ? this.#st.createRunsQuiet
+        ? st.createRunsQuiet
         : needs === "claim"
-        ? this.#st.createRunsClaimed
-        : this.#st.createRunsPlain,
-      params,
+        ? st.createRunsClaimed
+        : st.createRunsPlain,
+      one ? params.map((p) => Array.isArray(p) ? (p as readonly Param[])[0] ?? null : p) : params,
     );
     if (rows.some((row) => row.notified > 0)) this.#notifier.push(this.#payload("runnable"));
     settleCreates(
