@@ -150,6 +150,12 @@ export function createRunsStatement(s: string, shape: CreateShape): string {
         AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`;
 }
 
+/**
+ * The predicate of the partial index `runs_labels` (migration 15): a run with
+ * labels. A labels filter repeats it, so the planner can use that index.
+ */
+export const HAS_LABELS = "labels <> '{}'::jsonb";
+
 /** The run (alias `r`) is held under a lease: running or paused, with an owner. */
 export const HELD = "r.status IN ('running', 'paused') AND r.lease_owner IS NOT NULL";
 
@@ -179,8 +185,15 @@ export const EVENT_COLUMNS = "(run_id, seq, pos, type, at, step, attempt, detail
 export function statements(s: string): Statements {
   const seq = `nextval('${s}.history_seq')`;
   /** Steps of one fenced write: arrays from `$first`, joined to `fence` (with `id`). */
-  const stepRows = (first: number, fence: string) => {
+  const stepRows = (first: number, fence: string, one = false) => {
     const p = (i: number) => `$${first + i}`;
+    if (one) {
+      return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
+      SELECT ${fence}.id, ${p(0)}::text, ${p(1)}::text, ${p(2)}::text, ${p(3)}::text,
+        ${p(4)}::int4, ${p(5)}::int8, ${p(6)}::int8, sq.seq, ${p(7)}::int4
+      FROM ${fence} CROSS JOIN sq
+      ${STEP_UPSERT}`;
+    }
     return `INSERT INTO ${s}.steps AS t ${STEP_COLUMNS}
       SELECT ${fence}.id, b.key, b.kind, b.state, b.data, b.attempt, b.started_at, b.finished_at,
         sq.seq, b.pos
@@ -190,8 +203,14 @@ export function statements(s: string): Statements {
       CROSS JOIN ${fence} CROSS JOIN sq
       ${STEP_UPSERT}`;
   };
-  const eventRows = (first: number, fence: string) => {
+  const eventRows = (first: number, fence: string, one = false) => {
     const p = (i: number) => `$${first + i}`;
+    if (one) {
+      return `INSERT INTO ${s}.events ${EVENT_COLUMNS}
+      SELECT ${fence}.id, sq.seq, ${p(5)}::int4, ${p(0)}::text, ${p(1)}::int8, ${p(2)}::text,
+        ${p(3)}::int4, ${p(4)}::text
+      FROM ${fence} CROSS JOIN sq`;
+    }
     return `INSERT INTO ${s}.events ${EVENT_COLUMNS}
       SELECT ${fence}.id, sq.seq, e.pos, e.type, e.at, e.step, e.attempt, e.detail
       FROM unnest(${p(0)}::text[], ${p(1)}::int8[], ${p(2)}::text[], ${p(3)}::int4[],
@@ -204,17 +223,25 @@ export function statements(s: string): Statements {
    * and the driver sends it once the write committed (`_notify.ts`), so the
    * commit does not take PostgreSQL's NOTIFY lock. Parameters: $1 run id,
    * $2 token, $3 now, $4-$11 steps, $12-$17 events, $18 channel, $19
-   * payload, then the transition's own from $20.
+   * payload, then the transition's own from $20. With `one`, exactly one
+   * step row and one event, each parameter the value itself rather than an
+   * array (`oneRow`).
    */
-  const transition = (set: string, notifyWhen: string, payload = "$19", ends = false) =>
+  const transition = (
+    set: string,
+    notifyWhen: string,
+    payload = "$19",
+    ends = false,
+    one = false,
+  ) =>
     `WITH up AS (
       UPDATE ${s}.runs AS r SET ${set}, lease_owner = NULL, recoveries = 0, updated_at = $3::int8
       WHERE r.id = $1 AND r.lease_token = $2::int8 AND ${HELD}
       RETURNING r.id, r.due_at, r.parent_id, r.parent_call, r.status
     ),
     sq AS (SELECT ${seq} AS seq),
-    st AS (${stepRows(4, "up")}),
-    ev AS (${eventRows(12, "up")}),
+    st AS (${stepRows(4, "up", one)}),
+    ev AS (${eventRows(12, "up", one)}),
     n AS (SELECT $18::text AS channel, ${payload} AS payload FROM up WHERE ${notifyWhen})${
       ends ? `,\n    ${wakeParent("$3", "$18", payload, false)}` : ""
     }
@@ -256,13 +283,14 @@ export function statements(s: string): Statements {
     }`;
 
   /** A transition to a final `status`, storing $20 in `column`; `ends` wakes a calling parent. */
-  const finish = (status: string, column: "output" | "error", ends: boolean) =>
+  const finish = (status: string, column: "output" | "error", ends: boolean, one: boolean) =>
     transition(
       `status = '${status}', ${column} = $20::text, due_at = NULL, waiting_for = NULL,
         paused_status = NULL, paused_due = NULL`,
       "true",
       "$19",
       ends,
+      one,
     );
 
   const wakeAt = "CASE WHEN r.inbox && $21::text[] THEN $3::int8 ELSE $22::int8 END";
@@ -289,6 +317,33 @@ export function statements(s: string): Statements {
       SELECT * FROM up ORDER BY priority DESC, previous_due_at, id`;
 
   const createRuns = (notify: boolean) => createRunsStatement(s, { notify, extras: true });
+
+  /** The run transitions; with `one`, for exactly one step row and one event (`oneRow`). */
+  const transitions = (one: boolean): TransitionStatements => ({
+    suspend: transition(
+      `status = CASE WHEN ${PAUSED} THEN 'paused' ELSE $20::text END,
+      waiting_for = CASE WHEN cardinality($21::text[]) > 0 THEN $21::text[] END,
+      ${resumesWith("$20::text", wakeAt)},
+      due_at = CASE WHEN ${PAUSED} THEN NULL ELSE ${wakeAt} END`,
+      // The slot is released either way; runnable only when due now.
+      "true",
+      "CASE WHEN up.due_at <= $3::int8 THEN $19 ELSE replace($19, ',runnable', '') END",
+      false,
+      one,
+    ),
+    complete: finish("completed", "output", true, one),
+    fail: finish("failed", "error", true, one),
+    cancel: finish("cancelled", "error", false, one),
+    release: transition(
+      `${
+        resumesWith("'running'", "$3::int8")
+      }, due_at = CASE WHEN ${PAUSED} THEN NULL ELSE $3::int8 END`,
+      "true",
+      "$19",
+      false,
+      one,
+    ),
+  });
 
   return {
     lockMigrations: "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
@@ -433,24 +488,8 @@ export function statements(s: string): Statements {
         finished_at::float8 AS finished_at
       FROM ${s}.steps WHERE run_id = $1 AND key = ANY($2::text[])`,
 
-    suspend: transition(
-      `status = CASE WHEN ${PAUSED} THEN 'paused' ELSE $20::text END,
-        waiting_for = CASE WHEN cardinality($21::text[]) > 0 THEN $21::text[] END,
-        ${resumesWith("$20::text", wakeAt)},
-        due_at = CASE WHEN ${PAUSED} THEN NULL ELSE ${wakeAt} END`,
-      // The slot is released either way; runnable only when due now.
-      "true",
-      "CASE WHEN up.due_at <= $3::int8 THEN $19 ELSE replace($19, ',runnable', '') END",
-    ),
-    complete: finish("completed", "output", true),
-    fail: finish("failed", "error", true),
-    cancel: finish("cancelled", "error", false),
-    release: transition(
-      `${
-        resumesWith("'running'", "$3::int8")
-      }, due_at = CASE WHEN ${PAUSED} THEN NULL ELSE $3::int8 END`,
-      "true",
-    ),
+    ...transitions(false),
+    oneRow: transitions(true),
 
     consumeSignal: `WITH lk AS (
         SELECT r.id, ${PAUSED} AS paused FROM ${s}.runs r
@@ -633,8 +672,17 @@ export function statements(s: string): Statements {
   };
 }
 
+/** The run transitions of {@linkcode statements} (parameters: see `transition` there). */
+export interface TransitionStatements {
+  suspend: string;
+  complete: string;
+  fail: string;
+  cancel: string;
+  release: string;
+}
+
 /** The statements of {@linkcode statements}. */
-export interface Statements {
+export interface Statements extends TransitionStatements {
   lockMigrations: string;
   inspect: string;
   createSchema: string;
@@ -664,11 +712,12 @@ export interface Statements {
   nextDueAt: string;
   extendLeases: string;
   readSteps: string;
-  suspend: string;
-  complete: string;
-  fail: string;
-  cancel: string;
-  release: string;
+  /**
+   * The transitions for exactly one step row and one event (a completion
+   * with the last step's row, the common end of a run), each parameter of
+   * `$4`…`$17` the value itself: no `unnest` of arrays to plan and run.
+   */
+  oneRow: TransitionStatements;
   consumeSignal: string;
   sendSignal: string;
   hasSignalId: string;

@@ -20,7 +20,7 @@ import type {
   WriteBatch,
 } from "../../lib/driver.ts";
 import type { BatchItem } from "./_batch.ts";
-import type { Statements } from "./_sql.ts";
+import type { Statements, TransitionStatements } from "./_sql.ts";
 import { type WriteShape, writeStatement } from "./_sql_write.ts";
 
 /** Runs one statement (a driver's query, which maps errors to `StorageError`). */
@@ -290,20 +290,25 @@ export function transitionQuery(
   payload: (types: string) => string,
 ): { text: string; params: Param[]; notices: DriverNotice["type"][] } {
   const steps = lastRows(batch.steps);
+  const events = batch.events ?? [];
+  // One step row and one event (a completion with its last step): the
+  // statements of scalars, which run without unnest.
+  const one = steps.length === 1 && events.length === 1;
+  const rows = [...stepArrays(steps, pos), ...eventArrays(events, pos + steps.length)];
   const common: Param[] = [
     lease.runId,
     lease.token,
     now,
-    ...stepArrays(steps, pos),
-    ...eventArrays(batch.events ?? [], pos + steps.length),
+    ...(one ? rows.map((column) => (column as readonly Param[])[0] ?? null) : rows),
     channel,
   ];
+  const t: TransitionStatements = one ? st.oneRow : st;
   const run = batch.run;
   switch (run.status) {
     case "sleeping":
     case "waiting":
       return {
-        text: st.suspend,
+        text: t.suspend,
         params: [
           ...common,
           payload("released,runnable"),
@@ -316,14 +321,14 @@ export function transitionQuery(
       };
     case "completed":
       return {
-        text: st.complete,
+        text: t.complete,
         params: [...common, payload("released,finished"), run.output ?? null],
         notices: ["released", "finished"],
       };
     case "failed":
     case "cancelled":
       return {
-        text: run.status === "failed" ? st.fail : st.cancel,
+        text: run.status === "failed" ? t.fail : t.cancel,
         params: [
           ...common,
           payload("released,finished"),
@@ -333,7 +338,7 @@ export function transitionQuery(
       };
     case "running":
       return {
-        text: st.release,
+        text: t.release,
         params: [...common, payload("runnable")],
         notices: ["runnable"],
       };
