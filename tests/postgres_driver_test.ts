@@ -560,3 +560,83 @@ test("labels set by a step land in the checkpoint's transaction: neither lands w
     await sql.end({ timeout: 1 });
   }
 });
+
+test("a run started alone is inserted under a generic plan, also when the runs table holds many runs", async () => {
+  // The array form of the insert (unnest of parameters, whose length a generic
+  // plan cannot see) was planned again at every start once the table held a
+  // few thousand runs (about 0.5 ms a start); the one-run form of scalars
+  // keeps a generic plan after PostgreSQL's five custom ones.
+  const schema = freshSchema();
+  const sql = postgres(URL, { max: 1, onnotice: () => {} });
+  const driver = new PostgresDriver({ sql, schema });
+  try {
+    await driver.migrate();
+    // 20,000 finished runs: the array form stays generic on a small table only.
+    await sql.unsafe(
+      `INSERT INTO "${schema}".runs (id, workflow, version, plan_hash, status, created_at, updated_at)
+       SELECT 'old-' || g, 'wf', '1', 'h', 'completed', g, g FROM generate_series(1, 20000) AS g`,
+    );
+    await sql.unsafe(`ANALYZE "${schema}".runs`);
+    for (let i = 0; i < 20; i++) {
+      // Claimed at once by a worker of this process, as a start beside a worker is.
+      const claimFor = { workerId: "w1", leaseMs: 30_000 };
+      const { run, created } = await driver.createRun(newRun(`r${i}`, { claimFor }), T0);
+      assert.equal(created, true);
+      assert.equal(run.status, "running");
+    }
+    // Again: an existing run comes back unchanged.
+    assert.equal((await driver.createRun(newRun("r3"), T0)).run.leaseOwner, "w1");
+    const plans = await sql.unsafe(
+      `SELECT generic_plans::int AS generic, custom_plans::int AS custom
+       FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO "${schema}".runs%'`,
+    );
+    assert.equal(plans.length, 1, "one insert statement prepared");
+    assert.ok(plans[0]!.custom <= 5, `custom plans: ${plans[0]!.custom}`);
+    assert.ok(plans[0]!.generic >= 15, `generic plans: ${plans[0]!.generic}`);
+  } finally {
+    await driver.close();
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await sql.end({ timeout: 1 });
+  }
+});
+
+test("only runs with labels are in the labels index, and a labels filter still uses it", async () => {
+  const schema = freshSchema();
+  const driver = new PostgresDriver({ url: URL, schema });
+  const sql = admin();
+  try {
+    await driver.createRun(newRun("plain"), T0);
+    await driver.createRun(newRun("tagged", { labels: { team: "a" } }), T0 + 1);
+    const [{ entries }] = await sql.unsafe(
+      `SELECT count(*)::int AS entries FROM "${schema}".runs WHERE labels <> '{}'::jsonb`,
+    ) as unknown as [{ entries: number }];
+    assert.equal(entries, 1);
+    const [{ predicate }] = await sql.unsafe(
+      `SELECT pg_get_expr(i.indpred, i.indrelid) AS predicate FROM pg_index i
+       WHERE i.indexrelid = $1::regclass`,
+      [`"${schema}".runs_labels`],
+    ) as unknown as [{ predicate: string }];
+    assert.match(predicate, /labels <> '\{\}'::jsonb/);
+    const page = await driver.listRuns({ labels: { team: "a" } });
+    assert.deepEqual(page.runs.map((run) => run.id), ["tagged"]);
+    // The list statement's predicate implies the index's: with sequential
+    // scans and the creation-order walk priced out, the plan takes runs_labels.
+    await sql.begin(async (tx) => {
+      await tx.unsafe("SET LOCAL enable_seqscan = off");
+      await tx.unsafe("SET LOCAL enable_indexscan = off");
+      const lines = await tx.unsafe(
+        `EXPLAIN SELECT r.id FROM "${schema}".runs r
+         WHERE r.labels @> '{"team":"a"}'::jsonb AND r.labels <> '{}'::jsonb
+         ORDER BY r.created_at DESC, r.id DESC LIMIT 51`,
+      );
+      assert.match(
+        lines.map((l) => l["QUERY PLAN"]).join("\n"),
+        /Bitmap Index Scan on runs_labels/,
+      );
+    });
+  } finally {
+    await driver.close();
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await sql.end({ timeout: 1 });
+  }
+});

@@ -20,6 +20,7 @@ import { LIST_PAGE } from "../../lib/driver_policy.ts";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { RunNotFoundError } from "../../lib/errors.ts";
 import type { ControlHost } from "./_control.ts";
+import { HAS_LABELS } from "./_sql.ts";
 import type { Param } from "./_writes.ts";
 
 /**
@@ -52,7 +53,8 @@ export function listQuery(
   }
   if (filter.labels !== undefined && Object.keys(filter.labels).length > 0) {
     params.push(JSON.stringify(filter.labels));
-    where.push(`r.labels @> $${params.length}::text::jsonb`);
+    // Only runs with labels are in runs_labels: the predicate lets the planner use it.
+    where.push(`r.labels @> $${params.length}::text::jsonb AND r.${HAS_LABELS}`);
   }
   if (filter.createdAfter !== undefined) {
     params.push(filter.createdAfter);
