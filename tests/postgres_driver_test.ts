@@ -577,15 +577,17 @@ test("a run started alone is inserted under a generic plan, also when the runs t
        SELECT 'old-' || g, 'wf', '1', 'h', 'completed', g, g FROM generate_series(1, 20000) AS g`,
     );
     await sql.unsafe(`ANALYZE "${schema}".runs`);
+    // Claimed at once by a worker of this process, as a start beside a worker is.
+    const claimFor = { workerId: "w1", leaseMs: 30_000 };
     for (let i = 0; i < 20; i++) {
-      // Claimed at once by a worker of this process, as a start beside a worker is.
-      const claimFor = { workerId: "w1", leaseMs: 30_000 };
       const { run, created } = await driver.createRun(newRun(`r${i}`, { claimFor }), T0);
       assert.equal(created, true);
       assert.equal(run.status, "running");
     }
     // Again: an existing run comes back unchanged.
-    assert.equal((await driver.createRun(newRun("r3"), T0)).run.leaseOwner, "w1");
+    const again = await driver.createRun(newRun("r3", { claimFor }), T0);
+    assert.equal(again.created, false);
+    assert.equal(again.run.leaseOwner, "w1");
     const plans = await sql.unsafe(
       `SELECT generic_plans::int AS generic, custom_plans::int AS custom
        FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO "${schema}".runs%'`,
