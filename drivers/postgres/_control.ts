@@ -33,14 +33,8 @@ import {
   workerParams,
 } from "../columns.ts";
 import type { Statements } from "./_sql.ts";
-import {
-  createChildParams,
-  createFlowParams,
-  createParams,
-  type Param,
-  type Query,
-  stepArrays,
-} from "./_writes.ts";
+import { type Param, type Query, stepArrays } from "./_writes.ts";
+import { createChildParams, createFlowParams, createParams } from "./_creates.ts";
 
 /** What run control needs from the driver. */
 export interface ControlHost {

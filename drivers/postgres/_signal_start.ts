@@ -14,7 +14,12 @@ import { refusedError } from "../../lib/driver_policy.ts";
 import { signalRowData } from "../../lib/formats.ts";
 import type { TxQuery } from "./_schedules.ts";
 import type { Statements } from "./_sql.ts";
-import { createChildParams, createClaimParams, createFlowParams, createParams } from "./_writes.ts";
+import {
+  createChildParams,
+  createClaimParams,
+  createFlowParams,
+  createParams,
+} from "./_creates.ts";
 
 /** What signal-with-start needs from the driver. */
 export interface SignalStartHost {

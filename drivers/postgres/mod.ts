@@ -45,20 +45,15 @@ import {
   type PostgresDriverOptions,
   type PostgresSql,
 } from "./_connection.ts";
+import { lastRows, type Param, type Query, type WriteItem, WriteQueries } from "./_writes.ts";
 import {
   createChildParams,
   createClaimParams,
   createFlowParams,
   type CreateItem,
-  createNeeds,
   createParams,
-  lastRows,
-  type Param,
-  type Query,
-  settleCreates,
-  type WriteItem,
-  WriteQueries,
-} from "./_writes.ts";
+  flushCreates,
+} from "./_creates.ts";
 import { isRefusedStatement, toStorageError } from "./_errors.ts";
 import { type Statements, statements } from "./_sql.ts";
 import {
@@ -226,7 +221,7 @@ export class PostgresDriver implements Driver {
         isolate: isRefusedStatement,
       },
     );
-    this.#creates = new Batcher((items) => this.#flushCreates(items), {
+    this.#creates = new Batcher((items) => flushCreates(this.#host, items), {
       maxInFlight: 2,
       maxItems: 512,
       isolate: isRefusedStatement,
@@ -394,40 +389,6 @@ export class PostgresDriver implements Driver {
     return await new Promise((resolve, reject) => {
       this.#creates.push({ run, now, resolve, reject });
     });
-  }
-
-  async #flushCreates(items: CreateItem[]): Promise<void> {
-    // Runs that use no flow control, parent or deadline (the common start)
-    // bind ten parameters (eleven with owners), not seventeen.
-    let needs: "extras" | "claim" | "none" = "none";
-    for (const { run } of items) {
-      const need = createNeeds(run);
-      if (need === "extras" || needs === "none") needs = need;
-    }
-    const params = [...createParams(items), this.#channel, this.#payload("runnable")];
-    if (needs === "extras") {
-      params.push(...createFlowParams(items), ...createChildParams(items));
-    }
-    if (needs !== "none") params.push(...createClaimParams(items));
-    // One run: the statement of scalars, which keeps a generic plan (CreateShape.one).
-    const one = items.length === 1;
-    const st = one ? this.#st.oneRun : this.#st;
-    const rows = await this.#query<RunRow & { created: boolean; notified: number }>(
-      one ? `create run '${items[0]!.run.id}'` : `create ${items.length} runs`,
-      needs === "extras"
-        ? st.createRunsQuiet
-        : needs === "claim"
-        ? st.createRunsClaimed
-        : st.createRunsPlain,
-      one ? params.map((p) => Array.isArray(p) ? (p as readonly Param[])[0] ?? null : p) : params,
-    );
-    if (rows.some((row) => row.notified > 0)) this.#notifier.push(this.#payload("runnable"));
-    settleCreates(
-      items,
-      rows,
-      (runId) => this.#emit(["runnable"], runId),
-      (runId) => this.getRun(runId),
-    );
   }
 
   /** Reads a run. */
