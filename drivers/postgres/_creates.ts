@@ -10,7 +10,6 @@
 import { StorageError } from "../../lib/errors.ts";
 import { pendingRun } from "../../lib/driver_runs.ts";
 import type { NewRun, StoredRun } from "../../lib/driver.ts";
-import { type RunColumns, runFromColumns } from "../columns.ts";
 import type { BatchItem } from "./_batch.ts";
 import type { ControlHost } from "./_control.ts";
 import type { Param } from "./_writes.ts";
@@ -107,32 +106,27 @@ export function createFlowParams(items: readonly { run: NewRun }[]): Param[] {
 }
 
 /**
- * Settles grouped creations from the rows the statement returned: each item
- * gets its run (created or existing); `created` is called once per new run
- * that is pending (not claimed at once).
- * A run missing from the rows was inserted by a concurrent transaction after
- * the statement's snapshot, so it is read back.
+ * Settles grouped creations from the rows the statement returned (the runs it
+ * inserted, as id and status): each such item gets the run it sent, as
+ * stored, and `created` is called once per new run that is pending (not
+ * claimed at once). Any other item names a run that existed (or that a
+ * concurrent transaction inserted after the statement's snapshot): it is read.
  */
 export function settleCreates(
   items: readonly CreateItem[],
-  rows: readonly (RunColumns & { created: boolean })[],
+  rows: readonly { id: string; status: string }[],
   created: (runId: string) => void,
   getRun: (runId: string) => Promise<StoredRun | undefined>,
 ): void {
-  const byId = new Map<string, RunColumns & { created: boolean }>();
-  for (const row of rows) byId.set(row.id, row);
+  const inserted = new Map<string, string>();
+  for (const row of rows) inserted.set(row.id, row.status);
   for (const item of items) {
-    const row = byId.get(item.run.id);
-    if (row?.created) {
-      // Inserted: the statement returns only its id and status (CREATED_OUT).
-      row.created = false;
+    const status = inserted.get(item.run.id);
+    if (status !== undefined) {
+      inserted.delete(item.run.id);
       item.resolve({ run: createdRun(item), created: true });
       // A run claimed at once (NewRun.claimFor) is no one else's to claim.
-      if (row.status === "pending") created(row.id);
-      continue;
-    }
-    if (row) {
-      item.resolve({ run: runFromColumns(row), created: false });
+      if (status === "pending") created(item.run.id);
       continue;
     }
     getRun(item.run.id).then((run) => {
@@ -173,7 +167,7 @@ export async function flushCreates(host: CreateHost, items: CreateItem[]): Promi
       ? st.createRunsClaimed
       : st.createRunsPlain,
     one ? params.map((p) => Array.isArray(p) ? (p as readonly Param[])[0] ?? null : p) : params,
-  ) as unknown as (RunColumns & { created: boolean; notified: number })[];
+  ) as unknown as { id: string; status: string; notified: number }[];
   if (rows.some((row) => row.notified > 0)) host.notify(host.payload("runnable", ""));
   settleCreates(
     items,

@@ -42,16 +42,6 @@ const RUN_OUT = `id, workflow, version, plan_hash, status, input, output, error,
   created_at, updated_at, due_at, waiting_for, lease_token, lease_owner, recoveries,
   concurrency_key, rate_key, priority, parent_id, parent_call, deadline_at`;
 
-/**
- * What a creation returns for a run it inserted: only the id and status (the
- * caller knows the rest: `pendingRun`); the other columns of `RUN_OUT` are
- * null, so that a created row costs little to send and parse.
- */
-const CREATED_OUT = RUN_OUT.split(",").map((column) => {
-  const name = column.trim();
-  return name === "id" || name === "status" ? name : `NULL AS ${name}`;
-}).join(", ");
-
 /** The shape of a grouped run creation (`createRunsStatement`). */
 export interface CreateShape {
   /** Whether the statement sends the `runnable` notice itself. */
@@ -79,9 +69,11 @@ export interface CreateShape {
  * says whether the driver should send it once the write committed. A run
  * with an owner ($17, or $11 in the short forms) is claimed by it at once
  * (NewRun.claimFor): running under lease token 1, due when the lease expires
- * ($7), with run.started after run.created, and no notice. A run it inserted
- * comes back as its id and status only (`CREATED_OUT`); a run that existed,
- * with every column.
+ * ($7), with run.started after run.created, and no notice. Only the runs
+ * it inserted come back, as their id and status (the caller knows the rest,
+ * `pendingRun`): four columns, little to send, parse and collect. A run that
+ * existed (a start again with the same id, rare) is not returned; the caller
+ * reads it.
  */
 export function createRunsStatement(s: string, shape: CreateShape): string {
   const seq = `nextval('${s}.history_seq')`;
@@ -143,11 +135,7 @@ export function createRunsStatement(s: string, shape: CreateShape): string {
       n AS (SELECT ${
     shape.notify ? "pg_notify($9, $10)" : "$9::text, $10::text"
   } FROM (SELECT 1 FROM ins WHERE lease_owner IS NULL LIMIT 1) AS one)
-      SELECT true AS created, ${CREATED_OUT}, (SELECT count(*) FROM n)::int AS notified FROM ins
-      UNION ALL
-      SELECT false, ${RUN}, 0 FROM ${s}.runs r
-      WHERE r.id = ${shape.one ? "$1::text" : "ANY($1::text[])"}
-        AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = r.id)`;
+      SELECT true AS created, id, status, (SELECT count(*) FROM n)::int AS notified FROM ins`;
 }
 
 /**
