@@ -34,7 +34,7 @@
 import type postgres from "postgres";
 import { type RunColumns, runFromColumns, type StepColumns, stepFromColumns } from "../columns.ts";
 import { Batcher } from "./_batch.ts";
-import { Notifier, SEND_NOTICES } from "./_notify.ts";
+import { NOTICE_GAP_MS, Notifier, SEND_NOTICES } from "./_notify.ts";
 import { PostgresScheduleStore, type TxQuery } from "./_schedules.ts";
 import type { ScheduleStore } from "../../lib/schedule_store.ts";
 import { NotifyListener, parseNotify } from "./_listen.ts";
@@ -180,8 +180,9 @@ export class PostgresDriver implements Driver {
   readonly #creates: Batcher<CreateItem>;
   readonly #writeQueries: WriteQueries;
   /** Notices of creations and transitions, sent after their commit (`_notify.ts`). */
-  readonly #notifier: Notifier = new Notifier((payloads) =>
-    this.#query("send notices", SEND_NOTICES, [this.#channel, payloads])
+  readonly #notifier: Notifier = new Notifier(
+    (payloads) => this.#query("send notices", SEND_NOTICES, [this.#channel, payloads]),
+    NOTICE_GAP_MS,
   );
   /** What the operations of `_control.ts` and `_write_paths.ts` use of this driver. */
   readonly #host: WriteHost & ClaimHost;
