@@ -57,23 +57,11 @@ export function listStatement(
     where.push("runs.workflow = ?");
     params.push(filter.workflow);
   }
-  if (filter.createdAfter !== undefined) {
-    where.push(`${order}.created_at >= ?`);
-    params.push(filter.createdAfter);
-  }
-  if (filter.createdBefore !== undefined) {
-    where.push(`${order}.created_at <= ?`);
-    params.push(filter.createdBefore);
-  }
   if (filter.parentId !== undefined) {
     where.push("runs.parent_id = ?");
     params.push(filter.parentId);
   }
-  if (filter.cursor !== undefined) {
-    const [createdAt, id] = decodeCursor(filter.cursor);
-    where.push(`(${order}.created_at < ? OR (${order}.created_at = ? AND ${order}.id < ?))`);
-    params.push(createdAt, createdAt, id);
-  }
+  pageBounds(filter, `${order}.`, where, params);
   const limit = filter.limit ?? LIST_PAGE.default;
   params.push(limit + 1);
   const columns = RUN_COLUMNS.split(", ").map((c) => `runs.${c}`).join(", ");
@@ -97,19 +85,7 @@ function byStatuses(
 ): { sql: string; params: SQLInputValue[]; limit: number } {
   const where = ["status = ?"];
   const bounds: SQLInputValue[] = [];
-  if (filter.createdAfter !== undefined) {
-    where.push("created_at >= ?");
-    bounds.push(filter.createdAfter);
-  }
-  if (filter.createdBefore !== undefined) {
-    where.push("created_at <= ?");
-    bounds.push(filter.createdBefore);
-  }
-  if (filter.cursor !== undefined) {
-    const [createdAt, id] = decodeCursor(filter.cursor);
-    where.push("(created_at < ? OR (created_at = ? AND id < ?))");
-    bounds.push(createdAt, createdAt, id);
-  }
+  pageBounds(filter, "", where, bounds);
   const limit = filter.limit ?? LIST_PAGE.default;
   const order = "ORDER BY created_at DESC, id DESC LIMIT ?";
   const one = `SELECT * FROM (SELECT rid, created_at, id FROM runs WHERE ${
@@ -122,4 +98,30 @@ function byStatuses(
     statuses.map(() => one).join(" UNION ALL ")
   }) ${order}) ORDER BY created_at DESC, id DESC`;
   return { sql, params, limit };
+}
+
+/**
+ * The creation-time bounds and the cursor of a page: conditions on columns
+ * `created_at` and `id` of table prefix `on` (`"runs."`, or `""`), with their
+ * parameters in order.
+ */
+function pageBounds(
+  filter: RunFilter,
+  on: string,
+  where: string[],
+  params: SQLInputValue[],
+): void {
+  if (filter.createdAfter !== undefined) {
+    where.push(`${on}created_at >= ?`);
+    params.push(filter.createdAfter);
+  }
+  if (filter.createdBefore !== undefined) {
+    where.push(`${on}created_at <= ?`);
+    params.push(filter.createdBefore);
+  }
+  if (filter.cursor !== undefined) {
+    const [createdAt, id] = decodeCursor(filter.cursor);
+    where.push(`(${on}created_at < ? OR (${on}created_at = ? AND ${on}id < ?))`);
+    params.push(createdAt, createdAt, id);
+  }
 }
