@@ -144,6 +144,20 @@ export function migrations(s: string): Migration[] {
         WHERE ${HAS_LABELS}`,
       ],
     },
+    {
+      version: 16,
+      name: "the feed indexes hold the writing transaction only",
+      statements: [
+        // Every checkpoint adds a `steps_feed` entry: keyed by `xid` alone it
+        // is 8 bytes, not 20 (the feed reads one transaction's few rows and
+        // sorts them by seq and pos). Sequential steps, alternating processes,
+        // 18 each: 706 → 687 µs a step.
+        `DROP INDEX ${s}.steps_feed`,
+        `CREATE INDEX steps_feed ON ${s}.steps (xid)`,
+        `DROP INDEX ${s}.events_feed`,
+        `CREATE INDEX events_feed ON ${s}.events (xid)`,
+      ],
+    },
   ];
 }
 
