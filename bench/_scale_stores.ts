@@ -274,7 +274,7 @@ async function postgresPlans(
     return lines;
   };
   const statements: [string, string, unknown[]][] = [
-    ["claim", st.claimRuns, [Date.now(), ["bench-chain-1"], 1, "explain", 60_000]],
+    ["claim", st.claimRunsUpTo(1), [Date.now(), ["bench-chain-1"], 1, "explain", 60_000]],
     ["next due", st.nextDueAt, [["bench-chain-1", "scale-parked"]]],
     ...LIST_FILTERS.map(({ name, filter }): [string, string, unknown[]] => {
       const { text, params } = listQuery(st.listRuns, filter);

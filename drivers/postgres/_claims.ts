@@ -46,7 +46,7 @@ export async function claimRuns(host: ClaimHost, options: ClaimOptions): Promise
           flow,
         }),
     ) as unknown as ClaimRow[]
-    : await host.query("claim runs", host.statements.claimRuns, [
+    : await host.query("claim runs", host.statements.claimRunsUpTo(options.limit), [
       options.now,
       options.workflows as string[],
       options.limit,
