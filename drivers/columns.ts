@@ -86,6 +86,23 @@ export function runFromColumns(r: RunColumns): StoredRun {
   return run;
 }
 
+/**
+ * Appends a checkpoint row's column values to `out` in the order both SQL
+ * drivers bind them: key, kind, state, data, attempt, started_at,
+ * finished_at (absent values as `null`).
+ */
+export function pushStepValues(out: unknown[], row: StepRow): void {
+  out.push(
+    row.key,
+    row.kind,
+    row.state,
+    row.data ?? null,
+    row.attempt ?? null,
+    row.startedAt ?? null,
+    row.finishedAt ?? null,
+  );
+}
+
 /** A checkpoint row's columns as a `StepRow`. */
 export function stepFromColumns(r: StepColumns): StepRow {
   const row: StepRow = { key: r.key, kind: r.kind, state: r.state };

@@ -269,6 +269,9 @@ export function cancelledDetail(reason: string | undefined): string | undefined 
   return reason === undefined ? undefined : encodeEventDetail("run.cancelled", { reason });
 }
 
+/** How a `.call` child ended, as its `child.finished` event says. */
+export type ChildEnd = EventDetails["child.finished"]["status"];
+
 /**
  * The `detail` of a `child.finished` event: the `.call` child's id and how it
  * ended. (The PostgreSQL driver builds the same object in SQL with
@@ -286,10 +289,7 @@ export function cancelledDetail(reason: string | undefined): string | undefined 
  * assert.deepEqual(decodeEventDetail(detail), { child: "order-1/pay", status: "completed" });
  * ```
  */
-export function childFinishedDetail(
-  child: string,
-  status: EventDetails["child.finished"]["status"],
-): string {
+export function childFinishedDetail(child: string, status: ChildEnd): string {
   return encodeEventDetail("child.finished", { child, status });
 }
 

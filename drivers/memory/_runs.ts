@@ -32,13 +32,10 @@ import {
 } from "../../lib/driver_policy.ts";
 import {
   cancelledDetail,
+  type ChildEnd,
   childFinishedDetail,
-  type EventDetails,
   signalRowData,
 } from "../../lib/formats.ts";
-
-/** How a `.call` child ended. */
-type ChildEnd = EventDetails["child.finished"]["status"];
 
 /** One entry of a run's inbox. */
 export interface InboxEntry {

@@ -449,7 +449,8 @@ export function statements(s: string): Statements {
           "r.due_at <= $1::int8 AND r.workflow = ANY($2::text[]) AND $3::int4 > 0",
           String(Math.trunc(limit)),
         ));
-        claimsUpTo.set(limit, text);
+        // The workers' limits are at most 256; a caller's larger one is not kept.
+        if (limit <= 256) claimsUpTo.set(limit, text);
       }
       return text;
     },

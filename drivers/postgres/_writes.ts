@@ -7,6 +7,7 @@
  * @module
  */
 import { LeaseLostError } from "../../lib/errors.ts";
+import { pushStepValues } from "../columns.ts";
 import type {
   DriverNotice,
   Lease,
@@ -156,17 +157,8 @@ export class WriteQueries {
       : [items[0]!.lease.runId, items[0]!.lease.token];
     let pos = firstPos;
     if (shape.steps === "one") {
-      const row = items.find((item) => item.steps.length > 0)!.steps[0]!;
-      params.push(
-        row.key,
-        row.kind,
-        row.state,
-        row.data ?? null,
-        row.attempt ?? null,
-        row.startedAt ?? null,
-        row.finishedAt ?? null,
-        pos,
-      );
+      pushStepValues(params, items.find((item) => item.steps.length > 0)!.steps[0]!);
+      params.push(pos);
     } else if (shape.steps === "many") {
       const w: number[] = [];
       const rows: StepRow[] = [];

@@ -19,7 +19,7 @@ import type {
   StoredHistoryPage,
 } from "../../lib/driver.ts";
 import { LeaseLostError, RunNotFoundError } from "../../lib/errors.ts";
-import { type StepColumns, stepFromColumns } from "../columns.ts";
+import { pushStepValues, type StepColumns, stepFromColumns } from "../columns.ts";
 import { MAX_ITEMS_PER_INSERT, type Statements } from "./_statements.ts";
 
 export interface FenceRow {
@@ -329,17 +329,8 @@ export class Journal {
       const params: SQLInputValue[] = [rid, lease.token];
       for (let i = start; i < start + count; i++) {
         if (i < nRows) {
-          const row = rows![i]!;
-          params.push(
-            row.key,
-            row.kind,
-            row.state,
-            row.data ?? null,
-            row.attempt ?? null,
-            row.startedAt ?? null,
-            row.finishedAt ?? null,
-            null,
-          );
+          pushStepValues(params, rows![i]!);
+          params.push(null);
         } else {
           const event = events![i - nRows]!;
           params.push(

@@ -28,8 +28,8 @@ import {
 } from "../../lib/driver_policy.ts";
 import {
   cancelledDetail,
+  type ChildEnd,
   childFinishedDetail,
-  type EventDetails,
   signalRowData,
 } from "../../lib/formats.ts";
 import { type RunColumns, runFromColumns } from "../columns.ts";
@@ -171,9 +171,6 @@ export function signal(
   deliver(host, state, runId, name, payload, now);
   return true;
 }
-
-/** How a `.call` child ended. */
-type ChildEnd = EventDetails["child.finished"]["status"];
 
 /** What the transition that ends a run returns: the parent a `.call` child wakes. */
 interface Ended {
