@@ -49,6 +49,8 @@ Deno.test("sqlite: a new file gets WAL, synchronous NORMAL and the busy timeout"
     synchronous: "NORMAL",
     busyTimeoutMs: 1234,
     schemaVersion: SCHEMA_VERSION,
+    pageSize: 1024,
+    walAutocheckpoint: 4096,
   });
   const other = new DatabaseSync(path);
   try {
@@ -62,6 +64,31 @@ Deno.test("sqlite: a new file gets WAL, synchronous NORMAL and the busy timeout"
     assert.match(indexes.sql, /WHERE due_at IS NOT NULL/, "claims use a partial index");
   } finally {
     other.close();
+  }
+});
+
+Deno.test("sqlite: a file created with 4 KiB pages keeps them, with a 4 MiB WAL bound", async () => {
+  const path = freshPath();
+  const old = new DatabaseSync(path);
+  old.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE other (x)");
+  old.close();
+  {
+    await using driver = new SqliteDriver({ path });
+    await driver.createRun(newRun("run-1"), T0);
+    assert.equal((await driver.getRun("run-1"))?.status, "pending");
+    const settings = await driver.settings();
+    assert.equal(settings.pageSize, 4096);
+    assert.equal(settings.walAutocheckpoint, 1024);
+    assert.equal(settings.schemaVersion, SCHEMA_VERSION);
+  }
+  // The tables, its own included, were written in 4 KiB pages.
+  const reopened = new DatabaseSync(path);
+  try {
+    const { page_size } = reopened.prepare("PRAGMA page_size").get() as { page_size: number };
+    assert.equal(page_size, 4096);
+    assert.equal((reopened.prepare("SELECT count(*) AS n FROM runs").get() as { n: number }).n, 1);
+  } finally {
+    reopened.close();
   }
 });
 
