@@ -98,8 +98,8 @@ export interface SqliteSettings {
   /** The schema version (`PRAGMA user_version`). */
   schemaVersion: number;
   /**
-   * The B-tree page size in bytes: 1,024 for a file Sluice created, whatever
-   * an older file was created with (SQLite cannot change it in WAL mode).
+   * The B-tree page size in bytes: 1,024 for a file this driver created; a
+   * file created before keeps its own (SQLite cannot change it in WAL mode).
    */
   pageSize: number;
   /**
