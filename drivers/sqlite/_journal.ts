@@ -186,16 +186,9 @@ export class Journal {
   /** Records a row a new run starts with (no lease yet: it is indexed at once). */
   initialRow(rid: number, row: StepRow): void {
     const s = this.#s();
-    const seq = s.journalInitialRow.run(
-      rid,
-      row.key,
-      row.kind,
-      row.state,
-      row.data ?? null,
-      row.attempt ?? null,
-      row.startedAt ?? null,
-      row.finishedAt ?? null,
-    ).lastInsertRowid;
+    const params: SQLInputValue[] = [rid];
+    pushStepValues(params, row);
+    const seq = s.journalInitialRow.run(...params).lastInsertRowid;
     s.indexStep.run(rid, row.key, row.state, seq);
   }
 
