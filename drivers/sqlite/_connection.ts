@@ -104,7 +104,8 @@ export interface SqliteSettings {
   pageSize: number;
   /**
    * The WAL size, in pages, at which a commit checkpoints: 4 MiB of pages
-   * (4,096 of 1 KiB, SQLite's default 1,000 of 4 KiB).
+   * (4,096 of 1 KiB; 1,024 of 4 KiB in a file created before, about SQLite's
+   * default of 1,000).
    */
   walAutocheckpoint: number;
 }
@@ -170,7 +171,10 @@ const CACHE_SIZE_KIB = -32_768;
  */
 const PAGE_SIZE = 1024;
 
-/** The WAL size at which a commit checkpoints: SQLite's default of 1,000 4 KiB pages, in bytes. */
+/**
+ * The WAL size at which a commit checkpoints, in bytes: about SQLite's default
+ * (1,000 pages of 4 KiB).
+ */
 const CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024;
 
 /** The error of every call on a closed driver. */
