@@ -74,6 +74,27 @@ async function dropSchema(schema: string): Promise<void> {
   }
 }
 
+/**
+ * Runs `fn` with a driver in a fresh schema and an admin connection, then
+ * closes both and drops the schema. With `shared`, the driver's pool is that
+ * one connection (so the test sees the driver's prepared statements).
+ */
+async function inScratchSchema(
+  fn: (driver: PostgresDriver, sql: postgres.Sql, schema: string) => Promise<void>,
+  shared = false,
+): Promise<void> {
+  const schema = freshSchema();
+  const sql = admin();
+  const driver = new PostgresDriver(shared ? { sql, schema } : { url: URL, schema });
+  try {
+    await fn(driver, sql, schema);
+  } finally {
+    await driver.close();
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await sql.end({ timeout: 1 });
+  }
+}
+
 /** A driver in its own schema, dropped when the driver closes. */
 class ScratchDriver extends PostgresDriver {
   #dropped = false;
@@ -511,20 +532,17 @@ test("an Engine and a Worker on PostgreSQL run many runs to completion", async (
 });
 
 test("labels set by a step land in the checkpoint's transaction: neither lands without the other", async () => {
-  const schema = freshSchema();
-  const driver = new PostgresDriver({ url: URL, schema });
-  const sql = admin();
-  try {
+  await inScratchSchema(async (driver, sql, schema) => {
     await driver.createRun(newRun("r", { labels: { team: "a" } }), T0);
     const lease = await claimOne(driver, "r");
     // Real failures inside the write's transaction: a step row PostgreSQL
     // refuses, then a label update it refuses.
     await sql.unsafe(`CREATE FUNCTION "${schema}".refuse() RETURNS trigger LANGUAGE plpgsql AS
-      $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+    $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
     await sql.unsafe(`CREATE TRIGGER refuse_boom BEFORE INSERT ON "${schema}".steps
-      FOR EACH ROW WHEN (NEW.key = 'boom') EXECUTE FUNCTION "${schema}".refuse()`);
+    FOR EACH ROW WHEN (NEW.key = 'boom') EXECUTE FUNCTION "${schema}".refuse()`);
     await sql.unsafe(`CREATE TRIGGER refuse_veto BEFORE UPDATE ON "${schema}".runs
-      FOR EACH ROW WHEN (NEW.labels ? 'veto') EXECUTE FUNCTION "${schema}".refuse()`);
+    FOR EACH ROW WHEN (NEW.labels ? 'veto') EXECUTE FUNCTION "${schema}".refuse()`);
     const before = await driver.history("r");
     await assert.rejects(
       driver.write(lease, { steps: [done("boom", "1", T0 + 1)], labels: { stage: "x" } }, T0 + 1),
@@ -554,11 +572,7 @@ test("labels set by a step land in the checkpoint's transaction: neither lands w
     );
     assert.deepEqual((await driver.getRun("r"))?.labels, { team: "a", stage: "y" });
     assert.equal((await driver.readSteps("r", ["fine"])).get("fine")?.state, "done");
-  } finally {
-    await driver.close();
-    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await sql.end({ timeout: 1 });
-  }
+  });
 });
 
 test("a run started alone is inserted under a generic plan, also when the runs table holds many runs", async () => {
@@ -566,15 +580,12 @@ test("a run started alone is inserted under a generic plan, also when the runs t
   // plan cannot see) was planned again at every start once the table held a
   // few thousand runs (about 0.5 ms a start); the one-run form of scalars
   // keeps a generic plan after PostgreSQL's five custom ones.
-  const schema = freshSchema();
-  const sql = postgres(URL, { max: 1, onnotice: () => {} });
-  const driver = new PostgresDriver({ sql, schema });
-  try {
+  await inScratchSchema(async (driver, sql, schema) => {
     await driver.migrate();
     // 20,000 finished runs: the array form stays generic on a small table only.
     await sql.unsafe(
       `INSERT INTO "${schema}".runs (id, workflow, version, plan_hash, status, created_at, updated_at)
-       SELECT 'old-' || g, 'wf', '1', 'h', 'completed', g, g FROM generate_series(1, 20000) AS g`,
+     SELECT 'old-' || g, 'wf', '1', 'h', 'completed', g, g FROM generate_series(1, 20000) AS g`,
     );
     await sql.unsafe(`ANALYZE "${schema}".runs`);
     // Claimed at once by a worker of this process, as a start beside a worker is.
@@ -590,23 +601,16 @@ test("a run started alone is inserted under a generic plan, also when the runs t
     assert.equal(again.run.leaseOwner, "w1");
     const plans = await sql.unsafe(
       `SELECT generic_plans::int AS generic, custom_plans::int AS custom
-       FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO "${schema}".runs%'`,
+     FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO "${schema}".runs%'`,
     );
     assert.equal(plans.length, 1, "one insert statement prepared");
     assert.ok(plans[0]!.custom <= 5, `custom plans: ${plans[0]!.custom}`);
     assert.ok(plans[0]!.generic >= 15, `generic plans: ${plans[0]!.generic}`);
-  } finally {
-    await driver.close();
-    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await sql.end({ timeout: 1 });
-  }
+  }, true);
 });
 
 test("only runs with labels are in the labels index, and a labels filter still uses it", async () => {
-  const schema = freshSchema();
-  const driver = new PostgresDriver({ url: URL, schema });
-  const sql = admin();
-  try {
+  await inScratchSchema(async (driver, sql, schema) => {
     await driver.createRun(newRun("plain"), T0);
     await driver.createRun(newRun("tagged", { labels: { team: "a" } }), T0 + 1);
     const [{ entries }] = await sql.unsafe(
@@ -615,7 +619,7 @@ test("only runs with labels are in the labels index, and a labels filter still u
     assert.equal(entries, 1);
     const [{ predicate }] = await sql.unsafe(
       `SELECT pg_get_expr(i.indpred, i.indrelid) AS predicate FROM pg_index i
-       WHERE i.indexrelid = $1::regclass`,
+     WHERE i.indexrelid = $1::regclass`,
       [`"${schema}".runs_labels`],
     ) as unknown as [{ predicate: string }];
     assert.match(predicate, /labels <> '\{\}'::jsonb/);
@@ -628,17 +632,13 @@ test("only runs with labels are in the labels index, and a labels filter still u
       await tx.unsafe("SET LOCAL enable_indexscan = off");
       const lines = await tx.unsafe(
         `EXPLAIN SELECT r.id FROM "${schema}".runs r
-         WHERE r.labels @> '{"team":"a"}'::jsonb AND r.labels <> '{}'::jsonb
-         ORDER BY r.created_at DESC, r.id DESC LIMIT 51`,
+       WHERE r.labels @> '{"team":"a"}'::jsonb AND r.labels <> '{}'::jsonb
+       ORDER BY r.created_at DESC, r.id DESC LIMIT 51`,
       );
       assert.match(
         lines.map((l) => l["QUERY PLAN"]).join("\n"),
         /Bitmap Index Scan on runs_labels/,
       );
     });
-  } finally {
-    await driver.close();
-    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await sql.end({ timeout: 1 });
-  }
+  });
 });
